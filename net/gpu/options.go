@@ -1,0 +1,13 @@
+// Package gpu is the cuDNN implementation of net.Backend. Built with -tags nocuda it compiles to
+// New returning an error, so rout builds and runs everywhere without cgo.
+package gpu
+
+// Options configure the GPU backend.
+type Options struct {
+	// Device is the CUDA device ordinal.
+	Device int
+	// Deterministic forbids TF32 and picks deterministic cuDNN algorithms, for parity with the CPU.
+	Deterministic bool
+	// AllowTF32 lets cuDNN and cuBLAS use TF32 tensor cores (ignored when Deterministic).
+	AllowTF32 bool
+}
