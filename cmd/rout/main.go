@@ -28,6 +28,11 @@ func newApp() *cli.App {
 		Version: version,
 		Commands: []*cli.Command{
 			// Each command lives in its own file; keep this list in the order of the README.
+			dataCommand(),
+			trainCommand(),
+			evalCommand(),
+			reportCommand(),
+			benchCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
 			return usageError{err}

@@ -1,0 +1,324 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"rout/net"
+	"rout/net/cpu"
+	"rout/net/gpu"
+	"rout/rng"
+	"rout/trainer"
+)
+
+// benchCommand times whole training steps on synthetic data, with and without RandomOut, so the
+// cost of watching every filter every step can be read next to PyTorch's numbers
+// (scripts/bench_torch.py prints the same table).
+func benchCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "bench",
+		Usage: "time training steps of a model on synthetic data, with and without RandomOut",
+		Description: "A step is what `rout train` runs: gather and normalise a batch from a uint8 dataset held\n" +
+			"by the backend, forward, softmax cross-entropy (summed), backward, the optimiser's update,\n" +
+			"and, in the randomout mode, RandomOut after every update (per-filter L1 gradient norms of\n" +
+			"every conv filter, tau 1e-30, re-draw, optimiser state of re-drawn filters zeroed).\n" +
+			"After the warm-up (which also picks the convolution algorithms), each repeat times --steps\n" +
+			"steps of each mode (CUDA events on the GPU, the wall clock on the CPU); the table gives the\n" +
+			"median over the repeats.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "model", Value: "inception28", Usage: "built-in model name or spec file (name@mult scales the widths)"},
+			&cli.IntFlag{Name: "batch", Value: 128, Usage: "examples per step"},
+			&cli.StringFlag{Name: "optimizer", Value: "adam", Usage: "adam (lr 1e-3, the paper's) or sgd (lr 0.01, momentum 0.9)"},
+			&cli.IntFlag{Name: "steps", Value: 20, Usage: "steps per timed run"},
+			&cli.IntFlag{Name: "warmup", Value: 10, Usage: "untimed steps first"},
+			&cli.IntFlag{Name: "repeats", Value: 5, Usage: "timed runs of each mode (the median is reported)"},
+			&cli.BoolFlag{Name: "tf32", Usage: "let cuDNN and cuBLAS use TF32 tensor cores (default: full fp32)"},
+			&cli.StringFlag{Name: "device", Value: "auto", Usage: "auto (the GPU when usable), gpu or cpu"},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "initialisation and re-draw seed"},
+		},
+		Action: func(c *cli.Context) error {
+			o := benchOptions{model: c.String("model"), batch: c.Int("batch"), optimizer: c.String("optimizer"),
+				steps: c.Int("steps"), warmup: c.Int("warmup"), repeats: c.Int("repeats"), tf32: c.Bool("tf32"),
+				device: c.String("device"), seed: c.Uint64("seed")}
+			return runBench(c.App.Writer, o)
+		},
+	}
+}
+
+type benchOptions struct {
+	model, optimizer, device string
+	batch, steps, warmup     int
+	repeats                  int
+	tf32                     bool
+	seed                     uint64
+}
+
+func (o benchOptions) check() error {
+	switch {
+	case o.batch < 1:
+		return usageError{fmt.Errorf("bench: --batch %d: want at least 1", o.batch)}
+	case o.steps < 1:
+		return usageError{fmt.Errorf("bench: --steps %d: want at least 1", o.steps)}
+	case o.warmup < 0:
+		return usageError{fmt.Errorf("bench: --warmup %d: want 0 or more", o.warmup)}
+	case o.repeats < 1:
+		return usageError{fmt.Errorf("bench: --repeats %d: want at least 1", o.repeats)}
+	case o.optimizer != "adam" && o.optimizer != "sgd":
+		return usageError{fmt.Errorf("bench: --optimizer %q: want adam or sgd", o.optimizer)}
+	case o.device != "auto" && o.device != "gpu" && o.device != "cpu":
+		return usageError{fmt.Errorf("bench: --device %q: want auto, gpu or cpu", o.device)}
+	}
+	return nil
+}
+
+// openBenchBackend opens the backend --device names. The benchmark lets cuDNN pick its fastest
+// algorithms (no deterministic mode); TF32 only with --tf32.
+func openBenchBackend(device string, tf32 bool) (net.Backend, error) {
+	if device != "cpu" {
+		b, err := gpu.New(gpu.Options{AllowTF32: tf32})
+		if err == nil || device == "gpu" {
+			if err != nil {
+				return nil, fmt.Errorf("bench: --device gpu: %w", err)
+			}
+			return b, nil
+		}
+	}
+	return cpu.New(cpu.Options{}), nil
+}
+
+// deviceTimer is implemented by backends that time queued work on the device (the GPU backend,
+// with CUDA events).
+type deviceTimer interface {
+	// Time runs f, which queues work, and returns how long the device took to run it.
+	Time(f func()) (time.Duration, error)
+}
+
+// timeSteps is the device time of f: CUDA events where the backend has them, else the wall
+// clock from an idle backend to the end of f's work.
+func timeSteps(b net.Backend, f func()) (time.Duration, error) {
+	if t, ok := b.(deviceTimer); ok {
+		return t.Time(f)
+	}
+	if err := b.Sync(); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	f()
+	err := b.Sync()
+	return time.Since(start), err
+}
+
+// benchRig is a network with its optimiser, RandomOut and a synthetic dataset on one backend.
+type benchRig struct {
+	b        net.Backend
+	n        *net.Net
+	set      net.ImageSet
+	aug      net.Augment
+	batches  int // batches in the synthetic set
+	stats    *net.Tensor
+	update   func(step int)
+	ro       *trainer.RandomOut
+	step     int
+	params   int
+	describe string
+}
+
+// benchSetBatches is the size of the synthetic dataset in batches: enough that a step does not
+// read the same images as the one before it.
+const benchSetBatches = 8
+
+func newBenchRig(b net.Backend, o benchOptions) (*benchRig, error) {
+	spec, err := net.LoadSpec(o.model)
+	if err != nil {
+		return nil, fmt.Errorf("bench: --model: %w", err)
+	}
+	const classes = 10
+	n, err := net.Build(b, spec, o.batch, spec.Input, classes)
+	if err != nil {
+		return nil, fmt.Errorf("bench: building %s on %s: %w", spec.Name, b.Name(), err)
+	}
+	r := &benchRig{b: b, n: n, batches: benchSetBatches, params: n.ParamCount()}
+	r.describe = fmt.Sprintf("%s (%d parameters)", spec.Name, n.ParamCount())
+
+	// Synthetic uint8 images 4 pixels larger than the model's input, centre-cropped and
+	// mean-subtracted as in the paper's protocol, with uniformly drawn labels.
+	c, h, w := spec.Input[0], spec.Input[1]+4, spec.Input[2]+4
+	count := r.batches * o.batch
+	pixels := make([]uint8, count*c*h*w)
+	labels := make([]int32, count)
+	s := rng.NewStream(rng.KeyFromSeed(o.seed), rng.StreamData, 0, 0)
+	for i := range pixels {
+		pixels[i] = uint8(s.Uint32() >> 24)
+	}
+	for i := range labels {
+		labels[i] = int32(s.Intn(classes))
+	}
+	if r.set, err = b.NewImageSet(pixels, labels, count, c, h, w); err != nil {
+		return nil, fmt.Errorf("bench: synthetic images: %w", err)
+	}
+	order := make([]int32, count)
+	for i, p := range s.Perm(count) {
+		order[i] = int32(p)
+	}
+	b.SetOrder(r.set, order)
+	mean, err := b.Alloc(1, c, spec.Input[1], spec.Input[2])
+	if err != nil {
+		return nil, fmt.Errorf("bench: mean image: %w", err)
+	}
+	b.Fill(mean, 127.5)
+	r.aug = net.Augment{CropH: spec.Input[1], CropW: spec.Input[2], Mean: mean, Seed: o.seed}
+	if r.stats, err = b.Alloc(1, 3, 1, 1); err != nil {
+		return nil, fmt.Errorf("bench: loss statistics: %w", err)
+	}
+
+	alloc := func() (*net.Tensor, error) { return b.Alloc(n.Params.N, 1, 1, 1) }
+	var moments []*net.Tensor
+	switch o.optimizer {
+	case "adam":
+		m, err1 := alloc()
+		v, err2 := alloc()
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("bench: adam state: %w", firstErr(err1, err2))
+		}
+		moments = []*net.Tensor{m, v}
+		r.update = func(step int) {
+			b.AdamUpdate(n.Params, n.Grads, m, v, net.AdamParams{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Step: step + 1})
+		}
+	default:
+		vel, err := alloc()
+		if err != nil {
+			return nil, fmt.Errorf("bench: sgd state: %w", err)
+		}
+		moments = []*net.Tensor{vel}
+		r.update = func(int) { b.SGDUpdate(n.Params, n.Grads, vel, net.SGDParams{LR: 0.01, Momentum: 0.9}) }
+	}
+	ft, err := n.ConvTable(nil)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	r.ro, err = trainer.NewRandomOut(b, ft, n.Params, n.Grads, trainer.RandomOutOptions{Enabled: true, Seed: o.seed,
+		Every: 1, Norm: net.NormL1, Threshold: net.Threshold{Tau: 1e-30}, Moments: moments})
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	n.Init(o.seed)
+	return r, b.Sync()
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// run queues steps training steps, with RandomOut after each update when randomOut is set.
+func (r *benchRig) run(steps int, randomOut bool) {
+	for i := 0; i < steps; i++ {
+		r.b.GatherBatch(r.set, (r.step%r.batches)*r.n.Batch, r.n.Input, r.n.Labels, r.aug)
+		r.n.Forward(true)
+		r.b.SoftmaxCrossEntropy(r.n.Logits, r.n.Labels, r.n.DLogits, r.stats, net.ReduceSum)
+		r.n.Backward()
+		r.update(r.step)
+		if randomOut {
+			r.ro.AfterUpdate(r.step)
+		}
+		r.step++
+	}
+}
+
+// benchResult is one mode's median step time.
+type benchResult struct {
+	mode   string
+	median time.Duration // per step
+}
+
+func runBench(w io.Writer, o benchOptions) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	b, err := openBenchBackend(o.device, o.tf32)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	r, err := newBenchRig(b, o)
+	if err != nil {
+		return err
+	}
+	// Warm-up: both modes, so that every algorithm choice and kernel load happens here.
+	r.run(o.warmup, true)
+	if err := b.Sync(); err != nil {
+		return fmt.Errorf("bench: warm-up on %s: %w", b.Name(), err)
+	}
+	modes := []struct {
+		name      string
+		randomOut bool
+	}{{"plain", false}, {"randomout", true}}
+	times := make([][]time.Duration, len(modes))
+	// The modes alternate within each repeat, so that a slow drift (clocks, other work) hits both.
+	for rep := 0; rep < o.repeats; rep++ {
+		for i, m := range modes {
+			d, err := timeSteps(b, func() { r.run(o.steps, m.randomOut) })
+			if err != nil {
+				return fmt.Errorf("bench: %s run %d on %s: %w", m.name, rep+1, b.Name(), err)
+			}
+			times[i] = append(times[i], d/time.Duration(o.steps))
+		}
+	}
+	stats := make([]float32, 3)
+	b.Download(r.stats, stats)
+	if err := b.Err(); err != nil {
+		return fmt.Errorf("bench: %s: %w", b.Name(), err)
+	}
+	if math.IsNaN(float64(stats[0])) || math.IsInf(float64(stats[0]), 0) {
+		return fmt.Errorf("bench: %s: the loss became %v: the timings would not be of a real step", b.Name(), stats[0])
+	}
+	res := make([]benchResult, len(modes))
+	for i, m := range modes {
+		res[i] = benchResult{mode: m.name, median: median(times[i])}
+	}
+	writeBench(w, o, b, r.describe, res)
+	return nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// writeBench prints the table scripts/bench_torch.py prints too.
+func writeBench(w io.Writer, o benchOptions, b net.Backend, model string, res []benchResult) {
+	precision := "fp32 (TF32 off)"
+	if o.tf32 {
+		precision = "tf32"
+	}
+	p := b.Provenance()
+	device := b.Name()
+	if d := p["device"]; d != "" {
+		device += " " + d
+	}
+	fmt.Fprintf(w, "rout bench: %s, batch %d, %s, %s, median of %d runs of %d steps after %d warm-up steps\n",
+		model, o.batch, o.optimizer, precision, o.repeats, o.steps, o.warmup)
+	fmt.Fprintf(w, "device: %s\n\n", device)
+	fmt.Fprintln(w, "| tool | mode | ms/step | images/s |")
+	fmt.Fprintln(w, "|---|---|---:|---:|")
+	for _, r := range res {
+		ms := r.median.Seconds() * 1e3
+		fmt.Fprintf(w, "| rout | %s | %.3f | %.0f |\n", r.mode, ms, float64(o.batch)/r.median.Seconds())
+	}
+	if len(res) == 2 && res[0].median > 0 {
+		fmt.Fprintf(w, "\nRandomOut overhead: %+.2f%% step time\n", 100*(res[1].median.Seconds()/res[0].median.Seconds()-1))
+	}
+}

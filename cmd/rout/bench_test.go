@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestBenchCPU runs `rout bench` end to end on the CPU backend with a tiny network and checks
+// the table: both modes, positive times, images/s consistent with ms/step and the batch.
+func TestBenchCPU(t *testing.T) {
+	app := newApp()
+	var out bytes.Buffer
+	app.Writer = &out
+	args := []string{"rout", "bench", "--device", "cpu", "--model", "convnet-small@0.125", "--batch", "4",
+		"--optimizer", "sgd", "--steps", "2", "--warmup", "1", "--repeats", "3"}
+	if err := app.Run(args); err != nil {
+		t.Fatalf("rout bench: %v\n%s", err, out.String())
+	}
+	text := out.String()
+	row := regexp.MustCompile(`(?m)^\| rout \| (plain|randomout) \| ([0-9.]+) \| ([0-9]+) \|$`)
+	rows := row.FindAllStringSubmatch(text, -1)
+	if len(rows) != 2 || rows[0][1] != "plain" || rows[1][1] != "randomout" {
+		t.Fatalf("want a plain and a randomout row, got:\n%s", text)
+	}
+	for _, r := range rows {
+		ms, _ := strconv.ParseFloat(r[2], 64)
+		ips, _ := strconv.ParseFloat(r[3], 64)
+		if ms <= 0 {
+			t.Fatalf("%s: %v ms/step", r[1], ms)
+		}
+		if want := 4 / (ms / 1e3); ips < want*0.99-1 || ips > want*1.01+1 {
+			t.Fatalf("%s: %v images/s for %v ms/step at batch 4 (want about %.0f)", r[1], ips, ms, want)
+		}
+	}
+	if !strings.Contains(text, "RandomOut overhead: ") || !strings.Contains(text, "batch 4, sgd, fp32 (TF32 off)") {
+		t.Fatalf("missing header or overhead line:\n%s", text)
+	}
+}
+
+// TestBenchRejectsBadFlags checks that bad values are usage errors naming the flag.
+func TestBenchRejectsBadFlags(t *testing.T) {
+	for _, bad := range [][]string{{"--batch", "0"}, {"--optimizer", "rmsprop"}, {"--device", "tpu"}, {"--repeats", "0"}} {
+		app := newApp()
+		app.Writer = &bytes.Buffer{}
+		err := app.Run(append([]string{"rout", "bench"}, bad...))
+		var ue usageError
+		if err == nil || !strings.Contains(err.Error(), bad[0]) {
+			t.Errorf("%v: got %v, want an error naming %s", bad, err, bad[0])
+		} else if !errors.As(err, &ue) {
+			t.Errorf("%v: %v is not a usage error", bad, err)
+		}
+	}
+}

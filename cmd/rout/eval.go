@@ -1,0 +1,105 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"rout/trainer"
+)
+
+// evalCommand is `rout eval CHECKPOINT`: a saved model's loss and accuracy on a split.
+func evalCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "eval",
+		Usage:     "measure a checkpoint's test (or train, val) accuracy and loss",
+		ArgsUsage: "CHECKPOINT (a run's checkpoint.safetensors, or its run folder)",
+		Description: "Images are prepared exactly as in training (the crop and the training split's statistics are read\n" +
+			"from the checkpoint), so --data may name another copy of the same data.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "data", Usage: "dataset spec (default: the one the run trained on)"},
+			&cli.StringFlag{Name: "split", Value: "test", Usage: "test, train (without the run's validation part) or val (the run's --val-fraction split)"},
+			&cli.IntFlag{Name: "batch", Usage: "examples per forward pass (default: the run's batch)"},
+			&cli.StringFlag{Name: "device", Value: "auto", Usage: "auto, cpu or gpu"},
+			&cli.IntFlag{Name: "threads", Usage: "CPU threads (0: every core)"},
+			&cli.BoolFlag{Name: "json", Usage: "print the result as one JSON object"},
+		},
+		Action: runEval,
+	}
+}
+
+func runEval(c *cli.Context) error {
+	args, err := interspersedFlags(c)
+	if err != nil {
+		return usageError{fmt.Errorf("eval: %w", err)}
+	}
+	if len(args) != 1 {
+		return usageError{fmt.Errorf("eval: want one checkpoint, got %d arguments", len(args))}
+	}
+	switch d := c.String("device"); d {
+	case "auto", "cpu", "gpu":
+	default:
+		return usageError{fmt.Errorf("eval: --device %q: want auto, cpu or gpu", d)}
+	}
+	path := args[0]
+	if !strings.HasSuffix(path, ".safetensors") {
+		path = strings.TrimSuffix(path, "/") + "/" + trainer.CheckpointFile
+	}
+	res, err := trainer.Evaluate(path, trainer.EvalSettings{Data: c.String("data"), Split: c.String("split"),
+		Batch: c.Int("batch"), Device: c.String("device"), Threads: c.Int("threads")})
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	if c.Bool("json") {
+		b, _ := json.Marshal(res)
+		fmt.Fprintln(c.App.Writer, string(b))
+		return nil
+	}
+	fmt.Fprintf(c.App.Writer, "%s split of %s: accuracy %.2f%% (%d examples), loss %.4f; checkpoint at step %d\n",
+		res.Split, res.Data, 100*res.Acc, res.Examples, res.Loss, res.Step)
+	return nil
+}
+
+// interspersedFlags reads the command's flags given after its arguments too (urfave/cli stops
+// at the first argument; `rout eval CKPT --data SPEC` is the documented order), returning the
+// arguments left.
+func interspersedFlags(c *cli.Context) ([]string, error) {
+	known := map[string]bool{} // name -> is a switch
+	for _, f := range c.Command.Flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			known[n] = isBool
+		}
+	}
+	var rest []string
+	args := c.Args().Slice()
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			rest = append(rest, a)
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		isBool, ok := known[name]
+		if !ok {
+			return nil, fmt.Errorf("flag provided but not defined: %s", a)
+		}
+		if !hasValue {
+			if isBool {
+				value = "true"
+			} else {
+				if i+1 == len(args) {
+					return nil, fmt.Errorf("flag %s needs a value", a)
+				}
+				value = args[i+1]
+				i++
+			}
+		}
+		if err := c.Set(name, value); err != nil {
+			return nil, fmt.Errorf("flag %s: %w", a, err)
+		}
+	}
+	return rest, nil
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"rout/report"
+)
+
+// reportCommand is `rout report DIR`: the statistics and pictures of a sweep folder, finished or
+// still running.
+func reportCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "report",
+		Usage:     "failure rates, accuracy statistics, paired tests and pictures of a sweep",
+		ArgsUsage: "DIR",
+		Description: "Reads DIR/sweep.json and DIR/runs/ARM/SEED/{summary.json,metrics.jsonl}, prints the tables, and\n" +
+			"writes report.md, report.html (self-contained), runs.csv and the pictures (PNG and SVG) into --out.\n" +
+			"A sweep still running can be reported at any time: the report says how many runs are done.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "out", Usage: "folder for the report files (default DIR/report)"},
+			&cli.IntFlag{Name: "resamples", Value: report.DefaultResamples, Usage: "bootstrap resamples per interval"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usageError{fmt.Errorf("report: want one sweep folder, got %d arguments", c.NArg())}
+			}
+			if c.Int("resamples") < 1 {
+				return usageError{fmt.Errorf("report: --resamples %d: want at least 1", c.Int("resamples"))}
+			}
+			dir := c.Args().First()
+			out := c.String("out")
+			if out == "" {
+				out = filepath.Join(dir, "report")
+			}
+			sw, err := report.Load(dir)
+			if err != nil {
+				return err
+			}
+			r := report.Compute(sw, c.Int("resamples"))
+			if err := r.WriteText(c.App.Writer); err != nil {
+				return fmt.Errorf("report: printing: %w", err)
+			}
+			if _, err := r.Write(out); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.Writer, "\nwrote %s\n", filepath.Join(out, "report.html"))
+			return nil
+		},
+	}
+}

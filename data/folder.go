@@ -1,0 +1,368 @@
+package data
+
+import (
+	"archive/tar"
+	"bytes"
+	"cmp"
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/jpeg" // registers the decoders image.Decode uses
+	_ "image/png"
+	"io"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// maxImageFile bounds one image file's size inside an archive (a damaged header must not make
+// rout allocate gigabytes); real dataset images are far smaller.
+const maxImageFile = 64 << 20
+
+var splitNames = [2]string{"train", "test"}
+
+// imageEntry is one image file found in a folder tree or an archive.
+type imageEntry struct {
+	split int    // 0 train, 1 test
+	class string // its folder's name
+	name  string // file name inside the class folder
+	where string // how errors name it: a path, or an archive entry
+	data  []byte // the file's bytes (archives), or nil to read where (folders)
+}
+
+// OpenFolder reads an image-folder dataset: ROOT/train/<class>/<image> and optionally
+// ROOT/test/<class>/<image> (without a test folder the test split is empty), where ROOT is a
+// folder or a tar archive (gzipped or not) of such a tree, possibly below one more top folder.
+// Images are PNG or JPEG (.png, .jpg, .jpeg, any case); other files are ignored.
+//
+// Classes are the class folders' names over both splits, sorted; inside a class, images are
+// taken in the order of their file names. Every image must have the size of the first one. The
+// images are stored with 3 channels (R, G, B; alpha is ignored), or 1 when every image is
+// greyscale. Decoding runs on all CPUs.
+func OpenFolder(root string) (*Dataset, error) {
+	st, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("folder: %w", err)
+	}
+	var (
+		entries []imageEntry
+		classes [2]map[string]int // per split, images per class
+	)
+	if st.IsDir() {
+		entries, classes, err = scanFolder(root)
+	} else {
+		entries, classes, err = scanArchive(root)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("folder: %s: %w", root, err)
+	}
+	d, err := decodeEntries(entries, classes)
+	if err != nil {
+		return nil, fmt.Errorf("folder: %s: %w", root, err)
+	}
+	d.Name, d.Source = "folder", root
+	return d, nil
+}
+
+func isImageName(name string) bool {
+	if strings.HasPrefix(name, ".") {
+		return false // hidden files, macOS "._" resource forks
+	}
+	switch strings.ToLower(path.Ext(name)) {
+	case ".png", ".jpg", ".jpeg":
+		return true
+	}
+	return false
+}
+
+// scanFolder lists ROOT/{train,test}/<class>/<image>.
+func scanFolder(root string) ([]imageEntry, [2]map[string]int, error) {
+	var (
+		entries []imageEntry
+		classes [2]map[string]int
+	)
+	for s, split := range splitNames {
+		dir := filepath.Join(root, split)
+		list, err := os.ReadDir(dir)
+		if os.IsNotExist(err) && s == 1 {
+			continue
+		}
+		if err != nil {
+			return nil, classes, fmt.Errorf("want %s/<class>/<image>: %w", split, err)
+		}
+		classes[s] = map[string]int{}
+		for _, c := range list {
+			if !c.IsDir() {
+				if isImageName(c.Name()) {
+					return nil, classes, fmt.Errorf("%s: an image outside a class folder (want %s/<class>/<image>)", filepath.Join(dir, c.Name()), split)
+				}
+				continue
+			}
+			cdir := filepath.Join(dir, c.Name())
+			files, err := os.ReadDir(cdir)
+			if err != nil {
+				return nil, classes, err
+			}
+			classes[s][c.Name()] = 0
+			for _, f := range files {
+				if f.Type().IsRegular() && isImageName(f.Name()) {
+					entries = append(entries, imageEntry{split: s, class: c.Name(), name: f.Name(), where: filepath.Join(cdir, f.Name())})
+					classes[s][c.Name()]++
+				}
+			}
+		}
+	}
+	return entries, classes, nil
+}
+
+// scanArchive lists the images of a tar archive of such a tree, reading their bytes.
+func scanArchive(arch string) ([]imageEntry, [2]map[string]int, error) {
+	var (
+		entries []imageEntry
+		classes [2]map[string]int
+		prefix  *string // the folders above train/ and test/, which must agree across entries
+	)
+	splitIndex := map[string]int{"train": 0, "test": 1}
+	samePrefix := func(name string, parts []string) error {
+		p := strings.Join(parts, "/")
+		if prefix == nil {
+			prefix = &p
+		} else if *prefix != p {
+			return fmt.Errorf("entry %s: below %q, but earlier entries are below %q (want one ROOT/{train,test}/<class>/ tree)", name, p, *prefix)
+		}
+		return nil
+	}
+	err := walkTar(arch, func(h *tar.Header, r io.Reader) error {
+		name := strings.TrimSuffix(path.Clean(strings.TrimPrefix(h.Name, "./")), "/")
+		parts := strings.Split(name, "/")
+		if slices.Contains(parts, "__MACOSX") {
+			return nil
+		}
+		n := len(parts)
+		if h.Typeflag == tar.TypeDir {
+			// ROOT/split/class/: a class folder, which must not stay empty.
+			if s, ok := splitIndex[at(parts, n-2)]; ok && n >= 2 {
+				if err := samePrefix(h.Name, parts[:n-2]); err != nil {
+					return err
+				}
+				if classes[s] == nil {
+					classes[s] = map[string]int{}
+				}
+				if _, seen := classes[s][parts[n-1]]; !seen {
+					classes[s][parts[n-1]] = 0
+				}
+			}
+			return nil
+		}
+		if !isImageName(parts[n-1]) {
+			return nil
+		}
+		s, ok := splitIndex[at(parts, n-3)]
+		if !ok || n < 3 {
+			return fmt.Errorf("entry %s: an image outside ROOT/{train,test}/<class>/", h.Name)
+		}
+		if err := samePrefix(h.Name, parts[:n-3]); err != nil {
+			return err
+		}
+		if h.Size > maxImageFile {
+			return fmt.Errorf("entry %s: %d bytes, more than the %d an image file may have", h.Name, h.Size, maxImageFile)
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return fmt.Errorf("entry %s: %w", h.Name, err)
+		}
+		if classes[s] == nil {
+			classes[s] = map[string]int{}
+		}
+		classes[s][parts[n-2]]++
+		entries = append(entries, imageEntry{split: s, class: parts[n-2], name: parts[n-1], where: "entry " + h.Name, data: b})
+		return nil
+	})
+	if err == nil && classes[0] == nil {
+		err = fmt.Errorf("no train/<class>/<image> entries in the archive")
+	}
+	return entries, classes, err
+}
+
+// at is parts[i], or "" when i is out of range.
+func at(parts []string, i int) string {
+	if i < 0 || i >= len(parts) {
+		return ""
+	}
+	return parts[i]
+}
+
+// decodeEntries sorts the entries (split, class, file name), checks the class folders and
+// decodes every image into its place in one contiguous array per split.
+func decodeEntries(entries []imageEntry, classes [2]map[string]int) (*Dataset, error) {
+	var names []string
+	for s, m := range classes {
+		for _, c := range slices.Sorted(maps.Keys(m)) {
+			if m[c] == 0 {
+				return nil, fmt.Errorf("class folder %s/%s has no .png/.jpg/.jpeg images", splitNames[s], c)
+			}
+			if !slices.Contains(names, c) {
+				names = append(names, c)
+			}
+		}
+	}
+	if len(classes[0]) == 0 {
+		return nil, fmt.Errorf("no class folders in train/ (want train/<class>/<image>)")
+	}
+	slices.Sort(names)
+	slices.SortFunc(entries, func(a, b imageEntry) int {
+		return cmp.Or(cmp.Compare(a.split, b.split), cmp.Compare(a.class, b.class), cmp.Compare(a.name, b.name))
+	})
+	first, err := decodeEntry(&entries[0])
+	if err != nil {
+		return nil, err
+	}
+	h, w := first.Bounds().Dy(), first.Bounds().Dx()
+	var counts [2]int
+	for _, e := range entries {
+		counts[e.split]++
+	}
+	d := &Dataset{Classes: names}
+	splits := [2]*Split{&d.Train, &d.Test}
+	for s, sp := range splits {
+		*sp = Split{N: counts[s], C: 3, H: h, W: w, Pixels: make([]uint8, counts[s]*3*h*w), Labels: make([]int32, counts[s])}
+	}
+	label := map[string]int32{}
+	for i, c := range names {
+		label[c] = int32(i)
+	}
+
+	// Decode in parallel; each worker takes every workers-th entry. The error reported is the
+	// one of the first bad entry in sorted order, so the message does not depend on scheduling.
+	workers := min(runtime.GOMAXPROCS(0), len(entries))
+	errs := make([]error, workers)
+	errAt := make([]int, workers)
+	colour := make([]bool, workers)
+	var wg sync.WaitGroup
+	for k := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := k; i < len(entries); i += workers {
+				e := &entries[i]
+				pos := i - counts[0]*e.split // index inside its split
+				sp := splits[e.split]
+				img, err := decodeEntry(e)
+				if err == nil && (img.Bounds().Dx() != w || img.Bounds().Dy() != h) {
+					err = fmt.Errorf("%s: a %dx%d image, want %dx%d like %s (all images must share one size)",
+						e.where, img.Bounds().Dx(), img.Bounds().Dy(), w, h, entries[0].where)
+				}
+				if err != nil {
+					errs[k], errAt[k] = err, i
+					return
+				}
+				sp.Labels[pos] = label[e.class]
+				if !storeRGB(img, sp.Image(pos), h*w) {
+					colour[k] = true
+				}
+				e.data = nil // release the file's bytes as we go
+			}
+		}()
+	}
+	wg.Wait()
+	var firstErr error
+	best := len(entries)
+	for k, err := range errs {
+		if err != nil && errAt[k] < best {
+			firstErr, best = err, errAt[k]
+		}
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if !slices.Contains(colour, true) {
+		for _, sp := range splits {
+			toGrey(sp)
+		}
+	}
+	return d, nil
+}
+
+func decodeEntry(e *imageEntry) (image.Image, error) {
+	b := e.data
+	if b == nil {
+		var err error
+		if b, err = os.ReadFile(e.where); err != nil {
+			return nil, err
+		}
+	}
+	img, _, err := image.Decode(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a decodable PNG or JPEG image: %w", e.where, err)
+	}
+	return img, nil
+}
+
+// storeRGB writes img as three planes (R, G, B) of hw pixels into dst and reports whether the
+// image is greyscale.
+func storeRGB(img image.Image, dst []uint8, hw int) (grey bool) {
+	b := img.Bounds()
+	w := b.Dx()
+	r, g, bl := dst[:hw], dst[hw:2*hw], dst[2*hw:3*hw]
+	switch m := img.(type) {
+	case *image.YCbCr:
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				yi, ci := m.YOffset(x, y), m.COffset(x, y)
+				k := (y-b.Min.Y)*w + x - b.Min.X
+				r[k], g[k], bl[k] = color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
+			}
+		}
+		return false
+	case *image.Gray:
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			row := m.Pix[(y-b.Min.Y)*m.Stride:][:w]
+			k := (y - b.Min.Y) * w
+			copy(r[k:k+w], row)
+			copy(g[k:k+w], row)
+			copy(bl[k:k+w], row)
+		}
+		return true
+	case *image.RGBA, *image.NRGBA:
+		var pix []uint8
+		var stride int
+		if p, ok := m.(*image.RGBA); ok {
+			pix, stride = p.Pix, p.Stride
+		} else {
+			n := m.(*image.NRGBA)
+			pix, stride = n.Pix, n.Stride
+		}
+		for y := 0; y < b.Dy(); y++ {
+			row := pix[y*stride:]
+			for x := 0; x < w; x++ {
+				k := y*w + x
+				r[k], g[k], bl[k] = row[4*x], row[4*x+1], row[4*x+2]
+			}
+		}
+		return false
+	}
+	_, isGrey16 := img.(*image.Gray16)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+			k := (y-b.Min.Y)*w + x - b.Min.X
+			r[k], g[k], bl[k] = c.R, c.G, c.B
+		}
+	}
+	return isGrey16
+}
+
+// toGrey keeps only the first of a split's three identical planes.
+func toGrey(s *Split) {
+	hw := s.H * s.W
+	out := make([]uint8, s.N*hw)
+	for i := 0; i < s.N; i++ {
+		copy(out[i*hw:(i+1)*hw], s.Pixels[i*3*hw:])
+	}
+	s.Pixels, s.C = out, 1
+}

@@ -1,0 +1,82 @@
+// Package kernels holds rout's CUDA C kernels, for what cuDNN and cuBLAS do not provide:
+// RandomOut's per-filter norms, decisions and re-draws, the fused optimisers, the loss, pooling
+// with MXNet's ceil rule, ReLU, strided copies and the batch preparation from a uint8 dataset.
+//
+// The sources are plain files in this folder, embedded in the binary and compiled on the device
+// at start-up (NVRTC) for the GPU at hand. They include no CUDA header, so CI compile-checks them
+// with clang alone (clang -x cuda --cuda-device-only -nocudainc -nocudalib), and philox.cuh, the
+// twin of package rng, is also valid C so that a host test can compare it with rng bit for bit.
+//
+// Every kernel is extern "C" (unmangled names), takes device pointers already offset to a view's
+// first element and int strides, and is documented in its file with its launch shape.
+package kernels
+
+import (
+	"embed"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+//go:embed *.cu *.cuh
+var files embed.FS
+
+// headers are the shared headers, in dependency order; sources are the kernel files.
+var (
+	headers = []string{"common.cuh", "philox.cuh"}
+	sources = []string{"elementwise.cu", "pool.cu", "loss.cu", "optim.cu", "filters.cu", "data.cu"}
+)
+
+// Names are the kernels Source defines, in the order of the files.
+var Names = []string{
+	"fill", "copy_strided", "relu_fwd", "relu_bwd", "bias_rows", "col_sums",
+	"pool_fwd", "pool_bwd",
+	"softmax_xent",
+	"adam_update", "sgd_update",
+	"filter_norms", "mark_below", "redraw_filters",
+	"gather_batch",
+}
+
+// Options are the NVRTC options the kernels are written for. FMA contraction is off so that the
+// kernels' plain arithmetic rounds each operation as Go does (the bit-identical paths use the
+// _rn intrinsics anyway); division and square root are IEEE-rounded.
+var Options = []string{"--fmad=false", "--prec-div=true", "--prec-sqrt=true"}
+
+// GroupWords is the number of int32 words per group in a filter table (filters.cu's
+// ROUT_GROUP_WORDS), and the G* constants are the words' positions.
+const (
+	GroupWords = 8
+	GWeight    = 0 // offset of the group's first weight in the flat tensor
+	GBias      = 1 // offset of its first bias, or -1
+	GFilters   = 2 // filters in the group
+	GLen       = 3 // weights per filter
+	GLayer     = 4 // rng group word
+	GFirst     = 5 // index of the group's first filter in the table's numbering
+	GBound     = 6 // the initialiser's bound, as float32 bits
+)
+
+var includeLine = regexp.MustCompile(`(?m)^#include "[a-z0-9_.]+"\n`)
+
+// Source is one translation unit holding every kernel: the headers, then the kernel files with
+// their local #include lines removed (the headers are already in front of them).
+func Source() string {
+	var b strings.Builder
+	for _, name := range append(append([]string(nil), headers...), sources...) {
+		src, err := files.ReadFile(name)
+		if err != nil {
+			panic(fmt.Sprintf("kernels: embedded %s is missing: %v", name, err)) // a build defect
+		}
+		fmt.Fprintf(&b, "// ---- %s ----\n", name)
+		b.WriteString(includeLine.ReplaceAllString(string(src), ""))
+	}
+	return b.String()
+}
+
+// File returns one embedded source file by name (for tools and tests).
+func File(name string) (string, error) {
+	src, err := files.ReadFile(name)
+	if err != nil {
+		return "", fmt.Errorf("kernels: %s: %w", name, err)
+	}
+	return string(src), nil
+}

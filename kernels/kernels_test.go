@@ -1,0 +1,82 @@
+package kernels
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"rout/rng"
+)
+
+// TestNames checks that Names lists exactly the kernels Source defines, in order.
+func TestNames(t *testing.T) {
+	re := regexp.MustCompile(`extern "C" __global__ void ([a-z0-9_]+)\(`)
+	var got []string
+	for _, m := range re.FindAllStringSubmatch(Source(), -1) {
+		got = append(got, m[1])
+	}
+	if !slices.Equal(got, Names) {
+		t.Fatalf("kernels in Source: %v\nNames: %v", got, Names)
+	}
+}
+
+// TestSourceSelfContained checks that Source is one translation unit: every local header is
+// inlined once, before the kernels, and no kernel file includes anything else.
+func TestSourceSelfContained(t *testing.T) {
+	src := Source()
+	if strings.Contains(src, `#include "`) {
+		t.Fatal(`Source still has a local #include`)
+	}
+	for _, h := range headers {
+		if n := strings.Count(src, "// ---- "+h+" ----"); n != 1 {
+			t.Fatalf("header %s appears %d times", h, n)
+		}
+	}
+	for _, name := range sources {
+		f, err := File(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(f, "\n") {
+			if strings.HasPrefix(line, "#include") && !strings.Contains(line, `.cuh"`) {
+				t.Errorf("%s: %q: kernel files include only rout's own headers", name, line)
+			}
+		}
+	}
+}
+
+// TestGroupLayout checks the Go view of a filter table's words against filters.cu's defines.
+func TestGroupLayout(t *testing.T) {
+	f, err := File("filters.cu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"ROUT_GROUP_WORDS": GroupWords, "ROUT_G_WEIGHT": GWeight, "ROUT_G_BIAS": GBias,
+		"ROUT_G_FILTERS": GFilters, "ROUT_G_LEN": GLen, "ROUT_G_LAYER": GLayer, "ROUT_G_FIRST": GFirst,
+		"ROUT_G_BOUND": GBound}
+	for name, v := range want {
+		m := regexp.MustCompile(`(?m)^#define ` + name + ` (\d+)`).FindStringSubmatch(f)
+		if m == nil {
+			t.Errorf("filters.cu does not define %s", name)
+			continue
+		}
+		if got, _ := strconv.Atoi(m[1]); got != v {
+			t.Errorf("filters.cu: %s is %d, Go says %d", name, got, v)
+		}
+	}
+}
+
+// TestStreamAugment checks data.cu's copy of rng.StreamAugment.
+func TestStreamAugment(t *testing.T) {
+	f, err := File("data.cu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("#define rout_stream_augment %#xu", rng.StreamAugment)
+	if !strings.Contains(strings.ToLower(f), want) {
+		t.Fatalf("data.cu does not contain %q (case aside)", want)
+	}
+}

@@ -1,0 +1,84 @@
+package cpu
+
+import (
+	"testing"
+
+	"rout/net"
+)
+
+// Convolutions of inception28's shapes at batch 32. Run with
+//
+//	go test -tags nocuda -run XXX -bench Conv -benchtime 3x ./net/cpu
+var benchConvs = []struct {
+	name string
+	cc   convCase
+}{
+	{"3x3_96to32_28x28", convCase{32, 96, 28, 28, 32, 3, 3, net.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}}},
+	{"1x1_96to32_28x28", convCase{32, 96, 28, 28, 32, 1, 1, net.ConvParams{StrideH: 1, StrideW: 1}}},
+	{"3x3s2_80to80_28x28", convCase{32, 80, 28, 28, 80, 3, 3, net.ConvParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}}},
+	{"3x3_144to96_14x14", convCase{32, 144, 14, 14, 96, 3, 3, net.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}}},
+	{"1x1_160to176_7x7", convCase{32, 160, 7, 7, 176, 1, 1, net.ConvParams{StrideH: 1, StrideW: 1}}},
+	{"3x3_336to160_7x7", convCase{32, 336, 7, 7, 160, 3, 3, net.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}}},
+}
+
+func BenchmarkConv(b *testing.B) {
+	for _, bc := range benchConvs {
+		cc := bc.cc
+		oh, ow := cc.p.OutSize(cc.h, cc.w, cc.kh, cc.kw)
+		flops := 2 * float64(cc.n*cc.k*cc.c*cc.kh*cc.kw*oh*ow)
+		be := newBackend(b, 0)
+		r := newRand(1)
+		x := randTensor(b, be, r, cc.n, cc.c, cc.h, cc.w, false)
+		w := randTensor(b, be, r, cc.k, cc.c, cc.kh, cc.kw, false)
+		bias := randTensor(b, be, r, cc.k, 1, 1, 1, false)
+		y := randTensor(b, be, r, cc.n, cc.k, oh, ow, false)
+		for _, op := range []struct {
+			name string
+			f    func()
+		}{
+			{"Forward", func() { be.ConvForward(x, w, bias, y, cc.p) }},
+			{"BackwardData", func() { be.ConvBackwardData(y, w, x, cc.p, false) }},
+			{"BackwardFilter", func() { be.ConvBackwardFilter(x, y, w, bias, cc.p) }},
+		} {
+			b.Run(op.name+"/"+bc.name, func(b *testing.B) {
+				op.f()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					op.f()
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
+// BenchmarkIm2col times the im2col and col2im passes alone on the same shapes (one thread,
+// the whole batch), to show their share of a convolution's time.
+func BenchmarkIm2col(b *testing.B) {
+	for _, bc := range benchConvs {
+		cc := bc.cc
+		be := newBackend(b, 1)
+		r := newRand(1)
+		x := randTensor(b, be, r, cc.n, cc.c, cc.h, cc.w, false)
+		w := randTensor(b, be, r, cc.k, cc.c, cc.kh, cc.kw, false)
+		oh, ow := cc.p.OutSize(cc.h, cc.w, cc.kh, cc.kw)
+		y := randTensor(b, be, r, cc.n, cc.k, oh, ow, false)
+		g := convGeometry("bench", x, w, y, cc.p)
+		col := make([]float32, g.ckk*g.p)
+		xd := data(x)
+		b.Run("im2col/"+bc.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				for n := 0; n < cc.n; n++ {
+					im2col(sample(xd, x, n), col, g.p, &g)
+				}
+			}
+		})
+		b.Run("col2im/"+bc.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				for n := 0; n < cc.n; n++ {
+					col2im(col, g.p, sample(xd, x, n), &g)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,365 @@
+package cpu
+
+import (
+	"fmt"
+
+	"rout/net"
+)
+
+// Convolutions run as im2col + GEMM on chunks of samples. A chunk's im2col matrix holds the
+// C*KH*KW x OH*OW columns of each of its samples side by side, so that small images (7x7 at the
+// end of inception28) still give GEMMs wide enough to run at full speed. Chunks are the parallel
+// tasks; their size depends on the shape alone.
+
+// chunkCols is the least number of GEMM columns a chunk aims for (two of gemm's column tiles).
+const chunkCols = 2 * tileN
+
+// filterGroups is how many partial sums ConvBackwardFilter keeps: chunk i adds into partial
+// i mod filterGroups, and the partials are summed in order. Fixed, so that the weight gradient
+// is bit-identical whatever the number of threads (up to filterGroups threads run at once).
+const filterGroups = 8
+
+// convGeom is a convolution's shape.
+type convGeom struct {
+	n, c, h, w     int
+	k, kh, kw      int
+	oh, ow         int
+	sh, sw, ph, pw int
+	ckk, p         int  // C*KH*KW (im2col rows), OH*OW (columns per sample)
+	direct         bool // 1x1, stride 1, no padding: x is its own im2col matrix
+	per, tasks     int  // samples per chunk, chunks
+}
+
+func convGeometry(op string, x, w, y *net.Tensor, p net.ConvParams) convGeom {
+	if p.StrideH <= 0 || p.StrideW <= 0 || p.PadH < 0 || p.PadW < 0 {
+		panic(fmt.Sprintf("cpu: %s: bad parameters %+v", op, p))
+	}
+	oh, ow := p.OutSize(x.H, x.W, w.H, w.W)
+	if w.C != x.C || y.C != w.N || y.N != x.N || y.H != oh || y.W != ow || oh <= 0 || ow <= 0 {
+		panic(fmt.Sprintf("cpu: %s: x %v, w %v, y %v do not match (%+v gives %dx%d)", op, x.Shape(), w.Shape(), y.Shape(), p, oh, ow))
+	}
+	if !w.Dense() {
+		panic(fmt.Sprintf("cpu: %s: weights %v must be dense", op, w))
+	}
+	g := convGeom{n: x.N, c: x.C, h: x.H, w: x.W, k: w.N, kh: w.H, kw: w.W, oh: oh, ow: ow,
+		sh: p.StrideH, sw: p.StrideW, ph: p.PadH, pw: p.PadW}
+	g.ckk, g.p = g.c*g.kh*g.kw, oh*ow
+	g.direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0
+	g.per = max(1, min(g.n, (chunkCols+g.p-1)/g.p))
+	g.tasks = (g.n + g.per - 1) / g.per
+	return g
+}
+
+const (
+	convForward = iota
+	convBackwardData
+	convBackwardFilter
+)
+
+// convJob is one of the three convolution operations over the chunks of a batch.
+type convJob struct {
+	b          *Backend
+	mode       int
+	g          convGeom
+	x, w, y    []float32 // x: input (or its gradient), y: output (or its gradient)
+	xt, yt     *net.Tensor
+	bias       []float32 // forward: the bias or nil; backward filter: non-nil when db is wanted
+	accumulate bool
+	groups     int
+}
+
+// ConvForward: y = conv(x, w) + b.
+func (b *Backend) ConvForward(x, w, bias, y *net.Tensor, p net.ConvParams) {
+	g := convGeometry("conv forward", x, w, y, p)
+	j := &b.conv
+	*j = convJob{b: b, mode: convForward, g: g, x: data(x), w: flat(w, "conv weights"), y: data(y), xt: x, yt: y}
+	if bias != nil {
+		j.bias = flat(bias, "conv bias")[:g.k]
+	}
+	b.pool.do(j, g.tasks)
+	*j = convJob{}
+}
+
+// ConvBackwardData: dx (+)= the gradient with respect to x.
+func (b *Backend) ConvBackwardData(dy, w, dx *net.Tensor, p net.ConvParams, accumulate bool) {
+	g := convGeometry("conv backward data", dx, w, dy, p)
+	j := &b.conv
+	*j = convJob{b: b, mode: convBackwardData, g: g, x: data(dx), w: flat(w, "conv weights"), y: data(dy), xt: dx, yt: dy, accumulate: accumulate}
+	b.pool.do(j, g.tasks)
+	*j = convJob{}
+}
+
+// ConvBackwardFilter: dw = the gradient with respect to w, db with respect to b (db may be nil).
+func (b *Backend) ConvBackwardFilter(x, dy, dw, db *net.Tensor, p net.ConvParams) {
+	g := convGeometry("conv backward filter", x, dw, dy, p)
+	groups := min(filterGroups, g.tasks)
+	size := g.k * g.ckk
+	j := &b.conv
+	*j = convJob{b: b, mode: convBackwardFilter, g: g, x: data(x), y: data(dy), xt: x, yt: dy, groups: groups}
+	grow(&b.partial, groups*size)
+	pb := grow(&b.partialB, groups*g.k)
+	if db != nil {
+		j.bias = flat(db, "conv bias gradient")[:g.k]
+		for i := range pb {
+			pb[i] = 0
+		}
+	}
+	b.pool.do(j, groups)
+	b.sumPartials(flat(dw, "conv weight gradient"), b.partial, groups)
+	if db != nil {
+		for k := range j.bias {
+			s := 0.0
+			for gi := 0; gi < groups; gi++ {
+				s += pb[gi*g.k+k]
+			}
+			j.bias[k] = float32(s)
+		}
+	}
+	*j = convJob{}
+}
+
+func (j *convJob) run(w, i int) {
+	switch j.mode {
+	case convForward:
+		j.forward(w, i)
+	case convBackwardData:
+		j.backwardData(w, i)
+	default:
+		for c := i; c < j.g.tasks; c += j.groups {
+			j.backwardFilter(w, i, c, c == i)
+		}
+	}
+}
+
+// chunk is the sample range of task i.
+func (j *convJob) chunk(i int) (n0, s, cols int) {
+	n0 = i * j.g.per
+	s = min(j.g.per, j.g.n-n0)
+	return n0, s, s * j.g.p
+}
+
+// cols returns the im2col matrix of the chunk (ckk x cols) and its leading dimension.
+func (j *convJob) cols(sc *scratch, n0, s, cols int) ([]float32, int) {
+	g := &j.g
+	if g.direct && s == 1 {
+		return sample(j.x, j.xt, n0), g.p
+	}
+	col := grow(&sc.col, g.ckk*cols)
+	for si := 0; si < s; si++ {
+		im2col(sample(j.x, j.xt, n0+si), col[si*g.p:], cols, g)
+	}
+	return col, cols
+}
+
+// outGrads returns the chunk's output gradients as a k x cols matrix and its leading dimension.
+func (j *convJob) outGrads(sc *scratch, n0, s, cols int) ([]float32, int) {
+	g := &j.g
+	if s == 1 {
+		return sample(j.y, j.yt, n0), g.p
+	}
+	t := grow(&sc.tmp, g.k*cols)
+	for si := 0; si < s; si++ {
+		ys := sample(j.y, j.yt, n0+si)
+		for k := 0; k < g.k; k++ {
+			copy(t[k*cols+si*g.p:k*cols+(si+1)*g.p], ys[k*g.p:(k+1)*g.p])
+		}
+	}
+	return t, cols
+}
+
+func (j *convJob) forward(w, i int) {
+	g, sc := &j.g, &j.b.scratch[w]
+	n0, s, cols := j.chunk(i)
+	col, ldc := j.cols(sc, n0, s, cols)
+	if s == 1 {
+		out := sample(j.y, j.yt, n0)
+		gemm(false, false, g.k, g.p, g.ckk, j.w, g.ckk, col, ldc, 0, out, g.p)
+		if j.bias != nil {
+			for k, v := range j.bias {
+				addConst(out[k*g.p:(k+1)*g.p], v)
+			}
+		}
+		return
+	}
+	t := grow(&sc.tmp, g.k*cols)
+	gemm(false, false, g.k, cols, g.ckk, j.w, g.ckk, col, ldc, 0, t, cols)
+	for si := 0; si < s; si++ {
+		ys := sample(j.y, j.yt, n0+si)
+		for k := 0; k < g.k; k++ {
+			dst := ys[k*g.p : (k+1)*g.p]
+			copy(dst, t[k*cols+si*g.p:])
+			if j.bias != nil {
+				addConst(dst, j.bias[k])
+			}
+		}
+	}
+}
+
+func (j *convJob) backwardData(w, i int) {
+	g, sc := &j.g, &j.b.scratch[w]
+	n0, s, cols := j.chunk(i)
+	dy, ldy := j.outGrads(sc, n0, s, cols)
+	if g.direct && s == 1 {
+		beta := float32(0)
+		if j.accumulate {
+			beta = 1
+		}
+		gemm(true, false, g.c, g.p, g.k, j.w, g.ckk, dy, ldy, beta, sample(j.x, j.xt, n0), g.p)
+		return
+	}
+	dcol := grow(&sc.col, g.ckk*cols)
+	gemm(true, false, g.ckk, cols, g.k, j.w, g.ckk, dy, ldy, 0, dcol, cols)
+	for si := 0; si < s; si++ {
+		dx := sample(j.x, j.xt, n0+si)
+		if !j.accumulate {
+			zero(dx)
+		}
+		col2im(dcol[si*g.p:], cols, dx, g)
+	}
+}
+
+// backwardFilter adds chunk c's weight (and bias) gradient into partial group gi; first says
+// whether it is the group's first chunk, which overwrites the partial.
+func (j *convJob) backwardFilter(w, gi, c int, first bool) {
+	g, sc := &j.g, &j.b.scratch[w]
+	n0, s, cols := j.chunk(c)
+	col, ldc := j.cols(sc, n0, s, cols)
+	dy, ldy := j.outGrads(sc, n0, s, cols)
+	beta := float32(1)
+	if first {
+		beta = 0
+	}
+	size := g.k * g.ckk
+	gemm(false, true, g.k, g.ckk, cols, dy, ldy, col, ldc, beta, j.b.partial[gi*size:(gi+1)*size], g.ckk)
+	if j.bias != nil {
+		pb := j.b.partialB[gi*g.k : (gi+1)*g.k]
+		for k := range pb {
+			row := dy[k*ldy : k*ldy+cols]
+			s := 0.0
+			for _, v := range row {
+				s += float64(v)
+			}
+			pb[k] += s
+		}
+	}
+}
+
+// addConst adds v to every element of s.
+func addConst(s []float32, v float32) {
+	for i := range s {
+		s[i] += v
+	}
+}
+
+// colRange is the range [lo, hi) of output columns ow whose input column ow*s-pad+kj lies in [0, w).
+func colRange(kj, pad, s, w, ow int) (int, int) {
+	lo, hi := 0, 0
+	if d := pad - kj; d > 0 {
+		lo = (d + s - 1) / s
+	}
+	if e := w + pad - kj; e > 0 {
+		hi = (e + s - 1) / s
+	}
+	lo = min(lo, ow)
+	return lo, min(max(hi, lo), ow)
+}
+
+// im2col writes one sample's patches into col (ckk rows of g.p columns, leading dimension ld):
+// row (c, ki, kj), column (oh, ow) holds x[c, oh*sh-ph+ki, ow*sw-pw+kj], or 0 in the padding.
+func im2col(x, col []float32, ld int, g *convGeom) {
+	hw := g.h * g.w
+	for c := 0; c < g.c; c++ {
+		plane := x[c*hw : (c+1)*hw]
+		for ki := 0; ki < g.kh; ki++ {
+			for kj := 0; kj < g.kw; kj++ {
+				row := col[((c*g.kh+ki)*g.kw+kj)*ld:]
+				lo, hi := colRange(kj, g.pw, g.sw, g.w, g.ow)
+				for oh := 0; oh < g.oh; oh++ {
+					seg := row[oh*g.ow : (oh+1)*g.ow]
+					ih := oh*g.sh - g.ph + ki
+					if ih < 0 || ih >= g.h {
+						zero(seg)
+						continue
+					}
+					src := plane[ih*g.w : (ih+1)*g.w]
+					zero(seg[:lo])
+					zero(seg[hi:])
+					if hi == lo {
+						continue
+					}
+					iw := lo*g.sw - g.pw + kj
+					if g.sw == 1 {
+						copy(seg[lo:hi], src[iw:])
+						continue
+					}
+					for ow := lo; ow < hi; ow++ {
+						seg[ow] = src[iw]
+						iw += g.sw
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im adds the patch gradients in col (laid out as im2col writes them) into one sample's dx.
+func col2im(col []float32, ld int, dx []float32, g *convGeom) {
+	hw := g.h * g.w
+	for c := 0; c < g.c; c++ {
+		plane := dx[c*hw : (c+1)*hw]
+		for ki := 0; ki < g.kh; ki++ {
+			for kj := 0; kj < g.kw; kj++ {
+				row := col[((c*g.kh+ki)*g.kw+kj)*ld:]
+				lo, hi := colRange(kj, g.pw, g.sw, g.w, g.ow)
+				for oh := 0; oh < g.oh && hi > lo; oh++ {
+					ih := oh*g.sh - g.ph + ki
+					if ih < 0 || ih >= g.h {
+						continue
+					}
+					seg := row[oh*g.ow : (oh+1)*g.ow]
+					dst := plane[ih*g.w : (ih+1)*g.w]
+					iw := lo*g.sw - g.pw + kj
+					if g.sw == 1 {
+						d := dst[iw : iw+hi-lo]
+						for t, v := range seg[lo:hi] {
+							d[t] += v
+						}
+						continue
+					}
+					for ow := lo; ow < hi; ow++ {
+						dst[iw] += seg[ow]
+						iw += g.sw
+					}
+				}
+			}
+		}
+	}
+}
+
+// reduceJob sums per-group partials into dst, over element ranges, in group order.
+type reduceJob struct {
+	dst, src []float32
+	groups   int
+}
+
+const reduceSpan = 1 << 14
+
+func (j *reduceJob) run(_, i int) {
+	lo, hi := i*reduceSpan, min((i+1)*reduceSpan, len(j.dst))
+	size := len(j.dst)
+	d := j.dst[lo:hi]
+	copy(d, j.src[lo:hi])
+	for gi := 1; gi < j.groups; gi++ {
+		for t, v := range j.src[gi*size+lo : gi*size+hi] {
+			d[t] += v
+		}
+	}
+}
+
+// sumPartials sets dst to the sum of groups consecutive partials of len(dst) elements in src.
+func (b *Backend) sumPartials(dst, src []float32, groups int) {
+	j := &b.reduce
+	*j = reduceJob{dst: dst, src: src, groups: groups}
+	b.pool.do(j, (len(dst)+reduceSpan-1)/reduceSpan)
+	*j = reduceJob{}
+}

@@ -1,0 +1,121 @@
+package cpu
+
+import (
+	"fmt"
+
+	"rout/net"
+)
+
+// poolJob runs pooling forward or backward on one sample per task.
+type poolJob struct {
+	backward         bool
+	accumulate       bool
+	p                net.PoolParams
+	x, y, dy, dx     []float32
+	xt, yt, dyt, dxt *net.Tensor
+}
+
+func checkPool(op string, x, y *net.Tensor, p net.PoolParams) {
+	if p.KH <= 0 || p.KW <= 0 || p.StrideH <= 0 || p.StrideW <= 0 || p.PadH < 0 || p.PadW < 0 {
+		panic(fmt.Sprintf("cpu: %s: bad parameters %+v", op, p))
+	}
+	oh, ow := p.OutSize(x.H, x.W)
+	if y.N != x.N || y.C != x.C || y.H != oh || y.W != ow {
+		panic(fmt.Sprintf("cpu: %s: x %v and y %v do not match %+v (%dx%d)", op, x.Shape(), y.Shape(), p, oh, ow))
+	}
+}
+
+// PoolForward: max or average pooling of x into y.
+func (b *Backend) PoolForward(x, y *net.Tensor, p net.PoolParams) {
+	checkPool("pool forward", x, y, p)
+	j := &b.pool2d
+	*j = poolJob{p: p, x: data(x), y: data(y), xt: x, yt: y}
+	b.pool.do(j, x.N)
+	*j = poolJob{}
+}
+
+// PoolBackward: dx (+)= the gradient with respect to x. A max window's gradient goes to its first
+// maximal element in row-major window order; an average window's spreads evenly over the window's
+// elements inside the input.
+func (b *Backend) PoolBackward(x, y, dy, dx *net.Tensor, p net.PoolParams, accumulate bool) {
+	checkPool("pool backward", x, y, p)
+	sameShape("pool backward", x, dx)
+	sameShape("pool backward", y, dy)
+	j := &b.pool2d
+	*j = poolJob{backward: true, accumulate: accumulate, p: p, x: data(x), dy: data(dy), dx: data(dx), xt: x, dyt: dy, dxt: dx}
+	b.pool.do(j, x.N)
+	*j = poolJob{}
+}
+
+// window is the in-bounds part [lo, hi) of output position o's window along one axis.
+func window(o, k, s, pad, in int) (int, int) {
+	lo := o*s - pad
+	return max(lo, 0), min(lo+k, in)
+}
+
+func (j *poolJob) run(_, n int) {
+	p := &j.p
+	var xt *net.Tensor = j.xt
+	h, w := xt.H, xt.W
+	oh, ow := p.OutSize(h, w)
+	x := sample(j.x, xt, n)
+	var y, dy, dx []float32
+	if j.backward {
+		dy, dx = sample(j.dy, j.dyt, n), sample(j.dx, j.dxt, n)
+		if !j.accumulate {
+			zero(dx)
+		}
+	} else {
+		y = sample(j.y, j.yt, n)
+	}
+	for c := 0; c < xt.C; c++ {
+		xp := x[c*h*w : (c+1)*h*w]
+		for i := 0; i < oh; i++ {
+			h0, h1 := window(i, p.KH, p.StrideH, p.PadH, h)
+			for k := 0; k < ow; k++ {
+				w0, w1 := window(k, p.KW, p.StrideW, p.PadW, w)
+				o := (c*oh+i)*ow + k
+				if h1 <= h0 || w1 <= w0 {
+					if !j.backward {
+						y[o] = 0
+					}
+					continue
+				}
+				if p.Mode == net.MaxPool {
+					best, at := xp[h0*w+w0], h0*w+w0
+					for r := h0; r < h1; r++ {
+						for q := w0; q < w1; q++ {
+							if v := xp[r*w+q]; v > best {
+								best, at = v, r*w+q
+							}
+						}
+					}
+					if j.backward {
+						dx[c*h*w+at] += dy[o]
+					} else {
+						y[o] = best
+					}
+					continue
+				}
+				count := float32((h1 - h0) * (w1 - w0))
+				if j.backward {
+					g := dy[o] / count
+					for r := h0; r < h1; r++ {
+						row := dx[c*h*w+r*w+w0 : c*h*w+r*w+w1]
+						for q := range row {
+							row[q] += g
+						}
+					}
+					continue
+				}
+				var s float32
+				for r := h0; r < h1; r++ {
+					for _, v := range xp[r*w+w0 : r*w+w1] {
+						s += v
+					}
+				}
+				y[o] = s / count
+			}
+		}
+	}
+}

@@ -1,0 +1,307 @@
+package report
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/csv"
+	"fmt"
+	"html/template"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteText prints the report's tables as aligned plain text (what `rout report` prints).
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "sweep %s: %s\n", r.Sweep.Dir, r.planLine())
+	fmt.Fprintf(&b, "%s\n", r.Progress())
+	for _, t := range r.Tables() {
+		fmt.Fprintf(&b, "\n%s\n", t.Title)
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		for _, row := range append([][]string{t.Header}, t.Rows...) {
+			// A trailing tab ends every cell, so the last column is right-aligned too.
+			fmt.Fprintf(tw, "%s\t\n", strings.Join(row, "\t"))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, n := range t.Notes {
+			fmt.Fprintf(&b, "  %s\n", n)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// planLine describes the plan: preset, arms with their overrides, seeds.
+func (r *Report) planLine() string {
+	p := r.Sweep.Plan
+	var arms []string
+	for _, a := range p.Arms {
+		arms = append(arms, armLabel(a))
+	}
+	s := fmt.Sprintf("preset %q, arms %s, seeds %s", p.Preset, strings.Join(arms, " "), seedList(p.Seeds))
+	if p.Created != "" {
+		s += ", created " + p.Created
+	}
+	return s
+}
+
+// armLabel is "name" or "name:key=value,..." as on the sweep command line.
+func armLabel(a Arm) string {
+	if len(a.Overrides) == 0 {
+		return a.Name
+	}
+	var kv []string
+	for _, k := range slices.Sorted(maps.Keys(a.Overrides)) {
+		kv = append(kv, fmt.Sprintf("%s=%v", k, a.Overrides[k]))
+	}
+	return a.Name + ":" + strings.Join(kv, ",")
+}
+
+// seedList writes seeds compactly, runs of consecutive seeds as ranges: 1-8,20,31-32.
+func seedList(seeds []uint64) string {
+	var parts []string
+	for i := 0; i < len(seeds); {
+		j := i
+		for j+1 < len(seeds) && seeds[j+1] == seeds[j]+1 {
+			j++
+		}
+		if j > i {
+			parts = append(parts, fmt.Sprintf("%d-%d", seeds[i], seeds[j]))
+		} else {
+			parts = append(parts, strconv.FormatUint(seeds[i], 10))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ",")
+}
+
+// Markdown returns report.md: the tables and the pictures (linked as the PNG files beside it).
+func (r *Report) Markdown(pics []Picture) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Sweep report: %s\n\n", r.Sweep.Dir)
+	fmt.Fprintf(&b, "%s.\n\n**%s.**\n", mdEscape(r.planLine()), mdEscape(r.Progress()))
+	for _, t := range r.Tables() {
+		fmt.Fprintf(&b, "\n## %s\n\n", t.Title)
+		fmt.Fprintf(&b, "| %s |\n|", strings.Join(mdCells(t.Header), " | "))
+		for i := range t.Header {
+			if i == 0 {
+				b.WriteString(" :--- |")
+			} else {
+				b.WriteString(" ---: |")
+			}
+		}
+		b.WriteString("\n")
+		for _, row := range t.Rows {
+			fmt.Fprintf(&b, "| %s |\n", strings.Join(mdCells(row), " | "))
+		}
+		if len(t.Notes) > 0 {
+			b.WriteString("\n")
+			for _, n := range t.Notes {
+				fmt.Fprintf(&b, "- %s\n", mdEscape(n))
+			}
+		}
+	}
+	b.WriteString("\n## Pictures\n")
+	for _, p := range pics {
+		fmt.Fprintf(&b, "\n### %s\n\n![%s](%s.png)\n\n%s ([SVG](%s.svg))\n", p.Title, p.Title, p.Name, mdEscape(p.Caption), p.Name)
+	}
+	return b.String()
+}
+
+func mdCells(cells []string) []string {
+	out := make([]string, len(cells))
+	for i, c := range cells {
+		out[i] = mdEscape(c)
+	}
+	return out
+}
+
+// mdEscape keeps table pipes and emphasis markers literal.
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", `\|`, "*", `\*`, "_", `\_`).Replace(s)
+}
+
+var htmlPage = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Sweep report: {{.Dir}}</title>
+<style>
+body { font-family: system-ui, sans-serif; max-width: 70em; margin: 2em auto; padding: 0 1em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0; }
+th, td { padding: 0.25em 0.7em; border-bottom: 1px solid #ddd; text-align: right; font-variant-numeric: tabular-nums; }
+th:first-child, td:first-child { text-align: left; }
+th { background: #f4f4f4; }
+.notes { font-size: 0.85em; color: #555; }
+figure { margin: 1.5em 0; }
+figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.9em; color: #444; }
+</style>
+</head>
+<body>
+<h1>Sweep report: {{.Dir}}</h1>
+<p>{{.Plan}}</p>
+<p><strong>{{.Progress}}</strong></p>
+{{range .Tables}}
+<h2>{{.Title}}</h2>
+<table>
+<tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr>
+{{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
+{{end}}</table>
+{{if .Notes}}<ul class="notes">{{range .Notes}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{end}}
+<h2>Pictures</h2>
+{{range .Pictures}}
+<figure id="{{.Name}}">
+<img alt="{{.Title}}" {{.Src}}>
+<figcaption><strong>{{.Title}}.</strong> {{.Caption}}</figcaption>
+</figure>
+{{end}}
+</body>
+</html>
+`))
+
+// HTML returns report.html: self-contained, with the pictures embedded as base64 PNG.
+func (r *Report) HTML(pics []Picture) ([]byte, error) {
+	type htmlPic struct {
+		Name, Title, Caption string
+		Src                  template.HTMLAttr
+	}
+	data := struct {
+		Dir, Plan, Progress string
+		Tables              []Table
+		Pictures            []htmlPic
+	}{Dir: r.Sweep.Dir, Plan: r.planLine(), Progress: r.Progress(), Tables: r.Tables()}
+	for _, p := range pics {
+		data.Pictures = append(data.Pictures, htmlPic{
+			Name: p.Name, Title: p.Title, Caption: p.Caption,
+			// A data URL of our own PNG bytes. Base64 has no quotes or markup, so the attribute is
+			// safe as written; marking it so keeps the template from escaping every '+'.
+			Src: template.HTMLAttr(`src="data:image/png;base64,` + base64.StdEncoding.EncodeToString(p.PNG) + `"`),
+		})
+	}
+	var b bytes.Buffer
+	if err := htmlPage.Execute(&b, data); err != nil {
+		return nil, fmt.Errorf("report: html: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// CSV returns runs.csv: one row per planned run, unfinished ones with status "unfinished" (or
+// "claimed") and empty fields. Accuracies are fractions, as in summary.json.
+func (r *Report) CSV() ([]byte, error) {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	header := []string{"arm", "seed", "status", "final_test_acc", "best_test_acc", "final_test_loss", "final_train_loss",
+		"epochs", "steps", "wall_seconds", "reinits_total", "message"}
+	if err := w.Write(header); err != nil {
+		return nil, err
+	}
+	opt := func(v *float64) string {
+		if v == nil {
+			return ""
+		}
+		return strconv.FormatFloat(*v, 'g', -1, 64)
+	}
+	for _, run := range r.Sweep.Runs {
+		row := []string{run.Arm, strconv.FormatUint(run.Seed, 10)}
+		s := run.Summary
+		switch {
+		case s != nil:
+			row = append(row, s.Status, opt(s.FinalTestAcc), opt(s.BestTestAcc), opt(s.FinalTestLoss), opt(s.FinalTrainLoss),
+				strconv.Itoa(s.Epochs), strconv.FormatInt(s.Steps, 10), strconv.FormatFloat(s.WallSeconds, 'g', -1, 64),
+				strconv.FormatInt(s.ReinitsTotal, 10), s.Message)
+		case run.Claimed:
+			row = append(row, "claimed", "", "", "", "", "", "", "", "", "")
+		default:
+			row = append(row, "unfinished", "", "", "", "", "", "", "", "", "")
+		}
+		if err := w.Write(row); err != nil {
+			return nil, err
+		}
+	}
+	w.Flush()
+	return b.Bytes(), w.Error()
+}
+
+// Write renders the report into outDir (created if needed): report.md, report.html, runs.csv and
+// every picture as NAME.png and NAME.svg. Each file is written atomically, so a reader (or a
+// report interrupted half way) never sees a partial file. It returns the files written.
+func (r *Report) Write(outDir string) ([]string, error) {
+	pics, err := r.Pictures()
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.HTML(pics)
+	if err != nil {
+		return nil, err
+	}
+	runs, err := r.CSV()
+	if err != nil {
+		return nil, fmt.Errorf("report: runs.csv: %w", err)
+	}
+	type file struct {
+		name string
+		data []byte
+	}
+	files := []file{{"report.md", []byte(r.Markdown(pics))}, {"report.html", page}, {"runs.csv", runs}}
+	for _, p := range pics {
+		files = append(files, file{p.Name + ".png", p.PNG}, file{p.Name + ".svg", p.SVG})
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, fmt.Errorf("report: output folder: %w", err)
+	}
+	var written []string
+	for _, f := range files {
+		path := filepath.Join(outDir, f.name)
+		if err := writeFileAtomic(path, f.data); err != nil {
+			return written, err
+		}
+		written = append(written, path)
+	}
+	return written, nil
+}
+
+// writeFileAtomic replaces path with data: a temporary file in the same folder, synced, renamed
+// over path, and the folder synced, so path holds either the old or the new bytes, never a mix.
+func writeFileAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("report: writing %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
+		return fmt.Errorf("report: writing %s: %w", path, err)
+	}
+	if err = tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("report: writing %s: %w", path, err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("report: writing %s: %w", path, err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("report: writing %s: %w", path, err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("report: writing %s: %w", path, err)
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		d.Sync() // best effort: not every file system syncs folders
+		d.Close()
+	}
+	return nil
+}

@@ -1,0 +1,402 @@
+package report
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/xml"
+	"errors"
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The fixture sweep in testdata/sweep: 3 arms x 4 seeds, 3 epochs of 40 steps.
+//
+//	baseline  1 ok 0.6012 | 2 failed 0.1 | 3 ok 0.6240 | 4 failed 0.1
+//	randomout 1 ok 0.7011 | 2 ok 0.6905  | 3 diverged 0.1 (step 70) | 4 ok 0.7102
+//	ro-bias   1 ok 0.7050 | 2 diverged, no accuracy (step 25) | 3 ok 0.6980 | 4 unfinished (claimed,
+//	          metrics end in a half-written line)
+//
+// Re-inits per layer grow as floor(rate_l * step * (1 + seed/10)) with rates 0, .5, .1, .02, 1.5
+// (randomout) and 0, .8, .2, .05, 2 (ro-bias); layers are listed in network order, which is not
+// alphabetical.
+const fixture = "testdata/sweep"
+
+func loadFixture(t *testing.T) *Report {
+	t.Helper()
+	sw, err := Load(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Compute(sw, 2000)
+}
+
+func TestLoadFixture(t *testing.T) {
+	sw, err := Load(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sw.Runs) != 12 {
+		t.Fatalf("%d runs, want 12", len(sw.Runs))
+	}
+	last := sw.Runs[11]
+	if last.Arm != "ro-bias" || last.Seed != 4 || last.Done() || !last.Claimed {
+		t.Errorf("last run: %s/%d done %v claimed %v; want ro-bias/4 unfinished and claimed", last.Arm, last.Seed, last.Done(), last.Claimed)
+	}
+	// 5 log lines (steps 10-50) and the epoch-1 line; the half-written 7th line is dropped.
+	if len(last.Metrics) != 6 || last.Metrics[5].Step != 50 {
+		t.Errorf("unfinished run: %d metric lines, want 6 ending at step 50", len(last.Metrics))
+	}
+	if s := sw.Runs[9].Summary; s == nil || s.Status != StatusDiverged || s.FinalTestAcc != nil {
+		t.Errorf("ro-bias/2: summary %+v, want diverged without accuracy", s)
+	}
+	r := Compute(sw, 100)
+	want := []string{"conv1", "s1.1x1", "s1.3x3", "d1.3x3", "s2.1x1"}
+	if strings.Join(r.Layers, " ") != strings.Join(want, " ") {
+		t.Errorf("layers %v, want the file's order %v", r.Layers, want)
+	}
+}
+
+func TestComputeFixture(t *testing.T) {
+	r := loadFixture(t)
+	if r.Done != 11 || r.Total != 12 || len(r.Unfinished) != 1 || r.Unfinished[0] != "ro-bias/4 (claimed)" {
+		t.Errorf("progress: %d of %d, unfinished %v", r.Done, r.Total, r.Unfinished)
+	}
+	if got := r.Progress(); !strings.HasPrefix(got, "11 of 12 runs done") {
+		t.Errorf("progress line %q", got)
+	}
+	base, ro, bias := r.Arms[0], r.Arms[1], r.Arms[2]
+
+	// Failures and their Wilson intervals.
+	for _, c := range []struct {
+		a                      ArmStats
+		done, failed, diverged int
+	}{{base, 4, 2, 0}, {ro, 4, 0, 1}, {bias, 3, 0, 1}} {
+		if c.a.Done != c.done || c.a.Failed != c.failed || c.a.Diverged != c.diverged {
+			t.Errorf("%s: done %d failed %d diverged %d; want %d %d %d", c.a.Arm.Name, c.a.Done, c.a.Failed, c.a.Diverged, c.done, c.failed, c.diverged)
+		}
+	}
+	near(t, "baseline failure rate", base.FailRate, 0.5, 0)
+	// Wilson 2/4: centre (0.5 + z^2/8)/(1 + z^2/4) = 0.5, half-width z/(1+z^2/4) sqrt(1/16 + z^2/64).
+	z := z975
+	half := z / (1 + z*z/4) * math.Sqrt(1.0/16+z*z/64)
+	near(t, "baseline Wilson lo", base.FailCI.Lo, 0.5-half, 1e-12)
+	near(t, "baseline Wilson hi", base.FailCI.Hi, 0.5+half, 1e-12)
+
+	// Accuracy: baseline all = 0.1 0.1 0.6012 0.6240 -> median 0.3506, mean 0.3563,
+	// Q1 (h = 0.75) 0.1, Q3 (h = 2.25) 0.6012 + 0.25*0.0228 = 0.6069.
+	near(t, "baseline median", base.All.Median, 0.3506, 1e-12)
+	near(t, "baseline mean", base.All.Mean, 0.3563, 1e-12)
+	near(t, "baseline IQR", base.All.IQR, 0.6069-0.1, 1e-12)
+	near(t, "baseline trained median", base.Trained.Median, 0.6126, 1e-12)
+	near(t, "baseline trained sd", base.Trained.SD, 0.0228/math.Sqrt2, 1e-12)
+	if ro.All.N != 4 || ro.Trained.N != 3 || bias.All.N != 2 || bias.NoAccuracy != 1 {
+		t.Errorf("sample sizes: randomout %d/%d, ro-bias %d (no accuracy %d); want 4/3, 2 (1)", ro.All.N, ro.Trained.N, bias.All.N, bias.NoAccuracy)
+	}
+	near(t, "randomout trained median", ro.Trained.Median, 0.7011, 1e-12)
+
+	// Paired against baseline.
+	c := r.Comparisons[0]
+	if c.Arm != "randomout" || c.Pairs != 4 {
+		t.Fatalf("comparison %s with %d pairs, want randomout with 4", c.Arm, c.Pairs)
+	}
+	// median(0.7011 0.6905 0.1 0.7102) - median(baseline) = 0.6958 - 0.3506.
+	near(t, "randomout median diff", c.MedianDiff, 0.3452, 1e-12)
+	if !(c.CI.Lo <= c.MedianDiff && c.MedianDiff <= c.CI.Hi) {
+		t.Errorf("bootstrap interval %+v misses the estimate %g", c.CI, c.MedianDiff)
+	}
+	// Differences 0.0999 0.5905 -0.524 0.6102: V = 1+3+4 = 8, exact p = 2 * 3/16.
+	if !c.Wilcoxon.Exact || c.Wilcoxon.Statistic != 8 {
+		t.Errorf("Wilcoxon %+v, want exact V = 8", c.Wilcoxon)
+	}
+	near(t, "randomout Wilcoxon p", c.Wilcoxon.P, 0.375, 1e-12)
+	// W = 4 + 4 + 1 (0.1 ties two baseline 0.1s) + 4 = 13; ties (three 0.1s) -> normal:
+	// Var = 16/12 (9 - 24/56), z = (5 - 0.5)/sqrt(Var) = 1.3311180, p = 0.18315020 (hand/Python).
+	if c.MannWhitney.Exact || c.MannWhitney.Statistic != 13 {
+		t.Errorf("Mann-Whitney %+v, want normal approximation, W = 13", c.MannWhitney)
+	}
+	near(t, "randomout Mann-Whitney p", c.MannWhitney.P, 0.183150203156622, 1e-9)
+	near(t, "randomout Fisher p", c.FisherP, 1, 1e-12) // [[2 2] [1 3]]
+
+	c = r.Comparisons[1]
+	// Seeds 1 and 3 only (seed 2 has no accuracy, seed 4 is unfinished):
+	// median(0.7050 0.6980) - median(0.6012 0.6240) = 0.7015 - 0.6126.
+	if c.Arm != "ro-bias" || c.Pairs != 2 {
+		t.Fatalf("comparison %s with %d pairs, want ro-bias with 2", c.Arm, c.Pairs)
+	}
+	near(t, "ro-bias median diff", c.MedianDiff, 0.0889, 1e-12)
+	near(t, "ro-bias Wilcoxon p", c.Wilcoxon.P, 0.5, 1e-12) // V = 3 of 3, exact 2 * 1/4
+	// Fisher on [[2 2] [1 2]]: tables with a = 1, 2, 3 have probabilities 3/7... p = 1.
+	near(t, "ro-bias Fisher p", c.FisherP, 1, 1e-12)
+
+	// Re-inits per layer, mean per finished run (the diverged run counts with what it reached).
+	// randomout s1.1x1: floor(.5*120*1.1) + floor(.5*120*1.2) + floor(.5*70*1.3) + floor(.5*120*1.4)
+	// = 66 + 72 + 45 + 84 = 267 over 4 runs.
+	near(t, "randomout s1.1x1 re-inits", ro.Reinits[1], 267.0/4, 1e-12)
+	near(t, "randomout total re-inits", ro.ReinitsTotal, 282, 1e-12)
+	// ro-bias s1.1x1: floor(.8*120*1.1) + floor(.8*25*1.2) + floor(.8*120*1.3) = 105 + 24 + 124.
+	near(t, "ro-bias s1.1x1 re-inits", bias.Reinits[1], 253.0/3, 1e-12)
+	for _, v := range base.Reinits {
+		near(t, "baseline re-inits", v, 0, 0)
+	}
+}
+
+func TestReportIsReproducible(t *testing.T) {
+	a, b := loadFixture(t), loadFixture(t)
+	var ta, tb bytes.Buffer
+	if err := a.WriteText(&ta); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WriteText(&tb); err != nil {
+		t.Fatal(err)
+	}
+	if ta.String() != tb.String() {
+		t.Error("two reports of the same sweep differ")
+	}
+	pa, err := a.Pictures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, _ := b.Pictures()
+	for i := range pa {
+		if !bytes.Equal(pa[i].SVG, pb[i].SVG) {
+			t.Errorf("picture %s differs between two reports", pa[i].Name)
+		}
+	}
+}
+
+func TestTextTable(t *testing.T) {
+	r := loadFixture(t)
+	var b bytes.Buffer
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"11 of 12 runs done (3 arms x 4 seeds); unfinished: ro-bias/4 (claimed)",
+		`preset "quick"`,
+		"ro-bias:randomout=true,randomout-scope=weights+bias,tau=1e-06",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("printed report lacks %q:\n%s", want, out)
+		}
+	}
+	// Whole rows, whitespace-insensitive.
+	rows := map[string]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		rows[strings.Join(strings.Fields(line), " ")] = true
+	}
+	for _, want := range []string{
+		"arm done failed diverged failure rate Wilson 95%",
+		"baseline 4/4 2 0 50.0% [15.0%, 85.0%]",
+		"randomout 4/4 0 1 25.0% [4.6%, 69.9%]",
+		"baseline all 4 35.06 35.63 29.61 50.69 10.00 60.69",
+		"randomout trained 3 70.11 70.06 0.99 0.99 69.58 70.56",
+		"ro-bias all 2 70.15 70.15 0.49 0.35 69.97 70.32",
+		"randomout 4 +34.52 " + interval(r.Comparisons[0].CI, 2, "signed") + " 0.375 0.183* 1",
+		"ro-bias 2 +8.89 " + interval(r.Comparisons[1].CI, 2, "signed") + " 0.5 0.1* 1",
+		"s1.1x1 0.0 66.8 84.3",
+		"total 0.0 282.0 322.0",
+	} {
+		if !rows[want] {
+			t.Errorf("printed report lacks the row %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestWriteFixture(t *testing.T) {
+	r := loadFixture(t)
+	out := filepath.Join(t.TempDir(), "nested", "report")
+	files, err := r.Write(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 9 {
+		t.Errorf("wrote %d files, want 9: %v", len(files), files)
+	}
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, name := range []string{"accuracy", "curves", "reinits"} {
+		img, err := png.Decode(bytes.NewReader(read(name + ".png")))
+		if err != nil {
+			t.Errorf("%s.png: %v", name, err)
+		} else if b := img.Bounds(); b.Dx() < 800 || b.Dy() < 500 {
+			t.Errorf("%s.png is %dx%d, want at least 800x500", name, b.Dx(), b.Dy())
+		}
+		checkSVG(t, name+".svg", read(name+".svg"))
+	}
+
+	rows, err := csv.NewReader(bytes.NewReader(read("runs.csv"))).ReadAll()
+	if err != nil {
+		t.Fatalf("runs.csv: %v", err)
+	}
+	if len(rows) != 13 || len(rows[0]) != 12 || rows[0][0] != "arm" {
+		t.Fatalf("runs.csv: %d rows of %d fields, want a header and 12 runs of 12", len(rows), len(rows[0]))
+	}
+	if got := strings.Join(rows[7][:5], ","); got != "randomout,3,diverged,0.1,0.3012" {
+		t.Errorf("runs.csv row 7 = %q", got)
+	}
+	if rows[12][2] != "claimed" || rows[10][3] != "" {
+		t.Errorf("runs.csv: unfinished row %v, no-accuracy row %v", rows[12], rows[10])
+	}
+
+	page := string(read("report.html"))
+	imgs := regexp.MustCompile(`src="data:image/png;base64,([A-Za-z0-9+/=]+)"`).FindAllStringSubmatch(page, -1)
+	if len(imgs) != 3 {
+		t.Fatalf("report.html embeds %d PNG pictures, want 3", len(imgs))
+	}
+	for _, m := range imgs {
+		b, err := base64.StdEncoding.DecodeString(m[1])
+		if err != nil {
+			t.Fatalf("embedded picture: %v", err)
+		}
+		if _, err := png.Decode(bytes.NewReader(b)); err != nil {
+			t.Errorf("embedded picture does not decode: %v", err)
+		}
+	}
+	if strings.Contains(page, `src="http`) || strings.Contains(page, `href="http`) {
+		t.Error("report.html refers to an outside resource")
+	}
+	for _, want := range []string{"11 of 12 runs done", "<td>ro-bias</td>", "Wilson 95%"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+	md := string(read("report.md"))
+	for _, want := range []string{"**11 of 12 runs done", "| baseline | 4/4 | 2 | 0 | 50.0% | [15.0%, 85.0%] |", "![Final test accuracy per arm](accuracy.png)"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+}
+
+// checkSVG parses b as XML and wants an <svg> root element.
+func checkSVG(t *testing.T, name string, b []byte) {
+	t.Helper()
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	root := ""
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Errorf("%s is not well-formed XML: %v", name, err)
+			return
+		}
+		if se, ok := tok.(xml.StartElement); ok && root == "" {
+			root = se.Name.Local
+		}
+	}
+	if root != "svg" {
+		t.Errorf("%s: root element %q, want svg", name, root)
+	}
+}
+
+func TestReportOfSweepNotStarted(t *testing.T) {
+	dir := t.TempDir()
+	plan := `{"preset": "quick", "arms": [{"name": "baseline"}, {"name": "randomout"}], "seeds": [5, 6, 7], "created": "2025-06-01T00:00:00Z"}`
+	if err := os.WriteFile(filepath.Join(dir, "sweep.json"), []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sw, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Compute(sw, 100)
+	if got := r.Progress(); !strings.HasPrefix(got, "0 of 6 runs done") {
+		t.Errorf("progress %q", got)
+	}
+	if _, err := r.Write(filepath.Join(dir, "report")); err != nil {
+		t.Fatalf("report of an empty sweep: %v", err)
+	}
+	var b bytes.Buffer
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(strings.Fields(b.String()), " "), "baseline 0/3 0 0 - -") {
+		t.Errorf("printed report of an empty sweep:\n%s", b.String())
+	}
+}
+
+// copyFixture copies the fixture sweep into a temporary folder to be damaged.
+func copyFixture(t *testing.T) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.WalkDir(fixture, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(fixture, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func TestLoadRejectsBadFiles(t *testing.T) {
+	for _, c := range []struct {
+		name, file, content, want string
+	}{
+		{"bad plan", "sweep.json", `{"arms": [`, "sweep.json"},
+		{"no arms", "sweep.json", `{"arms": [], "seeds": [1]}`, "at least one arm"},
+		{"arm path", "sweep.json", `{"arms": [{"name": "../x"}], "seeds": [1]}`, "not a folder name"},
+		{"bad status", "runs/baseline/1/summary.json", `{"arm": "baseline", "seed": 1, "status": "great", "final_test_acc": 0.5}`, `status "great"`},
+		{"wrong folder", "runs/baseline/1/summary.json", `{"arm": "randomout", "seed": 1, "status": "ok", "final_test_acc": 0.5}`, "its folder is arm"},
+		{"percent not fraction", "runs/baseline/1/summary.json", `{"arm": "baseline", "seed": 1, "status": "ok", "final_test_acc": 60.12}`, "fraction"},
+		{"ok without accuracy", "runs/baseline/1/summary.json", `{"arm": "baseline", "seed": 1, "status": "ok"}`, "no final_test_acc"},
+		{"bad counts", "runs/baseline/1/summary.json", `{"arm": "baseline", "seed": 1, "status": "ok", "final_test_acc": 0.5, "reinits_per_layer": [1]}`, "per-layer counts"},
+		{"finished run, bad metrics", "runs/baseline/1/metrics.jsonl", "{\"kind\": \"log\", \"step\": 10}\n{\"kind\": \"log\", \"st", "metrics.jsonl: line 2"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := copyFixture(t)
+			if err := os.WriteFile(filepath.Join(dir, c.file), []byte(c.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(dir)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Load: error %v, want one mentioning %q", err, c.want)
+			}
+		})
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing")); err == nil || !strings.Contains(err.Error(), "sweep.json") {
+		t.Errorf("missing folder: error %v, want one naming sweep.json", err)
+	}
+}
+
+func TestWriteToUnwritableFolder(t *testing.T) {
+	r := loadFixture(t)
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Write(filepath.Join(file, "report")); err == nil {
+		t.Error("writing under a regular file: no error")
+	}
+}

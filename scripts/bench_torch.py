@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""bench_torch.py: the PyTorch side of `rout bench`, printing the same table.
+
+The same model (the paper's inception-28-small without batch norm, exactly as DESIGN.md and
+net/models/inception28.toml describe it; MXNet's ceil max pool is nn.MaxPool2d(3, 2,
+ceil_mode=True)), batch, optimiser and step: gather a batch from a synthetic uint8 set on the
+GPU, centre-crop 32 -> 28, subtract a mean image, forward, summed cross-entropy, backward,
+update, and in the randomout mode a plain PyTorch RandomOut after every update (per-filter L1
+gradient norms of every conv layer, tau 1e-30, masked redraw from U(-0.01, 0.01), the optimiser
+state of re-drawn filters zeroed; no host synchronisation).
+
+Modes: eager with cudnn.benchmark, and torch.compile (skip with --no-compile). TF32 is off
+unless --tf32. Timing: CUDA events around --steps steps, median of --repeats runs after
+--warmup steps (torch.compile compiles during the warm-up).
+
+Usage (on the GPU machine):
+  python3 scripts/bench_torch.py --batch 128 --optimizer adam
+  .gpu/rout bench --batch 128 --optimizer adam          # rout's figures, same format
+"""
+import argparse
+import statistics
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+PARAMS = 1_649_402  # DESIGN.md's count for inception28
+FILTERS = 1_712
+
+
+class Conv(nn.Module):
+    """Conv + ReLU with bias: the paper's unit."""
+
+    def __init__(self, cin, cout, k, stride=1, pad=0):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k, stride=stride, padding=pad, bias=True)
+
+    def forward(self, x):
+        return F.relu(self.conv(x))
+
+
+class S(nn.Module):
+    """S(a, b): concat of [1x1 conv a, 3x3 conv b pad 1]."""
+
+    def __init__(self, cin, a, b):
+        super().__init__()
+        self.one, self.three = Conv(cin, a, 1), Conv(cin, b, 3, pad=1)
+        self.out = a + b
+
+    def forward(self, x):
+        return torch.cat([self.one(x), self.three(x)], 1)
+
+
+class D(nn.Module):
+    """D(b): concat of [3x3 stride-2 conv b pad 1, 3x3 stride-2 max pool with the ceil rule]."""
+
+    def __init__(self, cin, b):
+        super().__init__()
+        self.conv = Conv(cin, b, 3, stride=2, pad=1)
+        self.pool = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.out = b + cin
+
+    def forward(self, x):
+        return torch.cat([self.conv(x), self.pool(x)], 1)
+
+
+class Inception28(nn.Module):
+    def __init__(self, classes=10):
+        super().__init__()
+        layers, c = [Conv(3, 96, 3, pad=1)], 96
+        for kind, *args in [("S", 32, 32), ("S", 32, 48), ("D", 80), ("S", 112, 48), ("S", 96, 64),
+                            ("S", 80, 80), ("S", 48, 96), ("D", 96), ("S", 176, 160), ("S", 176, 160)]:
+            m = S(c, *args) if kind == "S" else D(c, *args)
+            layers.append(m)
+            c = m.out
+        self.features = nn.Sequential(*layers)
+        self.fc = nn.Linear(c, classes)
+
+    def forward(self, x):
+        x = F.avg_pool2d(self.features(x), 7)
+        return self.fc(torch.flatten(x, 1))
+
+
+def build(seed, device):
+    torch.manual_seed(seed)
+    model = Inception28().to(device)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() > 1:
+                p.uniform_(-0.01, 0.01)
+            else:
+                p.zero_()
+    n = sum(p.numel() for p in model.parameters())
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    filters = sum(c.out_channels for c in convs)
+    if n != PARAMS or filters != FILTERS:
+        sys.exit(f"bench_torch: the model has {n} parameters and {filters} conv filters, want {PARAMS} and {FILTERS}")
+    return model, convs
+
+
+def make_optimizer(name, model):
+    if name == "adam":
+        return torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+    return torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+
+def randomout(convs, opt, tau=1e-30, bound=0.01):
+    """The plain PyTorch RandomOut: per conv layer, re-draw filters whose L1 gradient norm is below tau."""
+    with torch.no_grad():
+        for conv in convs:
+            w = conv.weight
+            dead = (w.grad.abs().sum(dim=(1, 2, 3)) < tau).view(-1, 1, 1, 1)
+            fresh = torch.empty_like(w).uniform_(-bound, bound)
+            w.copy_(torch.where(dead, fresh, w))
+            for s in opt.state[w].values():
+                if torch.is_tensor(s) and s.shape == w.shape:
+                    s.masked_fill_(dead, 0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="inception28", choices=["inception28"])
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
+    ap.add_argument("--steps", type=int, default=20, help="steps per timed run")
+    ap.add_argument("--warmup", type=int, default=10, help="untimed steps first (at least 3 with torch.compile)")
+    ap.add_argument("--repeats", type=int, default=5, help="timed runs of each mode (the median is reported)")
+    ap.add_argument("--tf32", action="store_true", help="allow TF32 in cuDNN and cuBLAS (default: full fp32)")
+    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile modes")
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    if a.batch < 1 or a.steps < 1 or a.repeats < 1 or a.warmup < 0:
+        ap.error("--batch, --steps and --repeats must be at least 1, --warmup at least 0")
+    if not torch.cuda.is_available():
+        sys.exit("bench_torch: no CUDA device is usable by this PyTorch")
+    dev = torch.device("cuda")
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = a.tf32
+    torch.backends.cudnn.allow_tf32 = a.tf32
+    torch.set_float32_matmul_precision("high" if a.tf32 else "highest")
+
+    # Synthetic data as in rout bench: 8 batches of uint8 32x32 images and labels, on the device.
+    g = torch.Generator(device="cpu").manual_seed(a.seed)
+    count = 8 * a.batch
+    pixels = torch.randint(0, 256, (count, 3, 32, 32), dtype=torch.uint8, generator=g).to(dev)
+    labels = torch.randint(0, 10, (count,), generator=g).to(dev)
+    order = torch.randperm(count, generator=g).to(dev)
+    mean = torch.full((1, 3, 28, 28), 127.5, device=dev)
+
+    rows = []
+    tools = [("torch eager", False)] + ([] if a.no_compile else [("torch.compile", True)])
+    for tool, compiled in tools:
+        model, convs = build(a.seed, dev)
+        opt = make_optimizer(a.optimizer, model)
+        fwd = torch.compile(model) if compiled else model
+        loss_fn = nn.CrossEntropyLoss(reduction="sum")
+        state = {"step": 0}
+
+        def run(steps, with_randomout):
+            for _ in range(steps):
+                i = (state["step"] % 8) * a.batch
+                idx = order[i:i + a.batch]
+                x = pixels[idx, :, 2:30, 2:30].float() - mean
+                y = labels[idx]
+                opt.zero_grad(set_to_none=False)
+                loss = loss_fn(fwd(x), y)
+                loss.backward()
+                opt.step()
+                if with_randomout:
+                    randomout(convs, opt)
+                state["step"] += 1
+
+        run(a.warmup, True)
+        torch.cuda.synchronize()
+        times = {"plain": [], "randomout": []}
+        for _ in range(a.repeats):
+            for mode in ("plain", "randomout"):
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                run(a.steps, mode == "randomout")
+                end.record()
+                end.synchronize()
+                times[mode].append(start.elapsed_time(end) / a.steps)
+        for mode in ("plain", "randomout"):
+            rows.append((tool, mode, statistics.median(times[mode])))
+        del model, opt, fwd
+        torch.cuda.empty_cache()
+
+    precision = "tf32" if a.tf32 else "fp32 (TF32 off)"
+    print(f"torch bench: {a.model} ({PARAMS} parameters), batch {a.batch}, {a.optimizer}, {precision}, "
+          f"median of {a.repeats} runs of {a.steps} steps after {a.warmup} warm-up steps")
+    print(f"device: cuda {torch.cuda.get_device_name(0)}, torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}")
+    print()
+    print("| tool | mode | ms/step | images/s |")
+    print("|---|---|---:|---:|")
+    for tool, mode, ms in rows:
+        print(f"| {tool} | {mode} | {ms:.3f} | {a.batch / (ms / 1e3):.0f} |")
+    print()
+    for tool, _ in tools:
+        plain = next(ms for t, m, ms in rows if t == tool and m == "plain")
+        ro = next(ms for t, m, ms in rows if t == tool and m == "randomout")
+        print(f"RandomOut overhead ({tool}): {100 * (ro / plain - 1):+.2f}% step time")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,431 @@
+package trainer
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/urfave/cli/v2"
+
+	"rout/net"
+)
+
+// Config is every setting of a training run. It is the one place where a setting is declared:
+// each field's `json` tag is its name everywhere — the `rout train` flag, the key of Set (what a
+// sweep's arm overrides use), and the key in config.json — and its `usage` tag is its help text.
+// A `choices` tag lists the values a string setting accepts; `cat` groups flags in the help;
+// `resume:"ok"` marks the run-control settings that may differ when a run is resumed because they
+// do not change its result (on one device).
+type Config struct {
+	// Preset is the preset the run started from (informational; --preset picks it).
+	Preset string `json:"preset" flag:"-"`
+	Arm    string `json:"arm" cat:"run" usage:"label of the run's arm, copied into summary.json (sweeps set it)"`
+
+	Model string `json:"model" cat:"model and data" usage:"network: a built-in spec (inception28, inception28-bn, convnet-small, NAME@WIDTH such as inception28@0.25) or a .toml spec file"`
+	Init  string `json:"init" cat:"model and data" usage:"initialiser of every conv and dense weight, replacing the model's: uniform:A (U(-A, A)), glorot or he; empty keeps the model's own"`
+	Data  string `json:"data" cat:"model and data" usage:"dataset spec: shapes[:SEED], cifar10[:PATH], cifar100[:PATH], mnist[:PATH], folder:PATH, ..."`
+
+	Crop        int     `json:"crop" cat:"preprocessing" usage:"side of the square window fed to the network (0: the whole image); centred, or random with --random-crop"`
+	Pad         int     `json:"pad" cat:"preprocessing" usage:"zero padding added on every side of an image before cropping"`
+	RandomCrop  bool    `json:"random-crop" cat:"preprocessing" usage:"training batches take the crop window at a random offset (drawn from the data seed); evaluation stays centred"`
+	Flip        bool    `json:"flip" cat:"preprocessing" usage:"training batches mirror half of the examples at random (drawn from the data seed)"`
+	Scale       float64 `json:"scale" cat:"preprocessing" usage:"multiply raw pixel values (0..255) by this before any subtraction"`
+	MeanImage   bool    `json:"mean-image" cat:"preprocessing" usage:"subtract the training split's per-pixel mean image of the centre crop (the paper)"`
+	Standardize bool    `json:"standardize" cat:"preprocessing" usage:"subtract the training split's per-channel mean and divide by its standard deviation"`
+	ValFraction float64 `json:"val-fraction" cat:"preprocessing" usage:"set aside this fraction of the training split (drawn from the data seed) as a validation split, evaluated after every epoch"`
+
+	Epochs   int    `json:"epochs" cat:"training" usage:"passes over the training split"`
+	Batch    int    `json:"batch" cat:"training" usage:"examples per step; an epoch is floor(N/batch) steps (the last partial batch is dropped)"`
+	Seed     uint64 `json:"seed" cat:"training" usage:"seed of the initialisation and of every RandomOut re-draw"`
+	DataSeed uint64 `json:"data-seed" cat:"training" usage:"seed of the batch order, random crops, flips and validation split (independent of --seed)"`
+	Loss     string `json:"loss-reduction" cat:"training" choices:"sum,mean" usage:"the loss a step minimises: summed over the batch (the paper) or averaged"`
+
+	Optimizer   string  `json:"optimizer" cat:"optimiser" choices:"adam,sgd" usage:"update rule"`
+	LR          float64 `json:"lr" cat:"optimiser" usage:"learning rate (the schedule's starting value)"`
+	Beta1       float64 `json:"beta1" cat:"optimiser" usage:"Adam's first-moment decay"`
+	Beta2       float64 `json:"beta2" cat:"optimiser" usage:"Adam's second-moment decay"`
+	Eps         float64 `json:"eps" cat:"optimiser" usage:"Adam's epsilon"`
+	Momentum    float64 `json:"momentum" cat:"optimiser" usage:"SGD's momentum"`
+	Nesterov    bool    `json:"nesterov" cat:"optimiser" usage:"SGD uses Nesterov momentum"`
+	WeightDecay float64 `json:"weight-decay" cat:"optimiser" usage:"L2 penalty added to every parameter's gradient (biases included)"`
+	Schedule    string  `json:"schedule" cat:"optimiser" choices:"constant,step,cosine" usage:"learning-rate schedule over the steps of --epochs"`
+	LRStep      int     `json:"lr-step-epochs" cat:"optimiser" usage:"step schedule: epochs between decays"`
+	LRGamma     float64 `json:"lr-gamma" cat:"optimiser" usage:"step schedule: factor applied at each decay"`
+	LRMin       float64 `json:"lr-min" cat:"optimiser" usage:"cosine schedule: the learning rate reached at the last step"`
+
+	RandomOut       bool    `json:"randomout" cat:"randomout" usage:"re-draw the filters whose gradient norm falls below --tau (dead filters are measured either way)"`
+	Tau             float64 `json:"tau" cat:"randomout" usage:"threshold on a filter's gradient norm"`
+	TauMode         string  `json:"tau-mode" cat:"randomout" choices:"absolute,relative" usage:"tau is absolute, or a fraction of the mean norm of the filter's layer"`
+	RandomOutEvery  int     `json:"randomout-every" cat:"randomout" usage:"check the filters after every Nth update"`
+	RandomOutNorm   string  `json:"randomout-norm" cat:"randomout" choices:"l1,l2" usage:"per-filter gradient norm: l1 (the paper's CGN) or l2"`
+	RandomOutScope  string  `json:"randomout-scope" cat:"randomout" choices:"weights,weights+bias,weights+bias+optimizer" usage:"what a re-draw resets: the weights (the paper), also zero the bias, also zero the optimiser's moments"`
+	RandomOutLayers string  `json:"randomout-layers" cat:"randomout" usage:"comma-separated conv layers watched (empty: every conv layer)"`
+
+	FailMargin      float64 `json:"fail-margin" cat:"run" usage:"status failed when the final test accuracy is within this of chance (1/classes)"`
+	LogEvery        int     `json:"log-every" cat:"run" resume:"ok" usage:"steps between log lines (loss, accuracy and counters are read back only then)"`
+	CheckpointEvery int     `json:"checkpoint-every" cat:"run" resume:"ok" usage:"steps between checkpoints (0: at the end of every epoch only)"`
+	MaxSteps        int     `json:"max-steps" cat:"run" resume:"ok" usage:"stop after this many steps in all, evaluating once more (0: run every epoch)"`
+	Device          string  `json:"device" cat:"run" resume:"ok" choices:"auto,cpu,gpu" usage:"backend: the GPU when one is usable (auto), or force one"`
+	Threads         int     `json:"threads" cat:"run" resume:"ok" usage:"CPU backend worker threads (0: every core)"`
+	Deterministic   bool    `json:"gpu-deterministic" cat:"run" resume:"ok" usage:"GPU: deterministic cuDNN algorithms and no TF32"`
+	TF32            bool    `json:"tf32" cat:"run" resume:"ok" usage:"GPU: allow TF32 tensor cores (ignored with --gpu-deterministic)"`
+}
+
+// field is one Config setting as the table built from the struct tags sees it.
+type field struct {
+	name, usage, cat string
+	choices          []string
+	runControl       bool
+	index            int
+	kind             reflect.Kind
+}
+
+// configFields is the table of settings, read once from Config's tags.
+var configFields = sync.OnceValue(func() []field {
+	t := reflect.TypeFor[Config]()
+	var fs []field
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		if sf.Tag.Get("flag") == "-" {
+			continue
+		}
+		f := field{name: sf.Tag.Get("json"), usage: sf.Tag.Get("usage"), cat: sf.Tag.Get("cat"),
+			runControl: sf.Tag.Get("resume") == "ok", index: i, kind: sf.Type.Kind()}
+		if c := sf.Tag.Get("choices"); c != "" {
+			f.choices = strings.Split(c, ",")
+		}
+		fs = append(fs, f)
+	}
+	return fs
+})
+
+func lookupField(key string) (field, error) {
+	for _, f := range configFields() {
+		if f.name == key {
+			return f, nil
+		}
+	}
+	return field{}, fmt.Errorf("unknown setting %q (valid: %s)", key, strings.Join(Keys(), ", "))
+}
+
+// Keys lists every setting's name in declaration order.
+func Keys() []string {
+	var ks []string
+	for _, f := range configFields() {
+		ks = append(ks, f.name)
+	}
+	return ks
+}
+
+// Set sets the setting named key (a flag name, such as "tau" or "randomout-scope") from its text
+// form, as a flag would. It checks the value's syntax and choices, not its consistency with
+// other settings (see Validate).
+func (c *Config) Set(key, value string) error {
+	f, err := lookupField(key)
+	if err != nil {
+		return err
+	}
+	v := reflect.ValueOf(c).Elem().Field(f.index)
+	bad := func(want string) error {
+		return fmt.Errorf("setting %s: %q is not %s", key, value, want)
+	}
+	switch f.kind {
+	case reflect.Bool:
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return bad("true or false")
+		}
+		v.SetBool(b)
+	case reflect.Int:
+		n, err := strconv.Atoi(value)
+		if err != nil {
+			return bad("an integer")
+		}
+		v.SetInt(int64(n))
+	case reflect.Uint64:
+		n, err := strconv.ParseUint(value, 10, 64)
+		if err != nil {
+			return bad("a non-negative integer")
+		}
+		v.SetUint(n)
+	case reflect.Float64:
+		x, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			return bad("a number")
+		}
+		v.SetFloat(x)
+	case reflect.String:
+		if f.choices != nil && !slices.Contains(f.choices, value) {
+			return bad("one of " + strings.Join(f.choices, ", "))
+		}
+		v.SetString(value)
+	}
+	return nil
+}
+
+// Get returns a setting's value in the text form Set accepts.
+func (c *Config) Get(key string) (string, error) {
+	f, err := lookupField(key)
+	if err != nil {
+		return "", err
+	}
+	v := reflect.ValueOf(c).Elem().Field(f.index)
+	switch f.kind {
+	case reflect.Float64:
+		return strconv.FormatFloat(v.Float(), 'g', -1, 64), nil
+	default:
+		return fmt.Sprint(v.Interface()), nil
+	}
+}
+
+// Apply sets comma-separated key=value pairs in order ("randomout=true,tau=1e-6"), the form of a
+// sweep arm's overrides. A value cannot contain a comma.
+func (c *Config) Apply(overrides string) error {
+	if strings.TrimSpace(overrides) == "" {
+		return nil
+	}
+	for _, kv := range strings.Split(overrides, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok {
+			return fmt.Errorf("override %q: want key=value", kv)
+		}
+		if err := c.Set(strings.TrimSpace(k), strings.TrimSpace(v)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Diff lists the settings (by name) whose values differ between c and o.
+func (c *Config) Diff(o *Config) []string {
+	var d []string
+	a, b := reflect.ValueOf(c).Elem(), reflect.ValueOf(o).Elem()
+	for _, f := range configFields() {
+		if !a.Field(f.index).Equal(b.Field(f.index)) {
+			d = append(d, f.name)
+		}
+	}
+	return d
+}
+
+// Validate checks every setting and their combinations, naming the setting at fault.
+func (c *Config) Validate() error {
+	for _, f := range configFields() {
+		if f.choices == nil {
+			continue
+		}
+		v := reflect.ValueOf(c).Elem().Field(f.index).String()
+		if !slices.Contains(f.choices, v) {
+			return fmt.Errorf("setting %s: %q is not one of %s", f.name, v, strings.Join(f.choices, ", "))
+		}
+	}
+	for _, f := range configFields() {
+		if f.kind != reflect.Float64 {
+			continue
+		}
+		if x := reflect.ValueOf(c).Elem().Field(f.index).Float(); math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("setting %s: %v is not a finite number", f.name, x)
+		}
+	}
+	type check struct {
+		ok   bool
+		name string
+		want string
+		val  any
+	}
+	checks := []check{
+		{c.Model != "", "model", "a model name or spec file", c.Model},
+		{c.Data != "", "data", "a dataset spec", c.Data},
+		{c.Crop >= 0, "crop", "0 or a positive size", c.Crop},
+		{c.Pad >= 0, "pad", "0 or more", c.Pad},
+		{c.Scale > 0, "scale", "a positive number", c.Scale},
+		{!(c.MeanImage && c.Standardize), "standardize", "off when mean-image is on (they are alternatives)", c.Standardize},
+		{c.ValFraction >= 0 && c.ValFraction < 1, "val-fraction", "a number in [0, 1)", c.ValFraction},
+		{c.Epochs >= 1, "epochs", "1 or more", c.Epochs},
+		{c.Batch >= 1, "batch", "1 or more", c.Batch},
+		{c.LR > 0, "lr", "a positive number", c.LR},
+		{c.Beta1 >= 0 && c.Beta1 < 1, "beta1", "a number in [0, 1)", c.Beta1},
+		{c.Beta2 >= 0 && c.Beta2 < 1, "beta2", "a number in [0, 1)", c.Beta2},
+		{c.Eps > 0, "eps", "a positive number", c.Eps},
+		{c.Momentum >= 0 && c.Momentum < 1, "momentum", "a number in [0, 1)", c.Momentum},
+		{c.WeightDecay >= 0, "weight-decay", "0 or more", c.WeightDecay},
+		{c.LRStep >= 1, "lr-step-epochs", "1 or more", c.LRStep},
+		{c.LRGamma > 0, "lr-gamma", "a positive number", c.LRGamma},
+		{c.LRMin >= 0 && c.LRMin <= c.LR, "lr-min", "a number in [0, lr]", c.LRMin},
+		{c.Tau >= 0, "tau", "0 or more", c.Tau},
+		{c.RandomOutEvery >= 1, "randomout-every", "1 or more", c.RandomOutEvery},
+		{c.FailMargin >= 0 && c.FailMargin <= 1, "fail-margin", "a number in [0, 1]", c.FailMargin},
+		{c.LogEvery >= 1, "log-every", "1 or more", c.LogEvery},
+		{c.CheckpointEvery >= 0, "checkpoint-every", "0 or more", c.CheckpointEvery},
+		{c.MaxSteps >= 0, "max-steps", "0 or more", c.MaxSteps},
+		{c.Threads >= 0, "threads", "0 or more", c.Threads},
+	}
+	for _, k := range checks {
+		if !k.ok {
+			return fmt.Errorf("setting %s: %v, want %s", k.name, k.val, k.want)
+		}
+	}
+	return c.checkInit()
+}
+
+// checkInit checks Init: empty, or an initialiser net.ParseInit accepts.
+func (c *Config) checkInit() error {
+	if c.Init == "" {
+		return nil
+	}
+	if _, err := net.ParseInit(c.Init); err != nil {
+		return fmt.Errorf("setting init: %w", err)
+	}
+	return nil
+}
+
+// layerList is RandomOutLayers split on commas (nil: every conv layer).
+func (c *Config) layerList() []string {
+	var ls []string
+	for _, l := range strings.Split(c.RandomOutLayers, ",") {
+		if l = strings.TrimSpace(l); l != "" {
+			ls = append(ls, l)
+		}
+	}
+	return ls
+}
+
+// PresetNames lists the presets, the default first.
+func PresetNames() []string { return []string{"quick", "paper"} }
+
+// Preset returns a named preset's configuration.
+//
+//   - paper: the protocol of DESIGN.md, from the authors' code: inception28 (no batch norm), every
+//     weight U(-0.01, 0.01), CIFAR-10 centre-cropped 32 -> 28 minus the mean image, no scaling
+//     and no augmentation, Adam 1e-3 (0.9, 0.999, 1e-8) on the loss summed over batches of 128,
+//     20 epochs, a data order fixed by the data seed; with --randomout, tau 1e-30 on the L1
+//     gradient norm after every step, re-drawing the weights only.
+//   - quick: the same recipe scaled down to about a minute on two CPU cores, on the built-in
+//     shapes data (see the README for what it shows).
+func Preset(name string) (Config, error) {
+	c := Config{
+		Preset: name, Model: "inception28", Init: "uniform:0.01", Data: "cifar10",
+		Crop: 28, Scale: 1, MeanImage: true,
+		Epochs: 20, Batch: 128, Loss: "sum",
+		Optimizer: "adam", LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Momentum: 0.9,
+		Schedule: "constant", LRStep: 1, LRGamma: 0.1,
+		Tau: 1e-30, TauMode: "absolute", RandomOutEvery: 1, RandomOutNorm: "l1", RandomOutScope: "weights",
+		FailMargin: 0.02, LogEvery: 50, Device: "auto",
+	}
+	switch name {
+	case "paper":
+	case "quick":
+		c.Model = "convnet-small"
+		c.Data = "shapes"
+		c.Crop = 0
+		c.Epochs = 3
+		c.Batch = 32
+		c.LogEvery = 10
+	default:
+		return Config{}, fmt.Errorf("unknown preset %q (want one of %s)", name, strings.Join(PresetNames(), ", "))
+	}
+	return c, nil
+}
+
+// Flags are the command-line flags of every setting, plus --preset: the flags of `rout train`
+// and of any command that starts runs (a sweep). Their help shows each preset's value; a flag
+// that is not given leaves the preset's value. Read them back with ConfigFromCLI.
+func Flags() []cli.Flag {
+	presets := map[string]Config{}
+	for _, p := range PresetNames() {
+		presets[p], _ = Preset(p)
+	}
+	fs := []cli.Flag{&cli.StringFlag{Name: "preset", Value: PresetNames()[0], Category: "run",
+		Usage: "starting configuration that the other flags override: " + strings.Join(PresetNames(), " or ")}}
+	for _, f := range configFields() {
+		var parts []string
+		for _, p := range PresetNames() {
+			c := presets[p]
+			v, _ := c.Get(f.name)
+			if v == "" {
+				v = `""`
+			}
+			parts = append(parts, p+": "+v)
+		}
+		usage := f.usage
+		if f.choices != nil {
+			usage += " (" + strings.Join(f.choices, "|") + ")"
+		}
+		usage += " [" + strings.Join(parts, "; ") + "]"
+		switch f.kind {
+		case reflect.Bool:
+			fs = append(fs, &cli.BoolFlag{Name: f.name, Usage: usage, Category: f.cat})
+		case reflect.Int:
+			fs = append(fs, &cli.IntFlag{Name: f.name, Usage: usage, Category: f.cat})
+		case reflect.Uint64:
+			fs = append(fs, &cli.Uint64Flag{Name: f.name, Usage: usage, Category: f.cat})
+		case reflect.Float64:
+			fs = append(fs, &cli.Float64Flag{Name: f.name, Usage: usage, Category: f.cat})
+		default:
+			fs = append(fs, &cli.StringFlag{Name: f.name, Usage: usage, Category: f.cat})
+		}
+	}
+	return fs
+}
+
+// ConfigFromCLI is the configuration the flags of Flags describe: the --preset, then every flag
+// given on the command line, validated.
+func ConfigFromCLI(ctx *cli.Context) (Config, error) {
+	c, err := Preset(ctx.String("preset"))
+	if err != nil {
+		return Config{}, fmt.Errorf("flag --preset: %w", err)
+	}
+	if err := ApplyFlags(ctx, &c); err != nil {
+		return Config{}, err
+	}
+	return c, c.Validate()
+}
+
+// ApplyFlags overwrites the settings whose flags were given on the command line.
+func ApplyFlags(ctx *cli.Context, c *Config) error {
+	v := reflect.ValueOf(c).Elem()
+	for _, f := range configFields() {
+		if !ctx.IsSet(f.name) {
+			continue
+		}
+		fv := v.Field(f.index)
+		switch f.kind {
+		case reflect.Bool:
+			fv.SetBool(ctx.Bool(f.name))
+		case reflect.Int:
+			fv.SetInt(int64(ctx.Int(f.name)))
+		case reflect.Uint64:
+			fv.SetUint(ctx.Uint64(f.name))
+		case reflect.Float64:
+			fv.SetFloat(ctx.Float64(f.name))
+		default:
+			if err := c.Set(f.name, ctx.String(f.name)); err != nil {
+				return fmt.Errorf("flag --%s: %w", f.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// SetFlags lists the settings given on the command line, sorted.
+func SetFlags(ctx *cli.Context) []string {
+	var s []string
+	for _, f := range configFields() {
+		if ctx.IsSet(f.name) {
+			s = append(s, f.name)
+		}
+	}
+	sort.Strings(s)
+	return s
+}
+
+// runControl reports whether a setting may change when a run is resumed.
+func runControl(name string) bool {
+	f, err := lookupField(name)
+	return err == nil && f.runControl
+}

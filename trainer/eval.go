@@ -1,0 +1,146 @@
+package trainer
+
+import (
+	"fmt"
+
+	"rout/data"
+	"rout/net"
+)
+
+// EvalSettings say what Evaluate measures and where.
+type EvalSettings struct {
+	// Data is the dataset spec; empty: the one the run trained on.
+	Data string
+	// Split is "test", "train" (the training split as the run used it: without the validation
+	// part when the run carved one) or "val" (the run's validation split).
+	Split string
+	// Batch is the evaluation batch size (0: the run's).
+	Batch int
+	// Device and Threads choose the backend as in Config (empty device: auto).
+	Device  string
+	Threads int
+}
+
+// EvalResult is a model's loss and accuracy on a split.
+type EvalResult struct {
+	Checkpoint string  `json:"checkpoint"`
+	Data       string  `json:"data"`
+	Split      string  `json:"split"`
+	Examples   int     `json:"examples"`
+	Step       int     `json:"step"` // the training step the checkpoint was saved at
+	Loss       float64 `json:"loss"` // mean per example
+	Acc        float64 `json:"acc"`  // fraction correct
+}
+
+// Evaluate measures a checkpoint's network on a split of a dataset, preparing images exactly as
+// its training did (crop and the training split's statistics, read from the checkpoint).
+// WithBackend and WithDataset apply; other options are ignored.
+func Evaluate(path string, s EvalSettings, opts ...Option) (EvalResult, error) {
+	var o runOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	ck, err := readCheckpoint(path)
+	if err != nil {
+		return EvalResult{}, err
+	}
+	cfg := ck.config
+	if s.Data != "" {
+		cfg.Data = s.Data
+	}
+	if s.Batch < 0 {
+		return EvalResult{}, fmt.Errorf("batch %d, want 0 or more", s.Batch)
+	}
+	if s.Batch > 0 {
+		cfg.Batch = s.Batch
+	}
+	cfg.Device, cfg.Threads = s.Device, s.Threads
+	if cfg.Device == "" {
+		cfg.Device = "auto"
+	}
+	if err := cfg.Validate(); err != nil {
+		return EvalResult{}, err
+	}
+	ds := o.dataset
+	if ds == nil {
+		if ds, err = data.Open(cfg.Data); err != nil {
+			return EvalResult{}, fmt.Errorf("data: %w", err)
+		}
+	}
+	if len(ds.Classes) != len(ck.classes) {
+		return EvalResult{}, fmt.Errorf("data %s has %d classes, the checkpoint's network %d", cfg.Data, len(ds.Classes), len(ck.classes))
+	}
+	var split data.Split
+	switch s.Split {
+	case "", "test":
+		s.Split, split = "test", ds.Test
+	case "train", "val":
+		split = ds.Train
+		if cfg.ValFraction > 0 {
+			train, val, err := ds.CarveValidation(cfg.ValFraction, cfg.DataSeed)
+			if err != nil {
+				return EvalResult{}, err
+			}
+			split = train
+			if s.Split == "val" {
+				split = val
+			}
+		} else if s.Split == "val" {
+			return EvalResult{}, fmt.Errorf("split val: the run carved no validation split (its val-fraction is 0)")
+		}
+	default:
+		return EvalResult{}, fmt.Errorf("split %q: want test, train or val", s.Split)
+	}
+	if split.N == 0 {
+		return EvalResult{}, fmt.Errorf("data %s: the %s split is empty", cfg.Data, s.Split)
+	}
+	if split.C != ck.image[0] {
+		return EvalResult{}, fmt.Errorf("data %s has %d-channel images, the network was trained on %d channels", cfg.Data, split.C, ck.image[0])
+	}
+	prep, err := restorePreprocessing(&cfg, ck.tensors, split.C, split.H, split.W)
+	if err != nil {
+		return EvalResult{}, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if prep.cropH > split.H+2*cfg.Pad || prep.cropW > split.W+2*cfg.Pad {
+		return EvalResult{}, fmt.Errorf("data %s: %dx%d images cannot give the %dx%d crop the network takes", cfg.Data, split.H, split.W, prep.cropH, prep.cropW)
+	}
+	spec, err := net.ParseSpec(ck.spec, path+" (model_toml)")
+	if err != nil {
+		return EvalResult{}, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	b := o.backend
+	if b == nil {
+		if b, err = OpenBackend(&cfg); err != nil {
+			return EvalResult{}, err
+		}
+		defer b.Close()
+	}
+	n, err := net.Build(b, spec, cfg.Batch, [3]int{split.C, prep.cropH, prep.cropW}, len(ck.classes))
+	if err != nil {
+		return EvalResult{}, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	ts := map[string]*net.Tensor{"params": n.Params}
+	if n.State != nil {
+		ts["state"] = n.State
+	}
+	if err := ck.load(b, ts); err != nil {
+		return EvalResult{}, err
+	}
+	if err := prep.upload(b); err != nil {
+		return EvalResult{}, err
+	}
+	set, err := newEvalSet(b, &split)
+	if err != nil {
+		return EvalResult{}, err
+	}
+	st, err := b.Alloc(1, 3, 1, 1)
+	if err != nil {
+		return EvalResult{}, fmt.Errorf("device %s: %w", b.Name(), err)
+	}
+	loss, acc, err := evaluateSet(b, n, set, split.N, prep.augment(&cfg, false), st)
+	if err != nil {
+		return EvalResult{}, err
+	}
+	return EvalResult{Checkpoint: path, Data: cfg.Data, Split: s.Split, Examples: split.N, Step: ck.state.Step,
+		Loss: loss, Acc: acc}, nil
+}

@@ -1,0 +1,137 @@
+package trainer
+
+import (
+	"fmt"
+
+	"rout/net"
+)
+
+// Reviver is a filter-revival policy: the training loop calls it after every optimiser update,
+// and it decides on the device which filters are dead and what to do about them. RandomOut
+// (gradient-based) is the one rout has; activation-based ReDo or utility-based continual
+// backprop would be peers implementing the same interface (with a hook after the forward pass
+// where they need activations).
+//
+// A Reviver runs only backend operations inside a step, so on the GPU it never waits on the
+// host; its counters are read back only when the loop logs.
+type Reviver interface {
+	// Name says which policy this is, for logs.
+	Name() string
+	// Layers names the watched groups, in the order of the counters.
+	Layers() []string
+	// AfterUpdate runs after the optimiser's update of step (counting from 0).
+	AfterUpdate(step int)
+	// Counters downloads, per watched layer, the filters re-initialised so far and the filters
+	// found dead at the last check.
+	Counters() (reinits, dead []int64)
+	// State is the device state a checkpoint must keep (the cumulative counters), by name.
+	State() map[string]*net.Tensor
+}
+
+// RandomOutOptions configure RandomOut (Cohen, Lo & Ding 2016).
+type RandomOutOptions struct {
+	// Enabled re-draws the dead filters; when false the policy only measures them, which is
+	// the baseline arm's view of the filter lottery.
+	Enabled bool
+	// Seed keys the re-draws: a filter re-drawn after step s gets the draws of purpose s+1.
+	Seed uint64
+	// Every checks after every Every-th update (1: every update).
+	Every int
+	// Norm is the per-filter gradient norm (the paper: L1).
+	Norm net.NormKind
+	// Threshold is tau, absolute or relative to the layer's mean norm.
+	Threshold net.Threshold
+	// ZeroBias also zeroes a re-drawn filter's bias.
+	ZeroBias bool
+	// Moments, when set, are the optimiser state tensors whose entries for a re-drawn filter
+	// are zeroed (its bias entries too with ZeroBias).
+	Moments []*net.Tensor
+}
+
+// RandomOut re-draws, from the layer's own initialiser, every watched filter whose gradient
+// norm is below tau after an update: FilterNorms -> MarkBelow -> RedrawFilters.
+type RandomOut struct {
+	b             net.Backend
+	ft            *net.FilterTable
+	params, grads *net.Tensor
+	o             RandomOutOptions
+	norms, mask   *net.Tensor
+	dead, reinits *net.Tensor // per group: marked at the last check; re-drawn so far
+}
+
+// NewRandomOut watches the filters of ft in the flat params and grads tensors.
+func NewRandomOut(b net.Backend, ft *net.FilterTable, params, grads *net.Tensor, o RandomOutOptions) (*RandomOut, error) {
+	if o.Every < 1 {
+		return nil, fmt.Errorf("randomout: check interval %d, want 1 or more", o.Every)
+	}
+	if len(ft.Groups) == 0 {
+		return nil, fmt.Errorf("randomout: no layer to watch")
+	}
+	r := &RandomOut{b: b, ft: ft, params: params, grads: grads, o: o}
+	var err error
+	for _, t := range []struct {
+		p *(*net.Tensor)
+		n int
+	}{{&r.norms, ft.Filters}, {&r.mask, ft.Filters}, {&r.dead, len(ft.Groups)}, {&r.reinits, len(ft.Groups)}} {
+		if *t.p, err = b.Alloc(t.n, 1, 1, 1); err != nil {
+			return nil, fmt.Errorf("randomout: allocating counters: %w", err)
+		}
+	}
+	return r, nil
+}
+
+// Name is "randomout", or "dead-filter measure" when re-drawing is off.
+func (r *RandomOut) Name() string {
+	if r.o.Enabled {
+		return "randomout"
+	}
+	return "dead-filter measure"
+}
+
+// Layers names the watched groups.
+func (r *RandomOut) Layers() []string {
+	ls := make([]string, len(r.ft.Groups))
+	for i, g := range r.ft.Groups {
+		ls[i] = g.Name
+	}
+	return ls
+}
+
+// AfterUpdate measures the filters after every Every-th update and, when enabled, re-draws
+// those below tau with the draws of purpose step+1.
+func (r *RandomOut) AfterUpdate(step int) {
+	if (step+1)%r.o.Every != 0 {
+		return
+	}
+	r.b.FilterNorms(r.ft, r.grads, r.norms, r.o.Norm)
+	r.b.Fill(r.dead, 0)
+	r.b.MarkBelow(r.ft, r.norms, r.mask, r.dead, r.o.Threshold)
+	if !r.o.Enabled {
+		return
+	}
+	r.b.RedrawFilters(r.ft, r.mask, net.Redraw{
+		Seed: r.o.Seed, Purpose: uint32(step + 1), Params: r.params,
+		ZeroBias: r.o.ZeroBias, Moments: r.o.Moments, Counts: r.reinits,
+	})
+}
+
+// Counters downloads the per-layer counters (a sync on a device backend).
+func (r *RandomOut) Counters() (reinits, dead []int64) {
+	return download(r.b, r.reinits), download(r.b, r.dead)
+}
+
+// State is the counters a checkpoint keeps.
+func (r *RandomOut) State() map[string]*net.Tensor {
+	return map[string]*net.Tensor{"randomout.reinits": r.reinits, "randomout.dead": r.dead}
+}
+
+// download reads a small counter tensor as integers (counts are exact in float32 below 2^24).
+func download(b net.Backend, t *net.Tensor) []int64 {
+	f := make([]float32, t.Len())
+	b.Download(t, f)
+	out := make([]int64, len(f))
+	for i, v := range f {
+		out[i] = int64(v)
+	}
+	return out
+}
