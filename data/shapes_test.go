@@ -52,7 +52,7 @@ func TestShapesMasks(t *testing.T) {
 	rs, th := int64(1000), int64(300)
 	wantArea := []float64{ // in units of rs^2
 		math.Pi, 1.7 * 1.7, 1.6 * 1.9 / 2, 4*0.3 - 0.09, math.Pi * (1 - 0.7*0.7),
-		2 * 0.3, 2 * 0.3, 2, 1.8 * 1.8 * 5 / 9, 2 * (2 * 0.3) - 0.09,
+		2 * 0.3, 2 * 0.3, 2, 1.8 * 1.8 * 5 / 9, 2*(2*0.3) - 0.09,
 	}
 	masks := make([][]bool, 10)
 	for label := range 10 {

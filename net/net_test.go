@@ -490,3 +490,25 @@ func TestLoadSpecFile(t *testing.T) {
 		t.Errorf("conv1 at @2: %+v", got)
 	}
 }
+
+// An '@' in a directory name is part of the path, not a width multiplier.
+func TestLoadSpecAtInPath(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run@2")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "tiny.toml")
+	if err := os.WriteFile(path, []byte(tinySpec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := net.LoadSpec(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Width != 1 || s.Layers[0].Filters != 5 {
+		t.Errorf("width %v, conv1 %d filters", s.Width, s.Layers[0].Filters)
+	}
+	if s, err = net.LoadSpec(path + "@0.5"); err != nil || s.Layers[0].Filters != 3 {
+		t.Errorf("@0.5: %v", err)
+	}
+}

@@ -198,7 +198,7 @@ func (p *plan) planConv(n *node, l *LayerSpec) error {
 	}
 	n.conv = ConvParams{StrideH: st[0], StrideW: st[1], PadH: l.Pad[0], PadW: l.Pad[1]}
 	if h+2*l.Pad[0] < n.kh || w+2*l.Pad[1] < n.kw {
-		return fmt.Errorf("a %dx%d kernel with pad %v does not fit the %s input", n.kh, n.kw, l.Pad, shapeString(n.in))
+		return fmt.Errorf("a %dx%d kernel with pad %s does not fit the %s input", n.kh, n.kw, pairString(l.Pad[0], l.Pad[1]), shapeString(n.in))
 	}
 	oh, ow := n.conv.OutSize(h, w, n.kh, n.kw)
 	n.units = l.Filters
@@ -263,7 +263,7 @@ func (p *plan) planPool(n *node, l *LayerSpec) error {
 			PadH: l.Pad[0], PadW: l.Pad[1], Ceil: l.Ceil}
 	}
 	if h+2*n.pool.PadH < n.pool.KH || w+2*n.pool.PadW < n.pool.KW {
-		return fmt.Errorf("a %dx%d window with pad %v does not fit the %s input", n.pool.KH, n.pool.KW, l.Pad, shapeString(n.in))
+		return fmt.Errorf("a %dx%d window with pad %s does not fit the %s input", n.pool.KH, n.pool.KW, pairString(n.pool.PadH, n.pool.PadW), shapeString(n.in))
 	}
 	oh, ow := n.pool.OutSize(h, w)
 	if oh < 1 || ow < 1 {

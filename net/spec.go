@@ -142,7 +142,7 @@ func BuiltinModels() []string {
 // ("inception28@0.25"; rounded, at least 1). A name that is not built in is read as a path.
 func LoadSpec(nameOrPath string) (*Spec, error) {
 	base, mult := nameOrPath, 1.0
-	if i := strings.LastIndexByte(nameOrPath, '@'); i >= 0 {
+	if i := strings.LastIndexByte(nameOrPath, '@'); i >= 0 && !strings.ContainsAny(nameOrPath[i:], `/\`) {
 		m, err := strconv.ParseFloat(nameOrPath[i+1:], 64)
 		if err != nil || !(m > 0) || math.IsInf(m, 0) {
 			return nil, fmt.Errorf("model %q: width multiplier %q: want a positive number (as in inception28@0.25)", nameOrPath, nameOrPath[i+1:])
@@ -444,7 +444,7 @@ func checkLayers(ls []LayerSpec, where string) error {
 				return fmt.Errorf("%s: %s without kernel (or global = true)", loc, l.Type)
 			}
 			if l.Pad[0] >= l.Kernel[0] || l.Pad[1] >= l.Kernel[1] {
-				return fmt.Errorf("%s: pad %v must be smaller than the kernel %v", loc, l.Pad, l.Kernel)
+				return fmt.Errorf("%s: pad %s must be smaller than the kernel %s", loc, pairString(l.Pad[0], l.Pad[1]), pairString(l.Kernel[0], l.Kernel[1]))
 			}
 		case TypeConcat:
 			if len(l.Branches) == 0 {

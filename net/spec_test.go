@@ -350,7 +350,7 @@ func TestBadSpecs(t *testing.T) {
 		{"dotted name", "[[layer]]\ntype = \"relu\"\nname = \"a.b\"\n" + dense, `name "a.b"`},
 		{"no layers", "name = \"x\"\n", "no layers"},
 		{"bad input", "input = [3, 28]\n" + conv + dense, "input = [3 28]"},
-		{"pool pad", "[[layer]]\ntype = \"maxpool\"\nkernel = 2\npad = 2\n" + dense, "pad [2 2] must be smaller than the kernel"},
+		{"pool pad", "[[layer]]\ntype = \"maxpool\"\nkernel = 2\npad = 2\n" + dense, "pad 2 must be smaller than the kernel 2"},
 		{"global with kernel", "[[layer]]\ntype = \"avgpool\"\nglobal = true\nkernel = 2\n" + dense, "global pool takes no kernel"},
 		{"syntax", "[[layer]\ntype = \"conv\"\n", "bad.toml"},
 	} {
@@ -373,7 +373,7 @@ func TestBadShapes(t *testing.T) {
 		want       string
 	}{
 		{"below 1", "[[layer]]\ntype = \"conv\"\nname = \"c\"\nfilters = 2\nkernel = 5\n[[layer]]\ntype = \"dense\"\n",
-			[3]int{1, 4, 4}, "layer 1 (c): a 5x5 kernel with pad [0 0] does not fit the 1x4x4 input"},
+			[3]int{1, 4, 4}, "layer 1 (c): a 5x5 kernel with pad 0 does not fit the 1x4x4 input"},
 		{"pool below 1", "[[layer]]\ntype = \"maxpool\"\nkernel = 2\n[[layer]]\ntype = \"maxpool\"\nkernel = 2\n[[layer]]\ntype = \"dense\"\n",
 			[3]int{1, 3, 3}, "layer 2 (maxpool2): a 2x2 window"},
 		{"branches disagree", "[[layer]]\ntype = \"concat\"\nname = \"b\"\nbranches = [[{ type = \"conv\", filters = 2, kernel = 3 }], [{ type = \"conv\", filters = 2, kernel = 1 }]]\n[[layer]]\ntype = \"dense\"\n",
@@ -404,5 +404,30 @@ func TestSummaryFormat(t *testing.T) {
 	}
 	if Thousands(1234567) != "1,234,567" || Thousands(12) != "12" || Thousands(-1000) != "-1,000" {
 		t.Error("Thousands")
+	}
+}
+
+// The example in README.md's Models section is a valid spec.
+func TestReadmeExample(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, models, ok := strings.Cut(string(readme), "## Models")
+	_, block, ok2 := strings.Cut(models, "```toml\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README.md: no toml example in the Models section")
+	}
+	s, err := ParseSpec([]byte(block), "README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Summarize(s, s.Input, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := layerByName(t, sum, "s1").Out; got != [3]int{32 + 32 + 16 + 96, 28, 28} {
+		t.Errorf("s1: %v", got)
 	}
 }

@@ -408,7 +408,7 @@ func (plainTicks) Ticks(min, max float64) []plot.Tick {
 
 // maxHeatColumns bounds the columns of a re-init heat map: a long run logged often would otherwise
 // make an SVG of hundreds of thousands of cells. Cumulative counts lose nothing visible by it.
-const maxHeatColumns = 240
+const maxHeatColumns = 120
 
 // thinSteps keeps at most n of the sorted steps, evenly spaced, always with the last one.
 func thinSteps(steps []int64, n int) []int64 {
@@ -435,6 +435,17 @@ func (countTicks) Ticks(min, max float64) []plot.Tick {
 	return ticks
 }
 
+// reinitColors is the heat map's colour scale on [0, top]: white for none through yellow and red to
+// black, and a palette of it for the cells.
+func reinitColors(top float64) (palette.ColorMap, palette.Palette) {
+	cmap := palette.Reverse(moreland.ExtendedBlackBody())
+	cmap.SetMin(0)
+	cmap.SetMax(top)
+	// An even count: gonum v0.17's palette.Reverse leaves the middle colour of an odd-sized
+	// palette nil, which the heat map would skip (a white cell).
+	return cmap, cmap.Palette(256)
+}
+
 // reinitsPicture: one heat map per arm, layers down, training steps across, colour the mean
 // cumulative number of re-initialised filters per run (log scale), with a shared colour bar.
 func (r *Report) reinitsPicture() (Picture, error) {
@@ -455,10 +466,7 @@ func (r *Report) reinitsPicture() (Picture, error) {
 			}
 		}
 	}
-	cmap := palette.Reverse(moreland.ExtendedBlackBody())
-	cmap.SetMin(0)
-	cmap.SetMax(top)
-	pal := cmap.Palette(255)
+	cmap, pal := reinitColors(top)
 
 	var panels []*plot.Plot
 	for i, a := range r.Arms {
@@ -503,7 +511,7 @@ func (r *Report) reinitsPicture() (Picture, error) {
 		for i, p := range panels {
 			rows[i] = []*plot.Plot{p}
 		}
-		tiles := draw.Tiles{Rows: len(panels), Cols: 1, PadY: vg.Points(6), PadTop: vg.Points(4), PadRight: vg.Points(10)}
+		tiles := draw.Tiles{Rows: len(panels), Cols: 1, PadY: vg.Points(6), PadTop: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(10)}
 		aligned := plot.Align(rows, tiles, panelCanvas)
 		for i, cs := range aligned {
 			panels[i].Draw(cs[0])

@@ -25,16 +25,16 @@ const bootstrapSeed = 0x524f555452455054 // "ROUTREPT"
 type ArmStats struct {
 	Arm              Arm
 	Planned, Done    int
-	Failed, Diverged int      // Failed counts status "failed" only; failures are Failed+Diverged
-	Failures         int      // Failed + Diverged
-	FailRate         float64  // Failures/Done (NaN when nothing is done)
-	FailCI           Interval // Wilson 95% interval of FailRate
-	NoAccuracy       int      // finished runs without a final accuracy (excluded from All)
-	All, Trained     Spread   // final test accuracy (fraction) over finished runs / runs with status ok
-	Reinits          []float64
-	ReinitsTotal     float64 // mean re-inits per finished run, all layers
-	MeanWallSeconds  float64
-	ChanceAcc        float64 // from the runs' summaries (the last one read), 0 if none
+	Failed, Diverged int       // Failed counts status "failed" only; failures are Failed+Diverged
+	Failures         int       // Failed + Diverged
+	FailRate         float64   // Failures/Done (NaN when nothing is done)
+	FailCI           Interval  // Wilson 95% interval of FailRate
+	NoAccuracy       int       // finished runs without a final accuracy (excluded from All)
+	All, Trained     Spread    // final test accuracy (fraction) over finished runs / runs with status ok
+	Reinits          []float64 // mean re-inits per finished run, per layer of Report.Layers
+	ReinitsTotal     float64   // mean re-inits per finished run, all layers
+	MeanWallSeconds  float64   // mean wall time of a finished run
+	ChanceAcc        float64   // from the runs' summaries (the last one read), 0 if none
 	accBySeed        map[uint64]float64
 	finalAcc, okAcc  []float64
 }
@@ -160,6 +160,10 @@ func (r *Report) armStats(a Arm) ArmStats {
 // floating-point noise from breaking (or inventing) ties in the signed-rank test.
 const pairedDifferenceResolution = 1e-10
 
+// minBootstrapPairs is the number of paired seeds below which the report warns that a percentile
+// bootstrap (which can only recombine the few values seen) is too narrow.
+const minBootstrapPairs = 6
+
 func compare(ref, arm *ArmStats, seeds []uint64, resamples int, item uint32) Comparison {
 	c := Comparison{Arm: arm.Arm.Name, Ref: ref.Arm.Name, MedianDiff: math.NaN(), CI: Interval{math.NaN(), math.NaN()}}
 	c.Wilcoxon.P, c.MannWhitney.P, c.FisherP = math.NaN(), math.NaN(), math.NaN()
@@ -176,6 +180,9 @@ func compare(ref, arm *ArmStats, seeds []uint64, resamples int, item uint32) Com
 	stream := rng.NewStream(rng.KeyFromSeed(bootstrapSeed), 0, 0, item)
 	if est, ci, err := BootstrapMedianDiff(x, y, resamples, stream); err == nil {
 		c.MedianDiff, c.CI = est, ci
+		if c.Pairs < minBootstrapPairs {
+			c.Notes = append(c.Notes, fmt.Sprintf("only %d paired seeds: the bootstrap interval understates the uncertainty, and no two-sided signed-rank p can fall below 0.05 with fewer than 6", c.Pairs))
+		}
 	} else {
 		c.Notes = append(c.Notes, "no seed has finished with an accuracy in both arms")
 	}
@@ -233,8 +240,8 @@ type Table struct {
 // re-inits per layer.
 func (r *Report) Tables() []Table {
 	fail := Table{
-		Title:  "Failures (status failed or diverged) over finished runs",
-		Header: []string{"arm", "done", "failed", "diverged", "failure rate", "Wilson 95%"},
+		Title:  "Runs and failures (status failed or diverged) over finished runs",
+		Header: []string{"arm", "done", "failed", "diverged", "failure rate", "Wilson 95%", "mean wall (s)"},
 	}
 	acc := Table{
 		Title:  "Final test accuracy (%)",
@@ -247,7 +254,7 @@ func (r *Report) Tables() []Table {
 	for _, a := range r.Arms {
 		fail.Rows = append(fail.Rows, []string{
 			a.Arm.Name, fmt.Sprintf("%d/%d", a.Done, a.Planned), strconv.Itoa(a.Failed), strconv.Itoa(a.Diverged),
-			pct(a.FailRate, 1), interval(a.FailCI, 1, ""),
+			pct(a.FailRate, 1), interval(a.FailCI, 1, ""), num(a.MeanWallSeconds, 1),
 		})
 		for _, sub := range []struct {
 			name string

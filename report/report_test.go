@@ -131,6 +131,9 @@ func TestComputeFixture(t *testing.T) {
 		t.Fatalf("comparison %s with %d pairs, want ro-bias with 2", c.Arm, c.Pairs)
 	}
 	near(t, "ro-bias median diff", c.MedianDiff, 0.0889, 1e-12)
+	if len(c.Notes) != 1 || !strings.Contains(c.Notes[0], "only 2 paired seeds") {
+		t.Errorf("ro-bias notes %q, want a warning about 2 pairs", c.Notes)
+	}
 	near(t, "ro-bias Wilcoxon p", c.Wilcoxon.P, 0.5, 1e-12) // V = 3 of 3, exact 2 * 1/4
 	// Fisher on [[2 2] [1 2]]: tables with a = 1, 2, 3 have probabilities 3/7... p = 1.
 	near(t, "ro-bias Fisher p", c.FisherP, 1, 1e-12)
@@ -193,9 +196,9 @@ func TestTextTable(t *testing.T) {
 		rows[strings.Join(strings.Fields(line), " ")] = true
 	}
 	for _, want := range []string{
-		"arm done failed diverged failure rate Wilson 95%",
-		"baseline 4/4 2 0 50.0% [15.0%, 85.0%]",
-		"randomout 4/4 0 1 25.0% [4.6%, 69.9%]",
+		"arm done failed diverged failure rate Wilson 95% mean wall (s)",
+		"baseline 4/4 2 0 50.0% [15.0%, 85.0%] 70.2",
+		"randomout 4/4 0 1 25.0% [4.6%, 69.9%] 62.3", // (3 * 70.2 + 38.7)/4 = 62.325
 		"baseline all 4 35.06 35.63 29.61 50.69 10.00 60.69",
 		"randomout trained 3 70.11 70.06 0.99 0.99 69.58 70.56",
 		"ro-bias all 2 70.15 70.15 0.49 0.35 69.97 70.32",
@@ -280,7 +283,7 @@ func TestWriteFixture(t *testing.T) {
 		}
 	}
 	md := string(read("report.md"))
-	for _, want := range []string{"**11 of 12 runs done", "| baseline | 4/4 | 2 | 0 | 50.0% | [15.0%, 85.0%] |", "![Final test accuracy per arm](accuracy.png)"} {
+	for _, want := range []string{"**11 of 12 runs done", "| baseline | 4/4 | 2 | 0 | 50.0% | [15.0%, 85.0%] | 70.2 |", "![Final test accuracy per arm](accuracy.png)"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report.md lacks %q", want)
 		}
@@ -331,7 +334,7 @@ func TestReportOfSweepNotStarted(t *testing.T) {
 	if err := r.WriteText(&b); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(strings.Join(strings.Fields(b.String()), " "), "baseline 0/3 0 0 - -") {
+	if !strings.Contains(strings.Join(strings.Fields(b.String()), " "), "baseline 0/3 0 0 - - -") {
 		t.Errorf("printed report of an empty sweep:\n%s", b.String())
 	}
 }
@@ -398,5 +401,18 @@ func TestWriteToUnwritableFolder(t *testing.T) {
 	}
 	if _, err := r.Write(filepath.Join(file, "report")); err == nil {
 		t.Error("writing under a regular file: no error")
+	}
+}
+
+func TestReinitColorsHaveNoHoles(t *testing.T) {
+	_, pal := reinitColors(2.5)
+	cs := pal.Colors()
+	for i, c := range cs {
+		if c == nil {
+			t.Fatalf("heat map colour %d of %d is nil (the cell would not be drawn)", i, len(cs))
+		}
+	}
+	if r, g, b, _ := cs[0].RGBA(); r < 0xf000 || g < 0xf000 || b < 0xf000 {
+		t.Errorf("zero re-inits is not white: %v", cs[0])
 	}
 }

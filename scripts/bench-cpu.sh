@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # bench-cpu.sh: rout's CPU training-step benchmark of convnet-small at batch 128 and the same step
-# written with gorgonia (scripts/gorgonia, its own module), side by side, each repeated RUNS times,
-# each reported as the median images/s over the runs (min..max).
+# written with gorgonia (scripts/gorgonia, its own module), side by side: RUNS rounds, each round
+# one rout run then one gorgonia run (interleaved, so that load from other jobs on a shared machine
+# hits both alike), then each side's median images/s over the rounds (min..max).
 #
-# Usage: scripts/bench-cpu.sh            (from anywhere; about 2-4 minutes on 2 cores)
+# Usage: scripts/bench-cpu.sh            (from anywhere; about a minute on 2 idle cores)
 # Environment:
-#   RUNS=5                 repetitions of each benchmark
+#   RUNS=5                 rounds
 #   GOMAXPROCS=2           threads for both (the CI machine has 2 cores)
-#   ROUT_BENCH=...         go test -bench regexp for rout's step (default: convnet-small train steps)
-#   ROUT_PKGS=./net/...    packages holding that benchmark
-#   BENCHTIME=3x           go test -benchtime for each of rout's runs (go test also runs one untimed
-#                          b.N=1 round first, which serves as warm-up)
-#   ROUT_BATCH=128         batch size, to turn ns/op into img/s when a benchmark reports no img/s
-#   OPT=sgd                gorgonia's optimiser, sgd or adam (use the one rout's benchmark uses)
+#   ROUT_BENCH=BenchmarkTrainStep/convnet-small
+#                          go test -bench regexp for rout's step (net/bench_test.go: forward, summed
+#                          softmax cross-entropy, backward; no optimiser update)
+#   ROUT_PKG=./net         the package holding that benchmark
+#   BENCHTIME=3x           -test.benchtime of each rout run (the benchmark runs one untimed step
+#                          first, and go test one b.N=1 round before the timed one)
+#   STEPS=5                timed gorgonia steps per run, after 2 untimed ones
+#   BATCH=128              gorgonia's batch size, and the one used to turn ns/op into img/s when
+#                          a rout benchmark reports no images/s
+#   OPT=none               gorgonia's update: none (forward + backward, as rout's benchmark), sgd or adam
 #   SKIP_ROUT=1 / SKIP_GORGONIA=1  run only one side
 #
 # On a shared machine the numbers are noisy: compare medians, and look at the min..max spread.
@@ -21,72 +26,88 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNS=${RUNS:-5}
 export GOMAXPROCS=${GOMAXPROCS:-2}
-ROUT_BENCH=${ROUT_BENCH:-'BenchmarkTrainStep.*([Cc]onvnet|ConvNet)'}
-ROUT_PKGS=${ROUT_PKGS:-./net/...}
-ROUT_BATCH=${ROUT_BATCH:-128}
+ROUT_BENCH=${ROUT_BENCH:-BenchmarkTrainStep/convnet-small}
+ROUT_PKG=${ROUT_PKG:-./net}
 BENCHTIME=${BENCHTIME:-3x}
-OPT=${OPT:-sgd}
+STEPS=${STEPS:-5}
+BATCH=${BATCH:-128}
+OPT=${OPT:-none}
 
-if ! [[ $RUNS =~ ^[1-9][0-9]*$ ]]; then
-	echo "bench-cpu.sh: RUNS=$RUNS: want a positive integer" >&2
-	exit 2
-fi
-echo "bench-cpu.sh: GOMAXPROCS=$GOMAXPROCS, $RUNS runs each, $(nproc) CPUs, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+for v in RUNS STEPS BATCH; do
+	if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
+		echo "bench-cpu.sh: $v=${!v}: want a positive integer" >&2
+		exit 2
+	fi
+done
+echo "bench-cpu.sh: GOMAXPROCS=$GOMAXPROCS, $RUNS rounds, $(nproc) CPUs, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+: >"$tmp/results" # lines "side name img/s [note]"
 
-status=0
+fail() {
+	echo "bench-cpu.sh: $1:" >&2
+	cat "$2" >&2
+	exit 1
+}
 
 if [[ ${SKIP_ROUT:-} != 1 ]]; then
-	# One benchmark run per -count repetition; each line is "BenchmarkName-P  iters  ns/op  [v unit]...".
-	if ! (cd "$root" && go test -tags nocuda -run '^$' -bench "$ROUT_BENCH" -benchtime "$BENCHTIME" \
-		-count "$RUNS" $ROUT_PKGS) >"$tmp/rout.txt" 2>&1; then
-		echo "bench-cpu.sh: rout benchmark failed:" >&2
-		cat "$tmp/rout.txt" >&2
-		status=1
-	elif ! grep -q '^Benchmark' "$tmp/rout.txt"; then
-		echo "rout: no benchmark matches -bench '$ROUT_BENCH' in $ROUT_PKGS (set ROUT_BENCH / ROUT_PKGS)" >&2
-		status=1
-	else
-		# img/s from the benchmark's own img/s metric if it reports one, else batch * 1e9 / ns/op.
-		awk -v batch="$ROUT_BATCH" '
-			/^Benchmark/ {
-				name = $1; sub(/-[0-9]+$/, "", name)
-				v = ""; ns = ""
-				for (i = 3; i < NF; i++) {
-					if ($(i+1) == "img/s" || $(i+1) == "images/s") v = $i
-					if ($(i+1) == "ns/op") ns = $i
-				}
-				if (v == "" && ns != "") { v = batch * 1e9 / ns; src[name] = "from ns/op, batch " batch }
-				if (v == "") next
-				if (!(name in n)) order[++names] = name
-				vals[name, ++n[name]] = v + 0
-			}
-			END {
-				for (k = 1; k <= names; k++) {
-					name = order[k]; m = n[name]
-					for (i = 1; i <= m; i++) s[i] = vals[name, i]
-					for (i = 2; i <= m; i++) for (j = i; j > 1 && s[j-1] > s[j]; j--) { t = s[j]; s[j] = s[j-1]; s[j-1] = t }
-					med = (m % 2) ? s[(m+1)/2] : (s[m/2] + s[m/2+1]) / 2
-					note = (name in src) ? " [" src[name] "]" : ""
-					printf "rout %s: median %.1f img/s over %d runs (%.1f..%.1f)%s\n", name, med, m, s[1], s[m], note
-				}
-			}' "$tmp/rout.txt"
-	fi
+	(cd "$root" && go test -tags nocuda -c -o "$tmp/rout.test" "$ROUT_PKG") >"$tmp/log" 2>&1 ||
+		fail "building rout's $ROUT_PKG tests failed" "$tmp/log"
+fi
+if [[ ${SKIP_GORGONIA:-} != 1 ]]; then
+	(cd "$root/scripts/gorgonia" && go build -o "$tmp/gorgonia-convnet" .) >"$tmp/log" 2>&1 ||
+		fail "building scripts/gorgonia failed" "$tmp/log"
+	# Train a fixed batch first and stop unless the loss falls: never time a broken step.
+	"$tmp/gorgonia-convnet" -bs "$BATCH" -opt "$OPT" -check 10 -warmup 0 -steps 1 -runs 1 >"$tmp/log" 2>&1 ||
+		fail "gorgonia sanity check failed" "$tmp/log"
+	grep '^gorgonia sanity' "$tmp/log"
 fi
 
-if [[ ${SKIP_GORGONIA:-} != 1 ]]; then
-	if ! (cd "$root/scripts/gorgonia" && go build -o "$tmp/gorgonia-convnet" .) 2>"$tmp/gbuild.txt"; then
-		echo "bench-cpu.sh: building scripts/gorgonia failed:" >&2
-		cat "$tmp/gbuild.txt" >&2
-		status=1
-	elif ! "$tmp/gorgonia-convnet" -bs "$ROUT_BATCH" -opt "$OPT" -runs "$RUNS" >"$tmp/gorgonia.txt" 2>&1; then
-		echo "bench-cpu.sh: gorgonia benchmark failed:" >&2
-		cat "$tmp/gorgonia.txt" >&2
-		status=1
-	else
-		grep -E '^gorgonia (sanity|convnet-small)' "$tmp/gorgonia.txt"
+for ((r = 1; r <= RUNS; r++)); do
+	if [[ ${SKIP_ROUT:-} != 1 ]]; then
+		# A line per benchmark: "BenchmarkName-P  iters  [v unit]...". The test binary runs in the
+		# package's folder, as go test would.
+		(cd "$root/${ROUT_PKG#./}" && "$tmp/rout.test" -test.run '^$' -test.bench "$ROUT_BENCH" \
+			-test.benchtime "$BENCHTIME" -test.count 1) >"$tmp/log" 2>&1 ||
+			fail "rout benchmark failed" "$tmp/log"
+		grep -q '^Benchmark' "$tmp/log" ||
+			fail "no benchmark in $ROUT_PKG matches -bench '$ROUT_BENCH' (set ROUT_BENCH / ROUT_PKG)" "$tmp/log"
+		# img/s from the benchmark's own images/s metric if it reports one, else batch * 1e9 / ns/op.
+		awk -v batch="$BATCH" '/^Benchmark/ {
+			name = $1; sub(/-[0-9]+$/, "", name); v = ""; ns = ""
+			for (i = 3; i < NF; i++) {
+				if ($(i+1) == "img/s" || $(i+1) == "images/s") v = $i
+				if ($(i+1) == "ns/op") ns = $i
+			}
+			if (v == "" && ns != "") print "rout", name, batch * 1e9 / ns, "[from ns/op, batch " batch "]"
+			else if (v != "") print "rout", name, v
+		}' "$tmp/log" >>"$tmp/results"
 	fi
-fi
-exit $status
+	if [[ ${SKIP_GORGONIA:-} != 1 ]]; then
+		"$tmp/gorgonia-convnet" -bs "$BATCH" -opt "$OPT" -check 0 -warmup 2 -steps "$STEPS" -runs 1 \
+			>"$tmp/log" 2>&1 || fail "gorgonia benchmark failed" "$tmp/log"
+		awk -v name="convnet-small bs$BATCH ($OPT)" \
+			'/^gorgonia run 1:/ { print "gorgonia", name, $(NF-1) }' "$tmp/log" >>"$tmp/results"
+	fi
+done
+
+# Median, min and max per (side, name), in order of first appearance. Names may hold spaces;
+# the value is the first field after the name that is a number, so name = fields before it.
+awk '
+	{
+		for (i = 2; i <= NF && $i !~ /^[0-9.]+(e[+-]?[0-9]+)?$/; i++) {}
+		key = $1; for (j = 2; j < i; j++) key = key " " $j
+		note = ""; for (j = i + 1; j <= NF; j++) note = note " " $j
+		if (!(key in n)) { order[++keys] = key; notes[key] = note }
+		vals[key, ++n[key]] = $i + 0
+	}
+	END {
+		for (k = 1; k <= keys; k++) {
+			key = order[k]; m = n[key]
+			for (i = 1; i <= m; i++) s[i] = vals[key, i]
+			for (i = 2; i <= m; i++) for (j = i; j > 1 && s[j-1] > s[j]; j--) { t = s[j]; s[j] = s[j-1]; s[j-1] = t }
+			med = (m % 2) ? s[(m+1)/2] : (s[m/2] + s[m/2+1]) / 2
+			printf "%s: median %.1f img/s over %d runs (%.1f..%.1f)%s\n", key, med, m, s[1], s[m], notes[key]
+		}
+	}' "$tmp/results"

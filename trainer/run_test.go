@@ -1,17 +1,27 @@
 package trainer
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"rout/data"
+	"rout/rng"
 )
 
 // tinyConfig is a run small enough for a unit test: convnet-small at a quarter width on 16x16
-// crops of a few hundred shapes images.
+// centre crops of a few hundred shapes images (20 steps per epoch).
 func tinyConfig() Config {
 	c, _ := Preset("quick")
 	c.Model = "convnet-small@0.25"
+	c.Init = "he"
 	c.Crop = 16
 	c.Batch = 16
 	c.Epochs = 2
@@ -23,13 +33,460 @@ func tinyConfig() Config {
 	return c
 }
 
-func tinyData() *data.Dataset { return data.Shapes(1, 320, 100) }
+// tinyData is shared by the tests (Run does not modify a dataset).
+var tinyData = data.Shapes(1, 320, 100)
 
-func TestSmoke(t *testing.T) {
-	dir := t.TempDir()
-	s, err := Run(context.Background(), tinyConfig(), dir, WithDataset(tinyData()))
+func mustRun(t *testing.T, cfg Config, dir string, opts ...Option) Summary {
+	t.Helper()
+	s, err := Run(context.Background(), cfg, dir, append([]Option{WithDataset(tinyData)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%+v", s)
+	return s
+}
+
+// finalTensor reads a tensor of a run folder's checkpoint.
+func finalTensor(t *testing.T, dir, name string) []float32 {
+	t.Helper()
+	ts, _, err := readSafetensors(filepath.Join(dir, CheckpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ok := ts[name]
+	if !ok {
+		t.Fatalf("%s: no tensor %s", dir, name)
+	}
+	return d.Data
+}
+
+// readMetrics reads metrics.jsonl.
+func readMetrics(t *testing.T, dir string) []Record {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rs []Record
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r Record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("metrics line %q: %v", sc.Text(), err)
+		}
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// initialParams sets a run up without training and returns its parameters.
+func initialParams(t *testing.T, cfg Config) []float32 {
+	t.Helper()
+	r, err := newRun(cfg, t.TempDir(), runOptions{dataset: tinyData})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	p := make([]float32, r.n.Params.Len())
+	r.b.Download(r.n.Params, p)
+	return p
+}
+
+// TestRunIsAPureFunctionOfItsConfig: the same config gives bit-identical weights, another seed
+// other weights, and the data seed alone changes the batch order but not the initial weights.
+func TestRunIsAPureFunctionOfItsConfig(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.MaxSteps = 12
+	cfg.RandomOut = true
+	cfg.Tau, cfg.TauMode = 0.5, "relative" // so that re-draws happen and are part of the check
+	a, b := t.TempDir(), t.TempDir()
+	sa := mustRun(t, cfg, a)
+	mustRun(t, cfg, b)
+	pa, pb := finalTensor(t, a, "params"), finalTensor(t, b, "params")
+	if !slices.Equal(pa, pb) {
+		t.Fatal("two runs of one config differ")
+	}
+	if sa.ReinitsTotal == 0 {
+		t.Fatal("no re-draw happened: the check does not cover them")
+	}
+
+	other := cfg
+	other.Seed++
+	c := t.TempDir()
+	mustRun(t, other, c)
+	if slices.Equal(pa, finalTensor(t, c, "params")) {
+		t.Error("another seed gave the same weights")
+	}
+	if slices.Equal(initialParams(t, cfg), initialParams(t, other)) {
+		t.Error("another seed gave the same initial weights")
+	}
+
+	ds := cfg
+	ds.DataSeed++
+	if !slices.Equal(initialParams(t, cfg), initialParams(t, ds)) {
+		t.Error("the data seed changed the initial weights")
+	}
+	if slices.Equal(data.EpochOrder(tinyData.Train.N, cfg.DataSeed, 0), data.EpochOrder(tinyData.Train.N, ds.DataSeed, 0)) {
+		t.Error("the data seed did not change the batch order")
+	}
+	d := t.TempDir()
+	mustRun(t, ds, d)
+	if slices.Equal(pa, finalTensor(t, d, "params")) {
+		t.Error("another data seed gave the same trained weights (the order is not used?)")
+	}
+}
+
+// TestDeadFilterInANetworkIsRedrawn kills conv1's filter 0 (weights and bias so negative that
+// its ReLU never opens, so its gradient is exactly zero), trains one step, and checks that the
+// filter holds exactly the initialiser's draws for (seed, step 0, conv1's layer word, filter 0)
+// while the scope decides the bias.
+func TestDeadFilterInANetworkIsRedrawn(t *testing.T) {
+	for _, scope := range []string{"weights", "weights+bias"} {
+		t.Run(scope, func(t *testing.T) {
+			cfg := tinyConfig()
+			cfg.RandomOut, cfg.RandomOutScope, cfg.MaxSteps = true, scope, 1
+			r, err := newRun(cfg, t.TempDir(), runOptions{dataset: tinyData})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.close()
+			g := r.n.Weights.Groups[0]
+			if g.Name != "conv1" || g.Bias < 0 {
+				t.Fatalf("first group %+v, want conv1 with a bias", g)
+			}
+			p := make([]float32, r.n.Params.Len())
+			r.b.Download(r.n.Params, p)
+			before := slices.Clone(p)
+			for j := range g.FilterLen {
+				p[g.Weight+j] = -1
+			}
+			p[g.Bias] = -1e4
+			r.b.Upload(r.n.Params, p)
+			if _, err := r.loop(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			r.b.Download(r.n.Params, p)
+			key := rng.KeyFromSeed(cfg.Seed)
+			for j := range g.FilterLen {
+				want := g.Bound * rng.Symmetric(rng.Uint32(key, 1, g.Layer, 0, j))
+				if p[g.Weight+j] != want {
+					t.Fatalf("weight %d of the dead filter: %v, want the re-draw %v", j, p[g.Weight+j], want)
+				}
+			}
+			wantBias := float32(-1e4) // a zero gradient leaves Adam's update at exactly 0
+			if scope == "weights+bias" {
+				wantBias = 0
+			}
+			if p[g.Bias] != wantBias {
+				t.Errorf("bias of the dead filter: %v, want %v", p[g.Bias], wantBias)
+			}
+			// The live filter 1 of conv1 trained (moved from its initial weights) and was not re-drawn.
+			if p[g.Weight+g.FilterLen] == before[g.Weight+g.FilterLen] {
+				t.Error("a live filter did not move")
+			}
+			reinits, _ := r.rev.Counters()
+			if reinits[0] != 1 {
+				t.Errorf("conv1 re-inits %d, want 1", reinits[0])
+			}
+		})
+	}
+}
+
+// cancelAt cancels a context after a given step: an in-process kill.
+type cancelAt struct {
+	step   int
+	cancel context.CancelFunc
+}
+
+func (c *cancelAt) Start(Plan)    {}
+func (c *cancelAt) Record(Record) {}
+func (c *cancelAt) Step(step int) {
+	if step == c.step {
+		c.cancel()
+	}
+}
+
+// TestKillAndResume interrupts runs at several points (mid-interval, on a log step, on an epoch
+// boundary), resumes them, and checks that the final weights, optimiser state, counters and
+// metrics equal an uninterrupted run's.
+func TestKillAndResume(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Epochs = 3
+	cfg.RandomOut = true
+	cfg.Tau, cfg.TauMode = 0.5, "relative"
+	cfg.RandomOutScope = "weights+bias+optimizer"
+	cfg.Schedule = "cosine"
+	cfg.LRMin = 1e-4
+	cfg.ValFraction = 0.2 // 256 training examples: 16 steps per epoch
+	ref := t.TempDir()
+	want := mustRun(t, cfg, ref)
+	wantMetrics := readMetrics(t, ref)
+	for _, k := range []int{7, 10, 16} {
+		dir := t.TempDir()
+		ctx, cancel := context.WithCancel(context.Background())
+		_, err := Run(ctx, cfg, dir, WithDataset(tinyData), WithObserver(&cancelAt{k, cancel}))
+		cancel()
+		if !errors.Is(err, ErrInterrupted) {
+			t.Fatalf("kill at %d: err %v, want ErrInterrupted", k, err)
+		}
+		for _, f := range []string{ConfigFile, MetricsFile, CheckpointFile} {
+			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+				t.Errorf("kill at %d: %v", k, err)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(dir, SummaryFile)); err == nil {
+			t.Errorf("kill at %d: an interrupted run wrote a summary", k)
+		}
+		if st, _ := ResumeConfig(dir); st.Seed != cfg.Seed {
+			t.Errorf("kill at %d: ResumeConfig gives seed %d", k, st.Seed)
+		}
+		if _, err := Run(context.Background(), cfg, dir, WithDataset(tinyData)); err == nil {
+			t.Errorf("kill at %d: a fresh run over the interrupted one was accepted", k)
+		}
+		changed := cfg
+		changed.LR *= 2
+		if _, err := Run(context.Background(), changed, dir, WithDataset(tinyData), Resume()); err == nil || !strings.Contains(err.Error(), "lr") {
+			t.Errorf("kill at %d: resuming with another lr: %v, want an error naming lr", k, err)
+		}
+		resumed := cfg
+		resumed.LogEvery = cfg.LogEvery // a run-control setting could change here
+		got, err := Run(context.Background(), resumed, dir, WithDataset(tinyData), Resume())
+		if err != nil {
+			t.Fatalf("kill at %d: resume: %v", k, err)
+		}
+		for _, name := range []string{"params", "adam.m", "adam.v", "randomout.reinits", "randomout.dead"} {
+			if !slices.Equal(finalTensor(t, ref, name), finalTensor(t, dir, name)) {
+				t.Errorf("kill at %d: final %s differs from the uninterrupted run's", k, name)
+			}
+		}
+		if *got.FinalTestAcc != *want.FinalTestAcc || got.ReinitsTotal != want.ReinitsTotal || got.Steps != want.Steps || got.Epochs != want.Epochs {
+			t.Errorf("kill at %d: summary %+v, want %+v", k, got, want)
+		}
+		gotMetrics := readMetrics(t, dir)
+		if len(gotMetrics) != len(wantMetrics) {
+			t.Fatalf("kill at %d: %d metrics lines, want %d", k, len(gotMetrics), len(wantMetrics))
+		}
+		for i := range gotMetrics {
+			g, w := gotMetrics[i], wantMetrics[i]
+			g.ImagesPerSec, g.Elapsed, w.ImagesPerSec, w.Elapsed = 0, 0, 0, 0
+			gb, _ := json.Marshal(g)
+			wb, _ := json.Marshal(w)
+			if string(gb) != string(wb) {
+				t.Errorf("kill at %d: metrics line %d\n got %s\nwant %s", k, i, gb, wb)
+			}
+		}
+	}
+}
+
+// TestDivergence: an absurd learning rate makes the loss NaN; the run ends as diverged with a
+// message, its files intact and readable, and no error.
+func TestDivergence(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.LR = 1e30
+	dir := t.TempDir()
+	s := mustRun(t, cfg, dir)
+	if s.Status != StatusDiverged || !strings.Contains(s.Message, "diverged") {
+		t.Fatalf("status %q message %q, want diverged", s.Status, s.Message)
+	}
+	if s.FinalTestAcc != nil {
+		t.Errorf("a diverged run reports final test accuracy %v", *s.FinalTestAcc)
+	}
+	got, err := ReadSummary(dir)
+	if err != nil || got.Status != StatusDiverged || got.Message != s.Message {
+		t.Fatalf("summary.json: %+v, %v", got, err)
+	}
+	ms := readMetrics(t, dir)
+	last := ms[len(ms)-1]
+	if !math.IsNaN(float64(last.Loss)) && !math.IsInf(float64(last.Loss), 0) {
+		t.Errorf("the last metrics line has loss %v, want null (NaN)", last.Loss)
+	}
+	if _, err := ReadConfig(dir); err != nil {
+		t.Error(err)
+	}
+	if s.Steps >= 2*20 {
+		t.Errorf("the diverged run went on to step %d", s.Steps)
+	}
+}
+
+// TestOutputFiles checks what a completed run leaves: the fields of summary.json and
+// metrics.jsonl as documented, config.json's resolved config and provenance, a validation
+// split, and an eval of the checkpoint that agrees with the last epoch line.
+func TestOutputFiles(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.ValFraction = 0.25
+	cfg.Arm = "baseline"
+	dir := t.TempDir()
+	s := mustRun(t, cfg, dir)
+
+	var sum map[string]any
+	readJSON(t, filepath.Join(dir, SummaryFile), &sum)
+	for _, k := range []string{"arm", "seed", "status", "final_test_acc", "best_test_acc", "final_test_loss",
+		"final_train_loss", "chance_acc", "failed_margin", "epochs", "steps", "wall_seconds", "reinits_total",
+		"reinits_per_layer", "dead_final_per_layer", "message", "final_val_acc", "best_val_acc"} {
+		if _, ok := sum[k]; !ok {
+			t.Errorf("summary.json has no %s", k)
+		}
+	}
+	if sum["arm"] != "baseline" || sum["seed"] != 7.0 || sum["chance_acc"] != 0.1 || sum["epochs"] != 2.0 || sum["steps"] != 30.0 {
+		t.Errorf("summary.json: %v", sum)
+	}
+	if raw, _ := os.ReadFile(filepath.Join(dir, SummaryFile)); !strings.Contains(string(raw), `"reinits_per_layer": {
+    "conv1": 0,
+    "conv2": 0,
+    "conv3": 0
+  }`) {
+		t.Errorf("reinits_per_layer is not in layer order:\n%s", raw)
+	}
+
+	ms := readMetrics(t, dir)
+	var logs, epochs []Record
+	for _, r := range ms {
+		switch r.Kind {
+		case "log":
+			logs = append(logs, r)
+		case "epoch":
+			epochs = append(epochs, r)
+		default:
+			t.Errorf("metrics kind %q", r.Kind)
+		}
+	}
+	// 240 training examples / 16 = 15 steps per epoch, a log line every 5 steps.
+	if len(logs) != 6 || len(epochs) != 2 || epochs[0].Step != 15 || epochs[1].Step != 30 || epochs[1].Epoch != 2 || logs[3].Epoch != 2 {
+		t.Fatalf("metrics: %d log lines, epochs %+v", len(logs), epochs)
+	}
+	for _, e := range epochs {
+		if e.TestAcc == nil || e.TestLoss == nil || e.ValAcc == nil || e.ValLoss == nil || len(e.Dead.Layers) != 3 {
+			t.Errorf("epoch line %+v lacks a field", e)
+		}
+	}
+	if logs[0].TestAcc != nil {
+		t.Error("a log line has test accuracy")
+	}
+	if float64(*epochs[1].TestAcc) != float64(*s.FinalTestAcc) {
+		t.Errorf("final test acc %v, last epoch line %v", *s.FinalTestAcc, *epochs[1].TestAcc)
+	}
+	var line map[string]any
+	raw, _ := os.ReadFile(filepath.Join(dir, MetricsFile))
+	json.Unmarshal([]byte(strings.SplitN(string(raw), "\n", 2)[0]), &line)
+	for _, k := range []string{"kind", "step", "epoch", "loss", "train_acc", "reinits", "dead", "images_per_sec", "elapsed", "lr"} {
+		if _, ok := line[k]; !ok {
+			t.Errorf("metrics line has no %s: %v", k, line)
+		}
+	}
+
+	var cf struct {
+		Config     Config         `json:"config"`
+		Provenance map[string]any `json:"provenance"`
+	}
+	readJSON(t, filepath.Join(dir, ConfigFile), &cf)
+	if d := cf.Config.Diff(&cfg); len(d) > 0 {
+		t.Errorf("config.json differs from the config in %v", d)
+	}
+	for _, k := range []string{"rout_version", "go_version", "hostname", "start_time", "backend", "data", "model"} {
+		if _, ok := cf.Provenance[k]; !ok {
+			t.Errorf("config.json provenance has no %s", k)
+		}
+	}
+
+	for split, want := range map[string]float64{"test": float64(*epochs[1].TestAcc), "val": float64(*epochs[1].ValAcc)} {
+		res, err := Evaluate(filepath.Join(dir, CheckpointFile), EvalSettings{Split: split, Device: "cpu", Threads: 1, Batch: 7}, WithDataset(tinyData))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Acc != want || res.Step != 30 {
+			t.Errorf("eval %s: acc %v at step %d, want %v at 30", split, res.Acc, res.Step, want)
+		}
+	}
+	res, err := Evaluate(filepath.Join(dir, CheckpointFile), EvalSettings{Split: "train", Device: "cpu"}, WithDataset(tinyData))
+	if err != nil || res.Examples != 240 {
+		t.Errorf("eval train: %+v %v, want 240 examples", res, err)
+	}
+	if _, err := Evaluate(filepath.Join(dir, CheckpointFile), EvalSettings{Split: "dev"}, WithDataset(tinyData)); err == nil {
+		t.Error("eval accepted split dev")
+	}
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// TestRunErrors: bad data, a batch larger than the data, and a GPU where there is none are
+// errors that name the setting.
+func TestRunErrors(t *testing.T) {
+	for _, tc := range []struct {
+		mod  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Batch = 1000 }, "batch"},
+		{func(c *Config) { c.RandomOutLayers = "conv9" }, "randomout-layers"},
+		{func(c *Config) { c.Crop = 40 }, "crop"},
+		{func(c *Config) { c.Model = "nosuchmodel" }, "model"},
+		{func(c *Config) { c.Optimizer = "rmsprop" }, "optimizer"},
+	} {
+		cfg := tinyConfig()
+		tc.mod(&cfg)
+		_, err := Run(context.Background(), cfg, t.TempDir(), WithDataset(tinyData))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v", tc.want, err)
+		}
+	}
+	cfg := tinyConfig()
+	cfg.Data = "cifar10:/nonexistent/cifar"
+	if _, err := Run(context.Background(), cfg, t.TempDir()); err == nil || !strings.Contains(err.Error(), "/nonexistent/cifar") {
+		t.Errorf("missing data: %v", err)
+	}
+}
+
+// TestLearningRate checks the schedules at known points.
+func TestLearningRate(t *testing.T) {
+	c := tinyConfig()
+	c.LR = 0.1
+	if got := learningRate(&c, 1234, 10, 100); got != 0.1 {
+		t.Errorf("constant: %v", got)
+	}
+	c.Schedule, c.LRStep, c.LRGamma = "step", 2, 0.5
+	for step, want := range map[int]float64{0: 0.1, 19: 0.1, 20: 0.05, 39: 0.05, 40: 0.025} {
+		if got := learningRate(&c, step, 10, 100); math.Abs(got-want) > 1e-15 {
+			t.Errorf("step schedule at %d: %v, want %v", step, got, want)
+		}
+	}
+	c.Schedule, c.LRMin = "cosine", 0.01
+	for step, want := range map[int]float64{0: 0.1, 50: 0.01 + 0.09*(1+math.Cos(math.Pi*50/99))/2, 99: 0.01} {
+		if got := learningRate(&c, step, 10, 100); math.Abs(got-want) > 1e-15 {
+			t.Errorf("cosine at %d: %v, want %v", step, got, want)
+		}
+	}
+}
+
+// TestSGDTrains runs the SGD path with weight decay and Nesterov, standardisation and
+// augmentation, and checks it trains at all (the loss falls).
+func TestSGDTrains(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Optimizer, cfg.LR, cfg.Momentum, cfg.Nesterov, cfg.WeightDecay = "sgd", 0.05, 0.9, true, 1e-4
+	cfg.Loss = "mean"
+	cfg.MeanImage, cfg.Standardize, cfg.Scale = false, true, 1.0/255
+	cfg.Pad, cfg.RandomCrop, cfg.Flip = 2, true, true
+	cfg.Epochs = 3
+	dir := t.TempDir()
+	mustRun(t, cfg, dir)
+	ms := readMetrics(t, dir)
+	var ep []Record
+	for _, r := range ms {
+		if r.Kind == "epoch" {
+			ep = append(ep, r)
+		}
+	}
+	if !(ep[2].Loss < ep[0].Loss) {
+		t.Errorf("SGD: epoch losses %v then %v: no progress", ep[0].Loss, ep[2].Loss)
+	}
+	if v := finalTensor(t, dir, "sgd.velocity"); !slices.ContainsFunc(v, func(x float32) bool { return x != 0 }) {
+		t.Error("the checkpoint's SGD velocity is all zero")
+	}
 }

@@ -26,7 +26,8 @@ func evalCommand() *cli.Command {
 			&cli.IntFlag{Name: "threads", Usage: "CPU threads (0: every core)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the result as one JSON object"},
 		},
-		Action: runEval,
+		Action:       runEval,
+		OnUsageError: commandUsageError,
 	}
 }
 

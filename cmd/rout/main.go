@@ -28,6 +28,7 @@ func newApp() *cli.App {
 		Version: version,
 		Commands: []*cli.Command{
 			// Each command lives in its own file; keep this list in the order of the README.
+			modelCommand(),
 			dataCommand(),
 			trainCommand(),
 			evalCommand(),

@@ -24,13 +24,17 @@ func reportCommand() *cli.Command {
 			&cli.IntFlag{Name: "resamples", Value: report.DefaultResamples, Usage: "bootstrap resamples per interval"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usageError{fmt.Errorf("report: want one sweep folder, got %d arguments", c.NArg())}
+			args, err := interspersedFlags(c) // `rout report DIR --out D` reads as documented
+			if err != nil {
+				return usageError{fmt.Errorf("report: %w", err)}
+			}
+			if len(args) != 1 {
+				return usageError{fmt.Errorf("report: want one sweep folder, got %d arguments", len(args))}
 			}
 			if c.Int("resamples") < 1 {
 				return usageError{fmt.Errorf("report: --resamples %d: want at least 1", c.Int("resamples"))}
 			}
-			dir := c.Args().First()
+			dir := args[0]
 			out := c.String("out")
 			if out == "" {
 				out = filepath.Join(dir, "report")

@@ -20,7 +20,8 @@ func TestReportCommand(t *testing.T) {
 	app := newApp()
 	var stdout bytes.Buffer
 	app.Writer = &stdout
-	if err := app.Run([]string{"rout", "report", "--out", out, "--resamples", "500", reportFixture}); err != nil {
+	// Flags after the folder, as the README writes it.
+	if err := app.Run([]string{"rout", "report", reportFixture, "--out", out, "--resamples=500"}); err != nil {
 		t.Fatalf("rout report: %v\n%s", err, stdout.String())
 	}
 	text := strings.Join(strings.Fields(stdout.String()), " ")
@@ -80,6 +81,8 @@ func TestReportCommandErrors(t *testing.T) {
 		{[]string{}, "want one sweep folder", true},
 		{[]string{"a", "b"}, "want one sweep folder", true},
 		{[]string{"--resamples", "0", reportFixture}, "--resamples", true},
+		{[]string{reportFixture, "--bins", "3"}, "--bins", true},
+		{[]string{reportFixture, "--out"}, "--out", true},
 		{[]string{filepath.Join(t.TempDir(), "nothing")}, "sweep.json", false},
 	} {
 		app := newApp()

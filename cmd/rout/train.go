@@ -31,8 +31,9 @@ func trainCommand() *cli.Command {
 			"paper: the RandomOut paper's CIFAR-10 protocol), any flag overriding the preset. A run that completes\n" +
 			"exits 0 whatever its status (ok, failed, diverged); see summary.json. Ctrl-C checkpoints and exits 130;\n" +
 			"--resume continues to the same final weights.",
-		Flags:  flags,
-		Action: runTrain,
+		Flags:        flags,
+		Action:       runTrain,
+		OnUsageError: commandUsageError,
 	}
 }
 
@@ -86,6 +87,9 @@ func runTrain(c *cli.Context) error {
 	printSummary(c.App.Writer, s, out)
 	return nil
 }
+
+// commandUsageError marks a command's flag-parsing errors as usage errors (exit 2).
+func commandUsageError(_ *cli.Context, err error, _ bool) error { return usageError{err} }
 
 // printSummary is the run's one-paragraph result on standard output.
 func printSummary(w io.Writer, s trainer.Summary, out string) {

@@ -138,6 +138,14 @@ func flat(t *net.Tensor, what string) []float32 {
 	return d[t.Offset : t.Offset+t.Len() : t.Offset+t.Len()]
 }
 
+// vec is a dense tensor of exactly n elements (a bias or its gradient).
+func vec(t *net.Tensor, n int, what string) []float32 {
+	if t.Len() != n {
+		panic(fmt.Sprintf("cpu: %s %v should hold %d values", what, t, n))
+	}
+	return flat(t, what)
+}
+
 func sameShape(op string, a, b *net.Tensor) {
 	if a.Shape() != b.Shape() {
 		panic(fmt.Sprintf("cpu: %s: shapes %v and %v differ", op, a.Shape(), b.Shape()))

@@ -72,8 +72,8 @@ type gatherJob struct {
 // GatherBatch fills x and labels with the examples at positions [start, start+B) of the order,
 // prepared as net.Augment says. The example index that keys the augmentation draws is the
 // example's index in the set (order[position]), so an example's crop and flip depend on the
-// seed and epoch only. Flipping mirrors the image before it is padded and cropped: output
-// (c, y, x) reads source column W-1-(x+OffX-Pad) instead of x+OffX-Pad; Mean still applies at
+// seed and epoch only. Flipping mirrors the crop: output (c, y, x) reads source column
+// (CropW-1-x)+OffX-Pad instead of x+OffX-Pad (as kernels/data.cu does); Mean still applies at
 // the output position.
 func (b *Backend) GatherBatch(set net.ImageSet, start int, x, labels *net.Tensor, a net.Augment) {
 	s := imageSetOf("gather batch", set)
@@ -142,10 +142,11 @@ func (j *gatherJob) run(_, i int) {
 			sy := y + offY - a.Pad
 			row := out[(c*ch+y)*cw : (c*ch+y+1)*cw]
 			for x := range row {
-				sx := x + offX - a.Pad
+				sx := x
 				if flip {
-					sx = s.w - 1 - sx
+					sx = cw - 1 - x
 				}
+				sx += offX - a.Pad
 				var v float32
 				if sy >= 0 && sy < s.h && sx >= 0 && sx < s.w {
 					v = float32(float32(img[(c*s.h+sy)*s.w+sx]) * j.scale) // rounded: never fused with the next subtraction

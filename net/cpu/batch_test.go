@@ -110,10 +110,11 @@ func TestGatherBatchAugment(t *testing.T) {
 			for c := 0; c < 2; c++ {
 				for y := 0; y < 3; y++ {
 					for x := 0; x < 4; x++ {
-						sy, sx := y+offY-2, x+offX-2
+						sx := x
 						if flip {
-							sx = 4 - sx // the source image is mirrored: column W-1-sx
+							sx = 3 - x // the crop is mirrored: column CropW-1-x
 						}
+						sy, sx := y+offY-2, sx+offX-2
 						p := float32(0) // padding is 0 before normalisation
 						if sy >= 0 && sy < 4 && sx >= 0 && sx < 5 {
 							p = float32(pixel(int(idx), c, sy, sx) * a.Scale)

@@ -74,7 +74,7 @@ func (b *Backend) ConvForward(x, w, bias, y *net.Tensor, p net.ConvParams) {
 	j := &b.conv
 	*j = convJob{b: b, mode: convForward, g: g, x: data(x), w: flat(w, "conv weights"), y: data(y), xt: x, yt: y}
 	if bias != nil {
-		j.bias = flat(bias, "conv bias")[:g.k]
+		j.bias = vec(bias, g.k, "conv bias")
 	}
 	b.pool.do(j, g.tasks)
 	*j = convJob{}
@@ -99,7 +99,7 @@ func (b *Backend) ConvBackwardFilter(x, dy, dw, db *net.Tensor, p net.ConvParams
 	grow(&b.partial, groups*size)
 	pb := grow(&b.partialB, groups*g.k)
 	if db != nil {
-		j.bias = flat(db, "conv bias gradient")[:g.k]
+		j.bias = vec(db, g.k, "conv bias gradient")
 		for i := range pb {
 			pb[i] = 0
 		}

@@ -54,8 +54,7 @@ func window(o, k, s, pad, in int) (int, int) {
 }
 
 func (j *poolJob) run(_, n int) {
-	p := &j.p
-	var xt *net.Tensor = j.xt
+	p, xt := &j.p, j.xt
 	h, w := xt.H, xt.W
 	oh, ow := p.OutSize(h, w)
 	x := sample(j.x, xt, n)

@@ -6,7 +6,8 @@
 // The model: conv3x3/32 pad 1 + bias + ReLU, maxpool 2x2/2, conv3x3/64 pad 1 + bias + ReLU,
 // maxpool 2x2/2, conv3x3/128 pad 1 + bias + ReLU, global average pool (8x8), dense 128->10 + bias,
 // softmax cross-entropy averaged over the batch. One step is forward + backward + one optimiser
-// update (plain SGD by default, Adam with -opt adam).
+// update: plain SGD by default, Adam with -opt adam, or none with -opt none (forward + backward
+// only, as rout's BenchmarkTrainStep times it; the gradients are still cleared every step).
 //
 // Before timing, the program trains the same fixed random batch for a few steps and fails unless
 // the loss falls, so the timed step is a working one (main_test.go checks the gradients themselves
@@ -250,13 +251,36 @@ func (m *model) step(b batch, s G.Solver) (float64, error) {
 // own batch-size scaling stays at its default of 1.
 func newSolver(name string, lr float64) (G.Solver, error) {
 	switch name {
+	case "none":
+		return clearGrads{}, nil
 	case "sgd":
 		return G.NewVanillaSolver(G.WithLearnRate(lr)), nil
 	case "adam":
 		return G.NewAdamSolver(G.WithLearnRate(lr)), nil
 	default:
-		return nil, fmt.Errorf("gorgonia-convnet: -opt %q: want sgd or adam", name)
+		return nil, fmt.Errorf("gorgonia-convnet: -opt %q: want none, sgd or adam", name)
 	}
+}
+
+// clearGrads is the "none" optimiser: it leaves the weights alone and only zeroes the gradients,
+// which gorgonia's tape machine would otherwise add to on the next run (the real solvers zero
+// them after their update).
+type clearGrads struct{}
+
+// Step zeroes every gradient in model.
+func (clearGrads) Step(model []G.ValueGrad) error {
+	for _, n := range model {
+		g, err := n.Grad()
+		if err != nil {
+			return fmt.Errorf("gradient of %v: %w", n, err)
+		}
+		d, ok := g.(*tensor.Dense)
+		if !ok {
+			return fmt.Errorf("gradient of %v is a %T, want a *tensor.Dense", n, g)
+		}
+		d.Zero()
+	}
+	return nil
 }
 
 // sanityCheck trains on b for steps steps and fails unless the loss falls to at most 80% of its
@@ -293,7 +317,7 @@ func mainErr() error {
 	warmup := flag.Int("warmup", 2, "untimed steps before the timed runs")
 	steps := flag.Int("steps", 5, "timed steps per run")
 	runs := flag.Int("runs", 5, "timed runs; the median run is reported")
-	opt := flag.String("opt", "sgd", "optimiser: sgd (plain, no momentum) or adam")
+	opt := flag.String("opt", "sgd", "update in the timed step: sgd (plain, no momentum), adam, or none (forward + backward only)")
 	lr := flag.Float64("lr", 0, "learning rate (0: 0.01 for sgd, 1e-3 for adam)")
 	check := flag.Int("check", 10, "sanity-check steps on a fixed batch before timing (0: skip)")
 	seed := flag.Uint64("seed", 1, "seed of the weights and the random batch")
@@ -305,12 +329,17 @@ func mainErr() error {
 	if *lr == 0 {
 		*lr = map[string]float64{"sgd": 0.01, "adam": 1e-3}[*opt]
 	}
+	// The sanity check needs an update; with -opt none it uses plain SGD.
+	checkOpt, checkLR := *opt, *lr
+	if checkOpt == "none" {
+		checkOpt, checkLR = "sgd", 0.01
+	}
 	if *check > 0 {
 		m, err := newModel(tensor.Float32, *bs, *seed)
 		if err != nil {
 			return err
 		}
-		s, err := newSolver(*opt, *lr)
+		s, err := newSolver(checkOpt, checkLR)
 		if err != nil {
 			return err
 		}
@@ -318,7 +347,7 @@ func mainErr() error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("gorgonia sanity: loss %.4f -> %.4f over %d %s steps on one random batch\n", first, last, *check, *opt)
+		fmt.Printf("gorgonia sanity: loss %.4f -> %.4f over %d %s steps on one random batch\n", first, last, *check, checkOpt)
 		m.vm.Close()
 	}
 

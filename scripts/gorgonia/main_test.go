@@ -239,3 +239,34 @@ func TestMedian(t *testing.T) {
 		t.Errorf("median of 1,2,4,10 = %v, want 3", got)
 	}
 }
+
+func TestNoneClearsGradsAndKeepsWeights(t *testing.T) {
+	m, err := newModel(tensor.Float64, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.vm.Close()
+	before := m.float64s()
+	s, err := newSolver("none", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.step(randomBatch(tensor.Float64, 2, 2), s); err != nil {
+		t.Fatal(err)
+	}
+	after := m.float64s()
+	for i, p := range m.params {
+		if !slices.Equal(before[i], after[i]) {
+			t.Errorf("%s: weights changed under -opt none", p.Name())
+		}
+		g, _ := p.Grad()
+		for j, v := range g.Data().([]float64) {
+			if v != 0 {
+				t.Fatalf("%s[%d]: gradient %v after -opt none's step, want 0", p.Name(), j, v)
+			}
+		}
+	}
+	if _, err := newSolver("rmsprop", 0.1); err == nil {
+		t.Error("newSolver(rmsprop) gave no error")
+	}
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"rout/net"
+)
+
+// modelCommand is `rout model`: look at a network before training it.
+func modelCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "model",
+		Usage: "inspect network specs (built-in models or your own TOML files)",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "summary",
+				Usage:     "print every layer's output shape, parameters and FLOPs, then the totals",
+				ArgsUsage: "NAME|FILE[@WIDTH]  (built-in: " + strings.Join(net.BuiltinModels(), ", ") + ")",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "input", Usage: "input shape `C,H,W` (default: the spec's input)"},
+					&cli.IntFlag{Name: "classes", Value: 10, Usage: "number of classes `K` (the size of a units = \"classes\" layer)"},
+				},
+				Action: modelSummary,
+			},
+			{
+				Name:  "list",
+				Usage: "list the built-in models",
+				Action: func(c *cli.Context) error {
+					for _, name := range net.BuiltinModels() {
+						s, err := net.LoadSpec(name)
+						if err != nil {
+							return err
+						}
+						fmt.Fprintf(c.App.Writer, "%-16s %s\n", name, s.Description)
+					}
+					return nil
+				},
+			},
+		},
+	}
+}
+
+func modelSummary(c *cli.Context) error {
+	// urfave/cli stops at the first argument; accept the flags after the model too.
+	args, input, err := trailingFlag(c.Args().Slice(), "input", c.String("input"))
+	if err != nil {
+		return usageError{fmt.Errorf("model summary: %w", err)}
+	}
+	args, classesArg, err := trailingFlag(args, "classes", strconv.Itoa(c.Int("classes")))
+	if err != nil {
+		return usageError{fmt.Errorf("model summary: %w", err)}
+	}
+	if len(args) != 1 {
+		return usageError{fmt.Errorf("model summary: want one model name or file, got %d arguments", len(args))}
+	}
+	classes, err := strconv.Atoi(classesArg)
+	if err != nil || classes < 1 {
+		return usageError{fmt.Errorf("model summary: --classes %q: want a positive integer", classesArg)}
+	}
+	spec, err := net.LoadSpec(args[0])
+	if err != nil {
+		return err
+	}
+	in := spec.Input
+	if input != "" {
+		if in, err = parseShape(input); err != nil {
+			return usageError{fmt.Errorf("model summary: --input: %w", err)}
+		}
+	}
+	sum, err := net.Summarize(spec, in, classes)
+	if err != nil {
+		return err
+	}
+	return sum.Format(c.App.Writer)
+}
+
+// parseShape reads "C,H,W".
+func parseShape(s string) ([3]int, error) {
+	var out [3]int
+	parts := strings.Split(s, ",")
+	if len(parts) != 3 {
+		return out, fmt.Errorf("%q: want C,H,W (e.g. 3,28,28)", s)
+	}
+	for i, p := range parts {
+		v, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || v < 1 {
+			return out, fmt.Errorf("%q: want C,H,W with positive integers (e.g. 3,28,28)", s)
+		}
+		out[i] = v
+	}
+	return out, nil
+}

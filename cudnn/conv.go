@@ -1,0 +1,248 @@
+//go:build !nocuda
+
+package cudnn
+
+/*
+#include "rout_cuda.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"strings"
+)
+
+// AlgoChoice is the algorithm picked for one direction of one convolution shape.
+type AlgoChoice struct {
+	Algo          int     // cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t
+	TimeMs        float32 // measured by cuDNN during the search
+	Workspace     int     // bytes
+	Deterministic bool
+	TensorOps     bool // uses tensor cores (TF32); never in a context without TF32
+	math          C.rc_cudnnMathType_t
+}
+
+// ConvPlan holds the algorithms chosen for a convolution shape in all three directions.
+type ConvPlan struct {
+	Forward, BackwardData, BackwardFilter AlgoChoice
+}
+
+// convKey identifies a convolution shape: descriptors with equal keys share a plan.
+type convKey struct {
+	x, y [8]int
+	w    [4]int
+	p    ConvParams
+}
+
+func keyOf(x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *TensorDesc) convKey {
+	return convKey{x: x.key(), y: y.key(), w: [4]int{w.K, w.C, w.H, w.W}, p: cv.P}
+}
+
+// PlanConv chooses, by measurement (cudnnFind*Algorithm), the fastest acceptable algorithm for
+// each direction of the convolution x (*) w -> y, caches the choice for the shape, and grows the
+// workspace to fit. Acceptable: it succeeded, needs at most Options.MaxWorkspace bytes, uses no
+// tensor cores unless TF32 is allowed, and is deterministic in a Deterministic context.
+//
+// The search allocates and synchronises, so call PlanConv for every shape before the training
+// loop (or graph capture); the convolution calls plan a shape they have not seen on first use.
+func (c *Context) PlanConv(x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *TensorDesc) (*ConvPlan, error) {
+	k := keyOf(x, w, cv, y)
+	if p, ok := c.algos[k]; ok {
+		return p, nil
+	}
+	done, err := c.bind()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if err := cuErr("cuStreamSynchronize", C.rc_cuStreamSynchronize(c.stream)); err != nil {
+		return nil, err
+	}
+	shape := fmt.Sprintf("x %v w %v %+v y %v", x.key(), k.w, cv.P, y.key())
+	if err := cv.setMath(c.convMath()); err != nil {
+		return nil, err
+	}
+	var p ConvPlan
+	var perf [16]C.struct_rc_conv_perf
+	var n C.int
+
+	if err := dnnErr("cudnnFindConvolutionForwardAlgorithm", C.rc_cudnnFindConvolutionForwardAlgorithm(c.dnn,
+		x.d, w.d, cv.d, y.d, C.RC_CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, &perf[0])); err != nil {
+		err.(*Error).Detail = shape
+		return nil, err
+	}
+	if p.Forward, err = c.pick("forward", shape, perf[:n]); err != nil {
+		return nil, err
+	}
+	if err := dnnErr("cudnnFindConvolutionBackwardDataAlgorithm", C.rc_cudnnFindConvolutionBackwardDataAlgorithm(c.dnn,
+		w.d, y.d, cv.d, x.d, C.RC_CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, &perf[0])); err != nil {
+		err.(*Error).Detail = shape
+		return nil, err
+	}
+	if p.BackwardData, err = c.pick("backward data", shape, perf[:n]); err != nil {
+		return nil, err
+	}
+	if err := dnnErr("cudnnFindConvolutionBackwardFilterAlgorithm", C.rc_cudnnFindConvolutionBackwardFilterAlgorithm(c.dnn,
+		x.d, y.d, cv.d, w.d, C.RC_CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, &perf[0])); err != nil {
+		err.(*Error).Detail = shape
+		return nil, err
+	}
+	if p.BackwardFilter, err = c.pick("backward filter", shape, perf[:n]); err != nil {
+		return nil, err
+	}
+
+	// The workspace each choice needs with its own math type.
+	var size C.size_t
+	if err := cv.setMath(p.Forward.math); err != nil {
+		return nil, err
+	}
+	if err := dnnErr("cudnnGetConvolutionForwardWorkspaceSize", C.rc_cudnnGetConvolutionForwardWorkspaceSize(c.dnn,
+		x.d, w.d, cv.d, y.d, C.rc_cudnnConvolutionFwdAlgo_t(p.Forward.Algo), &size)); err != nil {
+		return nil, err
+	}
+	p.Forward.Workspace = max(p.Forward.Workspace, int(size))
+	if err := cv.setMath(p.BackwardData.math); err != nil {
+		return nil, err
+	}
+	if err := dnnErr("cudnnGetConvolutionBackwardDataWorkspaceSize", C.rc_cudnnGetConvolutionBackwardDataWorkspaceSize(c.dnn,
+		w.d, y.d, cv.d, x.d, C.rc_cudnnConvolutionBwdDataAlgo_t(p.BackwardData.Algo), &size)); err != nil {
+		return nil, err
+	}
+	p.BackwardData.Workspace = max(p.BackwardData.Workspace, int(size))
+	if err := cv.setMath(p.BackwardFilter.math); err != nil {
+		return nil, err
+	}
+	if err := dnnErr("cudnnGetConvolutionBackwardFilterWorkspaceSize", C.rc_cudnnGetConvolutionBackwardFilterWorkspaceSize(c.dnn,
+		x.d, y.d, cv.d, w.d, C.rc_cudnnConvolutionBwdFilterAlgo_t(p.BackwardFilter.Algo), &size)); err != nil {
+		return nil, err
+	}
+	p.BackwardFilter.Workspace = max(p.BackwardFilter.Workspace, int(size))
+
+	if err := c.growWorkspace(max(p.Forward.Workspace, p.BackwardData.Workspace, p.BackwardFilter.Workspace)); err != nil {
+		return nil, err
+	}
+	c.algos[k] = &p
+	return &p, nil
+}
+
+// pick returns the fastest acceptable result (cuDNN sorts them by time).
+func (c *Context) pick(dir, shape string, perf []C.struct_rc_conv_perf) (AlgoChoice, error) {
+	var seen []string
+	for _, r := range perf {
+		a := AlgoChoice{Algo: int(r.algo), TimeMs: float32(r.time), Workspace: int(r.memory),
+			Deterministic: r.determinism == C.RC_CUDNN_DETERMINISTIC,
+			TensorOps:     r.mathType == C.RC_CUDNN_TENSOR_OP_MATH || r.mathType == C.RC_CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION,
+			math:          C.rc_cudnnMathType_t(r.mathType)}
+		why := ""
+		switch {
+		case r.status != C.RC_CUDNN_STATUS_SUCCESS:
+			why = "status " + dnnErr("", C.rc_cudnnStatus_t(r.status)).(*Error).Name
+		case a.Workspace > c.opts.MaxWorkspace:
+			why = fmt.Sprintf("workspace %d > %d", a.Workspace, c.opts.MaxWorkspace)
+		case a.TensorOps && !c.TF32():
+			why = "tensor cores"
+		case !a.Deterministic && c.opts.Deterministic:
+			why = "not deterministic"
+		}
+		if why == "" {
+			if !c.TF32() {
+				a.math = C.RC_CUDNN_FMA_MATH
+			}
+			return a, nil
+		}
+		seen = append(seen, fmt.Sprintf("algo %d: %s", a.Algo, why))
+	}
+	return AlgoChoice{}, fmt.Errorf("cudnn: no acceptable %s convolution algorithm for %s (deterministic %v, tf32 %v): %s",
+		dir, shape, c.opts.Deterministic, c.TF32(), strings.Join(seen, "; "))
+}
+
+// growWorkspace makes the cuDNN workspace at least bytes long. It waits for the device.
+func (c *Context) growWorkspace(bytes int) error {
+	if bytes <= c.WorkspaceBytes() {
+		return nil
+	}
+	if c.work != nil {
+		if err := c.work.Free(); err != nil {
+			return err
+		}
+		c.work = nil
+	}
+	w, err := Alloc[uint8](c, bytes)
+	if err != nil {
+		return fmt.Errorf("cudnn: convolution workspace: %w", err)
+	}
+	c.work = w
+	return nil
+}
+
+func (c *Context) workspace() (DevicePtr, C.size_t) {
+	if c.work == nil {
+		return 0, 0
+	}
+	return c.work.ptr, C.size_t(c.work.Len())
+}
+
+// ConvForward computes y = alpha * (x (*) w) + beta * y. beta = 1 accumulates into y.
+func (c *Context) ConvForward(alpha float32, x *TensorDesc, xp DevicePtr, w *FilterDesc, wp DevicePtr,
+	cv *ConvDesc, beta float32, y *TensorDesc, yp DevicePtr) error {
+	p, err := c.PlanConv(x, w, cv, y)
+	if err != nil {
+		return err
+	}
+	done, err := c.bind()
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := cv.setMath(p.Forward.math); err != nil {
+		return err
+	}
+	ws, wsSize := c.workspace()
+	a, b := scalars(alpha, beta)
+	return dnnErr("cudnnConvolutionForward", C.rc_cudnnConvolutionForward(c.dnn, a, x.d, xp.c(), w.d, wp.c(),
+		cv.d, C.rc_cudnnConvolutionFwdAlgo_t(p.Forward.Algo), ws.c(), wsSize, b, y.d, yp.c()))
+}
+
+// ConvBackwardData computes dx = alpha * (gradient of the forward with respect to x, given dy)
+// + beta * dx. beta = 1 accumulates (how a block's branch gradients sum).
+func (c *Context) ConvBackwardData(alpha float32, w *FilterDesc, wp DevicePtr, dy *TensorDesc, dyp DevicePtr,
+	cv *ConvDesc, beta float32, dx *TensorDesc, dxp DevicePtr) error {
+	p, err := c.PlanConv(dx, w, cv, dy)
+	if err != nil {
+		return err
+	}
+	done, err := c.bind()
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := cv.setMath(p.BackwardData.math); err != nil {
+		return err
+	}
+	ws, wsSize := c.workspace()
+	a, b := scalars(alpha, beta)
+	return dnnErr("cudnnConvolutionBackwardData", C.rc_cudnnConvolutionBackwardData(c.dnn, a, w.d, wp.c(), dy.d, dyp.c(),
+		cv.d, C.rc_cudnnConvolutionBwdDataAlgo_t(p.BackwardData.Algo), ws.c(), wsSize, b, dx.d, dxp.c()))
+}
+
+// ConvBackwardFilter computes dw = alpha * (gradient with respect to w, given x and dy)
+// + beta * dw.
+func (c *Context) ConvBackwardFilter(alpha float32, x *TensorDesc, xp DevicePtr, dy *TensorDesc, dyp DevicePtr,
+	cv *ConvDesc, beta float32, dw *FilterDesc, dwp DevicePtr) error {
+	p, err := c.PlanConv(x, dw, cv, dy)
+	if err != nil {
+		return err
+	}
+	done, err := c.bind()
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := cv.setMath(p.BackwardFilter.math); err != nil {
+		return err
+	}
+	ws, wsSize := c.workspace()
+	a, b := scalars(alpha, beta)
+	return dnnErr("cudnnConvolutionBackwardFilter", C.rc_cudnnConvolutionBackwardFilter(c.dnn, a, x.d, xp.c(), dy.d, dyp.c(),
+		cv.d, C.rc_cudnnConvolutionBwdFilterAlgo_t(p.BackwardFilter.Algo), ws.c(), wsSize, b, dw.d, dwp.c()))
+}

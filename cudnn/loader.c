@@ -1,0 +1,71 @@
+//go:build !nocuda
+
+// loader.c fills the function tables of rout_cuda.h from libraries opened with dlopen.
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <string.h>
+#include "rout_cuda.h"
+
+struct rc_cuda_table rc_cuda;
+struct rc_cudnn_table rc_cudnn;
+struct rc_cublas_table rc_cublas;
+struct rc_nvrtc_table rc_nvrtc;
+
+void *rc_dlopen(const char *path, char *err, size_t errlen) {
+	void *h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+	if (h == NULL && errlen > 0) {
+		const char *e = dlerror();
+		strncpy(err, e ? e : "dlopen failed", errlen - 1);
+		err[errlen - 1] = 0;
+	}
+	return h;
+}
+
+// Older drivers lack the _v2 event timer (CUDA 12.8+); the original has the same prototype.
+static void *rc_sym(void *h, const char *name) {
+	void *p = dlsym(h, name);
+	if (p == NULL && strcmp(name, "cuEventElapsedTime_v2") == 0) {
+		p = dlsym(h, "cuEventElapsedTime");
+	}
+	return p;
+}
+
+#define RC_RESOLVE(table, name) \
+	if ((table.name = (rc_##name##_t)rc_sym(handle, #name)) == NULL) return #name;
+#define RC_RESOLVE_CUDA(ret, name, params, args) RC_RESOLVE(rc_cuda, name)
+#define RC_RESOLVE_CUDNN(ret, name, params, args) RC_RESOLVE(rc_cudnn, name)
+#define RC_RESOLVE_CUBLAS(ret, name, params, args) RC_RESOLVE(rc_cublas, name)
+#define RC_RESOLVE_NVRTC(ret, name, params, args) RC_RESOLVE(rc_nvrtc, name)
+
+const char *rc_resolve(int lib, void *handle) {
+	switch (lib) {
+	case RC_LIB_CUDA: { RC_CUDA_FUNCS(RC_RESOLVE_CUDA) break; }
+	case RC_LIB_CUDNN: { RC_CUDNN_FUNCS(RC_RESOLVE_CUDNN) break; }
+	case RC_LIB_CUBLAS: { RC_CUBLAS_FUNCS(RC_RESOLVE_CUBLAS) break; }
+	case RC_LIB_NVRTC: { RC_NVRTC_FUNCS(RC_RESOLVE_NVRTC) break; }
+	default: return "(unknown library)";
+	}
+	return NULL;
+}
+
+const char *rc_dlpath(int lib) {
+	void *sym = NULL;
+	switch (lib) {
+	case RC_LIB_CUDA: sym = (void *)rc_cuda.cuInit; break;
+	case RC_LIB_CUDNN: sym = (void *)rc_cudnn.cudnnGetVersion; break;
+	case RC_LIB_CUBLAS: sym = (void *)rc_cublas.cublasCreate_v2; break;
+	case RC_LIB_NVRTC: sym = (void *)rc_nvrtc.nvrtcVersion; break;
+	}
+	Dl_info info;
+	if (sym == NULL || dladdr(sym, &info) == 0 || info.dli_fname == NULL) return "";
+	return info.dli_fname;
+}
+
+rc_CUresult rc_launch(rc_CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
+		unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared, rc_CUstream s,
+		void *argbuf, int nargs) {
+	void *params[64];
+	if (nargs > 64) return 1; // CUDA_ERROR_INVALID_VALUE; Go checks the count first.
+	for (int i = 0; i < nargs; i++) params[i] = (char *)argbuf + 8 * i;
+	return rc_cuda.cuLaunchKernel(f, gx, gy, gz, bx, by, bz, shared, s, params, NULL);
+}

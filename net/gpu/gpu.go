@@ -1,0 +1,252 @@
+//go:build !nocuda
+
+package gpu
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"rout/cudnn"
+	"rout/kernels"
+	"rout/net"
+)
+
+// Backend is the GPU implementation of net.Backend: convolutions, batch norm and the dense
+// layer's products through cuDNN and cuBLAS, everything else through rout's kernels (package
+// kernels), all queued on one stream.
+//
+// Every buffer is allocated by Alloc, NewImageSet and the first use of a filter table; the first
+// use of a convolution shape searches for its algorithms (and may grow the shared workspace),
+// and the first use of an operation shape makes its descriptors. So the first training step is
+// the warm-up: after it, a step queues work and never waits for the device. Download, Sync,
+// Upload, SetOrder and Time wait.
+//
+// A Backend is not safe for concurrent use (nor is a stream).
+type Backend struct {
+	ctx   *cudnn.Context
+	mod   *cudnn.Module
+	fn    map[string]*cudnn.Function
+	dev   cudnn.Device
+	prov  map[string]string
+	err   error
+	descs descCache
+
+	owned   []interface{ Free() error } // every buffer Alloc and NewImageSet made, freed by Close
+	events  [2]*cudnn.Event
+	tables  []*deviceTable // filter tables uploaded, freed by Close
+	closed  bool
+	maxGrid int
+}
+
+var _ net.Backend = (*Backend)(nil)
+
+// Available reports why no GPU is usable, or nil when one is.
+func Available() error {
+	if err := cudnn.Load(); err != nil {
+		return err
+	}
+	n, err := cudnn.DeviceCount()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errors.New("gpu: the CUDA driver sees no device")
+	}
+	return nil
+}
+
+// New opens device o.Device: loads the CUDA libraries, creates the stream and the cuDNN and
+// cuBLAS handles, and compiles rout's kernels for the device (NVRTC, cached on disk).
+func New(o Options) (_ net.Backend, err error) {
+	ctx, err := cudnn.NewContext(cudnn.Options{Device: o.Device, Deterministic: o.Deterministic, AllowTF32: o.AllowTF32})
+	if err != nil {
+		return nil, fmt.Errorf("gpu: device %d: %w", o.Device, err)
+	}
+	b := &Backend{ctx: ctx, dev: ctx.Device(), fn: map[string]*cudnn.Function{}}
+	defer func() {
+		if err != nil {
+			b.Close()
+		}
+	}()
+	if b.mod, err = ctx.Compile("rout_kernels.cu", kernels.Source(), kernels.Options); err != nil {
+		return nil, fmt.Errorf("gpu: compiling rout's kernels for %s: %w", b.dev.Name, err)
+	}
+	for _, name := range kernels.Names {
+		f, err := b.mod.Function(name)
+		if err != nil {
+			return nil, fmt.Errorf("gpu: kernel %s: %w", name, err)
+		}
+		b.fn[name] = f
+	}
+	for i := range b.events {
+		if b.events[i], err = ctx.NewEvent(); err != nil {
+			return nil, fmt.Errorf("gpu: %w", err)
+		}
+	}
+	b.maxGrid = 32 * b.dev.SMs // grid-stride kernels: enough blocks to fill the device
+	if b.maxGrid < 32 {
+		b.maxGrid = 32
+	}
+	b.prov = provenance(ctx, o)
+	return b, nil
+}
+
+// provenance describes the device and libraries; a library whose version cannot be read says so.
+func provenance(ctx *cudnn.Context, o Options) map[string]string {
+	d := ctx.Device()
+	p := map[string]string{
+		"backend":            "gpu",
+		"device":             d.Name,
+		"device_ordinal":     strconv.Itoa(d.Ordinal),
+		"compute_capability": fmt.Sprintf("%d.%d", d.Major, d.Minor),
+		"device_memory":      fmt.Sprintf("%.1f GiB", float64(d.TotalMemory)/(1<<30)),
+		"tf32":               strconv.FormatBool(ctx.TF32()),
+		"deterministic":      strconv.FormatBool(ctx.Deterministic()),
+		"kernels":            "NVRTC " + fmt.Sprint(kernels.Options),
+	}
+	put := func(key string, v string, err error) {
+		if err != nil {
+			v = "unknown (" + err.Error() + ")"
+		}
+		p[key] = v
+	}
+	v, err := cudnn.DriverVersion()
+	put("cuda_driver", v, err)
+	dnn, rt, err := cudnn.CUDNNVersion()
+	put("cudnn", dnn, err)
+	put("cudnn_cudart", rt, err)
+	v, err = cudnn.CUBLASVersion()
+	put("cublas", v, err)
+	v, err = cudnn.NVRTCVersion()
+	put("nvrtc", v, err)
+	for _, lib := range []string{"cuda", "cudnn", "cublas", "nvrtc"} {
+		path, err := cudnn.LibraryPath(lib)
+		put("lib_"+lib, path, err)
+	}
+	return p
+}
+
+// Name is "gpu".
+func (b *Backend) Name() string { return "gpu" }
+
+// Provenance describes the device, the libraries, and the TF32 and determinism modes.
+func (b *Backend) Provenance() map[string]string {
+	p := make(map[string]string, len(b.prov))
+	for k, v := range b.prov {
+		p[k] = v
+	}
+	return p
+}
+
+// fail keeps the first error (Err and Sync report it).
+func (b *Backend) fail(err error) {
+	if err != nil && b.err == nil {
+		b.err = err
+	}
+}
+
+// ok reports whether work may be queued: after the first error, operations do nothing, so
+// one failure is reported once instead of cascading.
+func (b *Backend) ok() bool { return b.err == nil && !b.closed }
+
+// Err returns the first error seen so far, without waiting.
+func (b *Backend) Err() error {
+	if b.closed && b.err == nil {
+		return errors.New("gpu: backend used after Close")
+	}
+	return b.err
+}
+
+// Sync waits for all queued work and returns the first error seen.
+func (b *Backend) Sync() error {
+	if b.ok() {
+		b.fail(b.ctx.Sync())
+	}
+	return b.Err()
+}
+
+// Time runs f, which queues work, and returns the device time between the start and the end of
+// that work, measured with CUDA events (it waits for the end). rout bench uses it.
+func (b *Backend) Time(f func()) (time.Duration, error) {
+	if !b.ok() {
+		return 0, b.Err()
+	}
+	b.fail(b.events[0].Record())
+	f()
+	b.fail(b.events[1].Record())
+	if !b.ok() {
+		return 0, b.Err()
+	}
+	d, err := b.events[1].Since(b.events[0])
+	b.fail(err)
+	return d, b.Err()
+}
+
+// Close frees everything the backend allocated and releases the device.
+func (b *Backend) Close() error {
+	if b.closed {
+		return nil
+	}
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if b.ctx != nil {
+		add(b.ctx.Sync())
+	}
+	for _, o := range b.owned {
+		add(o.Free())
+	}
+	for _, t := range b.tables {
+		add(t.words.Free())
+	}
+	add(b.descs.close())
+	for _, e := range b.events {
+		if e != nil {
+			add(e.Close())
+		}
+	}
+	if b.mod != nil {
+		add(b.mod.Close())
+	}
+	if b.ctx != nil {
+		add(b.ctx.Close())
+	}
+	b.closed = true
+	b.owned, b.tables = nil, nil
+	return errors.Join(errs...)
+}
+
+// launch queues kernel name on grid x block threads with args (each an int32, uint32, float32
+// or cudnn.DevicePtr, in the kernel's parameter order).
+func (b *Backend) launch(name string, grid, block int, args ...any) {
+	if !b.ok() {
+		return
+	}
+	if grid < 1 {
+		grid = 1
+	}
+	if err := b.ctx.Launch(b.fn[name], [3]int{grid, 1, 1}, [3]int{block, 1, 1}, 0, args...); err != nil {
+		b.fail(fmt.Errorf("gpu: kernel %s: %w", name, err))
+	}
+}
+
+// blocks is the grid for a grid-stride kernel over n elements with blocks of threads threads.
+func (b *Backend) blocks(n, threads int) int {
+	g := (n + threads - 1) / threads
+	if g > b.maxGrid {
+		g = b.maxGrid
+	}
+	if g < 1 {
+		g = 1
+	}
+	return g
+}
+
+// i32 converts a size or offset for a kernel's int parameter; rout's tensors stay far below 2^31
+// elements per view (Alloc refuses larger ones).
+func i32(v int) int32 { return int32(v) }
