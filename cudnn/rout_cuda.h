@@ -87,7 +87,6 @@ typedef struct rc_conv_perf rc_cudnnConvolutionBwdFilterAlgoPerf_t;
 	X(rc_CUresult, cuDevicePrimaryCtxRetain, (rc_CUcontext *c, rc_CUdevice d), (c, d)) \
 	X(rc_CUresult, cuDevicePrimaryCtxRelease_v2, (rc_CUdevice d), (d)) \
 	X(rc_CUresult, cuCtxSetCurrent, (rc_CUcontext c), (c)) \
-	X(rc_CUresult, cuCtxSynchronize, (void), ()) \
 	X(rc_CUresult, cuMemGetInfo_v2, (size_t *free_, size_t *total), (free_, total)) \
 	X(rc_CUresult, cuStreamCreate, (rc_CUstream *s, unsigned int flags), (s, flags)) \
 	X(rc_CUresult, cuStreamDestroy_v2, (rc_CUstream s), (s)) \

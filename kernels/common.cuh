@@ -13,10 +13,6 @@
 #define __device__ __attribute__((device))
 #define __shared__ __attribute__((shared))
 #define __forceinline__ __attribute__((always_inline)) inline
-extern "C" __device__ float sqrtf(float);
-extern "C" __device__ float expf(float);
-extern "C" __device__ float logf(float);
-extern "C" __device__ float fabsf(float);
 __device__ float __shfl_xor_sync(unsigned int mask, float v, int laneMask, int width = 32);
 __device__ int __shfl_xor_sync(unsigned int mask, int v, int laneMask, int width = 32);
 __device__ double __shfl_xor_sync(unsigned int mask, double v, int laneMask, int width = 32);
@@ -25,7 +21,6 @@ __device__ unsigned int __umulhi(unsigned int a, unsigned int b);
 __device__ float __fmul_rn(float a, float b);
 __device__ float __fadd_rn(float a, float b);
 __device__ float __fsub_rn(float a, float b);
-__device__ float __int2float_rn(int v);
 __device__ float __int_as_float(int v);
 __device__ float __fdiv_rn(float a, float b);
 __device__ float __fsqrt_rn(float a);
@@ -38,17 +33,19 @@ extern "C" __device__ double sqrt(double);
 // Every launch uses blocks of a multiple of 32 threads and at most 1024 of them.
 #define ROUT_WARP 32
 
-// warp_sum returns the sum of v over the 32 lanes of a warp, in the same tree order on every lane.
-__device__ __forceinline__ float warp_sum(float v) {
+// warp_sum returns the sum of v over the 32 lanes of a warp, in the same tree order on every
+// lane. The reductions are in double precision: the CPU backend sums in float64 too.
+__device__ __forceinline__ double warp_sum(double v) {
 	for (int o = 16; o > 0; o >>= 1) {
 		v += __shfl_xor_sync(0xffffffffu, v, o);
 	}
 	return v;
 }
 
-// block_sum returns the sum of v over the block to every thread (deterministic order).
-// scratch holds at least 32 floats; the function synchronises the block, so every thread must call it.
-__device__ __forceinline__ float block_sum(float v, float* scratch) {
+// block_sum returns the sum of v over the block to every thread, in an order fixed by the block
+// size. scratch holds at least 32 doubles; the function synchronises the block, so every thread
+// must call it.
+__device__ __forceinline__ double block_sum(double v, double* scratch) {
 	int lane = threadIdx.x % ROUT_WARP, warp = threadIdx.x / ROUT_WARP;
 	int warps = (blockDim.x + ROUT_WARP - 1) / ROUT_WARP;
 	v = warp_sum(v);
@@ -57,30 +54,8 @@ __device__ __forceinline__ float block_sum(float v, float* scratch) {
 		scratch[warp] = v;
 	}
 	__syncthreads();
-	v = lane < warps ? scratch[lane] : 0.0f;
-	return warp_sum(v);
-}
-
-// warp_sum_d and block_sum_d are warp_sum and block_sum in double precision
-// (scratch holds at least 32 doubles).
-__device__ __forceinline__ double warp_sum_d(double v) {
-	for (int o = 16; o > 0; o >>= 1) {
-		v += __shfl_xor_sync(0xffffffffu, v, o);
-	}
-	return v;
-}
-
-__device__ __forceinline__ double block_sum_d(double v, double* scratch) {
-	int lane = threadIdx.x % ROUT_WARP, warp = threadIdx.x / ROUT_WARP;
-	int warps = (blockDim.x + ROUT_WARP - 1) / ROUT_WARP;
-	v = warp_sum_d(v);
-	__syncthreads();
-	if (lane == 0) {
-		scratch[warp] = v;
-	}
-	__syncthreads();
 	v = lane < warps ? scratch[lane] : 0.0;
-	return warp_sum_d(v);
+	return warp_sum(v);
 }
 
 #endif

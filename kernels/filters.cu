@@ -39,7 +39,7 @@ extern "C" __global__ void filter_norms(const int* table, int groups, int filter
 			acc += v * v;
 		}
 	}
-	acc = warp_sum_d(acc);
+	acc = warp_sum(acc);
 	if (lane == 0) {
 		norms[f] = (float)(kind == 0 ? acc : sqrt(acc));
 	}
@@ -60,7 +60,7 @@ extern "C" __global__ void mark_below(const int* table, const float* norms, floa
 		for (int k = threadIdx.x; k < n; k += blockDim.x) {
 			s += (double)norms[first + k];
 		}
-		s = block_sum_d(s, scratch);
+		s = block_sum(s, scratch);
 		if (n > 0) {
 			limit = __fmul_rn(tau, (float)(s / (double)n));
 		}
@@ -71,7 +71,7 @@ extern "C" __global__ void mark_below(const int* table, const float* norms, floa
 		mask[first + k] = m;
 		marked += (double)m;
 	}
-	marked = block_sum_d(marked, scratch);
+	marked = block_sum(marked, scratch);
 	if (threadIdx.x == 0 && counts != 0) {
 		counts[blockIdx.x] += (float)marked;
 	}

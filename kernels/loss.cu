@@ -20,7 +20,7 @@ extern "C" __global__ void softmax_xent(const float* logits, int ls, const float
 		float l = labels[(long long)i * lbs];
 		counted += (l >= 0.0f && l < (float)k && l == (float)(int)l) ? 1.0 : 0.0;
 	}
-	counted = block_sum_d(counted, scratch);
+	counted = block_sum(counted, scratch);
 	double scale = (mean && counted > 0.0) ? 1.0 / counted : 1.0;
 	double loss = 0.0, correct = 0.0; // lane 0's sums over its warp's examples
 	for (int i = warp; i < n; i += warps) {
@@ -57,7 +57,7 @@ extern "C" __global__ void softmax_xent(const float* logits, int ls, const float
 		for (int j = lane; j < k; j += ROUT_WARP) {
 			s += exp((double)z[j] - mx);
 		}
-		s = warp_sum_d(s);
+		s = warp_sum(s);
 		if (dz != 0) {
 			for (int j = lane; j < k; j += ROUT_WARP) {
 				double pj = exp((double)z[j] - mx) / s;
@@ -72,8 +72,8 @@ extern "C" __global__ void softmax_xent(const float* logits, int ls, const float
 			correct += arg == label ? 1.0 : 0.0;
 		}
 	}
-	loss = block_sum_d(lane == 0 ? loss : 0.0, scratch);
-	correct = block_sum_d(lane == 0 ? correct : 0.0, scratch);
+	loss = block_sum(lane == 0 ? loss : 0.0, scratch);
+	correct = block_sum(lane == 0 ? correct : 0.0, scratch);
 	if (threadIdx.x == 0) {
 		stats[0] += (float)loss;
 		stats[1] += (float)correct;

@@ -452,8 +452,8 @@ func (r *run) loop(ctx context.Context) (Summary, error) {
 	orderEpoch := -1
 	for r.st.Step < end {
 		if ctx.Err() != nil {
-			if err := r.checkpoint(); err != nil {
-				return Summary{}, err
+			if msg, err := r.checkpoint(); err != nil || msg != "" {
+				return r.finish(msg, err)
 			}
 			return Summary{}, fmt.Errorf("%w at step %d of %d; the checkpoint in %s resumes it", ErrInterrupted, r.st.Step, end, r.out)
 		}
@@ -480,12 +480,12 @@ func (r *run) loop(ctx context.Context) (Summary, error) {
 			if msg, err := r.endEpoch(lr, epochEnd); err != nil || msg != "" {
 				return r.finish(msg, err)
 			}
-			if err := r.checkpoint(); err != nil {
-				return Summary{}, err
+			if msg, err := r.checkpoint(); err != nil || msg != "" {
+				return r.finish(msg, err)
 			}
 		} else if cfg.CheckpointEvery > 0 && r.st.Step%cfg.CheckpointEvery == 0 {
-			if err := r.checkpoint(); err != nil {
-				return Summary{}, err
+			if msg, err := r.checkpoint(); err != nil || msg != "" {
+				return r.finish(msg, err)
 			}
 		}
 	}

@@ -306,6 +306,22 @@ func TestDivergence(t *testing.T) {
 	if s.Steps >= 2*20 {
 		t.Errorf("the diverged run went on to step %d", s.Steps)
 	}
+
+	// Without a log line to notice it, the checkpoint does: it never saves non-finite weights.
+	cfg.LogEvery, cfg.CheckpointEvery = 1000, 2
+	dir = t.TempDir()
+	s = mustRun(t, cfg, dir)
+	if s.Status != StatusDiverged {
+		t.Fatalf("status %q (%s), want diverged", s.Status, s.Message)
+	}
+	if _, err := os.Stat(filepath.Join(dir, CheckpointFile)); err == nil {
+		for _, v := range finalTensor(t, dir, "params") {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatalf("the checkpoint kept a parameter %v", v)
+			}
+		}
+	}
+	t.Logf("caught: %s", s.Message)
 }
 
 // TestOutputFiles checks what a completed run leaves: the fields of summary.json and

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -57,10 +58,12 @@ func (r *run) deviceTensors() map[string]*net.Tensor {
 	return m
 }
 
-// checkpoint writes the run's position atomically, unless it is already saved.
-func (r *run) checkpoint() error {
+// checkpoint writes the run's position atomically, unless it is already saved. It never saves
+// parameters that are not finite: it returns a divergence message instead, so the last
+// checkpoint stays the last finite state.
+func (r *run) checkpoint() (diverged string, err error) {
 	if r.lastCkpt == r.st.Step {
-		return nil
+		return "", nil
 	}
 	ts := r.prep.tensors()
 	for name, t := range r.deviceTensors() {
@@ -69,21 +72,26 @@ func (r *run) checkpoint() error {
 		ts[name] = tensorData{Shape: []uint64{uint64(t.N), uint64(t.C), uint64(t.H), uint64(t.W)}, Data: d}
 	}
 	if err := r.b.Err(); err != nil {
-		return fmt.Errorf("checkpoint: device %s: %w", r.b.Name(), err)
+		return "", fmt.Errorf("checkpoint: device %s: %w", r.b.Name(), err)
+	}
+	for _, v := range ts["params"].Data {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Sprintf("a parameter became %v by step %d", v, r.st.Step), nil
+		}
 	}
 	st := r.st
 	st.Elapsed = r.elapsed()
 	cfgJSON, err := json.Marshal(r.cfg)
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return "", fmt.Errorf("checkpoint: %w", err)
 	}
 	stJSON, err := json.Marshal(st)
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return "", fmt.Errorf("checkpoint: %w", err)
 	}
 	classes, err := json.Marshal(r.ds.Classes)
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return "", fmt.Errorf("checkpoint: %w", err)
 	}
 	meta := map[string]string{
 		metaFormat: checkpointFormat, metaConfig: string(cfgJSON), metaTrainer: string(stJSON),
@@ -93,10 +101,10 @@ func (r *run) checkpoint() error {
 		metaSeed: strconv.FormatUint(r.cfg.Seed, 10), metaDataSeed: strconv.FormatUint(r.cfg.DataSeed, 10),
 	}
 	if err := writeSafetensors(filepath.Join(r.out, CheckpointFile), ts, meta); err != nil {
-		return err
+		return "", err
 	}
 	r.lastCkpt = st.Step
-	return nil
+	return "", nil
 }
 
 // readCheckpoint reads and checks a checkpoint file's metadata.

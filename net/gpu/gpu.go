@@ -36,6 +36,7 @@ type Backend struct {
 	owned   []interface{ Free() error } // every buffer Alloc and NewImageSet made, freed by Close
 	events  [2]*cudnn.Event
 	tables  []*deviceTable // filter tables uploaded, freed by Close
+	args    cudnn.Args     // reused by launch, so that a launch allocates nothing
 	closed  bool
 	maxGrid int
 }
@@ -70,7 +71,7 @@ func New(o Options) (_ net.Backend, err error) {
 			b.Close()
 		}
 	}()
-	if b.mod, err = ctx.Compile("rout_kernels.cu", kernels.Source(), kernels.Options); err != nil {
+	if b.mod, err = ctx.Compile(cudnn.Program{Name: "rout_kernels.cu", Source: kernels.Source(), Options: kernels.Options}); err != nil {
 		return nil, fmt.Errorf("gpu: compiling rout's kernels for %s: %w", b.dev.Name, err)
 	}
 	for _, name := range kernels.Names {
@@ -230,7 +231,22 @@ func (b *Backend) launch(name string, grid, block int, args ...any) {
 	if grid < 1 {
 		grid = 1
 	}
-	if err := b.ctx.Launch(b.fn[name], [3]int{grid, 1, 1}, [3]int{block, 1, 1}, 0, args...); err != nil {
+	a := b.args.Reset()
+	for _, v := range args {
+		switch v := v.(type) {
+		case int32:
+			a.Int32(v)
+		case uint32:
+			a.Uint32(v)
+		case float32:
+			a.Float32(v)
+		case cudnn.DevicePtr:
+			a.Ptr(v)
+		default:
+			panic(fmt.Sprintf("gpu: kernel %s: argument of type %T", name, v))
+		}
+	}
+	if err := b.fn[name].Launch(cudnn.Dim3{X: grid}, cudnn.Dim3{X: block}, 0, a); err != nil {
 		b.fail(fmt.Errorf("gpu: kernel %s: %w", name, err))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strings"
 	"testing"
 
 	"rout/net"
@@ -39,7 +40,7 @@ func bothBackends(t *testing.T) (net.Backend, net.Backend) {
 		if os.Getenv("ROUT_REQUIRE_GPU") == "1" {
 			t.Fatalf("ROUT_REQUIRE_GPU=1 but the GPU backend is not usable: %v", err)
 		}
-		t.Skipf("no usable GPU: %v", err)
+		t.Skipf("no usable GPU (set ROUT_REQUIRE_GPU=1 to fail instead): %s", strings.SplitN(err.Error(), "\n", 2)[0])
 	}
 	c := cpu.New(cpu.Options{})
 	t.Cleanup(func() {
@@ -245,7 +246,7 @@ func TestPool(t *testing.T) {
 			y := e.tensor(3, 4, oh, ow, true, 1)
 			e.g.PoolForward(x.g, y.g, tc.p)
 			e.c.PoolForward(x.c, y.c, tc.p)
-			tol := exact
+			tol := float64(exact)
 			if tc.p.Mode == net.AvgPool {
 				tol = sums64 // the same float32 sums in the same order: exact expected, last ulp allowed
 			}
@@ -605,18 +606,31 @@ func TestNetwork(t *testing.T) {
 			t.Fatalf("initial parameter %d: gpu %v, cpu %v", i, pg[i], pc[i])
 		}
 	}
-	// The paper's init (U(-0.01, 0.01)) makes tiny logits; scale the inputs up so that every
-	// layer carries a signal well above float32 noise.
+	// The paper's init (U(-0.01, 0.01)) shrinks the signal ~20-fold per layer; for a check whose
+	// every layer carries an O(1) signal, give both the same He-uniform weights and small biases.
 	rs := rng.NewStream(rng.KeyFromSeed(3), rng.StreamData, 0, 0)
+	params := append([]float32(nil), pc...)
+	for _, grp := range nc.Weights.Groups {
+		bound := float32(math.Sqrt(6 / float64(grp.FilterLen)))
+		for i := grp.Weight; i < grp.Weight+grp.Filters*grp.FilterLen; i++ {
+			params[i] = bound * rng.Symmetric(rs.Uint32())
+		}
+		if grp.Bias >= 0 {
+			for i := grp.Bias; i < grp.Bias+grp.Filters; i++ {
+				params[i] = 0.1 * rng.Symmetric(rs.Uint32())
+			}
+		}
+	}
 	x := make([]float32, ng.Input.Len())
 	for i := range x {
-		x[i] = 100 * rng.Symmetric(rs.Uint32())
+		x[i] = rng.Symmetric(rs.Uint32())
 	}
 	labels := []float32{1, 7, -1, 3}
 	for _, b := range []struct {
 		b net.Backend
 		n *net.Net
 	}{{g, ng}, {c, nc}} {
+		b.b.Upload(b.n.Params, params)
 		b.b.Upload(b.n.Input, x)
 		b.b.Upload(b.n.Labels, labels)
 	}
@@ -648,8 +662,37 @@ func TestNetwork(t *testing.T) {
 	if math.Abs(float64(lg[0]-lc[0])) > 1e-4*math.Abs(float64(lc[0])) || lg[2] != lc[2] || lg[2] != 3 {
 		t.Fatalf("loss stats: gpu %v, cpu %v", lg, lc)
 	}
-	// Gradients pass through 19 layers of float32 sums in different orders: 1e-3 of the largest.
-	compare("gradients", download(t, g, ng.Grads), download(t, c, nc.Grads), 1e-3)
+	// Gradients pass through 19 layers of float32 sums in different orders, and through ReLU
+	// gates and max-pool choices: a pre-activation within float32 noise of 0 (or a near tie in a
+	// pool window) may take the other branch on the other backend, which moves one position's
+	// contribution to a weight gradient (about 1/sqrt(positions) of its size) while everything
+	// else agrees to ~1e-6. So each layer's weight and bias gradients are compared in relative
+	// L2 norm, within 1e-2; a wrong layout, stride or accumulation gives O(1).
+	gg, gc := download(t, g, ng.Grads), download(t, c, nc.Grads)
+	norm := func(what string, a, b []float32) {
+		t.Helper()
+		var d2, r2 float64
+		for i := range b {
+			d := float64(a[i]) - float64(b[i])
+			d2 += d * d
+			r2 += float64(b[i]) * float64(b[i])
+		}
+		rel := math.Sqrt(d2 / r2)
+		if d2 == 0 {
+			rel = 0 // also when both are all zero
+		}
+		if !(rel <= 1e-2) {
+			t.Fatalf("%s: |gpu-cpu| / |cpu| = %.3g (|cpu| = %.4g), want <= 1e-2", what, rel, math.Sqrt(r2))
+		}
+		t.Logf("%s: |gpu-cpu| / |cpu| = %.3g", what, rel)
+	}
+	for _, grp := range nc.Weights.Groups {
+		w := grp.Weight + grp.Filters*grp.FilterLen
+		norm(grp.Name+" weight gradients", gg[grp.Weight:w], gc[grp.Weight:w])
+		if grp.Bias >= 0 {
+			norm(grp.Name+" bias gradients", gg[grp.Bias:grp.Bias+grp.Filters], gc[grp.Bias:grp.Bias+grp.Filters])
+		}
+	}
 }
 
 // TestFilterNormsTime prints the per-filter norm kernel's time for all 1,712 filters of

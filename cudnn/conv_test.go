@@ -1,0 +1,214 @@
+//go:build !nocuda
+
+package cudnn
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// view is a channel slice [c0, c0+C) of an N x Ctot x H x W dense buffer.
+type view struct{ N, C, H, W, Ctot, c0 int }
+
+func (v view) at(n, c, h, w int) int { return ((n*v.Ctot+v.c0+c)*v.H+h)*v.W + w }
+func (v view) len() int            { return v.N * v.Ctot * v.H * v.W }
+
+func (v view) desc(t *testing.T, c *Context) *TensorDesc {
+	t.Helper()
+	d, err := c.NewTensorStrided(v.N, v.C, v.H, v.W, v.Ctot*v.H*v.W, v.H*v.W, v.W, 1)
+	must(t, err)
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func (v view) ptr(b *Buffer[float32]) DevicePtr { return b.At(v.c0 * v.H * v.W) }
+
+// convRef is the float64 cross-correlation of x (view xv) with w (K x C x KH x KW), added into
+// out (laid out as view yv).
+func convRef(out []float64, x []float32, xv view, w []float32, K, KH, KW int, p ConvParams, yv view) {
+	for n := 0; n < xv.N; n++ {
+		for k := 0; k < K; k++ {
+			for oh := 0; oh < yv.H; oh++ {
+				for ow := 0; ow < yv.W; ow++ {
+					s := 0.0
+					for c := 0; c < xv.C; c++ {
+						for i := 0; i < KH; i++ {
+							for j := 0; j < KW; j++ {
+								h, ww := oh*p.StrideH-p.PadH+i, ow*p.StrideW-p.PadW+j
+								if h < 0 || h >= xv.H || ww < 0 || ww >= xv.W {
+									continue
+								}
+								s += float64(x[xv.at(n, c, h, ww)]) * float64(w[((k*xv.C+c)*KH+i)*KW+j])
+							}
+						}
+					}
+					out[yv.at(n, k, oh, ow)] += s
+				}
+			}
+		}
+	}
+}
+
+func widen(v []float32) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+type convCase struct {
+	N, C, H, W, K, KH, KW int
+	p                     ConvParams
+	xTot, x0, yTot, y0    int // channel slices: total channels and first channel (0, 0 = dense)
+}
+
+func TestConvolutionAgainstFloat64(t *testing.T) {
+	cases := []convCase{
+		{N: 2, C: 3, H: 7, W: 6, K: 4, KH: 3, KW: 3, p: ConvParams{PadH: 1, PadW: 1, StrideH: 1, StrideW: 1}},
+		{N: 2, C: 5, H: 9, W: 8, K: 3, KH: 3, KW: 3, p: ConvParams{PadH: 1, PadW: 1, StrideH: 2, StrideW: 2}, xTot: 8, x0: 2, yTot: 7, y0: 3},
+		{N: 3, C: 4, H: 5, W: 5, K: 6, KH: 1, KW: 1, p: ConvParams{StrideH: 1, StrideW: 1}, yTot: 10, y0: 4},
+		{N: 1, C: 2, H: 8, W: 7, K: 2, KH: 3, KW: 2, p: ConvParams{PadH: 0, PadW: 1, StrideH: 2, StrideW: 1}, xTot: 3, x0: 1},
+	}
+	for _, mode := range []string{"parity", "default"} {
+		for i, cc := range cases {
+			t.Run(fmt.Sprintf("%s/%d", mode, i), func(t *testing.T) {
+				c := fast(t)
+				if mode == "parity" {
+					c = parity(t)
+				}
+				testConv(t, c, cc, mode == "parity")
+			})
+		}
+	}
+}
+
+func testConv(t *testing.T, c *Context, cc convCase, parityMode bool) {
+	r := rand.New(rand.NewPCG(uint64(cc.N*100+cc.C), uint64(cc.K)))
+	if cc.xTot == 0 {
+		cc.xTot = cc.C
+	}
+	if cc.yTot == 0 {
+		cc.yTot = cc.K
+	}
+	oh, ow := (cc.H+2*cc.p.PadH-cc.KH)/cc.p.StrideH+1, (cc.W+2*cc.p.PadW-cc.KW)/cc.p.StrideW+1
+	xv := view{cc.N, cc.C, cc.H, cc.W, cc.xTot, cc.x0}
+	yv := view{cc.N, cc.K, oh, ow, cc.yTot, cc.y0}
+	x, w := randVec(r, xv.len()), randVec(r, cc.K*cc.C*cc.KH*cc.KW)
+	bias, y0 := randVec(r, cc.K), randVec(r, yv.len())
+	xb, wb, bb, yb := upload(t, c, x), upload(t, c, w), upload(t, c, bias), upload(t, c, y0)
+
+	xd, yd := xv.desc(t, c), yv.desc(t, c)
+	wd, err := c.NewFilter(cc.K, cc.C, cc.KH, cc.KW)
+	must(t, err)
+	defer wd.Close()
+	bd, err := c.NewTensor(1, cc.K, 1, 1)
+	must(t, err)
+	defer bd.Close()
+	cv, err := c.NewConv(cc.p)
+	must(t, err)
+	defer cv.Close()
+	if n, k, h, ww, err := cv.OutputDim(xd, wd); err != nil || n != cc.N || k != cc.K || h != oh || ww != ow {
+		t.Fatalf("OutputDim = %d %d %d %d (%v), want %d %d %d %d", n, k, h, ww, err, cc.N, cc.K, oh, ow)
+	}
+	plan, err := c.PlanConv(xd, wd, cv, yd)
+	must(t, err)
+	for _, a := range []AlgoChoice{plan.Forward, plan.BackwardData, plan.BackwardFilter} {
+		if a.TensorOps {
+			t.Errorf("algorithm %+v uses tensor cores without TF32 allowed", a)
+		}
+		if parityMode && !a.Deterministic {
+			t.Errorf("parity mode chose non-deterministic %+v", a)
+		}
+		if a.Workspace > c.WorkspaceBytes() {
+			t.Errorf("workspace %d < %d needed by %+v", c.WorkspaceBytes(), a.Workspace, a)
+		}
+	}
+	t.Logf("plan %+v", *plan)
+	atol := 2e-5 * float64(cc.C*cc.KH*cc.KW)
+
+	// Forward into the y slice (other channels keep y0), then + bias, then accumulate again.
+	must(t, c.ConvForward(1, xd, xv.ptr(xb), wd, wb.Ptr(), cv, 0, yd, yv.ptr(yb)))
+	want := widen(y0)
+	for n := 0; n < cc.N; n++ {
+		for k := 0; k < cc.K; k++ {
+			for i := 0; i < oh*ow; i++ {
+				want[yv.at(n, k, 0, 0)+i] = 0
+			}
+		}
+	}
+	convRef(want, x, xv, w, cc.K, cc.KH, cc.KW, cc.p, yv)
+	near(t, "forward", download(t, yb), want, atol, 1e-5)
+	must(t, c.AddTensor(1, bd, bb.Ptr(), 1, yd, yv.ptr(yb)))
+	must(t, c.ConvForward(0.5, xd, xv.ptr(xb), wd, wb.Ptr(), cv, 1, yd, yv.ptr(yb)))
+	half := make([]float64, len(want))
+	convRef(half, x, xv, w, cc.K, cc.KH, cc.KW, cc.p, yv)
+	for n := 0; n < cc.N; n++ {
+		for k := 0; k < cc.K; k++ {
+			for i := 0; i < oh*ow; i++ {
+				j := yv.at(n, k, 0, 0) + i
+				want[j] += float64(bias[k]) + 0.5*half[j]
+			}
+		}
+	}
+	near(t, "forward + bias + accumulate", download(t, yb), want, atol, 1e-5)
+
+	// Backward data, accumulated into a dx slice that holds other values.
+	dy := randVec(r, yv.len())
+	dyb := upload(t, c, dy)
+	dx0 := randVec(r, xv.len())
+	dxb := upload(t, c, dx0)
+	must(t, c.ConvBackwardData(1, wd, wb.Ptr(), yd, yv.ptr(dyb), cv, 1, xd, xv.ptr(dxb)))
+	wantDx := widen(dx0)
+	for n := 0; n < cc.N; n++ {
+		for k := 0; k < cc.K; k++ {
+			for o := 0; o < oh; o++ {
+				for q := 0; q < ow; q++ {
+					g := float64(dy[yv.at(n, k, o, q)])
+					for ch := 0; ch < cc.C; ch++ {
+						for i := 0; i < cc.KH; i++ {
+							for j := 0; j < cc.KW; j++ {
+								h, ww := o*cc.p.StrideH-cc.p.PadH+i, q*cc.p.StrideW-cc.p.PadW+j
+								if h >= 0 && h < cc.H && ww >= 0 && ww < cc.W {
+									wantDx[xv.at(n, ch, h, ww)] += g * float64(w[((k*cc.C+ch)*cc.KH+i)*cc.KW+j])
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	near(t, "backward data (accumulated)", download(t, dxb), wantDx, atol, 1e-5)
+
+	// Backward filter (overwrite) and bias gradient.
+	dwb := upload(t, c, randVec(r, len(w)))
+	must(t, c.ConvBackwardFilter(1, xd, xv.ptr(xb), yd, yv.ptr(dyb), cv, 0, wd, dwb.Ptr()))
+	wantDw := make([]float64, len(w))
+	wantDb := make([]float64, cc.K)
+	for n := 0; n < cc.N; n++ {
+		for k := 0; k < cc.K; k++ {
+			for o := 0; o < oh; o++ {
+				for q := 0; q < ow; q++ {
+					g := float64(dy[yv.at(n, k, o, q)])
+					wantDb[k] += g
+					for ch := 0; ch < cc.C; ch++ {
+						for i := 0; i < cc.KH; i++ {
+							for j := 0; j < cc.KW; j++ {
+								h, ww := o*cc.p.StrideH-cc.p.PadH+i, q*cc.p.StrideW-cc.p.PadW+j
+								if h >= 0 && h < cc.H && ww >= 0 && ww < cc.W {
+									wantDw[((k*cc.C+ch)*cc.KH+i)*cc.KW+j] += g * float64(x[xv.at(n, ch, h, ww)])
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	near(t, "backward filter", download(t, dwb), wantDw, 2e-5*float64(cc.N*oh*ow), 1e-5)
+	dbb := upload(t, c, []float32{9, 9, 9, 9, 9, 9}[:cc.K])
+	must(t, c.ConvBackwardBias(1, yd, yv.ptr(dyb), 0, bd, dbb.Ptr()))
+	near(t, "bias gradient", download(t, dbb), wantDb, 2e-5*float64(cc.N*oh*ow), 1e-5)
+}

@@ -1,0 +1,294 @@
+package sweep
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"rout/trainer"
+)
+
+// PlanFile is the plan's file in a sweep folder.
+const PlanFile = "sweep.json"
+
+// WorkerKeys are the settings that say how a worker computes rather than what: each worker of a
+// sweep may choose its own (one machine has a GPU, another not), so they are not part of the
+// plan; every run's config.json records what it ran with.
+var WorkerKeys = []string{"device", "threads", "gpu-deterministic", "tf32"}
+
+// Plan is the whole of a sweep, as DIR/sweep.json records it (the report package reads it):
+// the preset, the arms (the first is the reference the others are compared with), the seeds
+// every arm runs, the settings given as flags to every run, and whether each seed has its own
+// data order. A run's config is the preset, then Flags, then its arm's overrides, then its
+// seed (and, with VaryDataSeed, its data seed).
+type Plan struct {
+	Preset       string            `json:"preset"`
+	Arms         []Arm             `json:"arms"`
+	Seeds        []uint64          `json:"seeds"`
+	Flags        map[string]string `json:"flags"`
+	VaryDataSeed bool              `json:"vary_data_seed"`
+	Created      string            `json:"created"`
+}
+
+// Pair is one run of a plan: an arm (index into Plan.Arms) and a seed. Its index is its place
+// in plan order (arms in order, seeds in order within each arm), the order sharding uses.
+type Pair struct {
+	Index int
+	Arm   string
+	Seed  uint64
+}
+
+// Dir is the pair's run folder inside the sweep folder dir.
+func (p Pair) Dir(dir string) string {
+	return filepath.Join(dir, "runs", p.Arm, strconv.FormatUint(p.Seed, 10))
+}
+
+func (p Pair) String() string { return fmt.Sprintf("%s/%d", p.Arm, p.Seed) }
+
+// NewPlan checks and normalises a plan: the preset exists, arms and seeds are non-empty with
+// no name or seed twice, flags are `rout train` settings (worker settings and seed, arm go
+// elsewhere), and every arm gives a valid config (checked for its first seed: the seed changes
+// nothing else). Created is left for Ensure to set.
+func NewPlan(preset string, arms []Arm, seeds []uint64, flags map[string]string, varyDataSeed bool) (Plan, error) {
+	if _, err := trainer.Preset(preset); err != nil {
+		return Plan{}, err
+	}
+	if err := checkArms(arms); err != nil {
+		return Plan{}, err
+	}
+	if len(seeds) == 0 {
+		return Plan{}, fmt.Errorf("seeds: none given")
+	}
+	seen := map[uint64]bool{}
+	for _, s := range seeds {
+		if seen[s] {
+			return Plan{}, fmt.Errorf("seeds: seed %d listed twice", s)
+		}
+		seen[s] = true
+	}
+	norm, err := normalizeSettings(flags)
+	if err != nil {
+		return Plan{}, fmt.Errorf("flags: %w", err)
+	}
+	for _, k := range WorkerKeys {
+		if _, ok := norm[k]; ok {
+			return Plan{}, fmt.Errorf("flags: %s is a worker setting, not part of the plan (give it to Runner.Worker)", k)
+		}
+	}
+	if _, ok := norm["data-seed"]; ok && varyDataSeed {
+		return Plan{}, fmt.Errorf("flags: data-seed and vary-data-seed together: with vary-data-seed each run's data seed is its seed")
+	}
+	p := Plan{Preset: preset, Arms: arms, Seeds: seeds, Flags: norm, VaryDataSeed: varyDataSeed}
+	for _, a := range arms {
+		if _, ok := a.Overrides["data-seed"]; ok && varyDataSeed {
+			return Plan{}, fmt.Errorf("arm %q: overrides data-seed, but vary-data-seed makes each run's data seed its seed", a.Name)
+		}
+		cfg, err := p.Config(a.Name, seeds[0], nil)
+		if err != nil {
+			return Plan{}, err
+		}
+		if err := cfg.Validate(); err != nil {
+			return Plan{}, fmt.Errorf("arm %q: %w", a.Name, err)
+		}
+	}
+	return p, nil
+}
+
+// Pairs lists the plan's runs in plan order.
+func (p *Plan) Pairs() []Pair {
+	var ps []Pair
+	for _, a := range p.Arms {
+		for _, s := range p.Seeds {
+			ps = append(ps, Pair{Index: len(ps), Arm: a.Name, Seed: s})
+		}
+	}
+	return ps
+}
+
+// Config is the config of one run: the preset, the plan's flags, the worker's settings, the
+// arm's overrides, then the seed, the arm's name and (with VaryDataSeed) the data seed.
+func (p *Plan) Config(arm string, seed uint64, worker map[string]string) (trainer.Config, error) {
+	i := slices.IndexFunc(p.Arms, func(a Arm) bool { return a.Name == arm })
+	if i < 0 {
+		return trainer.Config{}, fmt.Errorf("sweep: no arm %q in the plan", arm)
+	}
+	cfg, err := trainer.Preset(p.Preset)
+	if err != nil {
+		return trainer.Config{}, err
+	}
+	for _, layer := range []struct {
+		what string
+		kv   map[string]string
+	}{{"flag", p.Flags}, {"worker setting", worker}, {"arm " + strconv.Quote(arm), p.Arms[i].Overrides}} {
+		for _, k := range slices.Sorted(maps.Keys(layer.kv)) {
+			if err := cfg.Set(k, layer.kv[k]); err != nil {
+				return trainer.Config{}, fmt.Errorf("%s %s: %w", layer.what, k, err)
+			}
+		}
+	}
+	cfg.Seed = seed
+	cfg.Arm = arm
+	if p.VaryDataSeed {
+		cfg.DataSeed = seed
+	}
+	return cfg, nil
+}
+
+// Diff says how plan q differs from p (Created aside), one phrase per difference; none means
+// the same plan.
+func (p *Plan) Diff(q *Plan) []string {
+	var d []string
+	if p.Preset != q.Preset {
+		d = append(d, fmt.Sprintf("preset %s, now %s", p.Preset, q.Preset))
+	}
+	if !slices.Equal(p.Seeds, q.Seeds) {
+		d = append(d, fmt.Sprintf("seeds %s, now %s", FormatSeeds(p.Seeds), FormatSeeds(q.Seeds)))
+	}
+	names := func(as []Arm) []string {
+		var n []string
+		for _, a := range as {
+			n = append(n, a.Name)
+		}
+		return n
+	}
+	if !slices.Equal(names(p.Arms), names(q.Arms)) {
+		d = append(d, fmt.Sprintf("arms %s, now %s", strings.Join(names(p.Arms), ","), strings.Join(names(q.Arms), ",")))
+	} else {
+		for i := range p.Arms {
+			if !maps.Equal(p.Arms[i].Overrides, q.Arms[i].Overrides) {
+				d = append(d, fmt.Sprintf("arm %s, now %s", p.Arms[i], q.Arms[i]))
+			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(mergeKeys(p.Flags, q.Flags))) {
+		a, inP := p.Flags[k]
+		b, inQ := q.Flags[k]
+		switch {
+		case !inQ:
+			d = append(d, fmt.Sprintf("--%s %s, now not given", k, a))
+		case !inP:
+			d = append(d, fmt.Sprintf("--%s not given, now %s", k, b))
+		case a != b:
+			d = append(d, fmt.Sprintf("--%s %s, now %s", k, a, b))
+		}
+	}
+	if p.VaryDataSeed != q.VaryDataSeed {
+		d = append(d, fmt.Sprintf("vary-data-seed %v, now %v", p.VaryDataSeed, q.VaryDataSeed))
+	}
+	return d
+}
+
+func mergeKeys(a, b map[string]string) map[string]bool {
+	m := map[string]bool{}
+	for k := range a {
+		m[k] = true
+	}
+	for k := range b {
+		m[k] = true
+	}
+	return m
+}
+
+// Ensure makes dir the folder of plan p: it writes dir/sweep.json when there is none (with the
+// creation time), or checks that the one there records the same plan, and returns the plan as
+// recorded. Workers starting together against one folder race safely: the file is written to a
+// temporary name and hard-linked into place, which fails when another worker got there first
+// (then its plan is read and compared), so sweep.json is always whole and written once.
+func Ensure(dir string, p Plan) (Plan, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Plan{}, fmt.Errorf("sweep: output folder: %w", err)
+	}
+	path := filepath.Join(dir, PlanFile)
+	if old, err := ReadPlan(dir); err == nil {
+		return old, samePlan(path, &old, &p)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return Plan{}, err
+	}
+	p.Created = time.Now().UTC().Format(time.RFC3339)
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return Plan{}, fmt.Errorf("sweep: %s: %w", path, err)
+	}
+	if err := linkNew(path, append(b, '\n')); err != nil {
+		if !errors.Is(err, fs.ErrExist) {
+			return Plan{}, fmt.Errorf("sweep: writing %s: %w", path, err)
+		}
+		old, err := ReadPlan(dir)
+		if err != nil {
+			return Plan{}, err
+		}
+		return old, samePlan(path, &old, &p)
+	}
+	return p, nil
+}
+
+func samePlan(path string, old, now *Plan) error {
+	if d := old.Diff(now); len(d) > 0 {
+		return fmt.Errorf("sweep: %s records another plan: %s. A sweep folder holds one plan: rerun with the same settings to resume it, or choose another --out",
+			path, strings.Join(d, "; "))
+	}
+	return nil
+}
+
+// ReadPlan reads dir/sweep.json; a missing file gives an error satisfying errors.Is(err,
+// fs.ErrNotExist).
+func ReadPlan(dir string) (Plan, error) {
+	path := filepath.Join(dir, PlanFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Plan{}, fmt.Errorf("sweep: reading the plan: %w", err)
+	}
+	var p Plan
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return Plan{}, fmt.Errorf("sweep: %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// linkNew writes data to path, which must not exist, atomically: a synced temporary file is
+// hard-linked to path (link fails if path exists, also over NFS, where O_EXCL is not reliable;
+// see open(2)), then the temporary name is removed. The error satisfies errors.Is(err,
+// fs.ErrExist) when path already existed.
+func linkNew(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".new*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Link(tmp, path); err != nil {
+		return err
+	}
+	syncDir(dir)
+	return nil
+}
+
+// syncDir makes a folder's entries durable (best effort: some filesystems refuse).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
