@@ -12,7 +12,7 @@ import (
 type view struct{ N, C, H, W, Ctot, c0 int }
 
 func (v view) at(n, c, h, w int) int { return ((n*v.Ctot+v.c0+c)*v.H+h)*v.W + w }
-func (v view) len() int            { return v.N * v.Ctot * v.H * v.W }
+func (v view) len() int              { return v.N * v.Ctot * v.H * v.W }
 
 func (v view) desc(t *testing.T, c *Context) *TensorDesc {
 	t.Helper()

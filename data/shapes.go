@@ -65,7 +65,7 @@ const (
 func drawShape(st *rng.Stream, label int, dst []uint8) {
 	between := func(lo, hi int) int { return lo + st.Intn(hi-lo+1) }
 
-	r4 := between(5*q, 11*q) // half-size of the shape, in quarter pixels
+	r4 := between(6*q, 11*q) // half-size of the shape, in quarter pixels
 	cx := between(r4, shapeSize*q-r4)
 	cy := between(r4, shapeSize*q-r4)
 	// Rotation by up to about +-15 degrees: cos and sin from t = tan(angle/2) = k/1024 by the
@@ -99,7 +99,7 @@ func drawShape(st *rng.Stream, label int, dst []uint8) {
 			fg[c] = st.Intn(256)
 			dist += abs(fg[c] - mid[c])
 		}
-		if dist >= 160 {
+		if dist >= 200 {
 			break
 		}
 		if try == 15 {
@@ -109,7 +109,7 @@ func drawShape(st *rng.Stream, label int, dst []uint8) {
 			break
 		}
 	}
-	noise := between(8, 40) // amplitude of the uniform pixel noise
+	noise := between(4, 32) // amplitude of the uniform pixel noise
 
 	rs := int64(r4) << rotShift
 	th := rs * thick / 256

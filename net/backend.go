@@ -267,7 +267,9 @@ func NewFilterTable(groups []FilterGroup) *FilterTable {
 // optional (empty: 0 and 1). Without RandomCrop the offset is the centred one,
 // ((H+2*Pad-CropH)/2, (W+2*Pad-CropW)/2). With RandomCrop, OffY and OffX are
 // (uint64(d) * uint64(H+2*Pad-CropH+1)) >> 32 for draws d = rng.Uint32(key(Seed), rng.StreamAugment,
-// Epoch, example index, 0 and 1); with Flip, the example is mirrored when draw 2's top bit is set.
+// Epoch, example index, 0 and 1), the example index being order[position], its index in the set;
+// with Flip, the example is mirrored when draw 2's top bit is set: output column x then reads source
+// column (CropW-1-x)+OffX-Pad (the crop is mirrored, not the source before cropping).
 type Augment struct {
 	CropH, CropW int
 	Pad          int

@@ -32,8 +32,10 @@ func newApp() *cli.App {
 			dataCommand(),
 			trainCommand(),
 			evalCommand(),
+			sweepCommand(),
 			reportCommand(),
 			benchCommand(),
+			infoCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
 			return usageError{err}

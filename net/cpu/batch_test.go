@@ -75,6 +75,18 @@ func TestGatherBatchCentre(t *testing.T) {
 			t.Fatalf("padding example element %d = %v, want 0", i, v)
 		}
 	}
+
+	// Scale 0 means 1, and without statistics the pixels come through unchanged.
+	xs, _ = gather(t, b, set, 0, 1, net.Augment{CropH: 2, CropW: 3})
+	for c := 0; c < 2; c++ {
+		for y := 0; y < 2; y++ {
+			for x := 0; x < 3; x++ {
+				if got, want := xs[(c*2+y)*3+x], pixel(3, c, y+1, x+1); got != want {
+					t.Fatalf("plain crop (%d,%d,%d) = %v, want %v", c, y, x, got, want)
+				}
+			}
+		}
+	}
 }
 
 func TestGatherBatchAugment(t *testing.T) {

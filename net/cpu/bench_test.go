@@ -21,6 +21,16 @@ var benchConvs = []struct {
 	{"3x3_336to160_7x7", convCase{32, 336, 7, 7, 160, 3, 3, net.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}}},
 }
 
+// reportFlops reports GFLOP/s over wall time and, when the process's CPU time is known, GFLOP
+// per CPU-second: on a machine shared with other work, wall-clock rates fall with the load while
+// the rate per CPU-second stays near what each core does alone.
+func reportFlops(b *testing.B, flops, cpu float64, known bool) {
+	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	if known && cpu > 0 {
+		b.ReportMetric(flops/cpu/1e9, "GFLOP/cpu-s")
+	}
+}
+
 func BenchmarkConv(b *testing.B) {
 	for _, bc := range benchConvs {
 		cc := bc.cc
@@ -43,10 +53,11 @@ func BenchmarkConv(b *testing.B) {
 			b.Run(op.name+"/"+bc.name, func(b *testing.B) {
 				op.f()
 				b.ResetTimer()
+				cpu0 := cpuSeconds()
 				for i := 0; i < b.N; i++ {
 					op.f()
 				}
-				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				reportFlops(b, flops*float64(b.N), cpuSeconds()-cpu0, cpu0 >= 0)
 			})
 		}
 	}

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+
+	"github.com/urfave/cli/v2"
+)
+
+// infoCommand reports what rout can use on this machine. It always exits 0: "no usable GPU" is
+// an answer, not a failure; scripts read the last line ("gpu: usable ..." or "gpu: not usable: ...").
+func infoCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "info",
+		Usage: "show the GPU, driver and CUDA library versions, or why no GPU is usable",
+		Description: "Prints the build, each CUDA library rout loads (file and version), the GPUs the driver\n" +
+			"sees (name, compute capability, memory), and a last line saying whether a GPU is usable\n" +
+			"and if not, exactly why. Exits 0 either way.",
+		Action: func(c *cli.Context) error {
+			writeInfo(c.App.Writer)
+			return nil
+		},
+	}
+}
+
+func writeInfo(w io.Writer) {
+	fmt.Fprintf(w, "rout %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	writeGPUInfo(w)
+}

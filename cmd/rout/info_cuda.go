@@ -1,0 +1,84 @@
+//go:build !nocuda
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"rout/cudnn"
+)
+
+// writeGPUInfo reports each library, each device and whether device 0 is usable (a context, a
+// stream and the cuDNN and cuBLAS handles can be created on it).
+func writeGPUInfo(w io.Writer) {
+	fmt.Fprintln(w, "build: with GPU support (cgo; CUDA libraries opened at run time)")
+	fmt.Fprintln(w, "libraries:")
+	var why []string
+	versions := map[string]func() (string, error){
+		"cuda": func() (string, error) {
+			v, err := cudnn.DriverVersion()
+			return "driver supports CUDA " + v, err
+		},
+		"cudnn": func() (string, error) {
+			v, rt, err := cudnn.CUDNNVersion()
+			return v + " (built for CUDA " + rt + ")", err
+		},
+		"cublas": cudnn.CUBLASVersion,
+		"nvrtc":  cudnn.NVRTCVersion,
+	}
+	for _, lib := range []string{"cuda", "cudnn", "cublas", "nvrtc"} {
+		path, err := cudnn.LibraryPath(lib)
+		if err != nil {
+			fmt.Fprintf(w, "  %-7s missing: %s\n", lib, indent(err.Error()))
+			why = append(why, "cannot load "+lib+" (see above)")
+			continue
+		}
+		v, err := versions[lib]()
+		if err != nil {
+			v = "version unknown: " + err.Error()
+		}
+		fmt.Fprintf(w, "  %-7s %s (%s)\n", lib, v, path)
+	}
+	if _, err := cudnn.LibraryPath("cuda"); err == nil {
+		n, err := cudnn.DeviceCount()
+		switch {
+		case err != nil:
+			fmt.Fprintf(w, "devices: %v\n", err)
+			why = append(why, "the driver reports no device: "+err.Error())
+		case n == 0:
+			fmt.Fprintln(w, "devices: none")
+			why = append(why, "the driver sees no CUDA device")
+		default:
+			fmt.Fprintf(w, "devices: %d\n", n)
+			for i := 0; i < n; i++ {
+				d, err := cudnn.DeviceInfo(i)
+				if err != nil {
+					fmt.Fprintf(w, "  %d: %v\n", i, err)
+					continue
+				}
+				fmt.Fprintf(w, "  %d: %s, compute capability %d.%d, %.1f GiB, %d SMs\n", i, d.Name, d.Major, d.Minor,
+					float64(d.TotalMemory)/(1<<30), d.SMs)
+			}
+		}
+	}
+	if len(why) > 0 {
+		fmt.Fprintln(w, "gpu: not usable: "+strings.Join(why, "; "))
+		return
+	}
+	c, err := cudnn.NewContext(cudnn.Options{KernelCache: "off"})
+	if err == nil {
+		d := c.Device()
+		err = errors.Join(c.Sync(), c.Close())
+		if err == nil {
+			fmt.Fprintf(w, "gpu: usable (device 0: %s, sm_%d)\n", d.Name, d.Arch())
+			return
+		}
+	}
+	fmt.Fprintln(w, "gpu: not usable: device 0: "+indent(err.Error()))
+}
+
+// indent keeps a multi-line error readable under its heading.
+func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n          ") }

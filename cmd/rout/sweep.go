@@ -1,0 +1,319 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"os/signal"
+	"runtime"
+
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"rout/report"
+	"rout/sweep"
+	"rout/trainer"
+)
+
+// sweepCommand is `rout sweep`: every (arm, seed) pair of a plan as its own run folder,
+// resumable, several at once, sharded across machines, then the report's table.
+func sweepCommand() *cli.Command {
+	var flags []cli.Flag
+	for _, f := range trainer.Flags() {
+		if f.Names()[0] != "threads" { // per run in a sweep: --threads-per-run
+			flags = append(flags, f)
+		}
+	}
+	flags = append(flags,
+		&cli.StringFlag{Name: "out", Category: "sweep", Usage: "sweep folder: sweep.json and runs/ARM/SEED/ (required; rerun the same command to resume)"},
+		&cli.StringFlag{Name: "seeds", Category: "sweep", Usage: "seeds every arm runs: numbers and ranges, such as 1-8,20,31-32"},
+		&cli.StringFlag{Name: "arms", Category: "sweep", Usage: "arms, comma-separated: baseline (RandomOut off), randomout (on), or NAME:key=value,... with `rout train` flag names as keys (default baseline,randomout)"},
+		&cli.StringFlag{Name: "file", Category: "sweep", Usage: "TOML sweep file with preset, seeds, arms, flags and vary-data-seed (flags given here win)"},
+		&cli.BoolFlag{Name: "vary-data-seed", Category: "sweep", Usage: "give each seed its own data order (data seed = seed); by default every run shares one, so the seed moves only the initialisation"},
+		&cli.IntFlag{Name: "parallel", Category: "sweep", Value: 1, Usage: "runs at once (on a GPU they share the device)"},
+		&cli.IntFlag{Name: "threads-per-run", Category: "sweep", Usage: "CPU worker threads of each run (0: the cores divided by --parallel)"},
+		&cli.StringFlag{Name: "shard", Category: "sweep", Usage: "run share I/N of the pairs (I from 0); default from Slurm (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX of --shard-count)"},
+		&cli.IntFlag{Name: "shard-count", Category: "sweep", Usage: "number of shards when JOB_COMPLETION_INDEX gives the index (the Indexed Job's completions)"},
+		&cli.BoolFlag{Name: "adopt", Category: "sweep", Value: true, Usage: "after this shard's runs, take over other shards' runs whose worker died (stale claims)"},
+		&cli.DurationFlag{Name: "claim-timeout", Category: "sweep", Value: sweep.DefaultClaimTimeout, Usage: "a claim whose heartbeat is this old belongs to a dead worker and is taken over"},
+		&cli.DurationFlag{Name: "heartbeat", Category: "sweep", Value: sweep.DefaultHeartbeat, Usage: "how often a worker touches the claims of its running runs"},
+	)
+	return &cli.Command{
+		Name:  "sweep",
+		Usage: "train every (arm, seed) pair of a plan, resumably, in parallel or sharded, and print the report",
+		Description: "Runs each pair as `rout train` would into DIR/runs/ARM/SEED/ (any `rout train` flag applies to every run;\n" +
+			"an arm's overrides beat the flags, which beat the preset) and records the plan in DIR/sweep.json. Killed\n" +
+			"or interrupted (Ctrl-C checkpoints and exits 130), the same command resumes: finished runs are kept,\n" +
+			"interrupted ones continue from their checkpoints. Workers on several machines share DIR with --shard\n" +
+			"(or Slurm / Kubernetes variables); a claim file in each run folder keeps two from running one pair.\n" +
+			"At the end it prints the report's tables; `rout report DIR` also writes the pictures.",
+		Flags:        flags,
+		Action:       runSweep,
+		OnUsageError: commandUsageError,
+	}
+}
+
+// sweepSetup is what the command line asks for, checked.
+type sweepSetup struct {
+	out      string
+	plan     sweep.Plan
+	worker   map[string]string
+	shard    sweep.Shard
+	parallel int
+	threads  int
+}
+
+func parseSweep(c *cli.Context, getenv func(string) string) (sweepSetup, error) {
+	var s sweepSetup
+	if c.NArg() > 0 {
+		return s, fmt.Errorf("unexpected argument %q (settings are flags: --name value)", c.Args().First())
+	}
+	if s.out = c.String("out"); s.out == "" {
+		return s, errors.New("--out is required: the sweep folder (the same --out resumes the sweep)")
+	}
+	var file sweep.File
+	if path := c.String("file"); path != "" {
+		var err error
+		if file, err = sweep.ReadFile(path); err != nil {
+			return s, err
+		}
+	}
+	preset := c.String("preset")
+	if !c.IsSet("preset") && file.Preset != "" {
+		preset = file.Preset
+	}
+	seeds := file.Seeds
+	if c.IsSet("seeds") {
+		var err error
+		if seeds, err = sweep.ParseSeeds(c.String("seeds")); err != nil {
+			return s, fmt.Errorf("--seeds: %w", err)
+		}
+	}
+	if len(seeds) == 0 {
+		return s, errors.New("--seeds is required (or seeds in --file): numbers and ranges such as 1-8,20")
+	}
+	arms := file.Arms
+	if c.IsSet("arms") || arms == nil {
+		text := "baseline,randomout"
+		if c.IsSet("arms") {
+			text = c.String("arms")
+		}
+		var err error
+		if arms, err = sweep.ParseArms(text); err != nil {
+			return s, fmt.Errorf("--arms: %w", err)
+		}
+	}
+	// Flags: the file's, then the command line's; worker settings are set apart.
+	flags := maps.Clone(file.Flags)
+	if flags == nil {
+		flags = map[string]string{}
+	}
+	var given trainer.Config
+	if err := trainer.ApplyFlags(c, &given); err != nil {
+		return s, err
+	}
+	for _, k := range trainer.SetFlags(c) {
+		switch k {
+		case "seed":
+			return s, errors.New("--seed: a sweep sets each run's seed from --seeds")
+		case "arm":
+			return s, errors.New("--arm: a sweep names each run's arm from --arms")
+		}
+		v, err := given.Get(k)
+		if err != nil {
+			return s, err
+		}
+		flags[k] = v
+	}
+	s.worker = map[string]string{}
+	for _, k := range sweep.WorkerKeys {
+		if v, ok := flags[k]; ok {
+			s.worker[k] = v
+			delete(flags, k)
+		}
+	}
+	var err error
+	if s.plan, err = sweep.NewPlan(preset, arms, seeds, flags, c.Bool("vary-data-seed") || file.VaryDataSeed); err != nil {
+		return s, err
+	}
+
+	if s.parallel = c.Int("parallel"); s.parallel < 1 {
+		return s, fmt.Errorf("--parallel %d: want 1 or more", s.parallel)
+	}
+	if s.threads = c.Int("threads-per-run"); s.threads < 0 {
+		return s, fmt.Errorf("--threads-per-run %d: want 0 (the cores divided by --parallel) or more", s.threads)
+	}
+	if s.threads == 0 {
+		s.threads = max(1, runtime.GOMAXPROCS(0)/s.parallel)
+	}
+	s.worker["threads"] = strconv.Itoa(s.threads)
+
+	count := c.Int("shard-count")
+	if count < 0 {
+		return s, fmt.Errorf("--shard-count %d: want 1 or more", count)
+	}
+	if c.IsSet("shard") {
+		if s.shard, err = sweep.ParseShard(c.String("shard")); err != nil {
+			return s, fmt.Errorf("--shard: %w", err)
+		}
+		if count != 0 && count != s.shard.Count {
+			return s, fmt.Errorf("--shard %s but --shard-count %d", s.shard, count)
+		}
+	} else {
+		var found bool
+		if s.shard, found, err = sweep.ShardFromEnv(getenv, count); err != nil {
+			return s, err
+		}
+		if !found && count != 0 {
+			return s, fmt.Errorf("--shard-count %d without a shard index: give --shard I/N, or run as a Kubernetes Indexed Job (JOB_COMPLETION_INDEX)", count)
+		}
+	}
+	if c.Duration("heartbeat") <= 0 || c.Duration("claim-timeout") <= c.Duration("heartbeat") {
+		return s, fmt.Errorf("--claim-timeout %v must exceed --heartbeat %v (which must be positive)", c.Duration("claim-timeout"), c.Duration("heartbeat"))
+	}
+	return s, nil
+}
+
+func runSweep(c *cli.Context) error {
+	s, err := parseSweep(c, os.Getenv)
+	if err != nil {
+		return usageError{fmt.Errorf("sweep: %w", err)}
+	}
+	claimer, err := sweep.NewClaimer(s.shard.String(), c.Duration("claim-timeout"), c.Duration("heartbeat"))
+	if err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	plan, err := sweep.Ensure(s.out, s.plan)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	out := &lockedWriter{w: c.App.Writer}
+	errw := &lockedWriter{w: c.App.ErrWriter}
+	total := len(plan.Arms) * len(plan.Seeds)
+	var armNames []string
+	for _, a := range plan.Arms {
+		armNames = append(armNames, a.String())
+	}
+	fmt.Fprintf(errw, "sweep %s: preset %s, arms %s, seeds %s: %d runs; this worker: shard %s, %d at once, %d CPU threads per run\n",
+		s.out, plan.Preset, strings.Join(armNames, " "), sweep.FormatSeeds(plan.Seeds), total, s.shard, s.parallel, s.threads)
+
+	t0 := time.Now()
+	r := &sweep.Runner{Dir: s.out, Plan: plan, Worker: s.worker, Shard: s.shard, Parallel: s.parallel,
+		Claimer: claimer, Adopt: c.Bool("adopt"),
+		Run:     sweep.TrainFunc(func(j sweep.Job) trainer.Observer { return &epochLines{w: errw, pair: j.Pair.String()} }, trainer.WithVersion(version)),
+		OnEvent: func(e sweep.Event) { printEvent(out, errw, s.out, &plan, e) }}
+	res, err := r.Execute(ctx)
+	if err != nil {
+		return err
+	}
+	wall := time.Since(t0).Round(time.Second)
+	fmt.Fprintf(out, "sweep %s: %d of %d runs done; this worker (shard %s, %d runs) ran %d (%d ok, %d failed, %d diverged",
+		s.out, countDone(s.out, &plan), total, s.shard, res.Mine, res.Ran, res.OK, res.Failed, res.Diverged)
+	if res.Adopted > 0 {
+		fmt.Fprintf(out, "; %d taken over from dead workers of other shards", res.Adopted)
+	}
+	fmt.Fprintf(out, "), %d finished before, %d held by other workers, %d interrupted, %d errors, in %s\n",
+		res.Skipped, res.Held, res.Interrupted, len(res.Errors), wall)
+	if ctx.Err() != nil {
+		return cli.Exit(fmt.Sprintf("rout: sweep: interrupted; %d runs checkpointed. Rerun the same command to resume", res.Interrupted), exitCanceled)
+	}
+	for _, e := range res.Errors {
+		fmt.Fprintf(errw, "error: %v\n", e)
+	}
+	sw, rerr := report.Load(s.out)
+	if rerr == nil {
+		fmt.Fprintln(out)
+		rerr = report.Compute(sw, report.DefaultResamples).WriteText(out)
+		fmt.Fprintf(out, "\n`rout report %s` writes report.md, report.html, runs.csv and the pictures.\n", s.out)
+	}
+	if len(res.Errors) > 0 {
+		return fmt.Errorf("sweep: %d runs stopped with errors (listed above; rerun the same command to retry them)", len(res.Errors))
+	}
+	return rerr
+}
+
+// printEvent writes a runner event: finished runs to standard output (one line each: arm,
+// seed, status, final accuracy, re-inits, wall time), the rest to standard error.
+func printEvent(out, errw io.Writer, dir string, plan *sweep.Plan, e sweep.Event) {
+	name := fmt.Sprintf("%s seed %d", e.Pair.Arm, e.Pair.Seed)
+	switch e.Kind {
+	case sweep.Started:
+		how := "start"
+		if e.Resume {
+			how = "resume from checkpoint"
+		}
+		if e.Adopted {
+			how += ", taken over from another shard"
+		}
+		if e.Previous != nil {
+			how += ", claim taken over from " + e.Previous.String()
+		}
+		fmt.Fprintf(errw, "%s: %s\n", name, how)
+	case sweep.Finished:
+		s := e.Summary
+		acc := "n/a"
+		if s.FinalTestAcc != nil {
+			acc = fmt.Sprintf("%.2f%%", 100*float64(*s.FinalTestAcc))
+		}
+		fmt.Fprintf(out, "[%d/%d] %s: %s, final test acc %s, %d re-inits, %.1fs\n",
+			countDone(dir, plan), len(plan.Arms)*len(plan.Seeds), name, s.Status, acc, s.ReinitsTotal, s.WallSeconds)
+	case sweep.Skipped:
+		fmt.Fprintf(errw, "%s: finished before, kept\n", name)
+	case sweep.Held:
+		fmt.Fprintf(errw, "%s: held by %s, left to it\n", name, e.Holder)
+	case sweep.Interrupted:
+		fmt.Fprintf(errw, "%s: interrupted, checkpointed\n", name)
+	case sweep.Failed:
+		fmt.Fprintf(errw, "%s: error: %v\n", name, e.Err)
+	}
+}
+
+// countDone counts the plan's runs with a summary.json.
+func countDone(dir string, plan *sweep.Plan) int {
+	n := 0
+	for _, p := range plan.Pairs() {
+		if _, err := os.Stat(p.Dir(dir) + "/" + trainer.SummaryFile); err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// epochLines prints a line per epoch of one run of a sweep (runs at once share the writer).
+type epochLines struct {
+	w    io.Writer
+	pair string
+	end  int
+}
+
+func (p *epochLines) Start(pl trainer.Plan) { p.end = pl.TotalSteps }
+func (p *epochLines) Step(int)              {}
+func (p *epochLines) Record(r trainer.Record) {
+	if r.Kind != "epoch" || r.TestAcc == nil {
+		return
+	}
+	fmt.Fprintf(p.w, "  %s epoch %d (step %d/%d): loss %.4f, test acc %.2f%%, re-inits %d, %.0f img/s\n",
+		p.pair, r.Epoch, r.Step, p.end, float64(r.Loss), 100*float64(*r.TestAcc), r.Reinits.Total(), r.ImagesPerSec)
+}
+
+// lockedWriter serialises writes from the runs running at once, a line at a time.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}

@@ -1,0 +1,48 @@
+package sweep
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"rout/data"
+	"rout/trainer"
+)
+
+// TrainFunc is the RunFunc that trains with trainer.Run, each run on its own backend (on a GPU,
+// the runs running at once share the device). Each dataset is loaded once and shared by the
+// runs that use it (trainer.Run does not modify it). opts are added to every run's options
+// (trainer.WithVersion, say); observe, when not nil, gives each run its own observer.
+func TrainFunc(observe func(Job) trainer.Observer, opts ...trainer.Option) RunFunc {
+	var (
+		mu    sync.Mutex
+		cache = map[string]*data.Dataset{}
+	)
+	load := func(spec string) (*data.Dataset, error) {
+		mu.Lock() // held while loading: the runs waiting for a dataset would only load it again
+		defer mu.Unlock()
+		if d, ok := cache[spec]; ok {
+			return d, nil
+		}
+		d, err := data.Open(spec)
+		if err != nil {
+			return nil, fmt.Errorf("setting data: %w", err)
+		}
+		cache[spec] = d
+		return d, nil
+	}
+	return func(ctx context.Context, j Job) (trainer.Summary, error) {
+		d, err := load(j.Config.Data)
+		if err != nil {
+			return trainer.Summary{}, err
+		}
+		o := append([]trainer.Option{trainer.WithDataset(d)}, opts...)
+		if j.Resume {
+			o = append(o, trainer.Resume())
+		}
+		if observe != nil {
+			o = append(o, trainer.WithObserver(observe(j)))
+		}
+		return trainer.Run(ctx, j.Config, j.Dir, o...)
+	}
+}
