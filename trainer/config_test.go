@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"encoding/json"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -170,5 +171,19 @@ func TestFlags(t *testing.T) {
 	}
 	if err := app.Run([]string{"x", "--epochs", "0"}); err == nil || !strings.Contains(err.Error(), "epochs") {
 		t.Errorf("bad value: %v", err)
+	}
+}
+
+// TestREADMEDocumentsEverySetting keeps the README's settings table in step with Config.
+func TestREADMEDocumentsEverySetting(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	for _, k := range append(Keys(), "preset") {
+		if !strings.Contains(readme, "| `--"+k+"`") {
+			t.Errorf("README.md's settings table has no row for --%s", k)
+		}
 	}
 }

@@ -134,7 +134,7 @@ type Record struct {
 	Reinits      LayerCounts `json:"reinits"`
 	Dead         LayerCounts `json:"dead"`
 	ImagesPerSec float64     `json:"images_per_sec"` // training throughput since the previous line (log) or over the epoch (epoch)
-	Elapsed      float64     `json:"elapsed"`        // seconds of training so far (across resumes)
+	Elapsed      float64     `json:"elapsed"`        // seconds of training and evaluation so far (across resumes)
 }
 
 // Summary is summary.json, written when a run completes.
@@ -154,7 +154,7 @@ type Summary struct {
 	FailedMargin   float64 `json:"failed_margin"`
 	Epochs         int     `json:"epochs"` // epochs run, a last partial one (--max-steps) included
 	Steps          int     `json:"steps"`
-	WallSeconds    float64 `json:"wall_seconds"` // training time, across resumes
+	WallSeconds    float64 `json:"wall_seconds"` // training and evaluation time, across resumes
 	ReinitsTotal   int64   `json:"reinits_total"`
 	// ReinitsPerLayer and DeadFinalPerLayer cover the watched layers, in network order.
 	ReinitsPerLayer   LayerCounts `json:"reinits_per_layer"`

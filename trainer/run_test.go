@@ -248,9 +248,7 @@ func TestKillAndResume(t *testing.T) {
 		if _, err := Run(context.Background(), changed, dir, WithDataset(tinyData), Resume()); err == nil || !strings.Contains(err.Error(), "lr") {
 			t.Errorf("kill at %d: resuming with another lr: %v, want an error naming lr", k, err)
 		}
-		resumed := cfg
-		resumed.LogEvery = cfg.LogEvery // a run-control setting could change here
-		got, err := Run(context.Background(), resumed, dir, WithDataset(tinyData), Resume())
+		got, err := Run(context.Background(), cfg, dir, WithDataset(tinyData), Resume())
 		if err != nil {
 			t.Fatalf("kill at %d: resume: %v", k, err)
 		}

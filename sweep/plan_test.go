@@ -1,0 +1,143 @@
+package sweep
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func mustArms(t *testing.T, s string) []Arm {
+	t.Helper()
+	a, err := ParseArms(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestPlanConfig(t *testing.T) {
+	arms := mustArms(t, "baseline,ro:randomout=true,lr=0.003,device=cpu")
+	p, err := NewPlan("quick", arms, []uint64{4, 9}, map[string]string{"lr": "0.002", "epochs": "2", "data-seed": "11", "randomout": "true"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worker := map[string]string{"device": "gpu", "threads": "3"}
+	base, err := p.Config("baseline", 9, worker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Preset, then flags, then worker settings, then the arm's overrides, then seed and arm.
+	if base.Preset != "quick" || base.Model != "convnet-small" || base.Epochs != 2 || base.LR != 0.002 ||
+		base.RandomOut || base.Seed != 9 || base.Arm != "baseline" || base.DataSeed != 11 || base.Device != "gpu" || base.Threads != 3 {
+		t.Errorf("baseline config %+v", base)
+	}
+	ro, _ := p.Config("ro", 4, worker)
+	if !ro.RandomOut || ro.LR != 0.003 || ro.Device != "cpu" || ro.Seed != 4 || ro.DataSeed != 11 {
+		t.Errorf("ro config %+v", ro)
+	}
+	if _, err := p.Config("nope", 4, nil); err == nil {
+		t.Error("unknown arm: no error")
+	}
+	// Pairs in plan order: arms, then seeds.
+	var got []string
+	for _, pr := range p.Pairs() {
+		got = append(got, pr.String())
+	}
+	if strings.Join(got, " ") != "baseline/4 baseline/9 ro/4 ro/9" {
+		t.Errorf("pairs %v", got)
+	}
+
+	v, err := NewPlan("quick", arms, []uint64{4, 9}, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := v.Config("ro", 9, nil); c.DataSeed != 9 || c.Seed != 9 {
+		t.Errorf("vary-data-seed: data seed %d seed %d", c.DataSeed, c.Seed)
+	}
+
+	for _, c := range []struct {
+		preset string
+		arms   string
+		seeds  []uint64
+		flags  map[string]string
+		vary   bool
+		msg    string
+	}{
+		{"fast", "baseline", []uint64{1}, nil, false, `unknown preset "fast"`},
+		{"quick", "baseline", nil, nil, false, "seeds: none given"},
+		{"quick", "baseline", []uint64{1, 1}, nil, false, "seed 1 listed twice"},
+		{"quick", "baseline", []uint64{1}, map[string]string{"device": "cpu"}, false, "device is a worker setting"},
+		{"quick", "baseline", []uint64{1}, map[string]string{"epochs": "0"}, false, `arm "baseline": setting epochs: 0, want 1 or more`},
+		{"quick", "baseline", []uint64{1}, map[string]string{"data-seed": "3"}, true, "data-seed and vary-data-seed"},
+		{"quick", "ds:data-seed=3", []uint64{1}, nil, true, `arm "ds": overrides data-seed`},
+		{"quick", "hot:lr=-1", []uint64{1}, nil, false, `arm "hot": setting lr: -1, want a positive number`},
+	} {
+		_, err := NewPlan(c.preset, mustArms(t, c.arms), c.seeds, c.flags, c.vary)
+		if err == nil || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("NewPlan(%s, %s, %v, %v, %v) = %v, want an error with %q", c.preset, c.arms, c.seeds, c.flags, c.vary, err, c.msg)
+		}
+	}
+}
+
+func TestEnsurePlan(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sw")
+	p, err := NewPlan("quick", mustArms(t, "baseline,randomout"), []uint64{1, 2, 3}, map[string]string{"epochs": "2"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Workers starting together: one writes, every one agrees on the recorded plan.
+	var wg sync.WaitGroup
+	created := make([]string, 8)
+	errs := make([]error, 8)
+	for i := range created {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := Ensure(dir, p)
+			created[i], errs[i] = got.Created, err
+		}()
+	}
+	wg.Wait()
+	for i := range created {
+		if errs[i] != nil || created[i] == "" || created[i] != created[0] {
+			t.Fatalf("worker %d: created %q, err %v (worker 0: %q)", i, created[i], errs[i], created[0])
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != PlanFile {
+		t.Errorf("folder holds %v, want only %s (no temporary files)", entries, PlanFile)
+	}
+	st, _ := os.Stat(filepath.Join(dir, PlanFile))
+	if st.Mode().Perm() != 0o644 {
+		t.Errorf("sweep.json mode %v, want 0644 (other workers read it)", st.Mode())
+	}
+	back, err := ReadPlan(dir)
+	if err != nil || len(back.Diff(&p)) != 0 || back.Created != created[0] {
+		t.Errorf("read back %+v, %v", back, err)
+	}
+	// The same plan written differently (1e-30 is the preset's tau) is still the same plan...
+	same, _ := NewPlan("quick", mustArms(t, "baseline,randomout"), []uint64{1, 2, 3}, map[string]string{"epochs": "02"}, false)
+	if _, err := Ensure(dir, same); err != nil {
+		t.Errorf("same plan: %v", err)
+	}
+	// ...and another plan is an error naming every difference.
+	other, _ := NewPlan("quick", mustArms(t, "baseline,randomout:tau=1e-6"), []uint64{1, 2, 3, 4}, map[string]string{"lr": "0.01"}, true)
+	_, err = Ensure(dir, other)
+	for _, want := range []string{"records another plan", "seeds 1-3, now 1-4", "arm randomout:randomout=true, now randomout:randomout=true,tau=1e-06",
+		"--epochs 2, now not given", "--lr not given, now 0.01", "vary-data-seed false, now true", "choose another --out"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("other plan: %v, want %q", err, want)
+		}
+	}
+	renamed, _ := NewPlan("paper", mustArms(t, "baseline"), []uint64{1, 2, 3}, map[string]string{"epochs": "2"}, false)
+	_, err = Ensure(dir, renamed)
+	if err == nil || !strings.Contains(err.Error(), "preset quick, now paper") || !strings.Contains(err.Error(), "arms baseline,randomout, now baseline") {
+		t.Errorf("renamed arms: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, PlanFile), []byte(`{"preset": "quick", "arms": 3}`), 0o644)
+	if _, err := Ensure(dir, p); err == nil || !strings.Contains(err.Error(), PlanFile) {
+		t.Errorf("damaged plan: %v", err)
+	}
+}
