@@ -213,16 +213,16 @@ func (c *Context) Close() error {
 	if c.stream != nil {
 		add(cuErr("cuStreamSynchronize", C.rc_cuStreamSynchronize(c.stream)))
 	}
-	for _, b := range []*Buffer[uint8]{c.work, c.blasWork} {
-		if b != nil {
-			add(b.Free())
-		}
-	}
 	if c.blas != nil {
 		add(blasErr("cublasDestroy_v2", C.rc_cublasDestroy_v2(c.blas)))
 	}
 	if c.dnn != nil {
 		add(dnnErr("cudnnDestroy", C.rc_cudnnDestroy(c.dnn)))
+	}
+	for _, b := range []*Buffer[uint8]{c.work, c.blasWork} {
+		if b != nil {
+			add(b.Free())
+		}
 	}
 	if c.stream != nil {
 		add(cuErr("cuStreamDestroy_v2", C.rc_cuStreamDestroy_v2(c.stream)))

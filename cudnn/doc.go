@@ -75,7 +75,8 @@
 //
 // Everything a Context does is queued on its one stream in call order; only Download, Sync,
 // Event.Wait/Since, Alloc/Free and the first use of a convolution shape (PlanConv: algorithm
-// search, workspace growth) wait for the device. Plan every convolution shape and allocate every
+// search, workspace growth) wait for the device, and Upload may (the driver stages pageable host
+// memory). Plan every convolution shape and allocate every
 // buffer before the training loop, and a step never waits, so it can be captured as a CUDA graph.
 //
 // TF32 is off unless Options.AllowTF32: convolutions use CUDNN_FMA_MATH and cuBLAS its default
@@ -86,4 +87,12 @@
 //
 // The state of the dlopen'ed libraries is process-wide, as dlopen is: each is loaded at most
 // once per process.
+//
+// # Tests
+//
+// The GPU tests compare every binding with a float64 loop in Go. Without a usable GPU they skip
+// with one line (ROUT_REQUIRE_GPU=1 makes that a failure); TestPlumbingWithCPUMock runs them
+// anyway, in a child process, against testdata/mockcuda.c (a CPU stand-in for the four libraries,
+// built with the C compiler), which checks the Go side everywhere. testdata/declcheck.sh checks
+// rout_cuda.h against NVIDIA's headers on a GPU machine (scripts/gpu-check.sh --device).
 package cudnn

@@ -125,7 +125,7 @@ func TestDeviceAndVersions(t *testing.T) {
 		t.Fatalf("MemInfo free %d total %d, device total %d", free, total, d.TotalMemory)
 	}
 	for name, f := range map[string]func() (string, error){
-		"driver": DriverVersion, "cublas": CUBLASVersion, "nvrtc": NVRTCVersion,
+		"cuda": DriverVersion, "cublas": CUBLASVersion, "nvrtc": NVRTCVersion,
 		"cudnn": func() (string, error) { v, _, err := CUDNNVersion(); return v, err },
 	} {
 		v, err := f()

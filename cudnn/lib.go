@@ -165,7 +165,7 @@ func openLibrary(s libSpec, envDirs string, stdDirs []string) (unsafe.Pointer, s
 			}
 			preloadCompanions(filepath.Dir(p), s.companions)
 		}
-		h, err := dlopen(p)
+		h, err := dlopen(p, false)
 		if err == nil {
 			return h, p, nil
 		}
@@ -191,7 +191,7 @@ func preloadCompanions(dir string, patterns []string) {
 	for pass := 0; pass < 3 && len(files) > 0; pass++ {
 		var left []string
 		for _, f := range files {
-			if _, err := dlopen(f); err != nil {
+			if _, err := dlopen(f, true); err != nil {
 				left = append(left, f)
 			}
 		}
@@ -202,11 +202,16 @@ func preloadCompanions(dir string, patterns []string) {
 	}
 }
 
-func dlopen(path string) (unsafe.Pointer, error) {
+// dlopen opens a library; lazy defers symbol binding (for the large companions).
+func dlopen(path string, lazy bool) (unsafe.Pointer, error) {
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
 	var buf [512]C.char
-	h := C.rc_dlopen(cpath, &buf[0], C.size_t(len(buf)))
+	l := C.int(0)
+	if lazy {
+		l = 1
+	}
+	h := C.rc_dlopen(cpath, l, &buf[0], C.size_t(len(buf)))
 	if h == nil {
 		return nil, errors.New(C.GoString(&buf[0]))
 	}

@@ -11,8 +11,8 @@ struct rc_cudnn_table rc_cudnn;
 struct rc_cublas_table rc_cublas;
 struct rc_nvrtc_table rc_nvrtc;
 
-void *rc_dlopen(const char *path, char *err, size_t errlen) {
-	void *h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+void *rc_dlopen(const char *path, int lazy, char *err, size_t errlen) {
+	void *h = dlopen(path, (lazy ? RTLD_LAZY : RTLD_NOW) | RTLD_GLOBAL);
 	if (h == NULL && errlen > 0) {
 		const char *e = dlerror();
 		strncpy(err, e ? e : "dlopen failed", errlen - 1);

@@ -9,6 +9,7 @@ package cudnn
 import "C"
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -230,7 +231,7 @@ func (c *Context) LoadModule(image []byte) (*Module, error) {
 	if len(image) == 0 {
 		return nil, errors.New("cudnn: LoadModule of an empty image")
 	}
-	if image[len(image)-1] != 0 && !slices.Equal(image[:4], []byte{0x7f, 'E', 'L', 'F'}) {
+	if image[len(image)-1] != 0 && !bytes.HasPrefix(image, []byte("\x7fELF")) {
 		image = append(slices.Clip(image), 0) // PTX text without its terminator
 	}
 	done, err := c.bind()
@@ -287,14 +288,24 @@ type Function struct {
 // MaxThreadsPerBlock is the largest block this kernel can be launched with (it depends on its
 // register use).
 func (f *Function) MaxThreadsPerBlock() (int, error) {
+	done, err := f.c.bind()
+	if err != nil {
+		return 0, err
+	}
+	defer done()
 	var v C.int
-	err := cuErr("cuFuncGetAttribute", C.rc_cuFuncGetAttribute(&v, C.RC_CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, f.f))
+	err = cuErr("cuFuncGetAttribute", C.rc_cuFuncGetAttribute(&v, C.RC_CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, f.f))
 	return int(v), err
 }
 
 // SetMaxDynamicShared allows launches with up to bytes of dynamic shared memory (needed above
 // 48 KiB).
 func (f *Function) SetMaxDynamicShared(bytes int) error {
+	done, err := f.c.bind()
+	if err != nil {
+		return err
+	}
+	defer done()
 	return cuErr("cuFuncSetAttribute", C.rc_cuFuncSetAttribute(f.f, C.RC_CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, C.int(bytes)))
 }
 

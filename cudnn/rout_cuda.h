@@ -268,11 +268,11 @@ extern struct rc_nvrtc_table rc_nvrtc;
 // Library identifiers for the loader.
 enum { RC_LIB_CUDA = 0, RC_LIB_CUDNN = 1, RC_LIB_CUBLAS = 2, RC_LIB_NVRTC = 3 };
 
-// rc_dlopen opens path (RTLD_NOW|RTLD_GLOBAL); on failure it returns NULL and copies dlerror()
-// into err. rc_resolve fills library lib's table from handle; on failure it returns the name of
+// rc_dlopen opens path (RTLD_NOW, or RTLD_LAZY when lazy, with RTLD_GLOBAL); on failure it
+// returns NULL and copies dlerror() into err. rc_resolve fills library lib's table from handle; on failure it returns the name of
 // the first missing symbol (static storage), else NULL. rc_dlpath names the file a symbol of
 // library lib was loaded from (for `rout info`), or "" when unknown.
-void *rc_dlopen(const char *path, char *err, size_t errlen);
+void *rc_dlopen(const char *path, int lazy, char *err, size_t errlen);
 const char *rc_resolve(int lib, void *handle);
 const char *rc_dlpath(int lib);
 

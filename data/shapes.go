@@ -65,7 +65,7 @@ const (
 func drawShape(st *rng.Stream, label int, dst []uint8) {
 	between := func(lo, hi int) int { return lo + st.Intn(hi-lo+1) }
 
-	r4 := between(6*q, 11*q) // half-size of the shape, in quarter pixels
+	r4 := between(7*q, 12*q) // half-size of the shape, in quarter pixels
 	cx := between(r4, shapeSize*q-r4)
 	cy := between(r4, shapeSize*q-r4)
 	// Rotation by up to about +-15 degrees: cos and sin from t = tan(angle/2) = k/1024 by the
@@ -85,7 +85,8 @@ func drawShape(st *rng.Stream, label int, dst []uint8) {
 		bg2[c] = st.Intn(256)
 	}
 	mode := st.Intn(5) // 0: flat, 1..4: gradient left-right, right-left, top-bottom, bottom-top
-	// Foreground: a colour far enough (L1 distance) from the background's middle colour.
+	// Foreground: a colour whose brightness differs clearly from the background's middle colour
+	// (else black or white, whichever differs more), so every shape has visible edges.
 	var mid, fg [3]int
 	for c := range 3 {
 		mid[c] = (bg1[c] + bg2[c]) / 2
@@ -94,22 +95,22 @@ func drawShape(st *rng.Stream, label int, dst []uint8) {
 		mid = bg1
 	}
 	for try := 0; ; try++ {
-		dist := 0
 		for c := range 3 {
 			fg[c] = st.Intn(256)
-			dist += abs(fg[c] - mid[c])
 		}
-		if dist >= 200 {
+		if abs(luma(fg)-luma(mid)) >= 80 {
 			break
 		}
 		if try == 15 {
-			for c := range 3 {
-				fg[c] = 255 - mid[c]
+			v := 0
+			if luma(mid) < 128 {
+				v = 255
 			}
+			fg = [3]int{v, v, v}
 			break
 		}
 	}
-	noise := between(4, 32) // amplitude of the uniform pixel noise
+	noise := between(2, 16) // amplitude of the uniform pixel noise
 
 	rs := int64(r4) << rotShift
 	th := rs * thick / 256
@@ -190,6 +191,9 @@ func inside(label int, u, v, rs, th int64) bool {
 		return (d1 <= w && d2 <= l) || (d2 <= w && d1 <= l)
 	}
 }
+
+// luma is a colour's brightness (ITU-R BT.601 weights), 0..255.
+func luma(c [3]int) int { return (299*c[0] + 587*c[1] + 114*c[2]) / 1000 }
 
 func abs(x int) int {
 	if x < 0 {

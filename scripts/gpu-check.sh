@@ -2,7 +2,7 @@
 # gpu-check.sh: verify rout's GPU code on a GPU machine in one prepared run (../shared/DEVICE.md).
 #
 #   scripts/gpu-check.sh            host mode (a development machine with Go): build every GPU test
-#                                   binary and the CLI into .gpu/, copy the declaration check and the
+#                                   binary and the CLI into .gpu/bin.tar.gz, copy the declaration check and the
 #                                   CIFAR-10 JPEG archive there. Then copy .gpu/ (with the repository)
 #                                   to the GPU machine.
 #   scripts/gpu-check.sh --device   device mode (the GPU machine, from the repository root, no Go):
@@ -23,21 +23,22 @@ ALWAYS_PKGS=(cudnn kernels net/gpu)
 # Packages left out: cmd/rout's test binary is as big as the CLI, whose `rout info` step checks
 # the same thing (a device run carries at most 64 MiB).
 SKIP_PKGS=(cmd/rout)
-# Optional -test.run filter per package, to leave slow CPU-only tests out of the device run.
-declare -A TEST_RUN=()
+# Optional -test.run filter per package, to leave slow CPU-only tests out of the device run
+# (they run in CI). trainer: only its GPU tests, whose names contain "GPU".
+declare -A TEST_RUN=([trainer]='GPU')
 
 # Extra device steps, "name|command", run from the repository root after the tests, timed and
 # logged like them (benchmarks, end-to-end runs). The environment has LD_LIBRARY_PATH,
-# NVIDIA_TF32_OVERRIDE=0, ROUT_REQUIRE_GPU=1, and ROUT_GPU_CHECK_DATA (the folder holding
-# cifar10/CIFAR-10-images-jpeg.tar.gz). More can be given at run time in GPU_CHECK_EXTRA,
-# one "name|command" a line.
+# NVIDIA_TF32_OVERRIDE=0, ROUT_REQUIRE_GPU=1, GPU_BIN (the folder of the binaries: rout, NAME.test)
+# and ROUT_GPU_CHECK_DATA (the folder holding cifar10/CIFAR-10-images-jpeg.tar.gz). More can be
+# given at run time in GPU_CHECK_EXTRA, one "name|command" a line.
 EXTRA_STEPS=(
-	# "filter-norms-bench|cd kernels && ../.gpu/kernels.test -test.run '^$' -test.bench FilterNorms"
+	# "bench-inception28|\"$GPU_BIN/rout\" bench --model inception28 --batch 128 --optimizer adam"
 )
 
 host() {
 	command -v go >/dev/null || { echo "gpu-check: host mode needs Go" >&2; exit 1; }
-	rm -rf "$gpu/bin" "$gpu/declcheck" "$gpu/packages.txt"
+	rm -rf "$gpu/bin" "$gpu/bin.tar.gz" "$gpu/declcheck" "$gpu/packages.txt" "$gpu/logs" "$gpu/cache"
 	mkdir -p "$gpu/bin" "$gpu/declcheck" "$gpu/shared/data/cifar10"
 	export CGO_ENABLED=1
 	local flags=(-trimpath -ldflags=-s\ -w)
@@ -69,6 +70,8 @@ host() {
 		echo "gpu-check: $archive not found; device steps that need data will not have it"
 	fi
 	du -sh "$gpu"/bin/* "$gpu/shared" | sed 's/^/  /'
+	# Compressed for the trip (a device run carries at most 64 MiB); device mode unpacks it.
+	tar -czf "$gpu/bin.tar.gz" -C "$gpu" bin && rm -rf "$gpu/bin"
 	local mib=$(($(du -sk --exclude=logs "$gpu" | cut -f1) / 1024))
 	echo "gpu-check: .gpu holds ${mib} MiB$( ((mib > 60)) && echo ' (WARNING: more than the 64 MiB a device run can carry)')"
 	echo "gpu-check: now run on the GPU machine, from the repository root: scripts/gpu-check.sh --device"
@@ -105,10 +108,13 @@ run_step() { # name, command (bash)
 
 device() {
 	[[ -f $gpu/packages.txt ]] || { echo "gpu-check: no .gpu/packages.txt: run scripts/gpu-check.sh on a development machine first and copy .gpu/ here" >&2; exit 1; }
+	if [[ -f $gpu/bin.tar.gz ]]; then
+		tar -xzf "$gpu/bin.tar.gz" -C "$gpu" || { echo "gpu-check: cannot unpack .gpu/bin.tar.gz" >&2; exit 1; }
+	fi
 	out=${OUT:-$gpu/logs}
 	mkdir -p "$out"
 	export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib:/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-	export NVIDIA_TF32_OVERRIDE=0 ROUT_REQUIRE_GPU=1 ROUT_GPU_CHECK_DATA=$gpu/shared/data
+	export NVIDIA_TF32_OVERRIDE=0 ROUT_REQUIRE_GPU=1 ROUT_GPU_CHECK_DATA=$gpu/shared/data GPU_BIN=$gpu/bin
 	export XDG_CACHE_HOME=${XDG_CACHE_HOME:-$gpu/cache} # the kernel cache, kept with the run
 	local start=$SECONDS failed=0
 

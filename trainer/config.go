@@ -68,7 +68,7 @@ type Config struct {
 
 	FailMargin      float64 `json:"fail-margin" cat:"run" usage:"status failed when the final test accuracy is within this of chance (1/classes)"`
 	LogEvery        int     `json:"log-every" cat:"run" resume:"ok" usage:"steps between log lines (loss, accuracy and counters are read back only then)"`
-	CheckpointEvery int     `json:"checkpoint-every" cat:"run" resume:"ok" usage:"steps between checkpoints (0: at the end of every epoch only)"`
+	CheckpointEvery int     `json:"checkpoint-every" cat:"run" resume:"ok" usage:"steps between extra checkpoints (0: none; one is always written after every epoch and where the run stops)"`
 	MaxSteps        int     `json:"max-steps" cat:"run" resume:"ok" usage:"stop after this many steps in all, evaluating once more (0: run every epoch)"`
 	Device          string  `json:"device" cat:"run" resume:"ok" choices:"auto,cpu,gpu" usage:"backend: the GPU when one is usable (auto), or force one"`
 	Threads         int     `json:"threads" cat:"run" resume:"ok" usage:"CPU backend worker threads (0: every core)"`

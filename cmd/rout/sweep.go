@@ -34,7 +34,7 @@ func sweepCommand() *cli.Command {
 	flags = append(flags,
 		&cli.StringFlag{Name: "out", Category: "sweep", Usage: "sweep folder: sweep.json and runs/ARM/SEED/ (required; rerun the same command to resume)"},
 		&cli.StringFlag{Name: "seeds", Category: "sweep", Usage: "seeds every arm runs: numbers and ranges, such as 1-8,20,31-32"},
-		&cli.StringFlag{Name: "arms", Category: "sweep", Usage: "arms, comma-separated: baseline (RandomOut off), randomout (on), or NAME:key=value,... with `rout train` flag names as keys (default baseline,randomout)"},
+		&cli.StringFlag{Name: "arms", Category: "sweep", Usage: "arms, comma-separated: baseline (RandomOut off), randomout (on), or NAME:key=value,... with the train flag names as keys (default baseline,randomout)"},
 		&cli.StringFlag{Name: "file", Category: "sweep", Usage: "TOML sweep file with preset, seeds, arms, flags and vary-data-seed (flags given here win)"},
 		&cli.BoolFlag{Name: "vary-data-seed", Category: "sweep", Usage: "give each seed its own data order (data seed = seed); by default every run shares one, so the seed moves only the initialisation"},
 		&cli.IntFlag{Name: "parallel", Category: "sweep", Value: 1, Usage: "runs at once (on a GPU they share the device)"},

@@ -3,7 +3,7 @@
 // (-Werror turns an incompatible pointer type into a failure) and every enum value, type size and
 // struct layout must equal the real one (_Static_assert). Run by declcheck.sh on the GPU machine:
 //
-//	gcc -std=c11 -Wall -Werror -Wno-deprecated-declarations -Wno-unused-variable \
+//	gcc -std=gnu11 -Wall -Werror -Wno-deprecated-declarations -Wno-unused-variable
 //	    -isystem $CUDA/include -isystem $CUDNN/include -I<folder of rout_cuda.h> -c declcheck.c
 #include <stddef.h>
 #include <stdio.h>
@@ -89,7 +89,7 @@ SAME_PERF(cudnnConvolutionBwdDataAlgoPerf_t)
 SAME_PERF(cudnnConvolutionBwdFilterAlgoPerf_t)
 
 // Every enum value.
-#define SAME_ENUM(name, value) _Static_assert(RC_##name == name, #name " differs from the header");
+#define SAME_ENUM(name, value) _Static_assert((int)RC_##name == (int)name, #name " differs from the header");
 RC_ENUMS(SAME_ENUM)
 
 // Every prototype: the real function must convert to our pointer type without a warning.

@@ -18,15 +18,18 @@ cc=${CC:-gcc}
 echo "declcheck: $cc, cuda.h from $cuda_inc, cudnn.h from $cudnn_inc"
 flags=(-std=gnu11 -Wall -Werror -Wno-deprecated-declarations -Wno-unused-variable
 	-isystem "$cuda_inc" -isystem "$cudnn_inc" -I "$dir")
-"$cc" "${flags[@]}" -c -o "$dir/declcheck.o" "$dir/declcheck.c"
+bad=0
+if ! "$cc" "${flags[@]}" -c -o "$dir/declcheck.o" "$dir/declcheck.c"; then
+	echo "declcheck: FAILED: our declarations differ from the headers (errors above)"
+	bad=1
+fi
 nfn=$(grep -cE '^[[:space:]]*X\([^,]*,[[:space:]]*[A-Za-z0-9_]+,[[:space:]]*\(' "$dir/rout_cuda.h")
 nenum=$(grep -cE '^[[:space:]]*X\([A-Za-z0-9_]+, -?[0-9]+\)' "$dir/rout_cuda.h")
 versions=$("$cc" "${flags[@]}" -dM -E "$dir/declcheck.c" | grep -E '^#define (CUDA_VERSION|CUDNN_MAJOR|CUDNN_MINOR|CUDNN_PATCHLEVEL|CUBLAS_VERSION) ' | awk '{printf "%s=%s ", $2, $3}')
-echo "declcheck: $nfn prototypes and $nenum enum values match the headers ($versions)"
+[[ $bad == 1 ]] || echo "declcheck: $nfn prototypes and $nenum enum values match the headers ($versions)"
 # Symbols we resolve by name must not be macros in the headers.
 names=$(sed -n 's/^[[:space:]]*X([^,]*,[[:space:]]*\([A-Za-z0-9_]*\),.*/\1/p' "$dir/rout_cuda.h")
 macros=$("$cc" "${flags[@]}" -dM -E "$dir/declcheck.c")
-bad=0
 for n in $names; do
 	if grep -qE "^#define $n[ (]" <<<"$macros"; then
 		echo "declcheck: the headers redefine $n: $(grep -E "^#define $n[ (]" <<<"$macros")"
@@ -34,4 +37,4 @@ for n in $names; do
 	fi
 done
 [[ $bad == 0 ]] || exit 1
-echo "declcheck: $(wc -w <<<"$names") symbol names are the headers' own"
+echo "declcheck: all $(wc -w <<<"$names") symbol names are the headers' own (none renamed by a macro)"

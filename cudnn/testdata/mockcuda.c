@@ -1,0 +1,265 @@
+// mockcuda.c is a CPU stand-in for libcuda, libcudnn, libcublas and libnvrtc, used by
+// TestPlumbingWithCPUMock to run the package's GPU tests on machines without a GPU. It checks the
+// Go side of every binding (argument order, strides and offsets, alpha/beta, workspace, math
+// type and algorithm choice, error conversion), not NVIDIA's numerics: the GPU run does that.
+// "Device" memory is host memory; the only kernel is the tests' saxpy; Find reports three
+// algorithms: a tensor-core one (fastest), a non-deterministic one and a deterministic one.
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdint.h>
+typedef unsigned long long dptr;
+#define OK 0
+// ---- driver
+int cuInit(unsigned f) { return OK; }
+int cuDriverGetVersion(int *v) { *v = 13000; return OK; }
+int cuGetErrorName(int e, const char **s) {
+	switch (e) { case 0: *s = "CUDA_SUCCESS"; break; case 1: *s = "CUDA_ERROR_INVALID_VALUE"; break;
+	case 500: *s = "CUDA_ERROR_NOT_FOUND"; break; default: return 1; }
+	return OK;
+}
+int cuDeviceGetCount(int *n) { *n = 1; return OK; }
+int cuDeviceGet(int *d, int o) { if (o != 0) return 101; *d = 0; return OK; }
+int cuDeviceGetName(char *n, int len, int d) { snprintf(n, len, "Mock GPU"); return OK; }
+int cuDeviceGetAttribute(int *v, int a, int d) {
+	switch (a) { case 1: *v = 1024; break; case 16: *v = 132; break; case 75: *v = 9; break; case 76: *v = 0; break; default: *v = 0; }
+	return OK;
+}
+int cuDeviceTotalMem_v2(size_t *b, int d) { *b = (size_t)80 << 30; return OK; }
+int cuDevicePrimaryCtxRetain(void **c, int d) { *c = (void *)0x1234; return OK; }
+int cuDevicePrimaryCtxRelease_v2(int d) { return OK; }
+int cuCtxSetCurrent(void *c) { return c == (void *)0x1234 ? OK : 201; }
+int cuMemGetInfo_v2(size_t *f, size_t *t) { *f = (size_t)70 << 30; *t = (size_t)80 << 30; return OK; }
+int cuStreamCreate(void **s, unsigned f) { *s = malloc(1); return OK; }
+int cuStreamDestroy_v2(void *s) { free(s); return OK; }
+int cuStreamSynchronize(void *s) { return OK; }
+int cuMemAlloc_v2(dptr *p, size_t n) { *p = (dptr)(uintptr_t)malloc(n); return *p ? OK : 2; }
+int cuMemFree_v2(dptr p) { free((void *)(uintptr_t)p); return OK; }
+int cuMemcpyHtoDAsync_v2(dptr d, const void *s, size_t n, void *st) { memcpy((void *)(uintptr_t)d, s, n); return OK; }
+int cuMemcpyDtoHAsync_v2(void *d, dptr s, size_t n, void *st) { memcpy(d, (void *)(uintptr_t)s, n); return OK; }
+int cuMemcpyDtoDAsync_v2(dptr d, dptr s, size_t n, void *st) { memmove((void *)(uintptr_t)d, (void *)(uintptr_t)s, n); return OK; }
+int cuMemsetD8Async(dptr d, unsigned char v, size_t n, void *s) { memset((void *)(uintptr_t)d, v, n); return OK; }
+int cuMemsetD32Async(dptr d, unsigned v, size_t n, void *s) { unsigned *p = (unsigned *)(uintptr_t)d; for (size_t i = 0; i < n; i++) p[i] = v; return OK; }
+int cuModuleLoadData(void **m, const void *img) { *m = malloc(1); return OK; }
+int cuModuleUnload(void *m) { free(m); return OK; }
+static void saxpy(void **p, unsigned gx, unsigned bx) {
+	float a = *(float *)p[0]; const float *x = *(float **)p[1]; float *y = *(float **)p[2]; int n = *(int *)p[3];
+	unsigned tag = *(unsigned *)p[4]; unsigned *tags = *(unsigned **)p[5];
+	for (unsigned i = 0; i < gx * bx; i++) if ((int)i < n) { y[i] = a * x[i] + y[i]; tags[i] = tag + i; }
+}
+int cuModuleGetFunction(void **f, void *m, const char *name) { if (strcmp(name, "saxpy")) return 500; *f = (void *)saxpy; return OK; }
+int cuFuncGetAttribute(int *v, int a, void *f) { *v = 1024; return OK; }
+int cuFuncSetAttribute(void *f, int a, int v) { return OK; }
+int cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned sh, void *s, void **params, void **extra) {
+	((void (*)(void **, unsigned, unsigned))f)(params, gx, bx); return OK;
+}
+int cuEventCreate(void **e, unsigned f) { *e = calloc(1, sizeof(double)); return OK; }
+int cuEventRecord(void *e, void *s) { static double t; *(double *)e = (t += 0.5); return OK; }
+int cuEventSynchronize(void *e) { return OK; }
+int cuEventDestroy_v2(void *e) { free(e); return OK; }
+int cuEventElapsedTime_v2(float *ms, void *a, void *b) { *ms = *(double *)b - *(double *)a; return OK; }
+// ---- cudnn
+size_t cudnnGetVersion(void) { return 91400; }
+size_t cudnnGetCudartVersion(void) { return 13000; }
+const char *cudnnGetErrorString(int s) { return s == 2000 ? "CUDNN_STATUS_BAD_PARAM" : s == 0 ? "CUDNN_STATUS_SUCCESS" : "CUDNN_STATUS_INTERNAL_ERROR"; }
+int cudnnCreate(void **h) { *h = malloc(1); return OK; }
+int cudnnDestroy(void *h) { free(h); return OK; }
+int cudnnSetStream(void *h, void *s) { return OK; }
+typedef struct { int n, c, h, w, sn, sc, sh, sw; } T;
+#define AT(t, p, N, C, H, W) ((float *)(p))[(N) * (t)->sn + (C) * (t)->sc + (H) * (t)->sh + (W) * (t)->sw]
+int cudnnCreateTensorDescriptor(T **d) { *d = calloc(1, sizeof(T)); return OK; }
+int cudnnDestroyTensorDescriptor(T *d) { free(d); return OK; }
+int cudnnSetTensor4dDescriptorEx(T *d, int t, int n, int c, int h, int w, int sn, int sc, int sh, int sw) {
+	if (n <= 0 || c <= 0 || h <= 0 || w <= 0 || t != 0) return 2000;
+	*d = (T){n, c, h, w, sn, sc, sh, sw}; return OK;
+}
+typedef struct { int k, c, h, w; } F;
+int cudnnCreateFilterDescriptor(F **d) { *d = calloc(1, sizeof(F)); return OK; }
+int cudnnDestroyFilterDescriptor(F *d) { free(d); return OK; }
+int cudnnSetFilter4dDescriptor(F *d, int t, int f, int k, int c, int h, int w) { if (t || f) return 2000; *d = (F){k, c, h, w}; return OK; }
+typedef struct { int ph, pw, u, v, dh, dw, mode, math; } CV;
+int cudnnCreateConvolutionDescriptor(CV **d) { *d = calloc(1, sizeof(CV)); return OK; }
+int cudnnDestroyConvolutionDescriptor(CV *d) { free(d); return OK; }
+int cudnnSetConvolution2dDescriptor(CV *d, int ph, int pw, int u, int v, int dh, int dw, int m, int t) { if (m != 1 || t != 0) return 2000; *d = (CV){ph, pw, u, v, dh, dw, m, 0}; return OK; }
+int cudnnSetConvolutionMathType(CV *d, int m) { if (m < 0 || m > 3) return 2000; d->math = m; return OK; }
+int cudnnGetConvolution2dForwardOutputDim(CV *cd, T *x, F *w, int *n, int *c, int *h, int *ww) {
+	*n = x->n; *c = w->k; *h = (x->h + 2 * cd->ph - w->h) / cd->u + 1; *ww = (x->w + 2 * cd->pw - w->w) / cd->v + 1; return OK;
+}
+typedef struct { int algo, status; float time; size_t memory; int determinism, mathType, reserved[3]; } P;
+static int findk(int req, int *ret, P *p, int count) {
+	// algo 0 non-deterministic, algo 1 deterministic (slower), algo 2 tensor ops
+	int n = count < 3 ? count : 3;
+	P r[3] = {{0, 0, 1, 100, 0, 3}, {1, 0, 2, 200, 1, 3}, {2, 0, 0.5, 50, 1, 1}};
+	P s[3] = {r[2], r[0], r[1]};
+	for (int i = 0; i < n && i < req; i++) p[i] = s[i];
+	*ret = n < req ? n : req; return OK;
+}
+int cudnnFindConvolutionForwardAlgorithm(void *h, T *x, F *w, CV *c, T *y, int req, int *ret, P *p) { return findk(req, ret, p, 8); }
+int cudnnFindConvolutionBackwardDataAlgorithm(void *h, F *w, T *dy, CV *c, T *dx, int req, int *ret, P *p) { return findk(req, ret, p, 6); }
+int cudnnFindConvolutionBackwardFilterAlgorithm(void *h, T *x, T *dy, CV *c, F *dw, int req, int *ret, P *p) { return findk(req, ret, p, 7); }
+int cudnnGetConvolutionForwardWorkspaceSize(void *h, T *x, F *w, CV *c, T *y, int a, size_t *s) { *s = a * 100; return OK; }
+int cudnnGetConvolutionBackwardDataWorkspaceSize(void *h, F *w, T *dy, CV *c, T *dx, int a, size_t *s) { *s = a * 100; return OK; }
+int cudnnGetConvolutionBackwardFilterWorkspaceSize(void *h, T *x, T *dy, CV *c, F *dw, int a, size_t *s) { *s = a * 100; return OK; }
+// conv loops: mode 0 fwd, 1 bwd data, 2 bwd filter
+static int conv(int mode, float al, float be, T *x, float *xp, F *w, float *wp, CV *c, T *y, float *yp) {
+	if (c->math != 3) return 3000; // must be FMA in these tests
+	int OH = y->h, OW = y->w;
+	if (mode == 0) for (int n = 0; n < y->n; n++) for (int k = 0; k < y->c; k++) for (int i = 0; i < OH; i++) for (int j = 0; j < OW; j++) AT(y, yp, n, k, i, j) *= be;
+	if (mode == 1) for (int n = 0; n < x->n; n++) for (int k = 0; k < x->c; k++) for (int i = 0; i < x->h; i++) for (int j = 0; j < x->w; j++) AT(x, xp, n, k, i, j) *= be;
+	if (mode == 2) for (int i = 0; i < w->k * w->c * w->h * w->w; i++) wp[i] *= be;
+	for (int n = 0; n < x->n; n++) for (int k = 0; k < w->k; k++) for (int i = 0; i < OH; i++) for (int j = 0; j < OW; j++)
+		for (int ch = 0; ch < w->c; ch++) for (int a = 0; a < w->h; a++) for (int b = 0; b < w->w; b++) {
+			int hh = i * c->u - c->ph + a, ww = j * c->v - c->pw + b;
+			if (hh < 0 || hh >= x->h || ww < 0 || ww >= x->w) continue;
+			float *wv = &wp[((k * w->c + ch) * w->h + a) * w->w + b];
+			if (mode == 0) AT(y, yp, n, k, i, j) += al * AT(x, xp, n, ch, hh, ww) * *wv;
+			if (mode == 1) AT(x, xp, n, ch, hh, ww) += al * AT(y, yp, n, k, i, j) * *wv;
+			if (mode == 2) *wv += al * AT(y, yp, n, k, i, j) * AT(x, xp, n, ch, hh, ww);
+		}
+	return OK;
+}
+int cudnnConvolutionForward(void *h, const float *al, T *x, float *xp, F *w, float *wp, CV *c, int a, void *ws, size_t wsz, const float *be, T *y, float *yp) {
+	if (wsz < (size_t)a * 100)
+		return 2000;
+	return conv(0, *al, *be, x, xp, w, wp, c, y, yp);
+}
+int cudnnConvolutionBackwardData(void *h, const float *al, F *w, float *wp, T *dy, float *dyp, CV *c, int a, void *ws, size_t wsz, const float *be, T *dx, float *dxp) {
+	if (wsz < (size_t)a * 100)
+		return 2000;
+	return conv(1, *al, *be, dx, dxp, w, wp, c, dy, dyp);
+}
+int cudnnConvolutionBackwardFilter(void *h, const float *al, T *x, float *xp, T *dy, float *dyp, CV *c, int a, void *ws, size_t wsz, const float *be, F *dw, float *dwp) {
+	if (wsz < (size_t)a * 100)
+		return 2000;
+	return conv(2, *al, *be, x, xp, dw, dwp, c, dy, dyp);
+}
+int cudnnConvolutionBackwardBias(void *h, const float *al, T *dy, float *dyp, const float *be, T *db, float *dbp) {
+	for (int k = 0; k < dy->c; k++) { double s = 0; for (int n = 0; n < dy->n; n++) for (int i = 0; i < dy->h; i++) for (int j = 0; j < dy->w; j++) s += AT(dy, dyp, n, k, i, j);
+		AT(db, dbp, 0, k, 0, 0) = *al * s + *be * AT(db, dbp, 0, k, 0, 0); }
+	return OK;
+}
+int cudnnAddTensor(void *h, const float *al, T *a, float *ap, const float *be, T *c, float *cp) {
+	for (int n = 0; n < c->n; n++) for (int k = 0; k < c->c; k++) for (int i = 0; i < c->h; i++) for (int j = 0; j < c->w; j++)
+		AT(c, cp, n, k, i, j) = *be * AT(c, cp, n, k, i, j) + *al * AT(a, ap, a->n == 1 ? 0 : n, a->c == 1 ? 0 : k, a->h == 1 ? 0 : i, a->w == 1 ? 0 : j);
+	return OK;
+}
+typedef struct { int mode, nan; double coef; } A;
+int cudnnCreateActivationDescriptor(A **d) { *d = calloc(1, sizeof(A)); return OK; }
+int cudnnDestroyActivationDescriptor(A *d) { free(d); return OK; }
+int cudnnSetActivationDescriptor(A *d, int m, int nan, double coef) { *d = (A){m, nan, coef}; return OK; }
+static double act(int m, double x) { return m == 1 ? (x > 0 ? x : 0) : m == 0 ? 1 / (1 + exp(-x)) : m == 2 ? tanh(x) : x; }
+static double dact(int m, double x, double y) { return m == 1 ? (x > 0) : m == 0 ? y * (1 - y) : m == 2 ? 1 - y * y : 1; }
+int cudnnActivationForward(void *h, A *a, const float *al, T *x, float *xp, const float *be, T *y, float *yp) {
+	for (int n = 0; n < x->n; n++) for (int k = 0; k < x->c; k++) for (int i = 0; i < x->h; i++) for (int j = 0; j < x->w; j++)
+		AT(y, yp, n, k, i, j) = *al * act(a->mode, AT(x, xp, n, k, i, j)) + (*be ? *be * AT(y, yp, n, k, i, j) : 0);
+	return OK;
+}
+int cudnnActivationBackward(void *h, A *a, const float *al, T *y, float *yp, T *dy, float *dyp, T *x, float *xp, const float *be, T *dx, float *dxp) {
+	for (int n = 0; n < x->n; n++) for (int k = 0; k < x->c; k++) for (int i = 0; i < x->h; i++) for (int j = 0; j < x->w; j++)
+		AT(dx, dxp, n, k, i, j) = *al * AT(dy, dyp, n, k, i, j) * dact(a->mode, AT(x, xp, n, k, i, j), AT(y, yp, n, k, i, j)) + (*be ? *be * AT(dx, dxp, n, k, i, j) : 0);
+	return OK;
+}
+typedef struct { int mode, nan, wh, ww, ph, pw, sh, sw; } PL;
+int cudnnCreatePoolingDescriptor(PL **d) { *d = calloc(1, sizeof(PL)); return OK; }
+int cudnnDestroyPoolingDescriptor(PL *d) { free(d); return OK; }
+int cudnnSetPooling2dDescriptor(PL *d, int m, int nan, int wh, int ww, int ph, int pw, int sh, int sw) { *d = (PL){m, nan, wh, ww, ph, pw, sh, sw}; return OK; }
+static void pool(int back, PL *p, float al, T *x, float *xp, float be, T *y, float *yp, float *dyp, float *dxp) {
+	if (!back) for (int n = 0; n < y->n; n++) for (int k = 0; k < y->c; k++) for (int i = 0; i < y->h; i++) for (int j = 0; j < y->w; j++) AT(y, yp, n, k, i, j) *= be;
+	else for (int n = 0; n < x->n; n++) for (int k = 0; k < x->c; k++) for (int i = 0; i < x->h; i++) for (int j = 0; j < x->w; j++) AT(x, dxp, n, k, i, j) *= be;
+	for (int n = 0; n < y->n; n++) for (int k = 0; k < y->c; k++) for (int i = 0; i < y->h; i++) for (int j = 0; j < y->w; j++) {
+		double best = -1e300, sum = 0; int bh = -1, bw = -1, cnt = 0;
+		for (int a = 0; a < p->wh; a++) for (int b = 0; b < p->ww; b++) {
+			int hh = i * p->sh - p->ph + a, ww = j * p->sw - p->pw + b;
+			if (hh < 0 || hh >= x->h || ww < 0 || ww >= x->w) continue;
+			double v = AT(x, xp, n, k, hh, ww); sum += v; cnt++;
+			if (v > best) { best = v; bh = hh; bw = ww; }
+		}
+		double div = p->mode == 1 ? p->wh * p->ww : cnt;
+		int mx = p->mode == 0 || p->mode == 3;
+		if (!back) { AT(y, yp, n, k, i, j) += al * (mx ? best : sum / div); continue; }
+		double g = al * AT(y, dyp, n, k, i, j);
+		if (mx) { AT(x, dxp, n, k, bh, bw) += g; continue; }
+		for (int a = 0; a < p->wh; a++) for (int b = 0; b < p->ww; b++) {
+			int hh = i * p->sh - p->ph + a, ww = j * p->sw - p->pw + b;
+			if (hh >= 0 && hh < x->h && ww >= 0 && ww < x->w) AT(x, dxp, n, k, hh, ww) += g / div;
+		}
+	}
+}
+int cudnnPoolingForward(void *h, PL *p, const float *al, T *x, float *xp, const float *be, T *y, float *yp) { pool(0, p, *al, x, xp, *be, y, yp, 0, 0); return OK; }
+int cudnnPoolingBackward(void *h, PL *p, const float *al, T *y, float *yp, T *dy, float *dyp, T *x, float *xp, const float *be, T *dx, float *dxp) { pool(1, p, *al, x, xp, *be, y, yp, dyp, dxp); return OK; }
+int cudnnDeriveBNTensorDescriptor(T *d, T *x, int m) { *d = (T){1, x->c, 1, 1, x->c, 1, 1, 1}; return OK; }
+int cudnnBatchNormalizationForwardTraining(void *h, int m, const float *al, const float *be, T *x, float *xp, T *y, float *yp, T *bd, float *sc, float *bi, double f, float *rm, float *rv, double eps, float *sm, float *si) {
+	int M = x->n * x->h * x->w;
+	for (int k = 0; k < x->c; k++) {
+		double s = 0, ss = 0;
+		for (int n = 0; n < x->n; n++) for (int i = 0; i < x->h; i++) for (int j = 0; j < x->w; j++) s += AT(x, xp, n, k, i, j);
+		double mean = s / M;
+		for (int n = 0; n < x->n; n++) for (int i = 0; i < x->h; i++) for (int j = 0; j < x->w; j++) { double d = AT(x, xp, n, k, i, j) - mean; ss += d * d; }
+		double inv = 1 / sqrt(ss / M + eps);
+		sm[k] = mean; si[k] = inv; rm[k] = (1 - f) * rm[k] + f * mean; rv[k] = (1 - f) * rv[k] + f * ss / (M - 1);
+		for (int n = 0; n < x->n; n++) for (int i = 0; i < x->h; i++) for (int j = 0; j < x->w; j++)
+			AT(y, yp, n, k, i, j) = sc[k] * (AT(x, xp, n, k, i, j) - mean) * inv + bi[k];
+	}
+	return OK;
+}
+int cudnnBatchNormalizationForwardInference(void *h, int m, const float *al, const float *be, T *x, float *xp, T *y, float *yp, T *bd, float *sc, float *bi, float *mean, float *var, double eps) {
+	for (int k = 0; k < x->c; k++) for (int n = 0; n < x->n; n++) for (int i = 0; i < x->h; i++) for (int j = 0; j < x->w; j++)
+		AT(y, yp, n, k, i, j) = sc[k] * (AT(x, xp, n, k, i, j) - mean[k]) / sqrt(var[k] + eps) + bi[k];
+	return OK;
+}
+int cudnnBatchNormalizationBackward(void *h, int m, const float *ad, const float *bd_, const float *ap, const float *bp, T *x, float *xp, T *dy, float *dyp, T *dx, float *dxp, T *bd, float *sc, float *ds, float *db, double eps, float *sm, float *si) {
+	int M = x->n * x->h * x->w;
+	for (int k = 0; k < x->c; k++) {
+		double sdy = 0, sdyx = 0;
+		for (int n = 0; n < x->n; n++) for (int i = 0; i < x->h; i++) for (int j = 0; j < x->w; j++) {
+			double xh = (AT(x, xp, n, k, i, j) - sm[k]) * si[k]; sdy += AT(dy, dyp, n, k, i, j); sdyx += AT(dy, dyp, n, k, i, j) * xh; }
+		ds[k] = sdyx; db[k] = sdy;
+		for (int n = 0; n < x->n; n++) for (int i = 0; i < x->h; i++) for (int j = 0; j < x->w; j++) {
+			double xh = (AT(x, xp, n, k, i, j) - sm[k]) * si[k];
+			double g = sc[k] * si[k] / M * (M * AT(dy, dyp, n, k, i, j) - sdy - xh * sdyx);
+			AT(dx, dxp, n, k, i, j) = *ad * g + (*bd_ ? *bd_ * AT(dx, dxp, n, k, i, j) : 0);
+		}
+	}
+	return OK;
+}
+// ---- cublas
+int cublasCreate_v2(void **h) { *h = malloc(1); return OK; }
+int cublasDestroy_v2(void *h) { free(h); return OK; }
+int cublasSetStream_v2(void *h, void *s) { return OK; }
+int cublasSetWorkspace_v2(void *h, void *w, size_t n) { return OK; }
+int cublasSetPointerMode_v2(void *h, int m) { return m == 0 ? OK : 7; }
+int cublasSetMathMode(void *h, int m) { return OK; }
+int cublasGetVersion_v2(void *h, int *v) { *v = 130000; return OK; }
+int cublasGetProperty(int p, int *v) { *v = p == 0 ? 13 : p == 1 ? 0 : 2; return OK; }
+int cublasSgemm_v2(void *h, int ta, int tb, int m, int n, int k, const float *al, const float *a, int lda, const float *b, int ldb, const float *be, float *c, int ldc) {
+	if (lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m) return 7;
+	for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) {
+		double s = 0;
+		for (int l = 0; l < k; l++) s += (double)(ta ? a[l + i * lda] : a[i + l * lda]) * (tb ? b[j + l * ldb] : b[l + j * ldb]);
+		c[i + j * ldc] = *al * s + *be * c[i + j * ldc];
+	}
+	return OK;
+}
+// ---- nvrtc
+const char *nvrtcGetErrorString(int r) { return r == 6 ? "NVRTC_ERROR_COMPILATION" : r == 0 ? "NVRTC_SUCCESS" : "NVRTC_ERROR_INTERNAL_ERROR"; }
+int nvrtcVersion(int *a, int *b) { *a = 13; *b = 0; return OK; }
+int nvrtcGetNumSupportedArchs(int *n) { *n = 3; return OK; }
+int nvrtcGetSupportedArchs(int *a) { a[0] = 80; a[1] = 90; a[2] = 100; return OK; }
+typedef struct { char *src, *log; } PR;
+int nvrtcCreateProgram(PR **p, const char *src, const char *name, int nh, const char *const *h, const char *const *in) {
+	*p = calloc(1, sizeof(PR)); (*p)->src = strdup(src); (*p)->log = strdup(""); return OK;
+}
+int nvrtcDestroyProgram(PR **p) { free((*p)->src); free((*p)->log); free(*p); *p = 0; return OK; }
+int nvrtcCompileProgram(PR *p, int n, const char *const *o) {
+	int arch = 0; for (int i = 0; i < n; i++) if (!strncmp(o[i], "--gpu-architecture=sm_90", 24)) arch = 1;
+	if (!arch) return 7;
+	if (strstr(p->src, "= ;")) { free(p->log); p->log = strdup("broken.cu(1): error: expected an expression\n"); return 6; }
+	return OK;
+}
+int nvrtcGetProgramLogSize(PR *p, size_t *n) { *n = strlen(p->log) + 1; return OK; }
+int nvrtcGetProgramLog(PR *p, char *l) { strcpy(l, p->log); return OK; }
+int nvrtcGetPTXSize(PR *p, size_t *n) { *n = 4; return OK; }
+int nvrtcGetPTX(PR *p, char *x) { memcpy(x, "ptx", 4); return OK; }
+int nvrtcGetCUBINSize(PR *p, size_t *n) { *n = 8; return OK; }
+int nvrtcGetCUBIN(PR *p, char *x) { memcpy(x, "\x7f" "ELFcub", 8); return OK; }

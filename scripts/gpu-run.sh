@@ -1,0 +1,371 @@
+#!/usr/bin/env bash
+# gpu-run.sh: the one prepared run of rout's GPU work (issues 5 and 6) on the GPU machine of
+# ../shared/DEVICE.md, where device time is short: everything is built here, and there each phase
+# runs under its own time limit and leaves its logs even when a later one hangs.
+#
+#   scripts/gpu-run.sh                        host mode (a development machine with Go): build
+#                                             everything into .gpu/ with scripts/gpu-check.sh (the
+#                                             test binaries, trainer's parity test among them, and
+#                                             the CLI, packed in bin.tar.gz; the CIFAR-10 JPEG
+#                                             archive), check its size, say how to run it.
+#   scripts/gpu-run.sh --device PHASE...      device mode (the GPU machine, repository root, with
+#                                             the .gpu/ built here): run the phases in order.
+#       [--epochs N]                          epochs of the real runs (default 3)
+#
+# Phases, in the order of priority of issue 6 (`all` is all four in this order):
+#   check    scripts/gpu-check.sh --device: declarations against the headers, `rout info`, and
+#            the binding, kernel and backend tests against the CPU.
+#   parity   trainer's TestGPUMatchesCPU on the JPEG CIFAR-10 archive: 20 steps of the paper
+#            preset on GPU and CPU (TF32 off, deterministic algorithms), losses and re-draws
+#            compared at every step.
+#   speed    `rout bench` and scripts/bench_torch.py (eager and torch.compile), inception28,
+#            batch 128, fp32, SGD and Adam, with and without RandomOut, side by side.
+#   real     `rout train --preset paper --device gpu` on the archive for --epochs epochs, with
+#            and without --randomout, and the test accuracy of every epoch.
+#
+# Output: $OUT/summary.txt (each phase's figures, then the table: phase, result, seconds, key
+# numbers) and $OUT/logs.tar.gz (every log and run record, checkpoints left out), both rewritten
+# after every phase; the same summary is printed last. Without $OUT they go to .gpu/out.
+# Time limits (seconds) can be changed with GPU_RUN_LIMIT_CHECK, _PARITY, _SPEED and _REAL.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+root=$PWD
+gpu=$root/.gpu
+self=$root/scripts/gpu-run.sh
+archive=$gpu/shared/data/cifar10/CIFAR-10-images-jpeg.tar.gz # where gpu-check.sh puts it
+carry_mib=64                                                  # what a device run can carry
+
+die() {
+	echo "gpu-run: $*" >&2
+	exit 1
+}
+
+# --- host mode --------------------------------------------------------------------------------
+
+host() {
+	command -v go >/dev/null || die "host mode needs Go"
+	scripts/gpu-check.sh || die "scripts/gpu-check.sh (host mode) failed"
+	# gpu-check leaves the binaries in .gpu/bin, or packed into .gpu/bin.tar.gz for the trip.
+	# It builds every package whose tests read ROUT_REQUIRE_GPU, trainer included; should it
+	# ever stop, build the trainer tests here with the same flags (repacking where it packs).
+	local bins=$gpu/bin packed=0
+	[[ -f $gpu/bin.tar.gz ]] && packed=1
+	if ! { [[ -x $bins/trainer.test ]] || { ((packed)) && tar -tzf "$gpu/bin.tar.gz" bin/trainer.test >/dev/null 2>&1; }; }; then
+		((packed)) && { tar -xzf "$gpu/bin.tar.gz" -C "$gpu" || die "unpacking .gpu/bin.tar.gz"; }
+		echo "gpu-run: building trainer -> .gpu/bin/trainer.test"
+		CGO_ENABLED=1 go test -c -trimpath -ldflags='-s -w' -o "$bins/trainer.test" ./trainer || die "building the trainer tests failed"
+		if ((packed)); then
+			tar -czf "$gpu/bin.tar.gz" -C "$gpu" bin && rm -rf "$bins" || die "repacking .gpu/bin.tar.gz"
+		fi
+	fi
+	# The parity test is this script's parity phase (with the CIFAR-10 archive and a longer time
+	# limit): leave the trainer package out of gpu-check's device run, which would run it too.
+	awk -F'\t' '$2 != "trainer"' "$gpu/packages.txt" >"$gpu/packages.txt.tmp" && mv "$gpu/packages.txt.tmp" "$gpu/packages.txt" ||
+		die "editing .gpu/packages.txt"
+	if [[ ! -f $archive ]]; then
+		local src=../shared/data/cifar10/CIFAR-10-images-jpeg.tar.gz
+		[[ -f $src ]] || die "$src not found: the parity and real phases need it"
+		mkdir -p "$(dirname "$archive")" && cp "$src" "$archive" || die "copying $src"
+	fi
+	[[ -f scripts/bench_torch.py ]] || die "scripts/bench_torch.py is missing (the speed phase runs it)"
+	rm -rf "$gpu/out" "$gpu/run-logs" # results of an earlier device run are not carried back there
+	local kib
+	kib=$(du -sk "$gpu" | cut -f1)
+	((kib <= carry_mib * 1024)) || die ".gpu holds $((kib / 1024)) MiB, more than a device run carries (${carry_mib} MiB)"
+	echo "gpu-run: .gpu ready ($((kib / 1024)) MiB):"
+	(cd "$gpu" && find . -type f | sort | sed 's|^\./|  .gpu/|')
+	((packed)) && tar -tzvf "$gpu/bin.tar.gz" | awk '$6 !~ /\/$/ { printf "    %-20s %5.1f MiB\n", $6, $3 / 1048576 }'
+	echo "gpu-run: on the GPU machine, from the repository root, with .gpu carried:"
+	echo "  scripts/gpu-run.sh --device check parity     # then: --device speed real [--epochs N]"
+}
+
+# --- device mode ------------------------------------------------------------------------------
+
+# Time limits per phase (seconds), sized so that "check parity" and "speed real" each fit in
+# about six minutes of device time at worst; typical runs take half of that.
+declare -A limit=([check]=${GPU_RUN_LIMIT_CHECK:-200} [parity]=${GPU_RUN_LIMIT_PARITY:-160}
+	[speed]=${GPU_RUN_LIMIT_SPEED:-240} [real]=${GPU_RUN_LIMIT_REAL:-150})
+
+device() {
+	local phases=() p
+	export GPU_RUN_EPOCHS=3
+	while (($#)); do
+		case $1 in
+		--epochs)
+			[[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--epochs wants a positive integer, got '${2:-}'"
+			GPU_RUN_EPOCHS=$2
+			shift 2
+			;;
+		all) phases+=(check parity speed real) && shift ;;
+		check | parity | speed | real) phases+=("$1") && shift ;;
+		*) die "unknown phase '$1' (want check, parity, speed, real or all)" ;;
+		esac
+	done
+	((${#phases[@]})) || die "usage: scripts/gpu-run.sh --device PHASE... [--epochs N] (phases: check parity speed real all)"
+	if [[ -f $gpu/bin.tar.gz ]]; then # packed by gpu-check's host mode
+		tar -xzf "$gpu/bin.tar.gz" -C "$gpu" || die "cannot unpack .gpu/bin.tar.gz"
+	fi
+	[[ -x $gpu/bin/rout ]] || die "no .gpu/bin/rout: run scripts/gpu-run.sh on a development machine and carry .gpu here"
+	export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib:/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+	export NVIDIA_TF32_OVERRIDE=0 ROUT_REQUIRE_GPU=1
+	export XDG_CACHE_HOME=${XDG_CACHE_HOME:-$gpu/cache} # rout's NVRTC kernel cache, shared by the phases
+	out=${OUT:-$gpu/out}
+	# Logs live outside $OUT (which returns only a few files) and are packed into it.
+	export GPU_RUN_LOGS=$gpu/run-logs/$(date +%Y%m%d-%H%M%S)
+	mkdir -p "$out" "$GPU_RUN_LOGS" || die "cannot create $out and $GPU_RUN_LOGS"
+	echo "gpu-run: phases ${phases[*]} on $(hostname); logs in $GPU_RUN_LOGS, results in $out"
+
+	rows=() failed=0
+	local start=$SECONDS
+	for p in "${phases[@]}"; do
+		echo "== $p (limit ${limit[$p]}s) started at $(date +%T)"
+		local t0=$SECONDS rc res
+		timeout --kill-after=10 "${limit[$p]}" "$self" --phase "$p" >"$GPU_RUN_LOGS/$p.log" 2>&1
+		rc=$?
+		case $rc in
+		0) res=PASS ;;
+		124 | 137) res=TIMEOUT ;;
+		*) res="FAIL($rc)" ;;
+		esac
+		[[ $res == PASS ]] || failed=1
+		local key
+		key=$(head -c 300 "$GPU_RUN_LOGS/$p.key" 2>/dev/null | tr '\n' ' ')
+		rows+=("$(printf '%-7s %-9s %5ss  %s' "$p" "$res" $((SECONDS - t0)) "${key:-see $p.log}")")
+		echo "== $p: $res in $((SECONDS - t0))s"
+		# A phase cut off before writing its figures is summarised by the end of its log.
+		[[ -f $GPU_RUN_LOGS/$p.report ]] || tail -n 30 "$GPU_RUN_LOGS/$p.log" >"$GPU_RUN_LOGS/$p.report"
+		tail -n 4 "$GPU_RUN_LOGS/$p.log" | sed 's/^/   /'
+		write_summary "$((SECONDS - start))" "${phases[@]}"
+	done
+	echo
+	cat "$out/summary.txt"
+	return $failed
+}
+
+# write_summary rewrites $out/summary.txt and $out/logs.tar.gz from what the phases left so far.
+write_summary() {
+	local total=$1 p
+	shift
+	{
+		for p in "$@"; do
+			[[ -f $GPU_RUN_LOGS/$p.report ]] || continue
+			echo "## $p"
+			cat "$GPU_RUN_LOGS/$p.report"
+			echo
+		done
+		echo "gpu-run summary ($(hostname), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1), ${total}s; logs.tar.gz holds every log)"
+		printf '%-7s %-9s %6s  %s\n' phase result time "key numbers"
+		printf '%s\n' "${rows[@]}"
+	} >"$out/summary.txt.tmp" && mv "$out/summary.txt.tmp" "$out/summary.txt"
+	cp "$out/summary.txt" "$GPU_RUN_LOGS/summary.txt"
+	tar -C "$(dirname "$GPU_RUN_LOGS")" --exclude='*.safetensors' -czf "$out/logs.tar.gz.tmp" "$(basename "$GPU_RUN_LOGS")" &&
+		mv "$out/logs.tar.gz.tmp" "$out/logs.tar.gz"
+}
+
+# --- phases (each runs as its own process, under its time limit; stdout goes to PHASE.log) -----
+# A phase writes PHASE.report (the figures for the summary) and PHASE.key (one line).
+
+phase_check() {
+	local dir rc
+	dir=$GPU_RUN_LOGS/check
+	OUT=$dir "$root/scripts/gpu-check.sh" --device
+	rc=$?
+	[[ -f $dir/summary.txt ]] || { echo "gpu-check left no summary" >"$GPU_RUN_LOGS/check.key"; return 1; }
+	grep -v '^$' "$dir/summary.txt" >"$GPU_RUN_LOGS/check.report"
+	# Rows are "N name result... time log"; a passing result starts with PASS.
+	awk '/^[0-9]+ / { n++; if ($3 ~ /^PASS/) ok++; else bad = bad " " $2 }
+		END { printf "%d/%d steps passed%s", ok, n, (bad == "" ? "" : "; not passed:" bad) }' \
+		"$dir/summary.txt" >"$GPU_RUN_LOGS/check.key"
+	return $rc
+}
+
+phase_parity() {
+	local log rc
+	log=$GPU_RUN_LOGS/parity-test.log
+	[[ -f $archive ]] || { echo "no $archive" >"$GPU_RUN_LOGS/parity.key"; return 1; }
+	(cd "$root/trainer" && ROUT_PARITY_DATA=folder:$archive "$gpu/bin/trainer.test" -test.v \
+		-test.run '^TestGPUMatchesCPU$' -test.timeout "$(( ${limit[parity]} > 45 ? ${limit[parity]} - 15 : 30 ))s") 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	# The report is the test's own output, without a panic's goroutine dump (in the full log).
+	grep -v '^=== ' "$log" | sed 's/^    //' |
+		awk '/^goroutine [0-9]+ \[/ { print "(goroutine dump: see parity-test.log)"; exit } { print }' >"$GPU_RUN_LOGS/parity.report"
+	# Key numbers per subtest; `go test -v` names the test whose output follows in "=== RUN",
+	# "=== CONT" and "=== NAME" lines.
+	awk '/^=== (RUN|CONT|NAME)/ { sub(/^TestGPUMatchesCPU\//, "", $3); cur = $3 }
+		/largest relative loss difference/ { v = $0; sub(/.*steps: /, "", v); sub(/ .*/, "", v); loss[cur] = v }
+		/relative L2 difference/ { v = $0; sub(/.*relative L2 difference /, "", v); l2[cur] = v }
+		/decision flip at step/ { v = $0; sub(/.*decision flip at step /, "", v); sub(/ .*/, "", v); flip[cur] = v }
+		/--- (PASS|FAIL|SKIP): TestGPUMatchesCPU\// { r = $2; sub(/:$/, "", r); t = $3; sub(/^TestGPUMatchesCPU\//, "", t); res[t] = r }
+		END { for (i = 1; i <= 2; i++) {
+			s = (i == 1 ? "paper" : "redraws")
+			printf "%s %s: loss rel diff max %s, params rel L2 %s%s; ", s, (s in res) ? res[s] : "no result",
+				(s in loss) ? loss[s] : "n/a", (s in l2) ? l2[s] : "n/a", (s in flip) ? ", decision flip at step " flip[s] : "" } }' \
+		"$log" >"$GPU_RUN_LOGS/parity.key"
+	return $rc
+}
+
+# torch_python prints a python3 that imports torch.
+torch_python() {
+	local py
+	for py in ${PYTHON:-} python3 /opt/torch/.venv/bin/python3; do
+		command -v "$py" >/dev/null && "$py" -c 'import torch' 2>/dev/null && { echo "$py"; return 0; }
+	done
+	return 1
+}
+
+phase_speed() {
+	local py rc=0 d opt tool
+	d=$GPU_RUN_LOGS
+	py=$(torch_python) || echo "gpu-run: no python3 with torch found (tried \$PYTHON, python3, /opt/torch/.venv/bin/python3)"
+	# rout's four figures first (quick), then PyTorch's: its first torch.compile of the model
+	# takes the longest, the second reuses the compile cache. The summary is rewritten after
+	# each command, so that a phase cut short by its limit still reports what it measured.
+	for tool in rout torch; do
+		for opt in sgd adam; do
+			local f=$d/speed-$tool-$opt.txt cap=60 r=0
+			[[ $tool == torch ]] && cap=$([[ $opt == sgd ]] && echo 130 || echo 90)
+			echo "== $tool --optimizer $opt (limit ${cap}s)"
+			if [[ $tool == rout ]]; then
+				timeout --kill-after=5 $cap "$gpu/bin/rout" bench --device gpu --model inception28 --batch 128 --optimizer "$opt" >"$f" 2>&1
+				r=$?
+			elif [[ -n ${py:-} ]]; then
+				timeout --kill-after=5 $cap "$py" "$root/scripts/bench_torch.py" --model inception28 --batch 128 --optimizer "$opt" >"$f" 2>&1
+				r=$?
+			else
+				echo "no python3 with torch" >"$f"
+				r=1
+			fi
+			case $r in
+			0) ;;
+			124 | 137) echo "gpu-run: $tool --optimizer $opt timed out after ${cap}s" >>"$f" ;;
+			*) echo "gpu-run: $tool --optimizer $opt exited $r" >>"$f" ;;
+			esac
+			((r == 0)) || rc=1
+			cat "$f"
+			speed_summary "$d"
+		done
+	done
+	return $rc
+}
+
+# speed_summary writes speed.report (both tools' tables side by side, per optimiser) and
+# speed.key from the bench outputs present.
+speed_summary() {
+	local d=$1 opt
+	: >"$d/speed.report"
+	: >"$d/speed.key"
+	for opt in sgd adam; do
+		local fs=()
+		[[ -f $d/speed-rout-$opt.txt ]] && fs+=("$d/speed-rout-$opt.txt")
+		[[ -f $d/speed-torch-$opt.txt ]] && fs+=("$d/speed-torch-$opt.txt")
+		((${#fs[@]})) || continue
+		{
+			echo "### $opt: inception28, batch 128, fp32 (TF32 off)"
+			grep -hE '^(rout bench|torch bench|device):' "${fs[@]}"
+			echo "| tool | mode | ms/step | images/s |"
+			echo "|---|---|---:|---:|"
+			grep -hE '^\| (rout|torch)' "${fs[@]}"
+			grep -hE '^RandomOut overhead' "${fs[@]}"
+			grep -hiE '^(rout|gpu-run):|error|Traceback|no python3' "${fs[@]}" | head -n 6
+			echo
+		} >>"$d/speed.report"
+		# Key numbers, and issue 6's two bars: rout's images/s at least torch eager's, and
+		# RandomOut adding at most 3% to rout's step time.
+		awk -F'|' -v opt="$opt" '
+			/^\| (rout|torch)/ {
+				for (i = 2; i <= 5; i++) { gsub(/^ +| +$/, "", $i) }
+				ips[$2 "/" $3] = $5; ms[$2 "/" $3] = $4
+			}
+			function get(k) { return (k in ips) ? ips[k] : "n/a" }
+			END {
+				ro = get("rout/plain"); te = get("torch eager/plain"); tc = get("torch.compile/plain")
+				ov = "n/a"
+				if (ms["rout/plain"] > 0 && ms["rout/randomout"] > 0) ov = sprintf("%+.1f", 100 * (ms["rout/randomout"] / ms["rout/plain"] - 1))
+				printf "%s: rout %s img/s (RandomOut %s%%), torch eager %s, compile %s", opt, ro, ov, te, tc
+				if (ro != "n/a" && te != "n/a") printf " [rout>=eager: %s]", (ro + 0 >= te + 0 ? "yes" : "NO")
+				if (ov != "n/a") printf " [overhead<=3%%: %s]", (ov + 0 <= 3 ? "yes" : "NO")
+				printf "; "
+			}' "${fs[@]}" >>"$d/speed.key"
+	done
+}
+
+# epoch_table prints "epoch<TAB>test_acc<TAB>train_loss<TAB>reinits" for a run's epoch lines.
+epoch_table() {
+	local m=$1/metrics.jsonl
+	[[ -f $m ]] || return 0
+	if command -v jq >/dev/null; then
+		jq -r 'select(.kind == "epoch") | [.epoch, (.test_acc // "null"), .loss, ([.reinits[]?] | add // 0)] | @tsv' "$m"
+	else
+		python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("kind") == "epoch":
+        print(r["epoch"], r.get("test_acc"), r.get("loss"), sum((r.get("reinits") or {}).values()), sep="\t")' "$m"
+	fi
+}
+
+phase_real() {
+	local d arm rc=0 e=${GPU_RUN_EPOCHS:-3}
+	d=$GPU_RUN_LOGS/real
+	mkdir -p "$d"
+	[[ -f $archive ]] || { echo "no $archive" >"$GPU_RUN_LOGS/real.key"; return 1; }
+	local per=$(((${limit[real]} - 10) / 2)) # each arm gets half of the phase's limit
+	for arm in plain randomout; do
+		local flags=()
+		[[ $arm == randomout ]] && flags=(--randomout)
+		echo "== rout train --preset paper --device gpu --epochs $e ${flags[*]}"
+		timeout --kill-after=5 "$per" "$gpu/bin/rout" train --preset paper --device gpu --data "folder:$archive" \
+			--epochs "$e" --seed 1 --out "$d/$arm" "${flags[@]}" >"$d/$arm.log" 2>&1 || rc=1
+		tail -n 30 "$d/$arm.log"
+		epoch_table "$d/$arm" >"$d/$arm.tsv"
+		real_summary "$d" "$e"
+	done
+	return $rc
+}
+
+# real_summary writes real.report (test accuracy per epoch of both arms) and real.key.
+real_summary() {
+	local d=$1 e=$2
+	touch "$d/plain.tsv" "$d/randomout.tsv"
+	{
+		echo "rout train --preset paper --device gpu --data folder:CIFAR-10-images-jpeg.tar.gz --epochs $e --seed 1 (10,000 test images)"
+		echo "| epoch | test acc | train loss | test acc, --randomout | train loss | re-inits so far |"
+		echo "|---:|---:|---:|---:|---:|---:|"
+		awk -F'\t' 'function pct(x) { return x ~ /^[0-9.eE+-]+$/ ? sprintf("%.2f%%", 100 * x) : x }
+			function num(x) { return x ~ /^[0-9.eE+-]+$/ ? sprintf("%.4f", x) : x }
+			FNR == NR { p[$1] = $2 "\t" $3; n = ($1 > n ? $1 : n); next }
+			{ r[$1] = $2 "\t" $3 "\t" $4; n = ($1 > n ? $1 : n) }
+			END { for (i = 1; i <= n; i++) {
+				split((i in p) ? p[i] : "-\t-", a, "\t"); split((i in r) ? r[i] : "-\t-\t-", b, "\t")
+				printf "| %d | %s | %s | %s | %s | %s |\n", i, pct(a[1]), num(a[2]), pct(b[1]), num(b[2]), b[3] } }' "$d/plain.tsv" "$d/randomout.tsv"
+		local arm
+		for arm in plain randomout; do
+			[[ -f $d/$arm.log ]] || continue
+			if grep -q '^status' "$d/$arm.log"; then
+				grep '^status' "$d/$arm.log" | sed "s/^/$arm: /"
+			else # it failed or was cut off: its last words
+				tail -n 3 "$d/$arm.log" | sed "s/^/$arm: /"
+			fi
+		done
+	} >"$GPU_RUN_LOGS/real.report"
+	local lp lr
+	lp=$(tail -n 1 "$d/plain.tsv" | cut -f 1,2 | tr '\t' ' ')
+	lr=$(tail -n 1 "$d/randomout.tsv" | cut -f 1,2 | tr '\t' ' ')
+	echo "last epoch (epoch test-acc): plain ${lp:-none}; randomout ${lr:-none}" >"$GPU_RUN_LOGS/real.key"
+}
+
+case ${1:-} in
+"") host ;;
+--device)
+	shift
+	device "$@"
+	;;
+--phase) # internal: one phase, run by device mode under its time limit
+	case ${2:-} in
+	check | parity | speed | real) "phase_$2" ;;
+	*) die "unknown phase '${2:-}'" ;;
+	esac
+	;;
+*) die "usage: scripts/gpu-run.sh [--device PHASE... [--epochs N]]" ;;
+esac
