@@ -56,7 +56,13 @@ func OpenFolder(root string) (*Dataset, error) {
 	if st.IsDir() {
 		entries, classes, err = scanFolder(root)
 	} else {
-		entries, classes, err = scanArchive(root)
+		var arch bool
+		if arch, err = isArchive(root); err == nil && !arch {
+			err = fmt.Errorf("neither a folder nor a tar archive (.tar or .tar.gz)")
+		}
+		if err == nil {
+			entries, classes, err = scanArchive(root)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("folder: %s: %w", root, err)

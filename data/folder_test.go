@@ -208,6 +208,7 @@ func TestFolderBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	writeFile(t, filepath.Join(dir, "set.zip"), []byte("PK\x03\x04 not a tar"))
 	cut := filepath.Join(dir, "cut.tar.gz")
 	writeFile(t, cut, tgz[:len(tgz)-40])
 
@@ -229,6 +230,7 @@ func TestFolderBadInput(t *testing.T) {
 		{twoRoots, []string{"entry b/train/cat/2.png", `below "b", but earlier entries are below "a"`}},
 		{cut, []string{"cut.tar.gz", "damaged or cut short"}},
 		{filepath.Join(dir, "absent"), []string{"absent", "no such file"}},
+		{filepath.Join(dir, "set.zip"), []string{"set.zip: neither a folder nor a tar archive"}},
 	} {
 		d, err := Open("folder:" + c.path)
 		if d != nil {
