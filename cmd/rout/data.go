@@ -47,7 +47,8 @@ func dataCommand() *cli.Command {
 				Action: func(c *cli.Context) error {
 					// urfave/cli stops parsing flags at the first argument; accept the
 					// documented order `get NAME --dir D` as well.
-					args, dir, err := trailingFlag(c.Args().Slice(), "dir", c.String("dir"))
+					args, err := interspersedFlags(c)
+					dir := c.String("dir")
 					if err != nil {
 						return usageError{fmt.Errorf("data get: %w", err)}
 					}
@@ -91,28 +92,6 @@ func downloadClient() *http.Client {
 		TLSHandshakeTimeout:   30 * time.Second,
 		ResponseHeaderTimeout: time.Minute,
 	}}
-}
-
-// trailingFlag takes the string flag name (--name D, -name D, --name=D) out of args, where it
-// may follow the positional arguments; value is its value from the parsed flags, if any.
-func trailingFlag(args []string, name, value string) (rest []string, v string, err error) {
-	v = value
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--"+name || a == "-"+name:
-			if i+1 == len(args) {
-				return nil, "", fmt.Errorf("flag %s needs a value", a)
-			}
-			v = args[i+1]
-			i++
-		case strings.HasPrefix(a, "--"+name+"=") || strings.HasPrefix(a, "-"+name+"="):
-			_, v, _ = strings.Cut(a, "=")
-		default:
-			rest = append(rest, a)
-		}
-	}
-	return rest, v, nil
 }
 
 // inspect prints what a researcher checks before training on a dataset.

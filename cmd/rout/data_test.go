@@ -80,19 +80,4 @@ func TestDataGetArguments(t *testing.T) {
 			t.Fatalf("%q: %v, want a usage error", args, err)
 		}
 	}
-	for _, c := range []struct {
-		args      []string
-		rest      []string
-		flagValue string
-	}{
-		{[]string{"cifar10", "--dir", "/d"}, []string{"cifar10"}, "/d"},
-		{[]string{"cifar10", "-dir=/e"}, []string{"cifar10"}, "/e"},
-		{[]string{"--dir=/f", "mnist"}, []string{"mnist"}, "/f"},
-		{[]string{"mnist"}, []string{"mnist"}, "/parsed"},
-	} {
-		rest, v, err := trailingFlag(c.args, "dir", "/parsed")
-		if err != nil || !slices.Equal(rest, c.rest) || v != c.flagValue {
-			t.Fatalf("%q: %q %q %v", c.args, rest, v, err)
-		}
-	}
 }

@@ -46,20 +46,16 @@ func modelCommand() *cli.Command {
 
 func modelSummary(c *cli.Context) error {
 	// urfave/cli stops at the first argument; accept the flags after the model too.
-	args, input, err := trailingFlag(c.Args().Slice(), "input", c.String("input"))
+	args, err := interspersedFlags(c)
 	if err != nil {
 		return usageError{fmt.Errorf("model summary: %w", err)}
 	}
-	args, classesArg, err := trailingFlag(args, "classes", strconv.Itoa(c.Int("classes")))
-	if err != nil {
-		return usageError{fmt.Errorf("model summary: %w", err)}
-	}
+	input, classes := c.String("input"), c.Int("classes")
 	if len(args) != 1 {
 		return usageError{fmt.Errorf("model summary: want one model name or file, got %d arguments", len(args))}
 	}
-	classes, err := strconv.Atoi(classesArg)
-	if err != nil || classes < 1 {
-		return usageError{fmt.Errorf("model summary: --classes %q: want a positive integer", classesArg)}
+	if classes < 1 {
+		return usageError{fmt.Errorf("model summary: --classes %d: want a positive integer", classes)}
 	}
 	spec, err := net.LoadSpec(args[0])
 	if err != nil {
