@@ -44,7 +44,7 @@ die() {
 
 host() {
 	command -v go >/dev/null || die "host mode needs Go"
-	scripts/gpu-check.sh || die "scripts/gpu-check.sh (host mode) failed"
+	bash scripts/gpu-check.sh || die "scripts/gpu-check.sh (host mode) failed"
 	# gpu-check leaves the binaries in .gpu/bin, or packed into .gpu/bin.tar.gz for the trip.
 	# It builds every package whose tests read ROUT_REQUIRE_GPU, trainer included; should it
 	# ever stop, build the trainer tests here with the same flags (repacking where it packs).
@@ -120,7 +120,7 @@ device() {
 	for p in "${phases[@]}"; do
 		echo "== $p (limit ${limit[$p]}s) started at $(date +%T)"
 		local t0=$SECONDS rc res
-		timeout --kill-after=10 "${limit[$p]}" "$self" --phase "$p" >"$GPU_RUN_LOGS/$p.log" 2>&1
+		timeout --kill-after=10 "${limit[$p]}" bash "$self" --phase "$p" >"$GPU_RUN_LOGS/$p.log" 2>&1
 		rc=$?
 		case $rc in
 		0) res=PASS ;;
@@ -168,7 +168,7 @@ write_summary() {
 phase_check() {
 	local dir rc
 	dir=$GPU_RUN_LOGS/check
-	OUT=$dir "$root/scripts/gpu-check.sh" --device
+	OUT=$dir bash "$root/scripts/gpu-check.sh" --device
 	rc=$?
 	[[ -f $dir/summary.txt ]] || { echo "gpu-check left no summary" >"$GPU_RUN_LOGS/check.key"; return 1; }
 	grep -v '^$' "$dir/summary.txt" >"$GPU_RUN_LOGS/check.report"
@@ -208,7 +208,7 @@ phase_parity() {
 torch_python() {
 	local py
 	for py in ${PYTHON:-} python3 /opt/torch/.venv/bin/python3; do
-		command -v "$py" >/dev/null && "$py" -c 'import torch' 2>/dev/null && { echo "$py"; return 0; }
+		command -v "$py" >/dev/null && env -u LD_LIBRARY_PATH "$py" -c 'import torch' 2>/dev/null && { echo "$py"; return 0; }
 	done
 	return 1
 }
@@ -229,7 +229,9 @@ phase_speed() {
 				timeout --kill-after=5 $cap "$gpu/bin/rout" bench --device gpu --model inception28 --batch 128 --optimizer "$opt" >"$f" 2>&1
 				r=$?
 			elif [[ -n ${py:-} ]]; then
-				timeout --kill-after=5 $cap "$py" "$root/scripts/bench_torch.py" --model inception28 --batch 128 --optimizer "$opt" >"$f" 2>&1
+				# Without our LD_LIBRARY_PATH: PyTorch bundles cuDNN 9.19 and refuses the system's 9.14
+				# ("cuDNN version incompatibility", seen on the H200 machine).
+				timeout --kill-after=5 $cap env -u LD_LIBRARY_PATH "$py" "$root/scripts/bench_torch.py" --model inception28 --batch 128 --optimizer "$opt" >"$f" 2>&1
 				r=$?
 			else
 				echo "no python3 with torch" >"$f"
