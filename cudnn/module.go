@@ -18,6 +18,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"rout/internal/atomicfile"
 	"slices"
 	"strings"
 	"unsafe"
@@ -151,7 +152,7 @@ func (c *Context) Compile(p Program) (*Module, error) {
 	}
 	m.Target, m.Log = t.name, log
 	if path != "" {
-		m.CacheErr = writeFileAtomic(path, img)
+		m.CacheErr = writeCache(path, img)
 	}
 	return m, nil
 }
@@ -197,33 +198,6 @@ func nvrtcCompile(p Program, opts []string, cubin bool) (img []byte, log string,
 		err = rtcErr("nvrtcGetPTX", C.rc_nvrtcGetPTX(prog, (*C.char)(unsafe.Pointer(&img[0]))))
 	}
 	return img, log, err
-}
-
-// writeFileAtomic writes data to path through a temporary file, fsync and rename, so readers
-// see the old file or the whole new one.
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("cudnn: kernel cache: %w", err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("cudnn: kernel cache: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("cudnn: kernel cache: %s: %w", path, err)
-	}
-	return nil
 }
 
 // LoadModule loads a cubin, a fatbin or NUL-terminated PTX (cuModuleLoadData).
@@ -393,6 +367,17 @@ func (f *Function) Launch(grid, block Dim3, sharedBytes int, args *Args) error {
 	if err := cuErr("cuLaunchKernel", C.rc_launch(f.f, gx, gy, gz, bx, by, bz, C.uint(sharedBytes), f.c.stream, p, C.int(n))); err != nil {
 		err.(*Error).Detail = fmt.Sprintf("kernel %s grid %v block %v", f.Name, grid, block)
 		return err
+	}
+	return nil
+}
+
+// writeCache stores a compiled image in the kernel cache.
+func writeCache(path string, img []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("cudnn: kernel cache: %w", err)
+	}
+	if err := atomicfile.Write(path, img); err != nil {
+		return fmt.Errorf("cudnn: kernel cache: %w", err)
 	}
 	return nil
 }

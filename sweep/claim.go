@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"rout/internal/atomicfile"
 	"strconv"
 	"sync"
 	"time"
@@ -86,7 +87,7 @@ type Claim struct {
 
 // Acquire claims the run in folder dir (which it creates). It returns the claim, or nil and the
 // live holder's info when another worker holds the run. A claim file is created exclusively
-// (see linkNew), so of workers racing for a free run exactly one gets it. A stale claim (its
+// (see atomicfile.Create), so of workers racing for a free run exactly one gets it. A stale claim (its
 // heartbeat older than Timeout, or its process gone from this host) is taken over: see
 // takeOver for why two workers cannot both take it.
 func (c *Claimer) Acquire(dir string) (*Claim, *ClaimInfo, error) {
@@ -101,7 +102,7 @@ func (c *Claimer) Acquire(dir string) (*Claim, *ClaimInfo, error) {
 		}
 		b, _ := json.Marshal(info)
 		c.hold(info.Token)
-		err = linkNew(path, append(b, '\n'))
+		err = atomicfile.Create(path, append(b, '\n'))
 		if err == nil {
 			return &Claim{Path: path, Info: info, c: c}, nil, nil
 		}
@@ -315,33 +316,8 @@ func readClaim(path string) (ClaimInfo, time.Time, error) {
 	return info, st.ModTime(), nil
 }
 
-// writeReplace writes a claim to a synced temporary file and renames it over path.
+// writeReplace writes a claim over path atomically.
 func writeReplace(path string, info ClaimInfo) error {
 	b, _ := json.Marshal(info)
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".new*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	syncDir(filepath.Dir(path))
-	return nil
+	return atomicfile.Write(path, append(b, '\n'))
 }

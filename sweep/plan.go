@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"rout/internal/atomicfile"
 	"rout/trainer"
 )
 
@@ -217,7 +218,7 @@ func Ensure(dir string, p Plan) (Plan, error) {
 	if err != nil {
 		return Plan{}, fmt.Errorf("sweep: %s: %w", path, err)
 	}
-	if err := linkNew(path, append(b, '\n')); err != nil {
+	if err := atomicfile.Create(path, append(b, '\n')); err != nil {
 		if !errors.Is(err, fs.ErrExist) {
 			return Plan{}, fmt.Errorf("sweep: writing %s: %w", path, err)
 		}
@@ -253,46 +254,4 @@ func ReadPlan(dir string) (Plan, error) {
 		return Plan{}, fmt.Errorf("sweep: %s: %w", path, err)
 	}
 	return p, nil
-}
-
-// linkNew writes data to path, which must not exist, atomically: a synced temporary file is
-// hard-linked to path (link fails if path exists, also over NFS, where O_EXCL is not reliable;
-// see open(2)), then the temporary name is removed. The error satisfies errors.Is(err,
-// fs.ErrExist) when path already existed.
-func linkNew(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".new*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(0o644); err != nil { // readable by every worker sharing the folder
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Link(tmp, path); err != nil {
-		return err
-	}
-	syncDir(dir)
-	return nil
-}
-
-// syncDir makes a folder's entries durable (best effort: some filesystems refuse).
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
+	"rout/internal/atomicfile"
 	"sort"
 
 	"github.com/nlpodyssey/safetensors"
@@ -51,7 +51,7 @@ func writeSafetensors(path string, tensors map[string]tensorData, meta map[strin
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
-	return writeFileAtomic(path, data)
+	return atomicfile.Write(path, data)
 }
 
 // readSafetensors reads a file written by writeSafetensors (or any safetensors file whose
@@ -83,40 +83,6 @@ func readSafetensors(path string) (map[string]tensorData, map[string]string, err
 		out[nt.Name] = tensorData{Shape: tv.Shape(), Data: d}
 	}
 	return out, md.Metadata(), nil
-}
-
-// writeFileAtomic replaces path with data through a synced temporary file and a rename.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // best effort: some filesystems refuse to sync a folder
-		d.Close()
-	}
-	return nil
 }
 
 // sortedKeys returns a map's keys in order, for deterministic output.

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"rout/internal/atomicfile"
 	"strconv"
 )
 
@@ -200,7 +201,7 @@ func openMetrics(path string, resume bool, keep int) (*metricsLog, error) {
 			kept.Write(sc.Bytes())
 			kept.WriteByte('\n')
 		}
-		if err := writeFileAtomic(path, kept.Bytes()); err != nil {
+		if err := atomicfile.Write(path, kept.Bytes()); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
 		}
 	}
@@ -245,7 +246,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	return writeFileAtomic(path, append(b, '\n'))
+	return atomicfile.Write(path, append(b, '\n'))
 }
 
 // ReadSummary reads a run folder's summary.json.

@@ -1,0 +1,57 @@
+package atomicfile
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestWriteReplacesAndLeavesNoTemporaries(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "summary.json")
+	for _, content := range []string{"first", "second, longer"} {
+		if err := Write(p, []byte(content)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(p)
+		if err != nil || string(got) != content {
+			t.Fatalf("read %q, %v; want %q", got, err, content)
+		}
+	}
+	st, _ := os.Stat(p)
+	if st.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v, want 0644", st.Mode().Perm())
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("folder holds %d entries, want only the file", len(entries))
+	}
+}
+
+func TestWriteIntoMissingFolderFails(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "missing", "x")
+	if err := Write(p, []byte("x")); err == nil {
+		t.Fatal("write into a missing folder succeeded")
+	}
+}
+
+func TestCreateRefusesAnExistingFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "claim")
+	if err := Create(p, []byte("mine")); err != nil {
+		t.Fatal(err)
+	}
+	err := Create(p, []byte("theirs"))
+	if !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("second Create: %v, want fs.ErrExist", err)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "mine" {
+		t.Fatalf("claim holds %q after a refused Create", got)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("folder holds %d entries, want only the claim", len(entries))
+	}
+}
