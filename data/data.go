@@ -3,7 +3,7 @@
 // built-in procedural set, shapes, that needs no file at all.
 //
 // A dataset is held exactly as stored (uint8, N x C x H x W, one contiguous array per split),
-// so CIFAR-10 costs 180 MB and reaches a GPU in one copy. Batch preparation (crops, flips,
+// so CIFAR-10 costs 184 MB and reaches a GPU in one copy. Batch preparation (crops, flips,
 // mean subtraction, scaling) is a backend operation (net.Backend.GatherBatch); this package
 // supplies the pixels, the statistics that preparation needs and the data orders.
 //
@@ -47,7 +47,7 @@ func (s *Split) Image(i int) []uint8 {
 	return s.Pixels[i*n : (i+1)*n]
 }
 
-// Kinds lists the dataset names a spec may start with, in the order of the README.
+// kinds lists the dataset names a spec may start with, in the order of the README.
 var kinds = []string{"shapes", "cifar10", "cifar100", "cifar100-coarse", "mnist", "fashion-mnist", "folder"}
 
 // Open loads the dataset a spec names. A spec is a kind and, after a colon, where to find it:

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"rout/internal/atomicfile"
 )
 
 // Remote is one file of a dataset's official distribution: where to get it and its MD5.
@@ -155,10 +157,7 @@ func finish(part, final, want string) error {
 	if err := os.Rename(part, final); err != nil {
 		return err
 	}
-	if d, err := os.Open(filepath.Dir(final)); err == nil {
-		d.Sync() // make the rename durable; not all systems support syncing a folder
-		d.Close()
-	}
+	atomicfile.SyncDir(filepath.Dir(final)) // make the rename durable
 	return nil
 }
 

@@ -71,9 +71,6 @@ func Build(b Backend, spec *Spec, batch int, in [3]int, classes int) (*Net, erro
 	return n, nil
 }
 
-// Backend is the backend the network was built on.
-func (n *Net) Backend() Backend { return n.b }
-
 // ParamCount is the number of trainable parameters.
 func (n *Net) ParamCount() int { return n.plan.params }
 

@@ -255,12 +255,9 @@ func (r *Report) curvesPicture() (Picture, error) {
 			if run.Arm != a.Arm.Name {
 				continue
 			}
-			var pts plotter.XYs
-			for _, m := range run.Metrics {
-				if m.Kind == "epoch" && m.TestAcc != nil {
-					pts = append(pts, plotter.XY{X: float64(m.Epoch), Y: 100 * *m.TestAcc})
-					maxEpoch = max(maxEpoch, m.Epoch)
-				}
+			pts := epochAccuracy(run.Metrics)
+			for _, pt := range pts {
+				maxEpoch = max(maxEpoch, int(pt.X))
 			}
 			if len(pts) == 0 {
 				continue
@@ -299,6 +296,30 @@ func (r *Report) curvesPicture() (Picture, error) {
 	p.Legend.Top = true
 	p.Legend.XOffs = -vg.Points(8)
 	return pic, render(&pic, 8*vg.Inch, 5*vg.Inch, func(c draw.Canvas) { p.Draw(c) })
+}
+
+// epochAccuracy is a run's test accuracy (percent) per epoch, from the last "epoch" line of
+// each epoch: a run stopped mid-epoch by --max-steps writes a line for the partial epoch, and
+// after a resume another for the whole one.
+func epochAccuracy(ms []Metric) plotter.XYs {
+	var last []Metric
+	for _, m := range ms {
+		if m.Kind != "epoch" {
+			continue
+		}
+		if n := len(last); n > 0 && last[n-1].Epoch == m.Epoch {
+			last[n-1] = m
+		} else {
+			last = append(last, m)
+		}
+	}
+	var pts plotter.XYs
+	for _, m := range last {
+		if m.TestAcc != nil {
+			pts = append(pts, plotter.XY{X: float64(m.Epoch), Y: 100 * *m.TestAcc})
+		}
+	}
+	return pts
 }
 
 // integerTicks labels whole numbers (epochs) up to last, at most about ten of them; the axis may

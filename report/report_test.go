@@ -416,3 +416,26 @@ func TestReinitColorsHaveNoHoles(t *testing.T) {
 		t.Errorf("zero re-inits is not white: %v", cs[0])
 	}
 }
+
+// TestEpochAccuracyKeepsTheLastLine: a run stopped mid-epoch by --max-steps and resumed has two
+// epoch lines for that epoch (the partial one, then the whole one); the curve takes the last.
+func TestEpochAccuracyKeepsTheLastLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "metrics.jsonl")
+	lines := `{"kind": "log", "step": 5, "epoch": 1, "loss": 2.1}
+{"kind": "epoch", "step": 7, "epoch": 1, "loss": 2.0, "test_acc": 0.2, "test_loss": 2.0}
+{"kind": "log", "step": 10, "epoch": 1, "loss": 1.9}
+{"kind": "epoch", "step": 20, "epoch": 1, "loss": 1.5, "test_acc": 0.4, "test_loss": 1.6}
+{"kind": "epoch", "step": 40, "epoch": 2, "loss": 1.2, "test_acc": 0.5, "test_loss": 1.3}
+`
+	if err := os.WriteFile(path, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := readMetrics(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := epochAccuracy(ms)
+	if len(got) != 2 || got[0].X != 1 || got[0].Y != 40 || got[1].X != 2 || got[1].Y != 50 {
+		t.Errorf("epoch accuracy %v, want [{1 40} {2 50}]", got)
+	}
+}

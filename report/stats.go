@@ -25,7 +25,6 @@ type Spread struct {
 	N                int
 	Median, Mean, SD float64
 	Q1, Q3, IQR      float64
-	Min, Max         float64
 }
 
 // Describe returns the Spread of x. x is not modified.
@@ -33,7 +32,7 @@ func Describe(x []float64) Spread {
 	s := Spread{N: len(x)}
 	if len(x) == 0 {
 		nan := math.NaN()
-		s.Median, s.Mean, s.SD, s.Q1, s.Q3, s.IQR, s.Min, s.Max = nan, nan, nan, nan, nan, nan, nan, nan
+		s.Median, s.Mean, s.SD, s.Q1, s.Q3, s.IQR = nan, nan, nan, nan, nan, nan
 		return s
 	}
 	sorted := slices.Clone(x)
@@ -42,7 +41,6 @@ func Describe(x []float64) Spread {
 	s.Q1 = Quantile(sorted, 0.25)
 	s.Q3 = Quantile(sorted, 0.75)
 	s.IQR = s.Q3 - s.Q1
-	s.Min, s.Max = sorted[0], sorted[len(sorted)-1]
 	if len(x) >= 2 {
 		s.Mean, s.SD = stat.MeanStdDev(x, nil)
 	} else {

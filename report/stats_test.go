@@ -42,8 +42,8 @@ func TestDescribe(t *testing.T) {
 	near(t, "Q1", s.Q1, 4, 1e-12)
 	near(t, "Q3", s.Q3, 5.5, 1e-12)
 	near(t, "IQR", s.IQR, 1.5, 1e-12)
-	if s.N != 8 || s.Min != 2 || s.Max != 9 {
-		t.Errorf("n, min, max = %d, %g, %g; want 8, 2, 9", s.N, s.Min, s.Max)
+	if s.N != 8 {
+		t.Errorf("n = %d; want 8", s.N)
 	}
 	if x[0] != 9 {
 		t.Error("Describe reordered its input")

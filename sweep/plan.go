@@ -55,8 +55,8 @@ func (p Pair) Dir(dir string) string {
 func (p Pair) String() string { return fmt.Sprintf("%s/%d", p.Arm, p.Seed) }
 
 // NewPlan checks and normalises a plan: the preset exists, arms and seeds are non-empty with
-// no name or seed twice, flags are `rout train` settings (worker settings and seed, arm go
-// elsewhere), and every arm gives a valid config (checked for its first seed: the seed changes
+// no name or seed twice, flags and arm overrides are `rout train` settings (worker settings and
+// seed, arm go elsewhere), and every arm gives a valid config (checked for its first seed: the seed changes
 // nothing else). Created is left for Ensure to set.
 func NewPlan(preset string, arms []Arm, seeds []uint64, flags map[string]string, varyDataSeed bool) (Plan, error) {
 	if _, err := trainer.Preset(preset); err != nil {
@@ -89,6 +89,11 @@ func NewPlan(preset string, arms []Arm, seeds []uint64, flags map[string]string,
 	}
 	p := Plan{Preset: preset, Arms: arms, Seeds: seeds, Flags: norm, VaryDataSeed: varyDataSeed}
 	for _, a := range arms {
+		for _, k := range WorkerKeys {
+			if _, ok := a.Overrides[k]; ok {
+				return Plan{}, fmt.Errorf("arm %q: overrides %s, a worker setting, not part of the plan (give it to the worker, as --%s)", a.Name, k, k)
+			}
+		}
 		if _, ok := a.Overrides["data-seed"]; ok && varyDataSeed {
 			return Plan{}, fmt.Errorf("arm %q: overrides data-seed, but vary-data-seed makes each run's data seed its seed", a.Name)
 		}

@@ -18,7 +18,7 @@ func mustArms(t *testing.T, s string) []Arm {
 }
 
 func TestPlanConfig(t *testing.T) {
-	arms := mustArms(t, "baseline,ro:randomout=true,lr=0.003,device=cpu")
+	arms := mustArms(t, "baseline,ro:randomout=true,lr=0.003")
 	p, err := NewPlan("quick", arms, []uint64{4, 9}, map[string]string{"lr": "0.002", "epochs": "2", "data-seed": "11", "randomout": "true"}, false)
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +34,7 @@ func TestPlanConfig(t *testing.T) {
 		t.Errorf("baseline config %+v", base)
 	}
 	ro, _ := p.Config("ro", 4, worker)
-	if !ro.RandomOut || ro.LR != 0.003 || ro.Device != "cpu" || ro.Seed != 4 || ro.DataSeed != 11 {
+	if !ro.RandomOut || ro.LR != 0.003 || ro.Device != "gpu" || ro.Seed != 4 || ro.DataSeed != 11 {
 		t.Errorf("ro config %+v", ro)
 	}
 	if _, err := p.Config("nope", 4, nil); err == nil {
@@ -72,6 +72,8 @@ func TestPlanConfig(t *testing.T) {
 		{"quick", "baseline", []uint64{1}, map[string]string{"epochs": "0"}, false, `arm "baseline": setting epochs: 0, want 1 or more`},
 		{"quick", "baseline", []uint64{1}, map[string]string{"data-seed": "3"}, true, "data-seed and vary-data-seed"},
 		{"quick", "ds:data-seed=3", []uint64{1}, nil, true, `arm "ds": overrides data-seed`},
+		{"quick", "baseline,cpu:randomout=true,device=cpu", []uint64{1}, nil, false, `arm "cpu": overrides device, a worker setting`},
+		{"quick", "t:tf32=true", []uint64{1}, nil, false, `arm "t": overrides tf32, a worker setting`},
 		{"quick", "hot:lr=-1", []uint64{1}, nil, false, `arm "hot": setting lr: -1, want a positive number`},
 	} {
 		_, err := NewPlan(c.preset, mustArms(t, c.arms), c.seeds, c.flags, c.vary)

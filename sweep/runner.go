@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
-	"time"
 
 	"rout/trainer"
 )
@@ -49,7 +48,6 @@ type Event struct {
 	Previous *ClaimInfo // Started: the dead worker whose claim was taken over
 	Holder   *ClaimInfo // Held: who holds it
 	Summary  trainer.Summary
-	Wall     time.Duration // Finished: this worker's time on the run
 	Err      error
 }
 
@@ -173,12 +171,17 @@ func (r *Runner) Execute(ctx context.Context) (Result, error) {
 			break
 		}
 		r.pool(ctx, stale, func(p Pair) {
-			if held[p.Index] {
-				mu.Lock()
-				res.Held-- // counted as held before; now it is run (or held again)
-				mu.Unlock()
-			}
-			r.do(ctx, p, !r.Shard.Has(p.Index), emit)
+			r.do(ctx, p, !r.Shard.Has(p.Index), func(e Event) {
+				// A pair counted as held before counts by its new outcome (held again
+				// included), if it has one: do reports none when the context is cancelled
+				// before it starts.
+				if held[p.Index] && e.Kind != Started {
+					mu.Lock()
+					res.Held--
+					mu.Unlock()
+				}
+				emit(e)
+			})
 		})
 	}
 	return res, nil
@@ -268,12 +271,10 @@ func (r *Runner) runClaimed(ctx context.Context, p Pair, dir string, cl *Claim, 
 	defer cancel(nil)
 	cl.StartHeartbeat(func() { cancel(errClaimLost) })
 	report(Event{Kind: Started, Resume: resume, Previous: cl.Previous})
-	t0 := time.Now()
 	sum, err := r.Run(runCtx, Job{Pair: p, Dir: dir, Config: cfg, Resume: resume})
-	wall := time.Since(t0)
 	switch {
 	case err == nil:
-		return Event{Kind: Finished, Summary: sum, Wall: wall}
+		return Event{Kind: Finished, Summary: sum}
 	case errors.Is(context.Cause(runCtx), errClaimLost):
 		return Event{Kind: Failed, Err: fmt.Errorf("%w: %v", errClaimLost, err)}
 	case ctx.Err() != nil && errors.Is(err, trainer.ErrInterrupted):

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -345,7 +347,7 @@ func TestRealSweep(t *testing.T) {
 		if !run.Done() || run.Claimed || run.Summary.Steps != 8 || len(run.Metrics) != 3 {
 			t.Errorf("%s/%d: done %v claimed %v summary %+v, %d metrics lines", run.Arm, run.Seed, run.Done(), run.Claimed, run.Summary, len(run.Metrics))
 		}
-		cfg, err := trainer.ReadConfig(run.Dir)
+		cfg, err := trainer.ResumeConfig(run.Dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -364,5 +366,53 @@ func TestRealSweep(t *testing.T) {
 	res, err = r.Execute(context.Background())
 	if err != nil || res.Ran != 0 || res.Skipped != 4 {
 		t.Errorf("second pass: %+v %v", res, err)
+	}
+}
+
+// lateCancel is a context that, once armed, is cancelled only as Runner.do sees it: it lands a
+// cancellation between the pool handing a pair out and do's check, a window too narrow to hit
+// with a real context.
+type lateCancel struct {
+	context.Context
+	armed atomic.Bool
+}
+
+func (c *lateCancel) Err() error {
+	if !c.armed.Load() {
+		return nil
+	}
+	pc, _, _, _ := runtime.Caller(1)
+	if f := runtime.FuncForPC(pc); f != nil && strings.HasSuffix(f.Name(), ".(*Runner).do") {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestRunnerHeldCountOnCancel: a run held by a worker that then dies is retried; when the retry
+// is cancelled before it starts, it reports nothing, so the run still counts as held (as its
+// last event said), not as nothing at all.
+func TestRunnerHeldCountOnCancel(t *testing.T) {
+	p := testPlan(t, "baseline", "1-2")
+	dir := t.TempDir()
+	held := Pair{Arm: "baseline", Seed: 1}.Dir(dir)
+	writeClaim(t, held, ClaimInfo{Host: "live-host", PID: 9, Token: "live"})
+	f := newFake()
+	r := newRunner(t, dir, p, All, "h", f)
+	r.Parallel = 1
+	ctx := &lateCancel{Context: context.Background()}
+	var events []string
+	r.OnEvent = func(e Event) {
+		events = append(events, fmt.Sprintf("%s %d", e.Pair, e.Kind))
+		if e.Kind == Finished && e.Pair.Seed == 2 {
+			age(t, filepath.Join(held, ClaimFile), time.Hour) // its worker died
+			ctx.armed.Store(true)                             // and this one is being stopped
+		}
+	}
+	res, err := r.Execute(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.count("baseline/1") != 0 || res.Held != 1 || res.Ran != 1 {
+		t.Errorf("held, then stale, then cancelled: calls %v result %+v events %v", f.calls, res, events)
 	}
 }

@@ -35,7 +35,7 @@ type EvalResult struct {
 // Evaluate measures a checkpoint's network on a split of a dataset, preparing images exactly as
 // its training did (crop and the training split's statistics, read from the checkpoint).
 // WithBackend and WithDataset apply; other options are ignored.
-func Evaluate(path string, s EvalSettings, opts ...Option) (EvalResult, error) {
+func Evaluate(path string, s EvalSettings, opts ...Option) (_ EvalResult, err error) {
 	var o runOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -97,7 +97,11 @@ func Evaluate(path string, s EvalSettings, opts ...Option) (EvalResult, error) {
 	if split.C != ck.image[0] {
 		return EvalResult{}, fmt.Errorf("data %s has %d-channel images, the network was trained on %d channels", cfg.Data, split.C, ck.image[0])
 	}
-	prep, err := restorePreprocessing(&cfg, ck.tensors, split.C, split.H, split.W)
+	if cfg.Crop == 0 && (split.H < ck.image[1] || split.W < ck.image[2]) {
+		return EvalResult{}, fmt.Errorf("data %s: %dx%d images are smaller than the %dx%d images the network was trained on whole (crop 0)",
+			cfg.Data, split.H, split.W, ck.image[1], ck.image[2])
+	}
+	prep, err := restorePreprocessing(&cfg, ck.tensors, ck.image)
 	if err != nil {
 		return EvalResult{}, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
@@ -113,7 +117,11 @@ func Evaluate(path string, s EvalSettings, opts ...Option) (EvalResult, error) {
 		if b, err = OpenBackend(&cfg); err != nil {
 			return EvalResult{}, err
 		}
-		defer b.Close()
+		defer func() {
+			if cerr := b.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("device %s: %w", b.Name(), cerr)
+			}
+		}()
 	}
 	n, err := net.Build(b, spec, cfg.Batch, [3]int{split.C, prep.cropH, prep.cropW}, len(ck.classes))
 	if err != nil {

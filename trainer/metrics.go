@@ -177,12 +177,16 @@ func num(x float64) *Number {
 type metricsLog struct {
 	f    *os.File
 	path string
+	// lastEval is the step of the last "epoch" line kept on resume (-1: none), so that a resumed
+	// run knows whether the checkpoint's step was already evaluated.
+	lastEval int
 }
 
 // openMetrics creates path, or on resume keeps only its lines up to step keep (the checkpoint's
 // position) and appends after them: the lines a killed run wrote after its last checkpoint are
 // written again by the resumed run.
 func openMetrics(path string, resume bool, keep int) (*metricsLog, error) {
+	lastEval := -1
 	if resume {
 		old, err := os.ReadFile(path)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -193,10 +197,14 @@ func openMetrics(path string, resume bool, keep int) (*metricsLog, error) {
 		sc.Buffer(make([]byte, 1<<20), 1<<26)
 		for sc.Scan() {
 			var r struct {
-				Step *int `json:"step"`
+				Kind string `json:"kind"`
+				Step *int   `json:"step"`
 			}
 			if json.Unmarshal(sc.Bytes(), &r) != nil || r.Step == nil || *r.Step > keep {
 				break // a torn last line, or past the checkpoint
+			}
+			if r.Kind == "epoch" {
+				lastEval = *r.Step
 			}
 			kept.Write(sc.Bytes())
 			kept.WriteByte('\n')
@@ -213,7 +221,7 @@ func openMetrics(path string, resume bool, keep int) (*metricsLog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	return &metricsLog{f: f, path: path}, nil
+	return &metricsLog{f: f, path: path, lastEval: lastEval}, nil
 }
 
 // write appends one record as a line.

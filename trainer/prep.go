@@ -94,9 +94,11 @@ func (p *preprocessing) tensors() map[string]tensorData {
 	return m
 }
 
-// restorePreprocessing reads the statistics back from checkpoint tensors, for images of c
-// channels cropped as cfg says (crop 0 takes h x w).
-func restorePreprocessing(cfg *Config, ts map[string]tensorData, c, h, w int) (preprocessing, error) {
+// restorePreprocessing reads the statistics back from checkpoint tensors, for the training
+// images' C, H, W (the checkpoint's image) cropped as cfg says (crop 0 takes H x W whole, so
+// other data is centre-cropped to the size the network was trained on).
+func restorePreprocessing(cfg *Config, ts map[string]tensorData, image [3]int) (preprocessing, error) {
+	c, h, w := image[0], image[1], image[2]
 	p := preprocessing{cropH: h, cropW: w}
 	if cfg.Crop > 0 {
 		p.cropH, p.cropW = cfg.Crop, cfg.Crop
@@ -107,7 +109,7 @@ func restorePreprocessing(cfg *Config, ts map[string]tensorData, c, h, w int) (p
 			return nil, fmt.Errorf("tensor %s is missing", name)
 		}
 		if len(t.Data) != n {
-			return nil, fmt.Errorf("tensor %s has %d values, want %d (the data's images are %dx%dx%d)", name, len(t.Data), n, c, h, w)
+			return nil, fmt.Errorf("tensor %s has %d values, want %d (the training images are %dx%dx%d)", name, len(t.Data), n, c, h, w)
 		}
 		for _, v := range t.Data {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {

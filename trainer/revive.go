@@ -15,8 +15,6 @@ import (
 // A Reviver runs only backend operations inside a step, so on the GPU it never waits on the
 // host; its counters are read back only when the loop logs.
 type Reviver interface {
-	// Name says which policy this is, for logs.
-	Name() string
 	// Layers names the watched groups, in the order of the counters.
 	Layers() []string
 	// AfterUpdate runs after the optimiser's update of step (counting from 0).
@@ -78,14 +76,6 @@ func NewRandomOut(b net.Backend, ft *net.FilterTable, params, grads *net.Tensor,
 		}
 	}
 	return r, nil
-}
-
-// Name is "randomout", or "dead-filter measure" when re-drawing is off.
-func (r *RandomOut) Name() string {
-	if r.o.Enabled {
-		return "randomout"
-	}
-	return "dead-filter measure"
 }
 
 // Layers names the watched groups.

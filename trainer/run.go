@@ -214,6 +214,9 @@ func newRun(cfg Config, out string, o runOptions) (_ *run, err error) {
 	if err := r.b.Err(); err != nil {
 		return nil, fmt.Errorf("device %s: %w", r.b.Name(), err)
 	}
+	if end := r.endStep(); r.st.Step > end { // before config.json records the setting
+		return nil, fmt.Errorf("setting max-steps: %d is below the checkpoint's step %d", end, r.st.Step)
+	}
 	r.prov = newProvenance(r, ck)
 	if err := writeJSON(filepath.Join(out, ConfigFile), configFile{Config: cfg, Provenance: r.prov}); err != nil {
 		return nil, err
@@ -355,20 +358,15 @@ func (r *run) setup() error {
 	if r.evalSt, err = r.b.Alloc(1, 3, 1, 1); err != nil {
 		return fmt.Errorf("device %s: %w", r.b.Name(), err)
 	}
-	if r.testSet, err = r.evalSet(&r.ds.Test); err != nil {
+	if r.testSet, err = newEvalSet(r.b, &r.ds.Test); err != nil {
 		return err
 	}
 	if r.val != nil {
-		if r.valSet, err = r.evalSet(r.val); err != nil {
+		if r.valSet, err = newEvalSet(r.b, r.val); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// evalSet puts a split on the device in its own order, once.
-func (r *run) evalSet(s *data.Split) (net.ImageSet, error) {
-	return newEvalSet(r.b, s)
 }
 
 // newEvalSet puts a split on a device in its stored order.
@@ -435,20 +433,38 @@ func OpenBackend(c *Config) (net.Backend, error) {
 	return newCPU(c), nil
 }
 
+// endStep is the step the run stops at: the last of its epochs, or max-steps if sooner.
+func (r *run) endStep() int {
+	end := r.cfg.Epochs * r.perEpoch
+	if r.cfg.MaxSteps > 0 && r.cfg.MaxSteps < end {
+		end = r.cfg.MaxSteps
+	}
+	return end
+}
+
 // loop runs the steps and epochs until the end, an interruption or a divergence.
 func (r *run) loop(ctx context.Context) (Summary, error) {
 	cfg := &r.cfg
 	total := cfg.Epochs * r.perEpoch
-	end := total
-	if cfg.MaxSteps > 0 && cfg.MaxSteps < end {
-		end = cfg.MaxSteps
-	}
+	end := r.endStep() // newRun refused a checkpoint past it
 	if r.o.observer != nil {
 		r.o.observer.Start(Plan{Config: *cfg, Backend: r.b.Name(), Params: r.n.ParamCount(),
 			TrainExamples: r.train.N, StepsPerEpoch: r.perEpoch, TotalSteps: end, StartStep: r.st.Step})
 	}
 	r.segStart = time.Now()
 	r.lastLogTime, r.lastLogStep = r.segStart, r.st.Step
+	if r.st.Step == end && r.st.EpochStep != 0 && r.metrics.lastEval != r.st.Step {
+		// Resumed at its end from a checkpoint taken mid-epoch (an interruption): the evaluation
+		// that --max-steps promises has not been made yet.
+		r.epochStep0, r.epochTime0 = r.st.Step, time.Now()
+		if msg, err := r.endEpoch(learningRate(cfg, r.st.Step-1, r.perEpoch, total), false); err != nil || msg != "" {
+			return r.finish(msg, err)
+		}
+		r.lastCkpt = -1 // the checkpoint at this step lacks the evaluation: write it again
+		if msg, err := r.checkpoint(); err != nil || msg != "" {
+			return r.finish(msg, err)
+		}
+	}
 	orderEpoch := -1
 	for r.st.Step < end {
 		if ctx.Err() != nil {
@@ -657,6 +673,9 @@ func (r *run) finish(diverged string, err error) (Summary, error) {
 	r.st.Elapsed = r.elapsed()
 	r.segStart = time.Now()
 	reinits, dead := r.rev.Counters()
+	if err := r.b.Err(); err != nil {
+		return Summary{}, fmt.Errorf("device %s: %w", r.b.Name(), err)
+	}
 	layers := r.rev.Layers()
 	chance := 1 / float64(r.classes)
 	s := Summary{

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"rout/data"
+	"rout/net"
 	"rout/rng"
 )
 
@@ -298,9 +299,8 @@ func TestDivergence(t *testing.T) {
 	if !math.IsNaN(float64(last.Loss)) && !math.IsInf(float64(last.Loss), 0) {
 		t.Errorf("the last metrics line has loss %v, want null (NaN)", last.Loss)
 	}
-	if _, err := ReadConfig(dir); err != nil {
-		t.Error(err)
-	}
+	var cf configFile
+	readJSON(t, filepath.Join(dir, ConfigFile), &cf)
 	if s.Steps >= 2*20 {
 		t.Errorf("the diverged run went on to step %d", s.Steps)
 	}
@@ -502,5 +502,146 @@ func TestSGDTrains(t *testing.T) {
 	}
 	if v := finalTensor(t, dir, "sgd.velocity"); !slices.ContainsFunc(v, func(x float32) bool { return x != 0 }) {
 		t.Error("the checkpoint's SGD velocity is all zero")
+	}
+}
+
+// TestResumeAtMaxSteps: a run interrupted mid-epoch and resumed with --max-steps at the
+// checkpoint's step makes the evaluation --max-steps promises (the summary and metrics equal a
+// run stopped there by --max-steps, and resuming once more adds no line); a --max-steps below
+// the checkpoint's step is an error that leaves the run alone.
+func TestResumeAtMaxSteps(t *testing.T) {
+	cfg := tinyConfig() // 20 steps per epoch
+	cfg.MaxSteps = 7
+	ref := t.TempDir()
+	want := mustRun(t, cfg, ref)
+	wantMetrics := readMetrics(t, ref)
+
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	full := tinyConfig()
+	_, err := Run(ctx, full, dir, WithDataset(tinyData), WithObserver(&cancelAt{7, cancel}))
+	cancel()
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("kill at 7: err %v, want ErrInterrupted", err)
+	}
+	for range 2 {
+		got, err := Run(context.Background(), cfg, dir, WithDataset(tinyData), Resume())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != want.Status || got.FinalTestAcc == nil || *got.FinalTestAcc != *want.FinalTestAcc ||
+			*got.FinalTrainLoss != *want.FinalTrainLoss || got.Steps != 7 || got.Epochs != 1 {
+			t.Fatalf("resumed at max-steps: summary %+v, want %+v", got, want)
+		}
+		gotMetrics := readMetrics(t, dir)
+		if len(gotMetrics) != len(wantMetrics) {
+			t.Fatalf("%d metrics lines, want %d", len(gotMetrics), len(wantMetrics))
+		}
+		for i := range gotMetrics {
+			g, w := gotMetrics[i], wantMetrics[i]
+			g.ImagesPerSec, g.Elapsed, w.ImagesPerSec, w.Elapsed = 0, 0, 0, 0
+			gb, _ := json.Marshal(g)
+			wb, _ := json.Marshal(w)
+			if string(gb) != string(wb) {
+				t.Errorf("metrics line %d\n got %s\nwant %s", i, gb, wb)
+			}
+		}
+	}
+
+	before, _ := os.ReadFile(filepath.Join(dir, ConfigFile))
+	cfg.MaxSteps = 5
+	_, err = Run(context.Background(), cfg, dir, WithDataset(tinyData), Resume())
+	if err == nil || !strings.Contains(err.Error(), "max-steps: 5 is below the checkpoint's step 7") {
+		t.Errorf("resume with max-steps 5 at step 7: %v, want an error", err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, ConfigFile)); string(after) != string(before) {
+		t.Error("the refused resume rewrote config.json")
+	}
+}
+
+// failingBackend is a backend whose sticky error can be raised by the test.
+type failingBackend struct {
+	net.Backend
+	err error
+}
+
+func (f *failingBackend) Err() error {
+	if f.err != nil {
+		return f.err
+	}
+	return f.Backend.Err()
+}
+
+// TestFinishChecksTheDevice: a device error raised by the counters' read-back at the end is the
+// run's error, not a summary written from what the failed reads left.
+func TestFinishChecksTheDevice(t *testing.T) {
+	cfg := tinyConfig()
+	dir := t.TempDir()
+	fb := &failingBackend{Backend: newCPU(&cfg)}
+	defer fb.Close()
+	r, err := newRun(cfg, dir, runOptions{dataset: tinyData, backend: fb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	fb.err = errors.New("device lost")
+	if _, err := r.finish("", nil); err == nil || !strings.Contains(err.Error(), "device lost") {
+		t.Errorf("finish on a failed device: %v, want its error", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, SummaryFile)); err == nil {
+		t.Error("finish on a failed device wrote summary.json")
+	}
+}
+
+// resized is a test split whose images are the originals with b pixels (of value 200) added on
+// every side, or, for b < 0, -b pixels cut from every side.
+func resized(s data.Split, b int) data.Split {
+	h, w := s.H+2*b, s.W+2*b
+	out := data.Split{N: s.N, C: s.C, H: h, W: w, Labels: s.Labels, Pixels: make([]uint8, s.N*s.C*h*w)}
+	for i := range out.Pixels {
+		out.Pixels[i] = 200
+	}
+	for n := range s.N {
+		for c := range s.C {
+			for y := range min(h, s.H) {
+				for x := range min(w, s.W) {
+					sy, sx, dy, dx := y, x, y+b, x+b
+					if b < 0 {
+						sy, sx, dy, dx = y-b, x-b, y, x
+					}
+					out.Pixels[((n*s.C+c)*h+dy)*w+dx] = s.Pixels[((n*s.C+c)*s.H+sy)*s.W+sx]
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestEvalKeepsTheTrainedImageSize: with crop 0 the network takes the whole training image, so
+// eval centre-crops larger data to that size (giving exactly the accuracy of the original images
+// when the extra pixels are a border) and refuses smaller data.
+func TestEvalKeepsTheTrainedImageSize(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Crop, cfg.MaxSteps = 0, 5
+	dir := t.TempDir()
+	mustRun(t, cfg, dir)
+	ck := filepath.Join(dir, CheckpointFile)
+	set := EvalSettings{Device: "cpu", Threads: 1}
+	want, err := Evaluate(ck, set, WithDataset(tinyData))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bigger := &data.Dataset{Name: "shapes", Classes: tinyData.Classes, Train: tinyData.Train, Test: resized(tinyData.Test, 4)}
+	got, err := Evaluate(ck, set, WithDataset(bigger))
+	if err != nil {
+		t.Fatalf("eval on 40x40 images: %v", err)
+	}
+	if got.Acc != want.Acc || got.Loss != want.Loss {
+		t.Errorf("eval of the 32x32 centres of 40x40 images: acc %v loss %v, want the original's %v %v", got.Acc, got.Loss, want.Acc, want.Loss)
+	}
+	smaller := &data.Dataset{Name: "shapes", Classes: tinyData.Classes, Train: tinyData.Train, Test: resized(tinyData.Test, -2)}
+	set.Data = "shapes:9"
+	if _, err := Evaluate(ck, set, WithDataset(smaller)); err == nil || !strings.Contains(err.Error(), "data shapes:9: 28x28 images are smaller than the 32x32") {
+		t.Errorf("eval on 28x28 images: %v, want an error naming the sizes", err)
 	}
 }

@@ -253,16 +253,3 @@ func newProvenance(r *run, ck *checkpoint) provenance {
 	p.StepsPerEpoch = r.perEpoch
 	return p
 }
-
-// ReadConfig reads the config a run folder's config.json records.
-func ReadConfig(dir string) (Config, error) {
-	var f configFile
-	b, err := os.ReadFile(filepath.Join(dir, ConfigFile))
-	if err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
-	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		return Config{}, fmt.Errorf("config %s: %w", filepath.Join(dir, ConfigFile), err)
-	}
-	return f.Config, nil
-}

@@ -21,8 +21,9 @@ import (
 // (scripts/bench_torch.py prints the same table).
 func benchCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "bench",
-		Usage: "time training steps of a model on synthetic data, with and without RandomOut",
+		Name:         "bench",
+		Usage:        "time training steps of a model on synthetic data, with and without RandomOut",
+		OnUsageError: commandUsageError,
 		Description: "A step is what `rout train` runs: gather and normalise a batch from a uint8 dataset held\n" +
 			"by the backend, forward, softmax cross-entropy (summed), backward, the optimiser's update,\n" +
 			"and, in the randomout mode, RandomOut after every update (per-filter L1 gradient norms of\n" +

@@ -17,13 +17,15 @@ import (
 // dataCommand is `rout data`: look at a dataset, or fetch the official files of one.
 func dataCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "data",
-		Usage: "inspect datasets and download the official ones",
+		Name:         "data",
+		Usage:        "inspect datasets and download the official ones",
+		OnUsageError: commandUsageError,
 		Subcommands: []*cli.Command{
 			{
-				Name:      "inspect",
-				Usage:     "load a dataset and print its splits, shape, classes, label histogram and channel means",
-				ArgsUsage: "SPEC (shapes, shapes:SEED, cifar10[:PATH], cifar100[:PATH], cifar100-coarse[:PATH], mnist[:PATH], fashion-mnist[:PATH], folder:PATH)",
+				Name:         "inspect",
+				Usage:        "load a dataset and print its splits, shape, classes, label histogram and channel means",
+				ArgsUsage:    "SPEC (shapes, shapes:SEED, cifar10[:PATH], cifar100[:PATH], cifar100-coarse[:PATH], mnist[:PATH], fashion-mnist[:PATH], folder:PATH)",
+				OnUsageError: commandUsageError,
 				Action: func(c *cli.Context) error {
 					if c.NArg() != 1 {
 						return usageError{fmt.Errorf("data inspect: want one dataset spec, got %d arguments", c.NArg())}
@@ -38,9 +40,10 @@ func dataCommand() *cli.Command {
 				},
 			},
 			{
-				Name:      "get",
-				Usage:     "download a dataset's official files (checksum verified, resumable) into the cache folder",
-				ArgsUsage: "cifar10|cifar100|mnist|fashion-mnist",
+				Name:         "get",
+				Usage:        "download a dataset's official files (checksum verified, resumable) into the cache folder",
+				ArgsUsage:    "cifar10|cifar100|mnist|fashion-mnist",
+				OnUsageError: commandUsageError,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "dir", Usage: "download into `D` instead of the cache folder ($ROUT_DATA/NAME or ~/.cache/rout/data/NAME)"},
 				},

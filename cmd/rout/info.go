@@ -12,8 +12,9 @@ import (
 // an answer, not a failure; scripts read the last line ("gpu: usable ..." or "gpu: not usable: ...").
 func infoCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "info",
-		Usage: "show the GPU, driver and CUDA library versions, or why no GPU is usable",
+		Name:         "info",
+		Usage:        "show the GPU, driver and CUDA library versions, or why no GPU is usable",
+		OnUsageError: commandUsageError,
 		Description: "Prints the build, each CUDA library rout loads (file and version), the GPUs the driver\n" +
 			"sees (name, compute capability, memory), and a last line saying whether a GPU is usable\n" +
 			"and if not, exactly why. Exits 0 either way.",

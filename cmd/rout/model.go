@@ -13,13 +13,15 @@ import (
 // modelCommand is `rout model`: look at a network before training it.
 func modelCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "model",
-		Usage: "inspect network specs (built-in models or your own TOML files)",
+		Name:         "model",
+		Usage:        "inspect network specs (built-in models or your own TOML files)",
+		OnUsageError: commandUsageError,
 		Subcommands: []*cli.Command{
 			{
-				Name:      "summary",
-				Usage:     "print every layer's output shape, parameters and FLOPs, then the totals",
-				ArgsUsage: "NAME|FILE[@WIDTH]  (built-in: " + strings.Join(net.BuiltinModels(), ", ") + ")",
+				Name:         "summary",
+				Usage:        "print every layer's output shape, parameters and FLOPs, then the totals",
+				ArgsUsage:    "NAME|FILE[@WIDTH]  (built-in: " + strings.Join(net.BuiltinModels(), ", ") + ")",
+				OnUsageError: commandUsageError,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "input", Usage: "input shape `C,H,W` (default: the spec's input)"},
 					&cli.IntFlag{Name: "classes", Value: 10, Usage: "number of classes `K` (the size of a units = \"classes\" layer)"},
@@ -27,8 +29,9 @@ func modelCommand() *cli.Command {
 				Action: modelSummary,
 			},
 			{
-				Name:  "list",
-				Usage: "list the built-in models",
+				Name:         "list",
+				Usage:        "list the built-in models",
+				OnUsageError: commandUsageError,
 				Action: func(c *cli.Context) error {
 					for _, name := range net.BuiltinModels() {
 						s, err := net.LoadSpec(name)

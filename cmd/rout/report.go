@@ -13,9 +13,10 @@ import (
 // still running.
 func reportCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "report",
-		Usage:     "failure rates, accuracy statistics, paired tests and pictures of a sweep",
-		ArgsUsage: "DIR",
+		Name:         "report",
+		Usage:        "failure rates, accuracy statistics, paired tests and pictures of a sweep",
+		ArgsUsage:    "DIR",
+		OnUsageError: commandUsageError,
 		Description: "Reads DIR/sweep.json and DIR/runs/ARM/SEED/{summary.json,metrics.jsonl}, prints the tables, and\n" +
 			"writes report.md, report.html (self-contained), runs.csv and the pictures (PNG and SVG) into --out.\n" +
 			"A sweep still running can be reported at any time: the report says how many runs are done.",

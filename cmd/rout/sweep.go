@@ -84,6 +84,9 @@ func parseSweep(c *cli.Context, getenv func(string) string) (sweepSetup, error) 
 		if file, err = sweep.ReadFile(path); err != nil {
 			return s, err
 		}
+		if _, ok := file.Flags["threads"]; ok { // a sweep sets each run's threads itself
+			return s, fmt.Errorf("sweep file %s: flags: threads cannot be set in a sweep: use --threads-per-run", path)
+		}
 	}
 	preset := c.String("preset")
 	if !c.IsSet("preset") && file.Preset != "" {
@@ -139,8 +142,12 @@ func parseSweep(c *cli.Context, getenv func(string) string) (sweepSetup, error) 
 			delete(flags, k)
 		}
 	}
+	vary := file.VaryDataSeed
+	if c.IsSet("vary-data-seed") {
+		vary = c.Bool("vary-data-seed")
+	}
 	var err error
-	if s.plan, err = sweep.NewPlan(preset, arms, seeds, flags, c.Bool("vary-data-seed") || file.VaryDataSeed); err != nil {
+	if s.plan, err = sweep.NewPlan(preset, arms, seeds, flags, vary); err != nil {
 		return s, err
 	}
 

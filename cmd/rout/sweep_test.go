@@ -116,7 +116,7 @@ overrides = { randomout = true, randomout-scope = "weights+bias" }
 		t.Errorf("stdout:\n%s", stdout)
 	}
 	for _, run := range []string{"baseline/6", "ro-bias/6"} {
-		cfg, err := trainer.ReadConfig(filepath.Join(dir, "runs", run))
+		cfg, err := trainer.ResumeConfig(filepath.Join(dir, "runs", run))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -469,5 +469,41 @@ func TestSlurmScript(t *testing.T) {
 	}
 	if s.shard != (sweep.Shard{Index: 3, Count: 4}) || s.out != "/shared/sw" || s.plan.Flags["epochs"] != "6" || s.plan.Preset != "paper" {
 		t.Errorf("the script runs `rout %s`: shard %v out %s flags %v", strings.Join(args, " "), s.shard, s.out, s.plan.Flags)
+	}
+}
+
+// TestSweepFileAgainstFlags: a sweep file's threads is refused (a sweep sets each run's threads
+// from --threads-per-run), and --vary-data-seed=false on the command line beats the file's true.
+func TestSweepFileAgainstFlags(t *testing.T) {
+	tmp := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(tmp, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	noenv := func(string) string { return "" }
+	threads := write("threads.toml", "seeds = [1]\n[flags]\nthreads = 2\n")
+	if _, err := parseOnly(t, []string{"sweep", "--out", filepath.Join(tmp, "a"), "--file", threads}, noenv); err == nil ||
+		!strings.Contains(err.Error(), threads+": flags: threads cannot be set in a sweep: use --threads-per-run") {
+		t.Errorf("threads in a sweep file: %v, want an error pointing to --threads-per-run", err)
+	}
+	vary := write("vary.toml", "seeds = [1]\nvary-data-seed = true\n")
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, true},
+		{[]string{"--vary-data-seed=false"}, false},
+		{[]string{"--vary-data-seed"}, true},
+	} {
+		s, err := parseOnly(t, append([]string{"sweep", "--out", filepath.Join(tmp, "b"), "--file", vary}, tc.args...), noenv)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if s.plan.VaryDataSeed != tc.want {
+			t.Errorf("file vary-data-seed = true, command line %v: plan's vary-data-seed %v, want %v", tc.args, s.plan.VaryDataSeed, tc.want)
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package cpu
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -75,15 +74,6 @@ func put64(b *Backend, t *net.Tensor, v []float64) {
 	b.Upload(t, f)
 }
 
-// randSlice is n uniform values in [-1, 1), rounded to float32.
-func randSlice(r *rand.Rand, n int) []float64 {
-	v := make([]float64, n)
-	for i := range v {
-		v[i] = float64(float32(r.Float64()*2 - 1))
-	}
-	return v
-}
-
 // checkOutside fails if any element of t's storage outside the view t changed.
 func checkOutside(tb testing.TB, name string, before, after []float32, t *net.Tensor) {
 	tb.Helper()
@@ -155,5 +145,3 @@ func scaled(a []float64, s float64) []float64 {
 	}
 	return out
 }
-
-func name(parts ...any) string { return fmt.Sprint(parts...) }
