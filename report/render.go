@@ -47,7 +47,7 @@ func (r *Report) planLine() string {
 	for _, a := range p.Arms {
 		arms = append(arms, armLabel(a))
 	}
-	s := fmt.Sprintf("preset %q, arms %s, seeds %s", p.Preset, strings.Join(arms, " "), seedList(p.Seeds))
+	s := fmt.Sprintf("preset %q, arms %s, seeds %s", p.Preset, strings.Join(arms, " "), FormatSeeds(p.Seeds))
 	if p.Created != "" {
 		s += ", created " + p.Created
 	}
@@ -66,8 +66,9 @@ func armLabel(a Arm) string {
 	return a.Name + ":" + strings.Join(kv, ",")
 }
 
-// seedList writes seeds compactly, runs of consecutive seeds as ranges: 1-8,20,31-32.
-func seedList(seeds []uint64) string {
+// FormatSeeds writes seeds compactly, runs of consecutive seeds as ranges: 1-8,20,31-32 (the
+// inverse of sweep.ParseSeeds; the sweep uses it for its own messages).
+func FormatSeeds(seeds []uint64) string {
 	var parts []string
 	for i := 0; i < len(seeds); {
 		j := i

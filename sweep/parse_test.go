@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"maps"
+	"rout/report"
 	"slices"
 	"strings"
 	"testing"
@@ -16,11 +17,11 @@ func TestParseSeeds(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
-	if s := FormatSeeds(got); s != "1-8,20,31-32" {
+	if s := report.FormatSeeds(got); s != "1-8,20,31-32" {
 		t.Errorf("FormatSeeds = %q", s)
 	}
-	if got, _ := ParseSeeds("5,3,4"); !slices.Equal(got, []uint64{5, 3, 4}) || FormatSeeds(got) != "5,3-4" {
-		t.Errorf("order kept: %v %q", got, FormatSeeds(got))
+	if got, _ := ParseSeeds("5,3,4"); !slices.Equal(got, []uint64{5, 3, 4}) || report.FormatSeeds(got) != "5,3-4" {
+		t.Errorf("order kept: %v %q", got, report.FormatSeeds(got))
 	}
 	if got, _ := ParseSeeds("18446744073709551614-18446744073709551615"); len(got) != 2 {
 		t.Errorf("range at the top of uint64: %v", got)

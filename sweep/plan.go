@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"rout/internal/atomicfile"
+	"rout/report"
 	"rout/trainer"
 )
 
@@ -156,7 +157,7 @@ func (p *Plan) Diff(q *Plan) []string {
 		d = append(d, fmt.Sprintf("preset %s, now %s", p.Preset, q.Preset))
 	}
 	if !slices.Equal(p.Seeds, q.Seeds) {
-		d = append(d, fmt.Sprintf("seeds %s, now %s", FormatSeeds(p.Seeds), FormatSeeds(q.Seeds)))
+		d = append(d, fmt.Sprintf("seeds %s, now %s", report.FormatSeeds(p.Seeds), report.FormatSeeds(q.Seeds)))
 	}
 	names := func(as []Arm) []string {
 		var n []string

@@ -68,21 +68,3 @@ func parseSeed(list, s string) (uint64, error) {
 	}
 	return v, nil
 }
-
-// FormatSeeds writes seeds compactly, consecutive runs as ranges: the inverse of ParseSeeds.
-func FormatSeeds(seeds []uint64) string {
-	var parts []string
-	for i := 0; i < len(seeds); {
-		j := i
-		for j+1 < len(seeds) && seeds[j+1] == seeds[j]+1 {
-			j++
-		}
-		if j > i {
-			parts = append(parts, fmt.Sprintf("%d-%d", seeds[i], seeds[j]))
-		} else {
-			parts = append(parts, strconv.FormatUint(seeds[i], 10))
-		}
-		i = j + 1
-	}
-	return strings.Join(parts, ",")
-}

@@ -212,7 +212,7 @@ func runSweep(c *cli.Context) error {
 		armNames = append(armNames, a.String())
 	}
 	fmt.Fprintf(errw, "sweep %s: preset %s, arms %s, seeds %s: %d runs; this worker: shard %s, %d at once, %d CPU threads per run\n",
-		s.out, plan.Preset, strings.Join(armNames, " "), sweep.FormatSeeds(plan.Seeds), total, s.shard, s.parallel, s.threads)
+		s.out, plan.Preset, strings.Join(armNames, " "), report.FormatSeeds(plan.Seeds), total, s.shard, s.parallel, s.threads)
 
 	t0 := time.Now()
 	r := &sweep.Runner{Dir: s.out, Plan: plan, Worker: s.worker, Shard: s.shard, Parallel: s.parallel,
