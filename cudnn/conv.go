@@ -9,6 +9,7 @@ import "C"
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -25,6 +26,39 @@ type AlgoChoice struct {
 // ConvPlan holds the algorithms chosen for a convolution shape in all three directions.
 type ConvPlan struct {
 	Forward, BackwardData, BackwardFilter AlgoChoice
+	// Calls counts the convolutions run with this plan, per direction (forward, backward data,
+	// backward filter), so that a benchmark can weigh each shape's measured time by its use.
+	Calls [3]int
+}
+
+// ShapePlan is a plan with the shape it was chosen for, as Plans reports it.
+type ShapePlan struct {
+	Shape string // "x N,C,H,W w K,C,KH,KW pad/stride y N,C,H,W", strided views marked
+	ConvPlan
+}
+
+// Plans lists the algorithm choices made so far, one per convolution shape, in shape order.
+func (c *Context) Plans() []ShapePlan {
+	out := make([]ShapePlan, 0, len(c.algos))
+	for k, p := range c.algos {
+		out = append(out, ShapePlan{Shape: k.String(), ConvPlan: *p})
+	}
+	slices.SortFunc(out, func(a, b ShapePlan) int { return strings.Compare(a.Shape, b.Shape) })
+	return out
+}
+
+// String is the shape in a compact form: sizes, kernel, padding and stride, and "(strided)" for
+// a tensor that is a channel slice of a larger one.
+func (k convKey) String() string {
+	view := func(t [8]int) string {
+		s := fmt.Sprintf("%d,%d,%d,%d", t[0], t[1], t[2], t[3])
+		if t[4] != t[1]*t[2]*t[3] {
+			s += " (strided)"
+		}
+		return s
+	}
+	return fmt.Sprintf("x %s w %d,%d,%d,%d pad %d,%d stride %d,%d y %s", view(k.x), k.w[0], k.w[1], k.w[2], k.w[3],
+		k.p.PadH, k.p.PadW, k.p.StrideH, k.p.StrideW, view(k.y))
 }
 
 // convKey identifies a convolution shape: descriptors with equal keys share a plan.
@@ -197,6 +231,7 @@ func (c *Context) ConvForward(alpha float32, x *TensorDesc, xp DevicePtr, w *Fil
 	if err := cv.setMath(p.Forward.math); err != nil {
 		return err
 	}
+	p.Calls[0]++
 	ws, wsSize := c.workspace()
 	a, b := scalars(alpha, beta)
 	return dnnErr("cudnnConvolutionForward", C.rc_cudnnConvolutionForward(c.dnn, a, x.d, xp.c(), w.d, wp.c(),
@@ -219,6 +254,7 @@ func (c *Context) ConvBackwardData(alpha float32, w *FilterDesc, wp DevicePtr, d
 	if err := cv.setMath(p.BackwardData.math); err != nil {
 		return err
 	}
+	p.Calls[1]++
 	ws, wsSize := c.workspace()
 	a, b := scalars(alpha, beta)
 	return dnnErr("cudnnConvolutionBackwardData", C.rc_cudnnConvolutionBackwardData(c.dnn, a, w.d, wp.c(), dy.d, dyp.c(),
@@ -241,6 +277,7 @@ func (c *Context) ConvBackwardFilter(alpha float32, x *TensorDesc, xp DevicePtr,
 	if err := cv.setMath(p.BackwardFilter.math); err != nil {
 		return err
 	}
+	p.Calls[2]++
 	ws, wsSize := c.workspace()
 	a, b := scalars(alpha, beta)
 	return dnnErr("cudnnConvolutionBackwardFilter", C.rc_cudnnConvolutionBackwardFilter(c.dnn, a, x.d, xp.c(), dy.d, dyp.c(),

@@ -118,6 +118,29 @@ def randomout(convs, opt, tau=1e-30, bound=0.01):
                     s.masked_fill_(dead, 0)
 
 
+def profile(steps_fn, steps):
+    """Prints the CUDA kernels of steps_fn by total device time per step, with a conv subtotal,
+    to set against `rout bench --plans` (which estimates rout's convolutions the same way)."""
+    from torch.profiler import ProfilerActivity, profile as torch_profile
+
+    with torch_profile(activities=[ProfilerActivity.CUDA]) as prof:
+        steps_fn()
+        torch.cuda.synchronize()
+    cuda = torch.autograd.DeviceType.CUDA
+    kernels = [e for e in prof.key_averages()
+               if e.device_time_total > 0 and getattr(e, "device_type", cuda) == cuda]
+    kernels.sort(key=lambda e: -e.device_time_total)
+    total = sum(e.device_time_total for e in kernels) / steps / 1e3
+    conv = sum(e.device_time_total for e in kernels
+               if any(k in e.key.lower() for k in ("conv", "wgrad", "dgrad", "fprop", "implicit", "winograd", "fft"))) / steps / 1e3
+    print(f"torch eager profile: {total:.3f} ms of kernels per step, of which {conv:.3f} ms in kernels named like convolutions")
+    print("| kernel | calls/step | ms/step |")
+    print("|---|---:|---:|")
+    for e in kernels[:25]:
+        print(f"| {e.key[:90]} | {e.count / steps:.1f} | {e.device_time_total / steps / 1e3:.3f} |")
+    print()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="inception28", choices=["inception28"])
@@ -129,6 +152,8 @@ def main():
     ap.add_argument("--tf32", action="store_true", help="allow TF32 in cuDNN and cuBLAS (default: full fp32)")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile modes")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--profile", action="store_true",
+                    help="also profile --steps eager plain steps and print the CUDA kernels by total time")
     a = ap.parse_args()
     if a.batch < 1 or a.steps < 1 or a.repeats < 1 or a.warmup < 0:
         ap.error("--batch, --steps and --repeats must be at least 1, --warmup at least 0")
@@ -184,6 +209,8 @@ def main():
                 times[mode].append(start.elapsed_time(end) / a.steps)
         for mode in ("plain", "randomout"):
             rows.append((tool, mode, statistics.median(times[mode])))
+        if a.profile and not compiled:
+            profile(lambda: run(a.steps, False), a.steps)
         del model, opt, fwd
         torch.cuda.empty_cache()
 

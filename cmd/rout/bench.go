@@ -41,11 +41,12 @@ func benchCommand() *cli.Command {
 			&cli.BoolFlag{Name: "tf32", Usage: "let cuDNN and cuBLAS use TF32 tensor cores (default: full fp32)"},
 			&cli.StringFlag{Name: "device", Value: "auto", Usage: "auto (the GPU when usable), gpu or cpu"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "initialisation and re-draw seed"},
+			&cli.BoolFlag{Name: "plans", Usage: "GPU: also list the convolution algorithms cuDNN chose, with its timings"},
 		},
 		Action: func(c *cli.Context) error {
 			o := benchOptions{model: c.String("model"), batch: c.Int("batch"), optimizer: c.String("optimizer"),
 				steps: c.Int("steps"), warmup: c.Int("warmup"), repeats: c.Int("repeats"), tf32: c.Bool("tf32"),
-				device: c.String("device"), seed: c.Uint64("seed")}
+				device: c.String("device"), seed: c.Uint64("seed"), plans: c.Bool("plans")}
 			return runBench(c.App.Writer, o)
 		},
 	}
@@ -55,7 +56,7 @@ type benchOptions struct {
 	model, optimizer, device string
 	batch, steps, warmup     int
 	repeats                  int
-	tf32                     bool
+	tf32, plans              bool
 	seed                     uint64
 }
 
@@ -235,10 +236,18 @@ func (r *benchRig) run(steps int, randomOut bool) {
 	}
 }
 
-// benchResult is one mode's median step time.
+// benchResult is one mode's median step time, on the device and on the host.
 type benchResult struct {
 	mode   string
 	median time.Duration // per step
+	// host is the median wall time the host took to queue a step. On a GPU, a host time close
+	// to the step time means the step is bound by the host (launch overheads), not the device.
+	host time.Duration
+}
+
+// convPlanWriter is implemented by the GPU backend: the convolution algorithms it chose.
+type convPlanWriter interface {
+	WriteConvPlans(w io.Writer, steps int)
 }
 
 func runBench(w io.Writer, o benchOptions) error {
@@ -264,14 +273,21 @@ func runBench(w io.Writer, o benchOptions) error {
 		randomOut bool
 	}{{"plain", false}, {"randomout", true}}
 	times := make([][]time.Duration, len(modes))
+	hosts := make([][]time.Duration, len(modes))
 	// The modes alternate within each repeat, so that a slow drift (clocks, other work) hits both.
 	for rep := 0; rep < o.repeats; rep++ {
 		for i, m := range modes {
-			d, err := timeSteps(b, func() { r.run(o.steps, m.randomOut) })
+			var host time.Duration
+			d, err := timeSteps(b, func() {
+				start := time.Now()
+				r.run(o.steps, m.randomOut)
+				host = time.Since(start)
+			})
 			if err != nil {
 				return fmt.Errorf("bench: %s run %d on %s: %w", m.name, rep+1, b.Name(), err)
 			}
 			times[i] = append(times[i], d/time.Duration(o.steps))
+			hosts[i] = append(hosts[i], host/time.Duration(o.steps))
 		}
 	}
 	stats := make([]float32, 3)
@@ -284,9 +300,13 @@ func runBench(w io.Writer, o benchOptions) error {
 	}
 	res := make([]benchResult, len(modes))
 	for i, m := range modes {
-		res[i] = benchResult{mode: m.name, median: median(times[i])}
+		res[i] = benchResult{mode: m.name, median: median(times[i]), host: median(hosts[i])}
 	}
 	writeBench(w, o, b, r.describe, res)
+	if p, ok := b.(convPlanWriter); ok && o.plans {
+		fmt.Fprintln(w)
+		p.WriteConvPlans(w, r.step)
+	}
 	return nil
 }
 
@@ -313,11 +333,11 @@ func writeBench(w io.Writer, o benchOptions, b net.Backend, model string, res []
 	fmt.Fprintf(w, "rout bench: %s, batch %d, %s, %s, median of %d runs of %d steps after %d warm-up steps\n",
 		model, o.batch, o.optimizer, precision, o.repeats, o.steps, o.warmup)
 	fmt.Fprintf(w, "device: %s\n\n", device)
-	fmt.Fprintln(w, "| tool | mode | ms/step | images/s |")
-	fmt.Fprintln(w, "|---|---|---:|---:|")
+	fmt.Fprintln(w, "| tool | mode | ms/step | images/s | host ms/step |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|")
 	for _, r := range res {
 		ms := r.median.Seconds() * 1e3
-		fmt.Fprintf(w, "| rout | %s | %.3f | %.0f |\n", r.mode, ms, float64(o.batch)/r.median.Seconds())
+		fmt.Fprintf(w, "| rout | %s | %.3f | %.0f | %.3f |\n", r.mode, ms, float64(o.batch)/r.median.Seconds(), r.host.Seconds()*1e3)
 	}
 	if len(res) == 2 && res[0].median > 0 {
 		fmt.Fprintf(w, "\nRandomOut overhead: %+.2f%% step time\n", 100*(res[1].median.Seconds()/res[0].median.Seconds()-1))

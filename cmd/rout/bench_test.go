@@ -10,7 +10,8 @@ import (
 )
 
 // TestBenchCPU runs `rout bench` end to end on the CPU backend with a tiny network and checks
-// the table: both modes, positive times, images/s consistent with ms/step and the batch.
+// the table: both modes, positive times, images/s consistent with ms/step and the batch, and a
+// host time (queueing the steps) within the step time.
 func TestBenchCPU(t *testing.T) {
 	app := newApp()
 	var out bytes.Buffer
@@ -21,7 +22,7 @@ func TestBenchCPU(t *testing.T) {
 		t.Fatalf("rout bench: %v\n%s", err, out.String())
 	}
 	text := out.String()
-	row := regexp.MustCompile(`(?m)^\| rout \| (plain|randomout) \| ([0-9.]+) \| ([0-9]+) \|$`)
+	row := regexp.MustCompile(`(?m)^\| rout \| (plain|randomout) \| ([0-9.]+) \| ([0-9]+) \| ([0-9.]+) \|$`)
 	rows := row.FindAllStringSubmatch(text, -1)
 	if len(rows) != 2 || rows[0][1] != "plain" || rows[1][1] != "randomout" {
 		t.Fatalf("want a plain and a randomout row, got:\n%s", text)
@@ -29,8 +30,12 @@ func TestBenchCPU(t *testing.T) {
 	for _, r := range rows {
 		ms, _ := strconv.ParseFloat(r[2], 64)
 		ips, _ := strconv.ParseFloat(r[3], 64)
+		host, _ := strconv.ParseFloat(r[4], 64)
 		if ms <= 0 {
 			t.Fatalf("%s: %v ms/step", r[1], ms)
+		}
+		if host <= 0 || host > ms+0.001 { // the printed values are rounded to 1 us
+			t.Fatalf("%s: host %v ms/step for a step of %v ms: want it positive and within the step", r[1], host, ms)
 		}
 		if want := 4 / (ms / 1e3); ips < want*0.99-1 || ips > want*1.01+1 {
 			t.Fatalf("%s: %v images/s for %v ms/step at batch 4 (want about %.0f)", r[1], ips, ms, want)

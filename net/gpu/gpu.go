@@ -35,8 +35,9 @@ type Backend struct {
 
 	owned   []interface{ Free() error } // every buffer Alloc and NewImageSet made, freed by Close
 	events  [2]*cudnn.Event
-	tables  []*deviceTable // filter tables uploaded, freed by Close
-	args    cudnn.Args     // reused by launch, so that a launch allocates nothing
+	tables  []*deviceTable         // filter tables uploaded, freed by Close
+	work    *cudnn.Buffer[float32] // scratch of rout's own operations (see scratch), freed by Close
+	args    cudnn.Args             // reused by launch, so that a launch allocates nothing
 	closed  bool
 	maxGrid int
 }
@@ -205,6 +206,9 @@ func (b *Backend) Close() error {
 	for _, t := range b.tables {
 		add(t.words.Free())
 	}
+	if b.work != nil {
+		add(b.work.Free())
+	}
 	add(b.descs.close())
 	for _, e := range b.events {
 		if e != nil {
@@ -218,7 +222,7 @@ func (b *Backend) Close() error {
 		add(b.ctx.Close())
 	}
 	b.closed = true
-	b.owned, b.tables = nil, nil
+	b.owned, b.tables, b.work = nil, nil, nil
 	return errors.Join(errs...)
 }
 

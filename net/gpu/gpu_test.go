@@ -271,6 +271,7 @@ func TestConv(t *testing.T) {
 		{"3x3 pad 1, strided views, accumulate", 3, 5, 9, 8, 6, 3, 3, net.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, true, true, true},
 		{"3x3 stride 2 pad 1", 2, 4, 11, 10, 7, 3, 3, net.ConvParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, true, true, false},
 		{"1x1 dense, no bias", 4, 6, 5, 5, 3, 1, 1, net.ConvParams{StrideH: 1, StrideW: 1}, false, false, false},
+		{"1x1 strided views, accumulate", 5, 7, 6, 5, 4, 1, 1, net.ConvParams{StrideH: 1, StrideW: 1}, true, true, true},
 		{"5x3 stride 2x1 pad 2x0", 2, 3, 12, 9, 4, 5, 3, net.ConvParams{StrideH: 2, StrideW: 1, PadH: 2}, true, false, true},
 	}
 	for _, tc := range cases {
@@ -310,6 +311,23 @@ func TestConv(t *testing.T) {
 				e.check("backward bias", db, dots)
 			}
 		})
+	}
+}
+
+// TestPointwiseScratch runs 1x1 weight gradients (rout's own path: a gather and one cuBLAS
+// product through a scratch buffer) of growing and shrinking shapes on one backend, so that the
+// scratch buffer grows between them and is reused.
+func TestPointwiseScratch(t *testing.T) {
+	e := newEnv(t)
+	p := net.ConvParams{StrideH: 1, StrideW: 1}
+	for _, s := range [][5]int{{2, 3, 4, 4, 5}, {6, 9, 7, 5, 11}, {3, 4, 3, 3, 2}} {
+		n, c, h, w, k := s[0], s[1], s[2], s[3], s[4]
+		x := e.tensor(n, c, h, w, true, 1)
+		dy := e.tensor(n, k, h, w, true, 1)
+		dw := e.tensor(k, c, 1, 1, false, 1)
+		e.g.ConvBackwardFilter(x.g, dy.g, dw.g, nil, p)
+		e.c.ConvBackwardFilter(x.c, dy.c, dw.c, nil, p)
+		e.check(fmt.Sprintf("1x1 backward filter %v", s), dw, dots)
 	}
 }
 

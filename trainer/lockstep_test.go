@@ -1,0 +1,208 @@
+package trainer
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"rout/data"
+	"rout/net"
+	"rout/net/cpu"
+)
+
+// Lockstep parity: both backends take each step from the same state, the CPU's. After every
+// step the test compares the losses and RandomOut's decision for every filter, then uploads the
+// CPU's parameters and optimiser state to the GPU, so that a difference never compounds and every
+// one of the paritySteps steps is compared from identical weights.
+//
+// With tau = 1e-30 a filter is re-drawn when its gradient is exactly zero, that is when its ReLU
+// is shut at every position of every example in the batch. A pre-activation within rounding of
+// zero can be shut on one backend and open on the other (cuDNN and gonum sum in different
+// orders), and then that filter's gradient is zero on one side and small but not zero on the
+// other: a flip no tolerance on tau can remove. The test accepts a flip only when it is such an
+// edge case: the side that kept the filter must see it barely alive, with an L1 gradient norm
+// below lockstepEdge times the median norm of the live filters of its layer, and flips must stay
+// below lockstepMaxFlips of the decisions. Any other disagreement fails.
+const (
+	lockstepLossTol  = 1e-3
+	lockstepEdge     = 1e-2
+	lockstepMaxFlips = 1e-3
+)
+
+// side is one backend's run, stepped by hand.
+type side struct {
+	r  *run
+	ro *RandomOut
+}
+
+func openSide(t *testing.T, cfg Config, ds *data.Dataset, b net.Backend) *side {
+	t.Helper()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := newRun(cfg, t.TempDir(), runOptions{backend: b, dataset: ds})
+	if err != nil {
+		t.Fatalf("%s: %v", b.Name(), err)
+	}
+	t.Cleanup(func() { r.close() })
+	ro, ok := r.rev.(*RandomOut)
+	if !ok {
+		t.Fatalf("%s: the reviver is a %T, want *RandomOut", b.Name(), r.rev)
+	}
+	r.b.SetOrder(r.trainSet, data.EpochOrder(r.train.N, cfg.DataSeed, 0))
+	r.trainAug.Epoch = 0
+	return &side{r: r, ro: ro}
+}
+
+// step runs one training step and returns its mean loss, the per-filter norms and the mask.
+func (s *side) step(t *testing.T, lr float64) (loss float64, norms, mask []float32) {
+	t.Helper()
+	s.r.step(lr)
+	s.r.st.Step++
+	s.r.st.EpochStep++
+	l, _, n, err := s.r.readStats()
+	if err != nil {
+		t.Fatalf("%s step %d: %v", s.r.b.Name(), s.r.st.Step, err)
+	}
+	norms, mask = make([]float32, s.ro.norms.Len()), make([]float32, s.ro.mask.Len())
+	s.r.b.Download(s.ro.norms, norms)
+	s.r.b.Download(s.ro.mask, mask)
+	if err := s.r.b.Err(); err != nil {
+		t.Fatalf("%s step %d: %v", s.r.b.Name(), s.r.st.Step, err)
+	}
+	return l / n, norms, mask
+}
+
+// copyState sets dst's parameters and optimiser state to src's.
+func copyState(t *testing.T, dst, src *side) {
+	t.Helper()
+	pairs := [][2]*net.Tensor{{dst.r.n.Params, src.r.n.Params}}
+	dm, sm := dst.r.opt.Moments(), src.r.opt.Moments()
+	for i := range dm {
+		pairs = append(pairs, [2]*net.Tensor{dm[i], sm[i]})
+	}
+	for _, p := range pairs {
+		v := make([]float32, p[1].Len())
+		src.r.b.Download(p[1], v)
+		dst.r.b.Upload(p[0], v)
+	}
+	if err := errors.Join(src.r.b.Err(), dst.r.b.Err()); err != nil {
+		t.Fatalf("copying the state: %v", err)
+	}
+}
+
+// lockstep runs cfg for steps steps on backend g and on the CPU in lockstep (see the top of the
+// file) and returns the number of decisions that flipped.
+func lockstep(t *testing.T, cfg Config, ds *data.Dataset, g net.Backend, steps int) int {
+	c := cpu.New(cpu.Options{})
+	t.Cleanup(func() { c.Close() })
+	gs := openSide(t, withDevice(cfg, g.Name()), ds, g)
+	cs := openSide(t, withDevice(cfg, "cpu"), ds, c)
+	// Both initialise from the seed's counter-based draws: the weights must start bit-identical.
+	wc, wg := make([]float32, cs.r.n.Params.Len()), make([]float32, gs.r.n.Params.Len())
+	c.Download(cs.r.n.Params, wc)
+	g.Download(gs.r.n.Params, wg)
+	if !slices.Equal(wc, wg) {
+		t.Fatalf("the initial weights differ between the backends")
+	}
+
+	groups := cs.ro.ft.Groups
+	total := cfg.Epochs * cs.r.perEpoch
+	var tab strings.Builder
+	fmt.Fprintf(&tab, "%4s  %12s  %12s  %9s  %9s  %5s  %s\n", "step", "cpu loss", g.Name()+" loss", "rel diff", "re-drawn", "flips",
+		"flipped filters (layer#filter: cpu norm / "+g.Name()+" norm)")
+	defer func() {
+		t.Logf("lockstep comparison, %s against cpu, every step from the CPU's state:\n%s", g.Name(), tab.String())
+	}()
+	flips, decisions, worst := 0, 0, 0.0
+	for i := 0; i < steps; i++ {
+		lr := learningRate(&cfg, i, cs.r.perEpoch, total)
+		cl, cn, cm := cs.step(t, lr)
+		gl, gn, gm := gs.step(t, lr)
+		rel := math.Abs(gl-cl) / math.Max(math.Abs(cl), 1e-30)
+		worst = math.Max(worst, rel)
+		if !(rel <= lockstepLossTol) {
+			t.Errorf("step %d: loss cpu %.8g, gpu %.8g: relative difference %.3g, want at most %g", i+1, cl, gl, rel, lockstepLossTol)
+		}
+		var flipped []string
+		marked := 0
+		first := 0
+		for _, grp := range groups {
+			live := liveMedian(cn[first:first+grp.Filters], gn[first:first+grp.Filters])
+			for f := first; f < first+grp.Filters; f++ {
+				decisions++
+				if cm[f] == 1 {
+					marked++
+				}
+				if cm[f] == gm[f] {
+					continue
+				}
+				flips++
+				kept := float64(cn[f]) // the norm of the side that did not mark the filter
+				if cm[f] == 1 {
+					kept = float64(gn[f])
+				}
+				flipped = append(flipped, fmt.Sprintf("%s#%d: %.3g / %.3g", grp.Name, f-first, cn[f], gn[f]))
+				if math.Min(float64(cn[f]), float64(gn[f])) >= 1e-30 || !(kept < lockstepEdge*live) {
+					t.Errorf("step %d: %s filter %d: cpu norm %.6g (marked %v), gpu norm %.6g (marked %v): not a ReLU-edge case (the kept side's norm is not below %g x the layer's live median %.3g)",
+						i+1, grp.Name, f-first, cn[f], cm[f] == 1, gn[f], gm[f] == 1, lockstepEdge, live)
+				}
+			}
+			first += grp.Filters
+		}
+		fmt.Fprintf(&tab, "%4d  %12.7f  %12.7f  %9.2e  %9d  %5d  %s\n", i+1, cl, gl, rel, marked, len(flipped), strings.Join(flipped, ", "))
+		copyState(t, gs, cs)
+	}
+	if float64(flips) > lockstepMaxFlips*float64(decisions) {
+		t.Errorf("%d of %d decisions flipped, more than %g of them", flips, decisions, lockstepMaxFlips)
+	}
+	t.Logf("%d steps: largest relative loss difference %.3g (tolerance %g); %d of %d re-draw decisions differ (ReLU-edge cases)",
+		steps, worst, lockstepLossTol, flips, decisions)
+	return flips
+}
+
+// liveMedian is the median L1 norm of a layer's filters that are alive (norm >= 1e-30) on either
+// backend, taking the larger of the two norms; 0 when none is.
+func liveMedian(a, b []float32) float64 {
+	var live []float64
+	for i := range a {
+		if m := math.Max(float64(a[i]), float64(b[i])); m >= 1e-30 {
+			live = append(live, m)
+		}
+	}
+	if len(live) == 0 {
+		return 0
+	}
+	slices.Sort(live)
+	return live[len(live)/2]
+}
+
+func withDevice(cfg Config, device string) Config {
+	cfg.Device = device
+	return cfg
+}
+
+// TestLockstepCPUAgainstItself runs the lockstep harness with a second CPU backend (other thread
+// count) in place of the GPU: the pure-Go backend is bit-identical across thread counts, so every
+// loss and decision must agree exactly, while the quick preset re-draws filters (the mask
+// comparison is exercised) and the state copy runs every step.
+func TestLockstepCPUAgainstItself(t *testing.T) {
+	cfg, _ := Preset("quick")
+	cfg.Model = "convnet-small@0.25"
+	cfg.Data = "shapes"
+	cfg.RandomOut = true
+	cfg.Seed = 3
+	cfg.Tau, cfg.TauMode = 0.5, "relative" // re-draws at every step
+	ds, err := data.Open(cfg.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := cpu.New(cpu.Options{Threads: 1})
+	defer other.Close()
+	if flips := lockstep(t, cfg, ds, other, 4); flips != 0 {
+		t.Errorf("%d decisions differ between two CPU backends, want 0", flips)
+	}
+}
