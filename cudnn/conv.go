@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // AlgoChoice is the algorithm picked for one direction of one convolution shape.
@@ -72,6 +73,13 @@ func keyOf(x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *TensorDesc) convKey {
 	return convKey{x: x.key(), y: y.key(), w: [4]int{w.K, w.C, w.H, w.W}, p: cv.P}
 }
 
+// searching serialises algorithm searches across the Contexts of a process (rout sweep
+// --parallel trains several runs in one process, each with its own Context on the same GPU). A
+// search times kernels on the device, so searches side by side would skew each other's timings;
+// and on an H200, two legacy searches started at the same moment by two runs once failed with
+// CUDNN_STATUS_INTERNAL_ERROR for every algorithm of a shape.
+var searching sync.Mutex
+
 // PlanConv chooses, by measurement (cudnnFind*Algorithm), the fastest acceptable algorithm for
 // each direction of the convolution x (*) w -> y, caches the choice for the shape, and grows the
 // workspace to fit. Acceptable: it succeeded, needs at most Options.MaxWorkspace bytes, uses no
@@ -84,6 +92,8 @@ func (c *Context) PlanConv(x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *Tensor
 	if p, ok := c.algos[k]; ok {
 		return p, nil
 	}
+	searching.Lock()
+	defer searching.Unlock()
 	done, err := c.bind()
 	if err != nil {
 		return nil, err

@@ -10,18 +10,21 @@
 #                                             archive), check its size, say how to run it.
 #   scripts/gpu-run.sh --device PHASE...      device mode (the GPU machine, repository root, with
 #                                             the .gpu/ built here): run the phases in order.
-#       [--epochs N]                          epochs of the real runs (default 3)
+#       [--epochs N] [--seeds RANGE]          epochs and seeds of the real sweep (default 3, 1-4)
 #
 # Phases, in the order of priority of issue 6 (`all` is all four in this order):
 #   check    scripts/gpu-check.sh --device: declarations against the headers, `rout info`, and
 #            the binding, kernel and backend tests against the CPU.
 #   parity   trainer's TestGPUMatchesCPU on the JPEG CIFAR-10 archive: 20 steps of the paper
-#            preset on GPU and CPU (TF32 off, deterministic algorithms), losses and re-draws
-#            compared at every step.
+#            preset on GPU and CPU (TF32 off, deterministic algorithms): in lockstep (every step
+#            from the CPU's state; losses and every filter's re-draw decision compared), run free
+#            (losses compared), and a variant that forces re-draws.
 #   speed    `rout bench` and scripts/bench_torch.py (eager and torch.compile), inception28,
-#            batch 128, fp32, SGD and Adam, with and without RandomOut, side by side.
-#   real     `rout train --preset paper --device gpu` on the archive for --epochs epochs, with
-#            and without --randomout, and the test accuracy of every epoch.
+#            batch 128, fp32, SGD and Adam, with and without RandomOut, side by side; with SGD
+#            also rout's convolution algorithms (--plans) and PyTorch's kernel profile (--profile).
+#   real     `rout sweep --preset paper --device gpu` on the archive for --epochs epochs and
+#            --seeds seeds, four arms (baseline, RandomOut, RandomOut with the bias re-drawn too,
+#            He's initialiser), 4 runs at once, and its report (failure rates, accuracies, tests).
 #
 # Output: $OUT/summary.txt (each phase's figures, then the table: phase, result, seconds, key
 # numbers) and $OUT/logs.tar.gz (every log and run record, checkpoints left out), both rewritten
@@ -76,19 +79,19 @@ host() {
 	(cd "$gpu" && find . -type f | sort | sed 's|^\./|  .gpu/|')
 	((packed)) && tar -tzvf "$gpu/bin.tar.gz" | awk '$6 !~ /\/$/ { printf "    %-20s %5.1f MiB\n", $6, $3 / 1048576 }'
 	echo "gpu-run: on the GPU machine, from the repository root, with .gpu carried:"
-	echo "  scripts/gpu-run.sh --device check parity     # then: --device speed real [--epochs N]"
+	echo "  scripts/gpu-run.sh --device all     # or some of: check parity speed real [--epochs N] [--seeds RANGE]"
 }
 
 # --- device mode ------------------------------------------------------------------------------
 
 # Time limits per phase (seconds), sized so that "check parity" and "speed real" each fit in
 # about six minutes of device time at worst; typical runs take half of that.
-declare -A limit=([check]=${GPU_RUN_LIMIT_CHECK:-200} [parity]=${GPU_RUN_LIMIT_PARITY:-160}
-	[speed]=${GPU_RUN_LIMIT_SPEED:-240} [real]=${GPU_RUN_LIMIT_REAL:-150})
+declare -A limit=([check]=${GPU_RUN_LIMIT_CHECK:-60} [parity]=${GPU_RUN_LIMIT_PARITY:-150}
+	[speed]=${GPU_RUN_LIMIT_SPEED:-170} [real]=${GPU_RUN_LIMIT_REAL:-200})
 
 device() {
 	local phases=() p
-	export GPU_RUN_EPOCHS=3
+	export GPU_RUN_EPOCHS=3 GPU_RUN_SEEDS=1-4
 	while (($#)); do
 		case $1 in
 		--epochs)
@@ -96,12 +99,17 @@ device() {
 			GPU_RUN_EPOCHS=$2
 			shift 2
 			;;
+		--seeds)
+			[[ ${2:-} =~ ^[0-9][0-9,-]*$ ]] || die "--seeds wants a seed list such as 1-4 or 1,3,5, got '${2:-}'"
+			GPU_RUN_SEEDS=$2
+			shift 2
+			;;
 		all) phases+=(check parity speed real) && shift ;;
 		check | parity | speed | real) phases+=("$1") && shift ;;
 		*) die "unknown phase '$1' (want check, parity, speed, real or all)" ;;
 		esac
 	done
-	((${#phases[@]})) || die "usage: scripts/gpu-run.sh --device PHASE... [--epochs N] (phases: check parity speed real all)"
+	((${#phases[@]})) || die "usage: scripts/gpu-run.sh --device PHASE... [--epochs N] [--seeds RANGE] (phases: check parity speed real all)"
 	if [[ -f $gpu/bin.tar.gz ]]; then # packed by gpu-check's host mode
 		tar -xzf "$gpu/bin.tar.gz" -C "$gpu" || die "cannot unpack .gpu/bin.tar.gz"
 	fi
@@ -192,14 +200,19 @@ phase_parity() {
 	# Key numbers per subtest; `go test -v` names the test whose output follows in "=== RUN",
 	# "=== CONT" and "=== NAME" lines.
 	awk '/^=== (RUN|CONT|NAME)/ { sub(/^TestGPUMatchesCPU\//, "", $3); cur = $3 }
-		/largest relative loss difference/ { v = $0; sub(/.*steps: /, "", v); sub(/ .*/, "", v); loss[cur] = v }
+		/largest relative loss difference/ { v = $0; sub(/.*largest relative loss difference (over [0-9]+ steps: )?/, "", v); sub(/ .*/, "", v); loss[cur] = v }
+		/re-draw decisions differ/ { v = $0; sub(/.*\); /, "", v); sub(/ re-draw decisions differ.*/, "", v); flips[cur] = v }
 		/relative L2 difference/ { v = $0; sub(/.*relative L2 difference /, "", v); l2[cur] = v }
 		/decision flip at step/ { v = $0; sub(/.*decision flip at step /, "", v); sub(/ .*/, "", v); flip[cur] = v }
 		/--- (PASS|FAIL|SKIP): TestGPUMatchesCPU\// { r = $2; sub(/:$/, "", r); t = $3; sub(/^TestGPUMatchesCPU\//, "", t); res[t] = r }
-		END { for (i = 1; i <= 2; i++) {
-			s = (i == 1 ? "paper" : "redraws")
-			printf "%s %s: loss rel diff max %s, params rel L2 %s%s; ", s, (s in res) ? res[s] : "no result",
-				(s in loss) ? loss[s] : "n/a", (s in l2) ? l2[s] : "n/a", (s in flip) ? ", decision flip at step " flip[s] : "" } }' \
+		END { n = split("paper paper-free redraws", names, " ")
+			for (i = 1; i <= n; i++) {
+				s = names[i]
+				printf "%s %s: loss rel diff max %s", s, (s in res) ? res[s] : "no result", (s in loss) ? loss[s] : "n/a"
+				if (s in flips) printf ", flipped decisions %s", flips[s]
+				if (s in l2) printf ", params rel L2 %s", l2[s]
+				if (s in flip) printf ", decision flip at step %s", flip[s]
+				printf "; " } }' \
 		"$log" >"$GPU_RUN_LOGS/parity.key"
 	return $rc
 }
@@ -226,12 +239,16 @@ phase_speed() {
 			[[ $tool == torch ]] && cap=$([[ $opt == sgd ]] && echo 130 || echo 90)
 			echo "== $tool --optimizer $opt (limit ${cap}s)"
 			if [[ $tool == rout ]]; then
-				timeout --kill-after=5 $cap "$gpu/bin/rout" bench --device gpu --model inception28 --batch 128 --optimizer "$opt" >"$f" 2>&1
+				local extra=()
+				[[ $opt == sgd ]] && extra=(--plans)
+				timeout --kill-after=5 $cap "$gpu/bin/rout" bench --device gpu --model inception28 --batch 128 --optimizer "$opt" "${extra[@]}" >"$f" 2>&1
 				r=$?
 			elif [[ -n ${py:-} ]]; then
 				# Without our LD_LIBRARY_PATH: PyTorch bundles cuDNN 9.19 and refuses the system's 9.14
 				# ("cuDNN version incompatibility", seen on the H200 machine).
-				timeout --kill-after=5 $cap env -u LD_LIBRARY_PATH "$py" "$root/scripts/bench_torch.py" --model inception28 --batch 128 --optimizer "$opt" >"$f" 2>&1
+				local extra=(--no-compile)
+				[[ $opt == sgd ]] && extra=(--profile)
+				timeout --kill-after=5 $cap env -u LD_LIBRARY_PATH "$py" "$root/scripts/bench_torch.py" --model inception28 --batch 128 --optimizer "$opt" "${extra[@]}" >"$f" 2>&1
 				r=$?
 			else
 				echo "no python3 with torch" >"$f"
@@ -247,6 +264,11 @@ phase_speed() {
 			speed_summary "$d"
 		done
 	done
+	# rout with cuDNN's own 1x1 weight gradients, for comparison with rout's cuBLAS product.
+	timeout --kill-after=5 60 "$gpu/bin/rout" bench --device gpu --model inception28 --batch 128 --optimizer sgd \
+		--cudnn-1x1 >"$d/speed-rout1x1-sgd.txt" 2>&1 || rc=1
+	cat "$d/speed-rout1x1-sgd.txt"
+	speed_summary "$d"
 	return $rc
 }
 
@@ -260,14 +282,15 @@ speed_summary() {
 		local fs=()
 		[[ -f $d/speed-rout-$opt.txt ]] && fs+=("$d/speed-rout-$opt.txt")
 		[[ -f $d/speed-torch-$opt.txt ]] && fs+=("$d/speed-torch-$opt.txt")
+		[[ -f $d/speed-rout1x1-$opt.txt ]] && fs+=("$d/speed-rout1x1-$opt.txt")
 		((${#fs[@]})) || continue
 		{
 			echo "### $opt: inception28, batch 128, fp32 (TF32 off)"
 			grep -hE '^(rout bench|torch bench|device):' "${fs[@]}"
-			echo "| tool | mode | ms/step | images/s |"
-			echo "|---|---|---:|---:|"
+			echo "| tool | mode | ms/step | images/s | host ms/step (rout) |"
+			echo "|---|---|---:|---:|---:|"
 			grep -hE '^\| (rout|torch)' "${fs[@]}"
-			grep -hE '^RandomOut overhead' "${fs[@]}"
+			grep -hE '^RandomOut overhead|^convolutions by cuDNN|^torch eager profile' "${fs[@]}"
 			grep -hiE '^(rout|gpu-run):|error|Traceback|no python3' "${fs[@]}" | head -n 6
 			echo
 		} >>"$d/speed.report"
@@ -283,7 +306,7 @@ speed_summary() {
 				ro = get("rout/plain"); te = get("torch eager/plain"); tc = get("torch.compile/plain")
 				ov = "n/a"
 				if (ms["rout/plain"] > 0 && ms["rout/randomout"] > 0) ov = sprintf("%+.1f", 100 * (ms["rout/randomout"] / ms["rout/plain"] - 1))
-				printf "%s: rout %s img/s (RandomOut %s%%), torch eager %s, compile %s", opt, ro, ov, te, tc
+				printf "%s: rout %s img/s (RandomOut %s%%; cuDNN 1x1 %s), torch eager %s, compile %s", opt, ro, ov, get("rout, cuDNN 1x1/plain"), te, tc
 				if (ro != "n/a" && te != "n/a") printf " [rout>=eager: %s]", (ro + 0 >= te + 0 ? "yes" : "NO")
 				if (ov != "n/a") printf " [overhead<=3%%: %s]", (ov + 0 <= 3 ? "yes" : "NO")
 				printf "; "
@@ -291,70 +314,27 @@ speed_summary() {
 	done
 }
 
-# epoch_table prints "epoch<TAB>test_acc<TAB>train_loss<TAB>reinits" for a run's epoch lines.
-epoch_table() {
-	local m=$1/metrics.jsonl
-	[[ -f $m ]] || return 0
-	if command -v jq >/dev/null; then
-		jq -r 'select(.kind == "epoch") | [.epoch, (.test_acc // "null"), .loss, ([.reinits[]?] | add // 0)] | @tsv' "$m"
-	else
-		python3 -c '
-import json, sys
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if r.get("kind") == "epoch":
-        print(r["epoch"], r.get("test_acc"), r.get("loss"), sum((r.get("reinits") or {}).values()), sep="\t")' "$m"
-	fi
-}
-
 phase_real() {
-	local d arm rc=0 e=${GPU_RUN_EPOCHS:-3}
+	local d e=${GPU_RUN_EPOCHS:-3} seeds=${GPU_RUN_SEEDS:-1-4} rc
 	d=$GPU_RUN_LOGS/real
 	mkdir -p "$d"
 	[[ -f $archive ]] || { echo "no $archive" >"$GPU_RUN_LOGS/real.key"; return 1; }
-	local per=$(((${limit[real]} - 10) / 2)) # each arm gets half of the phase's limit
-	for arm in plain randomout; do
-		local flags=()
-		[[ $arm == randomout ]] && flags=(--randomout)
-		echo "== rout train --preset paper --device gpu --epochs $e ${flags[*]}"
-		timeout --kill-after=5 "$per" "$gpu/bin/rout" train --preset paper --device gpu --data "folder:$archive" \
-			--epochs "$e" --seed 1 --out "$d/$arm" "${flags[@]}" >"$d/$arm.log" 2>&1 || rc=1
-		tail -n 30 "$d/$arm.log"
-		epoch_table "$d/$arm" >"$d/$arm.tsv"
-		real_summary "$d" "$e"
-	done
-	return $rc
-}
-
-# real_summary writes real.report (test accuracy per epoch of both arms) and real.key.
-real_summary() {
-	local d=$1 e=$2
-	touch "$d/plain.tsv" "$d/randomout.tsv"
+	echo "== rout sweep --preset paper --device gpu --epochs $e --seeds $seeds (4 arms)"
+	# The sweep stops itself before the phase's limit, so that its report of the runs finished
+	# by then is still written (an unfinished sweep resumes with the same command).
+	timeout --kill-after=5 $((${limit[real]} - 25)) "$gpu/bin/rout" sweep --preset paper --device gpu \
+		--data "folder:$archive" --epochs "$e" --seeds "$seeds" --parallel 4 --out "$d/sweep" \
+		--arms 'baseline,randomout,ro-bias:randomout=true,randomout-scope=weights+bias,he:init=he' >"$d/sweep.log" 2>&1
+	rc=$?
+	timeout 20 "$gpu/bin/rout" report "$d/sweep" >"$d/report.txt" 2>&1
 	{
-		echo "rout train --preset paper --device gpu --data folder:CIFAR-10-images-jpeg.tar.gz --epochs $e --seed 1 (10,000 test images)"
-		echo "| epoch | test acc | train loss | test acc, --randomout | train loss | re-inits so far |"
-		echo "|---:|---:|---:|---:|---:|---:|"
-		awk -F'\t' 'function pct(x) { return x ~ /^[0-9.eE+-]+$/ ? sprintf("%.2f%%", 100 * x) : x }
-			function num(x) { return x ~ /^[0-9.eE+-]+$/ ? sprintf("%.4f", x) : x }
-			FNR == NR { p[$1] = $2 "\t" $3; n = ($1 > n ? $1 : n); next }
-			{ r[$1] = $2 "\t" $3 "\t" $4; n = ($1 > n ? $1 : n) }
-			END { for (i = 1; i <= n; i++) {
-				split((i in p) ? p[i] : "-\t-", a, "\t"); split((i in r) ? r[i] : "-\t-\t-", b, "\t")
-				printf "| %d | %s | %s | %s | %s | %s |\n", i, pct(a[1]), num(a[2]), pct(b[1]), num(b[2]), b[3] } }' "$d/plain.tsv" "$d/randomout.tsv"
-		local arm
-		for arm in plain randomout; do
-			[[ -f $d/$arm.log ]] || continue
-			if grep -q '^status' "$d/$arm.log"; then
-				grep '^status' "$d/$arm.log" | sed "s/^/$arm: /"
-			else # it failed or was cut off: its last words
-				tail -n 3 "$d/$arm.log" | sed "s/^/$arm: /"
-			fi
-		done
+		echo "rout sweep --preset paper --device gpu --data folder:CIFAR-10-images-jpeg.tar.gz --epochs $e --seeds $seeds (exit $rc)"
+		grep -E '^\[[0-9]+/[0-9]+\]|^error|^  [a-z-]+/[0-9]+ epoch' "$d/sweep.log"
+		sed -n '/^Runs and failures/,/^Re-initialised/p' "$d/report.txt" | sed '$d'
 	} >"$GPU_RUN_LOGS/real.report"
-	local lp lr
-	lp=$(tail -n 1 "$d/plain.tsv" | cut -f 1,2 | tr '\t' ' ')
-	lr=$(tail -n 1 "$d/randomout.tsv" | cut -f 1,2 | tr '\t' ' ')
-	echo "last epoch (epoch test-acc): plain ${lp:-none}; randomout ${lr:-none}" >"$GPU_RUN_LOGS/real.key"
+	awk '/^Runs and failures/ { on = 1; next } on && /^ *$/ { exit }
+		on && $1 != "arm" { printf "%s %s failed, ", $1, $3 "/" substr($2, 1, index($2, "/") - 1) }' "$d/report.txt" >"$GPU_RUN_LOGS/real.key"
+	return $rc
 }
 
 case ${1:-} in
@@ -369,5 +349,5 @@ case ${1:-} in
 	*) die "unknown phase '${2:-}'" ;;
 	esac
 	;;
-*) die "usage: scripts/gpu-run.sh [--device PHASE... [--epochs N]]" ;;
+*) die "usage: scripts/gpu-run.sh [--device PHASE... [--epochs N] [--seeds RANGE]]" ;;
 esac

@@ -60,7 +60,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 	// The same 20 steps run free on each backend: the losses must agree at every step. The
 	// re-draw counts are logged; they part at the first decision that flips (see lockstep), after
 	// which the two runs hold different filters.
-	t.Run("paper/free", func(t *testing.T) {
+	t.Run("paper-free", func(t *testing.T) {
 		cfg := parityConfig(spec)
 		cpuRun, gpuRun := runBoth(t, cfg, ds)
 		compareLosses(t, cpuRun, gpuRun)

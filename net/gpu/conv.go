@@ -171,7 +171,7 @@ func (b *Backend) ConvBackwardFilter(x, dy, dw, db *net.Tensor, p net.ConvParams
 	if !b.ok() {
 		return
 	}
-	if pointwise(dw, p) {
+	if pointwise(dw, p) && !b.opts.CuDNN1x1 {
 		b.pointwiseBackwardFilter(x, dy, dw)
 	} else if err := b.ctx.ConvBackwardFilter(1, xd, ptr(x), dyd, ptr(dy), cd, 0, dwd, ptr(dw)); err != nil {
 		b.fail(fmt.Errorf("gpu: conv backward filter x %v dy %v: %w", x.Shape(), dy.Shape(), err))

@@ -40,6 +40,7 @@ type Backend struct {
 	args    cudnn.Args             // reused by launch, so that a launch allocates nothing
 	closed  bool
 	maxGrid int
+	opts    Options
 }
 
 var _ net.Backend = (*Backend)(nil)
@@ -66,7 +67,7 @@ func New(o Options) (_ net.Backend, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("gpu: device %d: %w", o.Device, err)
 	}
-	b := &Backend{ctx: ctx, dev: ctx.Device(), fn: map[string]*cudnn.Function{}}
+	b := &Backend{ctx: ctx, dev: ctx.Device(), fn: map[string]*cudnn.Function{}, opts: o}
 	defer func() {
 		if err != nil {
 			b.Close()
@@ -107,6 +108,10 @@ func provenance(ctx *cudnn.Context, o Options) map[string]string {
 		"tf32":               strconv.FormatBool(ctx.TF32()),
 		"deterministic":      strconv.FormatBool(ctx.Deterministic()),
 		"kernels":            "NVRTC " + fmt.Sprint(kernels.Options),
+	}
+	p["conv_1x1_weights"] = "gather + cuBLAS"
+	if o.CuDNN1x1 {
+		p["conv_1x1_weights"] = "cuDNN"
 	}
 	put := func(key string, v string, err error) {
 		if err != nil {
