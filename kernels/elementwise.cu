@@ -20,17 +20,6 @@ extern "C" __global__ void copy_strided(float* dst, int ds, const float* src, in
 	}
 }
 
-// to_cnhw gathers the view src (n samples of c channels of hw pixels, samples ss apart) channel
-// by channel into the dense dst: dst[(ch * n + s) * hw + j] = src[s * ss + ch * hw + j]. A 1x1
-// convolution's weight gradient is then one matrix product over every sample's pixels.
-extern "C" __global__ void to_cnhw(float* dst, const float* src, int ss, int n, int c, int hw) {
-	int total = n * c * hw;
-	for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
-		int j = i % hw, r = i / hw;
-		dst[i] = src[(long long)(r % n) * ss + (long long)(r / n) * hw + j];
-	}
-}
-
 // relu_fwd: y = max(x, 0) (y may be x).
 extern "C" __global__ void relu_fwd(const float* x, int xs, float* y, int ys, int n, int len) {
 	int total = n * len;

@@ -29,7 +29,7 @@ var (
 
 // Names are the kernels Source defines, in the order of the files.
 var Names = []string{
-	"fill", "copy_strided", "to_cnhw", "relu_fwd", "relu_bwd", "bias_rows", "col_sums",
+	"fill", "copy_strided", "relu_fwd", "relu_bwd", "bias_rows", "col_sums",
 	"pool_fwd", "pool_bwd",
 	"softmax_xent",
 	"adam_update", "sgd_update",

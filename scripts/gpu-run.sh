@@ -264,11 +264,6 @@ phase_speed() {
 			speed_summary "$d"
 		done
 	done
-	# rout with cuDNN's own 1x1 weight gradients, for comparison with rout's cuBLAS product.
-	timeout --kill-after=5 60 "$gpu/bin/rout" bench --device gpu --model inception28 --batch 128 --optimizer sgd \
-		--cudnn-1x1 >"$d/speed-rout1x1-sgd.txt" 2>&1 || rc=1
-	cat "$d/speed-rout1x1-sgd.txt"
-	speed_summary "$d"
 	return $rc
 }
 
@@ -282,7 +277,6 @@ speed_summary() {
 		local fs=()
 		[[ -f $d/speed-rout-$opt.txt ]] && fs+=("$d/speed-rout-$opt.txt")
 		[[ -f $d/speed-torch-$opt.txt ]] && fs+=("$d/speed-torch-$opt.txt")
-		[[ -f $d/speed-rout1x1-$opt.txt ]] && fs+=("$d/speed-rout1x1-$opt.txt")
 		((${#fs[@]})) || continue
 		{
 			echo "### $opt: inception28, batch 128, fp32 (TF32 off)"
@@ -306,7 +300,7 @@ speed_summary() {
 				ro = get("rout/plain"); te = get("torch eager/plain"); tc = get("torch.compile/plain")
 				ov = "n/a"
 				if (ms["rout/plain"] > 0 && ms["rout/randomout"] > 0) ov = sprintf("%+.1f", 100 * (ms["rout/randomout"] / ms["rout/plain"] - 1))
-				printf "%s: rout %s img/s (RandomOut %s%%; cuDNN 1x1 %s), torch eager %s, compile %s", opt, ro, ov, get("rout, cuDNN 1x1/plain"), te, tc
+				printf "%s: rout %s img/s (RandomOut %s%%), torch eager %s, compile %s", opt, ro, ov, te, tc
 				if (ro != "n/a" && te != "n/a") printf " [rout>=eager: %s]", (ro + 0 >= te + 0 ? "yes" : "NO")
 				if (ov != "n/a") printf " [overhead<=3%%: %s]", (ov + 0 <= 3 ? "yes" : "NO")
 				printf "; "

@@ -171,9 +171,7 @@ func (b *Backend) ConvBackwardFilter(x, dy, dw, db *net.Tensor, p net.ConvParams
 	if !b.ok() {
 		return
 	}
-	if pointwise(dw, p) && !b.opts.CuDNN1x1 {
-		b.pointwiseBackwardFilter(x, dy, dw)
-	} else if err := b.ctx.ConvBackwardFilter(1, xd, ptr(x), dyd, ptr(dy), cd, 0, dwd, ptr(dw)); err != nil {
+	if err := b.ctx.ConvBackwardFilter(1, xd, ptr(x), dyd, ptr(dy), cd, 0, dwd, ptr(dw)); err != nil {
 		b.fail(fmt.Errorf("gpu: conv backward filter x %v dy %v: %w", x.Shape(), dy.Shape(), err))
 		return
 	}
@@ -182,35 +180,5 @@ func (b *Backend) ConvBackwardFilter(x, dy, dw, db *net.Tensor, p net.ConvParams
 		if b.ok() {
 			b.fail(b.ctx.ConvBackwardBias(1, dyd, ptr(dy), 0, bd, ptr(db)))
 		}
-	}
-}
-
-// pointwise reports whether w and p make a 1x1 convolution with stride 1 and no padding: a
-// matrix product per sample.
-func pointwise(w *net.Tensor, p net.ConvParams) bool {
-	return w.H == 1 && w.W == 1 && p.PadH == 0 && p.PadW == 0 && p.StrideH == 1 && p.StrideW == 1
-}
-
-// pointwiseBackwardFilter computes a 1x1 convolution's weight gradient as one cuBLAS product,
-// dw (k x c) = dy (k x n*hw) x^T, after gathering x and dy channel by channel. cuDNN's
-// algorithms handle this reduction over the batch poorly (measured on an H200 with inception28
-// at batch 128: up to 0.41 ms for a 176x336 1x1 layer on 7x7 maps, a product of 0.74 GFLOP).
-func (b *Backend) pointwiseBackwardFilter(x, dy, dw *net.Tensor) {
-	n, c, k, hw := x.N, x.C, dw.N, x.H*x.W
-	xt, dyt := b.scratch(n*c*hw, n*k*hw)
-	if !b.ok() {
-		return
-	}
-	const threads = 256
-	b.launch("to_cnhw", b.blocks(n*c*hw, threads), threads, xt, ptr(x), i32(x.Stride), i32(n), i32(c), i32(hw))
-	b.launch("to_cnhw", b.blocks(n*k*hw, threads), threads, dyt, ptr(dy), i32(dy.Stride), i32(n), i32(k), i32(hw))
-	if !b.ok() {
-		return
-	}
-	// Row-major xt (c x L) and dyt (k x L) are column-major L x c and L x k; row-major dw (k x c)
-	// is column-major c x k = xt dyt^T.
-	l := n * hw
-	if err := b.ctx.Sgemm(true, false, c, k, l, 1, xt, l, dyt, l, 0, ptr(dw), c); err != nil {
-		b.fail(fmt.Errorf("gpu: 1x1 conv backward filter x %v dy %v: %w", x.Shape(), dy.Shape(), err))
 	}
 }

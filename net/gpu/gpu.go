@@ -35,12 +35,10 @@ type Backend struct {
 
 	owned   []interface{ Free() error } // every buffer Alloc and NewImageSet made, freed by Close
 	events  [2]*cudnn.Event
-	tables  []*deviceTable         // filter tables uploaded, freed by Close
-	work    *cudnn.Buffer[float32] // scratch of rout's own operations (see scratch), freed by Close
-	args    cudnn.Args             // reused by launch, so that a launch allocates nothing
+	tables  []*deviceTable // filter tables uploaded, freed by Close
+	args    cudnn.Args     // reused by launch, so that a launch allocates nothing
 	closed  bool
 	maxGrid int
-	opts    Options
 }
 
 var _ net.Backend = (*Backend)(nil)
@@ -67,7 +65,7 @@ func New(o Options) (_ net.Backend, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("gpu: device %d: %w", o.Device, err)
 	}
-	b := &Backend{ctx: ctx, dev: ctx.Device(), fn: map[string]*cudnn.Function{}, opts: o}
+	b := &Backend{ctx: ctx, dev: ctx.Device(), fn: map[string]*cudnn.Function{}}
 	defer func() {
 		if err != nil {
 			b.Close()
@@ -108,10 +106,6 @@ func provenance(ctx *cudnn.Context, o Options) map[string]string {
 		"tf32":               strconv.FormatBool(ctx.TF32()),
 		"deterministic":      strconv.FormatBool(ctx.Deterministic()),
 		"kernels":            "NVRTC " + fmt.Sprint(kernels.Options),
-	}
-	p["conv_1x1_weights"] = "gather + cuBLAS"
-	if o.CuDNN1x1 {
-		p["conv_1x1_weights"] = "cuDNN"
 	}
 	put := func(key string, v string, err error) {
 		if err != nil {
@@ -211,9 +205,6 @@ func (b *Backend) Close() error {
 	for _, t := range b.tables {
 		add(t.words.Free())
 	}
-	if b.work != nil {
-		add(b.work.Free())
-	}
 	add(b.descs.close())
 	for _, e := range b.events {
 		if e != nil {
@@ -227,7 +218,7 @@ func (b *Backend) Close() error {
 		add(b.ctx.Close())
 	}
 	b.closed = true
-	b.owned, b.tables, b.work = nil, nil, nil
+	b.owned, b.tables = nil, nil
 	return errors.Join(errs...)
 }
 

@@ -314,23 +314,6 @@ func TestConv(t *testing.T) {
 	}
 }
 
-// TestPointwiseScratch runs 1x1 weight gradients (rout's own path: a gather and one cuBLAS
-// product through a scratch buffer) of growing and shrinking shapes on one backend, so that the
-// scratch buffer grows between them and is reused.
-func TestPointwiseScratch(t *testing.T) {
-	e := newEnv(t)
-	p := net.ConvParams{StrideH: 1, StrideW: 1}
-	for _, s := range [][5]int{{2, 3, 4, 4, 5}, {6, 9, 7, 5, 11}, {3, 4, 3, 3, 2}} {
-		n, c, h, w, k := s[0], s[1], s[2], s[3], s[4]
-		x := e.tensor(n, c, h, w, true, 1)
-		dy := e.tensor(n, k, h, w, true, 1)
-		dw := e.tensor(k, c, 1, 1, false, 1)
-		e.g.ConvBackwardFilter(x.g, dy.g, dw.g, nil, p)
-		e.c.ConvBackwardFilter(x.c, dy.c, dw.c, nil, p)
-		e.check(fmt.Sprintf("1x1 backward filter %v", s), dw, dots)
-	}
-}
-
 func TestDense(t *testing.T) {
 	for _, gap := range []bool{false, true} {
 		t.Run(fmt.Sprintf("strided=%v", gap), func(t *testing.T) {

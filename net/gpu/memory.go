@@ -38,30 +38,6 @@ func (b *Backend) Alloc(n, c, h, w int) (*net.Tensor, error) {
 	return &net.Tensor{N: n, C: c, H: h, W: w, Stride: c * h * w, Storage: buf}, nil
 }
 
-// scratch returns two scratch areas of a and b floats, valid until the next call. The scratch
-// buffer grows (waiting for the device, so that nothing queued still reads the old one) only
-// when an operation shape needs more than any before it: during the warm-up step, like cuDNN's
-// workspace.
-func (b *Backend) scratch(a, n int) (cudnn.DevicePtr, cudnn.DevicePtr) {
-	if b.work == nil || b.work.Len() < a+n {
-		if b.work != nil {
-			b.fail(b.ctx.Sync())
-			b.fail(b.work.Free())
-			b.work = nil
-		}
-		if !b.ok() {
-			return 0, 0
-		}
-		buf, err := cudnn.Alloc[float32](b.ctx, a+n)
-		if err != nil {
-			b.fail(fmt.Errorf("gpu: scratch of %d MiB: %w", (a+n)>>18, err))
-			return 0, 0
-		}
-		b.work = buf
-	}
-	return b.work.At(0), b.work.At(a)
-}
-
 // buffer is the device memory under t, checked to hold every element of the view.
 func buffer(t *net.Tensor) *cudnn.Buffer[float32] {
 	s, ok := t.Storage.(*cudnn.Buffer[float32])

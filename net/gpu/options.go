@@ -10,7 +10,4 @@ type Options struct {
 	Deterministic bool
 	// AllowTF32 lets cuDNN and cuBLAS use TF32 tensor cores (ignored when Deterministic).
 	AllowTF32 bool
-	// CuDNN1x1 leaves the weight gradients of 1x1 convolutions to cuDNN instead of rout's own
-	// gather and cuBLAS product (see pointwiseBackwardFilter): for comparing the two.
-	CuDNN1x1 bool
 }
