@@ -29,6 +29,10 @@ type Options struct {
 	// MaxWorkspace caps the cuDNN workspace a convolution algorithm may need, in bytes
 	// (0: 1 GiB). Algorithms that need more are not chosen.
 	MaxWorkspace int
+	// GraphConv runs convolutions through cuDNN's graph (backend) API, whose engine heuristics
+	// reach more kernels than the legacy algorithm enums (see graph.go), instead of the legacy
+	// cudnnConvolution* calls.
+	GraphConv bool
 }
 
 // Context is one device with one stream and the cuDNN and cuBLAS handles bound to it. Every
@@ -50,6 +54,8 @@ type Context struct {
 	blasWork  *Buffer[uint8] // cuBLAS workspace, set once so cuBLAS never allocates in a step
 	work      *Buffer[uint8] // cuDNN workspace, grown by PlanConv
 	algos     map[convKey]*ConvPlan
+	graphs    map[graphKey]*graphPlan // GraphConv's plans
+	packs     map[packKey]*bdesc      // GraphConv's variant packs
 	cacheDir  string
 	kernelTgt *target // NVRTC target, computed on first Compile
 	closed    bool
@@ -67,10 +73,15 @@ func NewContext(o Options) (_ *Context, err error) {
 	if err := cuInitOnce(); err != nil {
 		return nil, err
 	}
+	if o.GraphConv {
+		if err := graphAPI(); err != nil {
+			return nil, err
+		}
+	}
 	if o.MaxWorkspace <= 0 {
 		o.MaxWorkspace = 1 << 30
 	}
-	c := &Context{opts: o, algos: map[convKey]*ConvPlan{}}
+	c := &Context{opts: o, algos: map[convKey]*ConvPlan{}, graphs: map[graphKey]*graphPlan{}, packs: map[packKey]*bdesc{}}
 	if c.cacheDir, err = kernelCacheDir(o.KernelCache); err != nil {
 		return nil, err
 	}
@@ -216,6 +227,7 @@ func (c *Context) Close() error {
 	if c.blas != nil {
 		add(blasErr("cublasDestroy_v2", C.rc_cublasDestroy_v2(c.blas)))
 	}
+	c.closeGraphs()
 	if c.dnn != nil {
 		add(dnnErr("cudnnDestroy", C.rc_cudnnDestroy(c.dnn)))
 	}

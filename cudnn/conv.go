@@ -210,6 +210,10 @@ func (c *Context) growWorkspace(bytes int) error {
 			return err
 		}
 		c.work = nil
+		for k, vp := range c.packs { // they name the old workspace
+			vp.close()
+			delete(c.packs, k)
+		}
 	}
 	w, err := Alloc[uint8](c, bytes)
 	if err != nil {
@@ -229,6 +233,9 @@ func (c *Context) workspace() (DevicePtr, C.size_t) {
 // ConvForward computes y = alpha * (x (*) w) + beta * y. beta = 1 accumulates into y.
 func (c *Context) ConvForward(alpha float32, x *TensorDesc, xp DevicePtr, w *FilterDesc, wp DevicePtr,
 	cv *ConvDesc, beta float32, y *TensorDesc, yp DevicePtr) error {
+	if c.opts.GraphConv {
+		return c.graphConv(0, alpha, beta, x, xp, w, wp, cv, y, yp)
+	}
 	p, err := c.PlanConv(x, w, cv, y)
 	if err != nil {
 		return err
@@ -252,6 +259,9 @@ func (c *Context) ConvForward(alpha float32, x *TensorDesc, xp DevicePtr, w *Fil
 // + beta * dx. beta = 1 accumulates (how a block's branch gradients sum).
 func (c *Context) ConvBackwardData(alpha float32, w *FilterDesc, wp DevicePtr, dy *TensorDesc, dyp DevicePtr,
 	cv *ConvDesc, beta float32, dx *TensorDesc, dxp DevicePtr) error {
+	if c.opts.GraphConv {
+		return c.graphConv(1, alpha, beta, dx, dxp, w, wp, cv, dy, dyp)
+	}
 	p, err := c.PlanConv(dx, w, cv, dy)
 	if err != nil {
 		return err
@@ -275,6 +285,9 @@ func (c *Context) ConvBackwardData(alpha float32, w *FilterDesc, wp DevicePtr, d
 // + beta * dw.
 func (c *Context) ConvBackwardFilter(alpha float32, x *TensorDesc, xp DevicePtr, dy *TensorDesc, dyp DevicePtr,
 	cv *ConvDesc, beta float32, dw *FilterDesc, dwp DevicePtr) error {
+	if c.opts.GraphConv {
+		return c.graphConv(2, alpha, beta, x, xp, dw, dwp, cv, dy, dyp)
+	}
 	p, err := c.PlanConv(x, dw, cv, dy)
 	if err != nil {
 		return err

@@ -71,14 +71,20 @@ func TestConvolutionAgainstFloat64(t *testing.T) {
 		{N: 3, C: 4, H: 5, W: 5, K: 6, KH: 1, KW: 1, p: ConvParams{StrideH: 1, StrideW: 1}, yTot: 10, y0: 4},
 		{N: 1, C: 2, H: 8, W: 7, K: 2, KH: 3, KW: 2, p: ConvParams{PadH: 0, PadW: 1, StrideH: 2, StrideW: 1}, xTot: 3, x0: 1},
 	}
-	for _, mode := range []string{"parity", "default"} {
+	modes := []struct {
+		name string
+		o    Options
+	}{
+		{"parity", Options{Deterministic: true}},
+		{"default", Options{}},
+		{"graph", Options{GraphConv: true}},
+		{"graph-parity", Options{GraphConv: true, Deterministic: true}},
+		{"graph-tf32", Options{GraphConv: true, AllowTF32: true}},
+	}
+	for _, mode := range modes {
 		for i, cc := range cases {
-			t.Run(fmt.Sprintf("%s/%d", mode, i), func(t *testing.T) {
-				c := fast(t)
-				if mode == "parity" {
-					c = parity(t)
-				}
-				testConv(t, c, cc, mode == "parity")
+			t.Run(fmt.Sprintf("%s/%d", mode.name, i), func(t *testing.T) {
+				testConv(t, gpu(t, mode.o), cc, mode.o.Deterministic)
 			})
 		}
 	}
@@ -112,20 +118,12 @@ func testConv(t *testing.T, c *Context, cc convCase, parityMode bool) {
 	if n, k, h, ww, err := cv.OutputDim(xd, wd); err != nil || n != cc.N || k != cc.K || h != oh || ww != ow {
 		t.Fatalf("OutputDim = %d %d %d %d (%v), want %d %d %d %d", n, k, h, ww, err, cc.N, cc.K, oh, ow)
 	}
-	plan, err := c.PlanConv(xd, wd, cv, yd)
-	must(t, err)
-	for _, a := range []AlgoChoice{plan.Forward, plan.BackwardData, plan.BackwardFilter} {
-		if a.TensorOps {
-			t.Errorf("algorithm %+v uses tensor cores without TF32 allowed", a)
-		}
-		if parityMode && !a.Deterministic {
-			t.Errorf("parity mode chose non-deterministic %+v", a)
-		}
-		if a.Workspace > c.WorkspaceBytes() {
-			t.Errorf("workspace %d < %d needed by %+v", c.WorkspaceBytes(), a.Workspace, a)
-		}
+	if !c.opts.GraphConv {
+		plan, err := c.PlanConv(xd, wd, cv, yd)
+		must(t, err)
+		checkChoices(t, c, plan, parityMode)
+		t.Logf("plan %+v", *plan)
 	}
-	t.Logf("plan %+v", *plan)
 	atol := 2e-5 * float64(cc.C*cc.KH*cc.KW)
 
 	// Forward into the y slice (other channels keep y0), then + bias, then accumulate again.
@@ -211,4 +209,61 @@ func testConv(t *testing.T, c *Context, cc convCase, parityMode bool) {
 	dbb := upload(t, c, []float32{9, 9, 9, 9, 9, 9}[:cc.K])
 	must(t, c.ConvBackwardBias(1, yd, yv.ptr(dyb), 0, bd, dbb.Ptr()))
 	near(t, "bias gradient", download(t, dbb), wantDb, 2e-5*float64(cc.N*oh*ow), 1e-5)
+	if c.opts.GraphConv {
+		checkGraphPlans(t, c, xd, wd, cv, yd, parityMode)
+	}
+}
+
+// checkChoices checks a plan's algorithms against the context's rules.
+func checkChoices(t *testing.T, c *Context, plan *ConvPlan, parityMode bool) {
+	t.Helper()
+	for _, a := range []AlgoChoice{plan.Forward, plan.BackwardData, plan.BackwardFilter} {
+		if a.TensorOps && !c.TF32() {
+			t.Errorf("algorithm %+v uses tensor cores without TF32 allowed", a)
+		}
+		if parityMode && !a.Deterministic {
+			t.Errorf("parity mode chose non-deterministic %+v", a)
+		}
+		if a.Workspace > c.WorkspaceBytes() {
+			t.Errorf("workspace %d < %d needed by %+v", c.WorkspaceBytes(), a.Workspace, a)
+		}
+	}
+}
+
+// checkGraphPlans checks what Plans reports for the graph API's choices of this test's shape:
+// the calls made (forward twice, each backward once), the engines against the context's rules
+// and, on the CPU stand-in, the very engine its heuristics make the right one (tensor cores
+// only with TF32, the non-deterministic engine except in parity mode).
+func checkGraphPlans(t *testing.T, c *Context, x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *TensorDesc, parityMode bool) {
+	t.Helper()
+	shape := keyOf(x, w, cv, y).String()
+	var plan *ConvPlan
+	for _, p := range c.Plans() {
+		if p.Shape == shape {
+			plan = &p.ConvPlan
+		}
+	}
+	if plan == nil {
+		t.Fatalf("Plans has no entry for %s", shape)
+	}
+	if plan.Calls != [3]int{2, 1, 1} {
+		t.Errorf("calls %v, want [2 1 1] (forward twice, each backward once)", plan.Calls)
+	}
+	checkChoices(t, c, plan, parityMode)
+	t.Logf("graph plan %+v", *plan)
+	if c.Device().Name != "Mock GPU" {
+		return
+	}
+	want := 2 // heuristics order 0, 2, 1: 0 uses tensor cores, 2 is not deterministic
+	switch {
+	case c.TF32():
+		want = 0
+	case parityMode:
+		want = 1
+	}
+	for _, a := range []AlgoChoice{plan.Forward, plan.BackwardData, plan.BackwardFilter} {
+		if a.Algo != want {
+			t.Errorf("the stand-in's engine %d was chosen, want %d", a.Algo, want)
+		}
+	}
 }

@@ -42,6 +42,11 @@ func gpu(t *testing.T, o Options) *Context {
 	if c, ok := testCtxs[o]; ok {
 		return c
 	}
+	if o.GraphConv && Load() == nil {
+		if err := graphAPI(); err != nil {
+			t.Fatalf("cuDNN loaded but not its graph API: %v", err)
+		}
+	}
 	if testErr == nil {
 		c, err := NewContext(o)
 		if err == nil {

@@ -65,6 +65,8 @@ type library struct {
 	once sync.Once
 	path string
 	err  error
+	// graphErr (cuDNN only) says why its graph API could not be resolved; nil when it was.
+	graphErr error
 }
 
 var loaded [len(specs)]library
@@ -111,8 +113,21 @@ func loadLib(i int) error {
 		if p := C.GoString(C.rc_dlpath(s.id)); p != "" {
 			l.path = p
 		}
+		if s.id == C.RC_LIB_CUDNN {
+			if missing := C.rc_resolve(C.RC_LIB_CUDNN_GRAPH, h); missing != nil {
+				l.graphErr = fmt.Errorf("cudnn: %s has no graph API (symbol %s not found), which GraphConv needs", l.path, C.GoString(missing))
+			}
+		}
 	})
 	return l.err
+}
+
+// graphAPI reports why cuDNN's graph API is not usable, or nil.
+func graphAPI() error {
+	if err := need(libCUDNN); err != nil {
+		return err
+	}
+	return loaded[libCUDNN].graphErr
 }
 
 // need loads the libraries given by index and returns the first error.

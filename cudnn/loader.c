@@ -8,6 +8,7 @@
 
 struct rc_cuda_table rc_cuda;
 struct rc_cudnn_table rc_cudnn;
+struct rc_cudnn_graph_table rc_cudnn_graph;
 struct rc_cublas_table rc_cublas;
 struct rc_nvrtc_table rc_nvrtc;
 
@@ -34,6 +35,7 @@ static void *rc_sym(void *h, const char *name) {
 	if ((table.name = (rc_##name##_t)rc_sym(handle, #name)) == NULL) return #name;
 #define RC_RESOLVE_CUDA(ret, name, params, args) RC_RESOLVE(rc_cuda, name)
 #define RC_RESOLVE_CUDNN(ret, name, params, args) RC_RESOLVE(rc_cudnn, name)
+#define RC_RESOLVE_CUDNN_GRAPH(ret, name, params, args) RC_RESOLVE(rc_cudnn_graph, name)
 #define RC_RESOLVE_CUBLAS(ret, name, params, args) RC_RESOLVE(rc_cublas, name)
 #define RC_RESOLVE_NVRTC(ret, name, params, args) RC_RESOLVE(rc_nvrtc, name)
 
@@ -41,6 +43,7 @@ const char *rc_resolve(int lib, void *handle) {
 	switch (lib) {
 	case RC_LIB_CUDA: { RC_CUDA_FUNCS(RC_RESOLVE_CUDA) break; }
 	case RC_LIB_CUDNN: { RC_CUDNN_FUNCS(RC_RESOLVE_CUDNN) break; }
+	case RC_LIB_CUDNN_GRAPH: { RC_CUDNN_GRAPH_FUNCS(RC_RESOLVE_CUDNN_GRAPH) break; }
 	case RC_LIB_CUBLAS: { RC_CUBLAS_FUNCS(RC_RESOLVE_CUBLAS) break; }
 	case RC_LIB_NVRTC: { RC_NVRTC_FUNCS(RC_RESOLVE_NVRTC) break; }
 	default: return "(unknown library)";

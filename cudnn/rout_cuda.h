@@ -11,6 +11,7 @@
 #define ROUT_CUDA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifndef ROUT_DECLCHECK
 // Enums are int-sized in every header (declcheck asserts it); handles are opaque pointers.
@@ -45,6 +46,10 @@ typedef int rc_cudnnActivationMode_t;
 typedef int rc_cudnnNanPropagation_t;
 typedef int rc_cudnnPoolingMode_t;
 typedef int rc_cudnnBatchNormMode_t;
+typedef void *rc_cudnnBackendDescriptor_t;
+typedef int rc_cudnnBackendDescriptorType_t;
+typedef int rc_cudnnBackendAttributeName_t;
+typedef int rc_cudnnBackendAttributeType_t;
 
 typedef int rc_cublasStatus_t;
 typedef void *rc_cublasHandle_t;
@@ -154,6 +159,17 @@ typedef struct rc_conv_perf rc_cudnnConvolutionBwdFilterAlgoPerf_t;
 	X(rc_cudnnStatus_t, cudnnBatchNormalizationForwardInference, (rc_cudnnHandle_t h, rc_cudnnBatchNormMode_t m, const void *alpha, const void *beta, const rc_cudnnTensorDescriptor_t xd, const void *x, const rc_cudnnTensorDescriptor_t yd, void *y, const rc_cudnnTensorDescriptor_t bnd, const void *scale, const void *bias, const void *mean, const void *var, double eps), (h, m, alpha, beta, xd, x, yd, y, bnd, scale, bias, mean, var, eps)) \
 	X(rc_cudnnStatus_t, cudnnBatchNormalizationBackward, (rc_cudnnHandle_t h, rc_cudnnBatchNormMode_t m, const void *alphaData, const void *betaData, const void *alphaParam, const void *betaParam, const rc_cudnnTensorDescriptor_t xd, const void *x, const rc_cudnnTensorDescriptor_t dyd, const void *dy, const rc_cudnnTensorDescriptor_t dxd, void *dx, const rc_cudnnTensorDescriptor_t bnd, const void *scale, void *dScale, void *dBias, double eps, const void *saveMean, const void *saveInvVar), (h, m, alphaData, betaData, alphaParam, betaParam, xd, x, dyd, dy, dxd, dx, bnd, scale, dScale, dBias, eps, saveMean, saveInvVar))
 
+// cuDNN's graph (backend) API (cudnn_graph.h), used only with Options.GraphConv. Its table is
+// resolved apart from the others and its absence is not an error of Load: a cuDNN without it
+// still runs every legacy call.
+#define RC_CUDNN_GRAPH_FUNCS(X) \
+	X(rc_cudnnStatus_t, cudnnBackendCreateDescriptor, (rc_cudnnBackendDescriptorType_t t, rc_cudnnBackendDescriptor_t *d), (t, d)) \
+	X(rc_cudnnStatus_t, cudnnBackendDestroyDescriptor, (rc_cudnnBackendDescriptor_t d), (d)) \
+	X(rc_cudnnStatus_t, cudnnBackendFinalize, (rc_cudnnBackendDescriptor_t d), (d)) \
+	X(rc_cudnnStatus_t, cudnnBackendSetAttribute, (rc_cudnnBackendDescriptor_t d, rc_cudnnBackendAttributeName_t n, rc_cudnnBackendAttributeType_t t, int64_t count, const void *elems), (d, n, t, count, elems)) \
+	X(rc_cudnnStatus_t, cudnnBackendGetAttribute, (rc_cudnnBackendDescriptor_t d, rc_cudnnBackendAttributeName_t n, rc_cudnnBackendAttributeType_t t, int64_t requested, int64_t *count, void *elems), (d, n, t, requested, count, elems)) \
+	X(rc_cudnnStatus_t, cudnnBackendExecute, (rc_cudnnHandle_t h, rc_cudnnBackendDescriptor_t plan, rc_cudnnBackendDescriptor_t pack), (h, plan, pack))
+
 #define RC_CUBLAS_FUNCS(X) \
 	X(rc_cublasStatus_t, cublasCreate_v2, (rc_cublasHandle_t *h), (h)) \
 	X(rc_cublasStatus_t, cublasDestroy_v2, (rc_cublasHandle_t h), (h)) \
@@ -219,6 +235,76 @@ typedef struct rc_conv_perf rc_cudnnConvolutionBwdFilterAlgoPerf_t;
 	X(CUDNN_POOLING_MAX_DETERMINISTIC, 3) \
 	X(CUDNN_BATCHNORM_PER_ACTIVATION, 0) \
 	X(CUDNN_BATCHNORM_SPATIAL, 1) \
+	X(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR, 1) \
+	X(CUDNN_BACKEND_ENGINE_DESCRIPTOR, 2) \
+	X(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, 3) \
+	X(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, 4) \
+	X(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, 5) \
+	X(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR, 10) \
+	X(CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR, 11) \
+	X(CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR, 12) \
+	X(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, 15) \
+	X(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, 16) \
+	X(CUDNN_BACKEND_TENSOR_DESCRIPTOR, 17) \
+	X(CUDNN_TYPE_HANDLE, 0) \
+	X(CUDNN_TYPE_DATA_TYPE, 1) \
+	X(CUDNN_TYPE_INT64, 3) \
+	X(CUDNN_TYPE_FLOAT, 4) \
+	X(CUDNN_TYPE_VOID_PTR, 6) \
+	X(CUDNN_TYPE_CONVOLUTION_MODE, 7) \
+	X(CUDNN_TYPE_HEUR_MODE, 8) \
+	X(CUDNN_TYPE_NUMERICAL_NOTE, 11) \
+	X(CUDNN_TYPE_BACKEND_DESCRIPTOR, 15) \
+	X(CUDNN_HEUR_MODE_FALLBACK, 2) \
+	X(CUDNN_HEUR_MODE_A, 3) \
+	X(CUDNN_NUMERICAL_NOTE_TENSOR_CORE, 0) \
+	X(CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS, 1) \
+	X(CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION, 2) \
+	X(CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC, 4) \
+	X(CUDNN_ATTR_CONVOLUTION_COMP_TYPE, 100) \
+	X(CUDNN_ATTR_CONVOLUTION_CONV_MODE, 101) \
+	X(CUDNN_ATTR_CONVOLUTION_DILATIONS, 102) \
+	X(CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, 103) \
+	X(CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, 104) \
+	X(CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, 105) \
+	X(CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, 106) \
+	X(CUDNN_ATTR_ENGINEHEUR_MODE, 200) \
+	X(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, 201) \
+	X(CUDNN_ATTR_ENGINEHEUR_RESULTS, 202) \
+	X(CUDNN_ATTR_ENGINECFG_ENGINE, 300) \
+	X(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, 400) \
+	X(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, 401) \
+	X(CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, 402) \
+	X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, 700) \
+	X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, 701) \
+	X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, 702) \
+	X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, 703) \
+	X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, 704) \
+	X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, 705) \
+	X(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA, 706) \
+	X(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA, 707) \
+	X(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC, 708) \
+	X(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W, 709) \
+	X(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX, 710) \
+	X(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY, 711) \
+	X(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA, 712) \
+	X(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA, 713) \
+	X(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC, 714) \
+	X(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW, 715) \
+	X(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X, 716) \
+	X(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY, 717) \
+	X(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, 800) \
+	X(CUDNN_ATTR_OPERATIONGRAPH_OPS, 801) \
+	X(CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, 900) \
+	X(CUDNN_ATTR_TENSOR_DATA_TYPE, 901) \
+	X(CUDNN_ATTR_TENSOR_DIMENSIONS, 902) \
+	X(CUDNN_ATTR_TENSOR_STRIDES, 903) \
+	X(CUDNN_ATTR_TENSOR_UNIQUE_ID, 906) \
+	X(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, 1000) \
+	X(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, 1001) \
+	X(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, 1003) \
+	X(CUDNN_ATTR_ENGINE_GLOBAL_INDEX, 1301) \
+	X(CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, 1303) \
 	X(CUBLAS_STATUS_SUCCESS, 0) \
 	X(CUBLAS_STATUS_NOT_INITIALIZED, 1) \
 	X(CUBLAS_STATUS_ALLOC_FAILED, 3) \
@@ -248,6 +334,7 @@ enum { RC_ENUMS(RC_ENUM_VALUE) };
 #define RC_FN_TYPE(ret, name, params, args) typedef ret(*rc_##name##_t) params;
 RC_CUDA_FUNCS(RC_FN_TYPE)
 RC_CUDNN_FUNCS(RC_FN_TYPE)
+RC_CUDNN_GRAPH_FUNCS(RC_FN_TYPE)
 RC_CUBLAS_FUNCS(RC_FN_TYPE)
 RC_NVRTC_FUNCS(RC_FN_TYPE)
 #undef RC_FN_TYPE
@@ -257,16 +344,19 @@ RC_NVRTC_FUNCS(RC_FN_TYPE)
 #define RC_FN_FIELD(ret, name, params, args) rc_##name##_t name;
 struct rc_cuda_table { RC_CUDA_FUNCS(RC_FN_FIELD) };
 struct rc_cudnn_table { RC_CUDNN_FUNCS(RC_FN_FIELD) };
+struct rc_cudnn_graph_table { RC_CUDNN_GRAPH_FUNCS(RC_FN_FIELD) };
 struct rc_cublas_table { RC_CUBLAS_FUNCS(RC_FN_FIELD) };
 struct rc_nvrtc_table { RC_NVRTC_FUNCS(RC_FN_FIELD) };
 #undef RC_FN_FIELD
 extern struct rc_cuda_table rc_cuda;
 extern struct rc_cudnn_table rc_cudnn;
+extern struct rc_cudnn_graph_table rc_cudnn_graph;
 extern struct rc_cublas_table rc_cublas;
 extern struct rc_nvrtc_table rc_nvrtc;
 
 // Library identifiers for the loader.
-enum { RC_LIB_CUDA = 0, RC_LIB_CUDNN = 1, RC_LIB_CUBLAS = 2, RC_LIB_NVRTC = 3 };
+// RC_LIB_CUDNN_GRAPH is the graph-API part of cuDNN's table, resolved from cuDNN's handle.
+enum { RC_LIB_CUDA = 0, RC_LIB_CUDNN = 1, RC_LIB_CUBLAS = 2, RC_LIB_NVRTC = 3, RC_LIB_CUDNN_GRAPH = 4 };
 
 // rc_dlopen opens path (RTLD_NOW, or RTLD_LAZY when lazy, with RTLD_GLOBAL); on failure it
 // returns NULL and copies dlerror() into err. rc_resolve fills library lib's table from handle; on failure it returns the name of
@@ -286,14 +376,17 @@ rc_CUresult rc_launch(rc_CUfunction f, unsigned int gx, unsigned int gy, unsigne
 // pointers directly). Go calls them only after the library's table is filled.
 #define RC_WRAP_CUDA(ret, name, params, args) static inline ret rc_##name params { return rc_cuda.name args; }
 #define RC_WRAP_CUDNN(ret, name, params, args) static inline ret rc_##name params { return rc_cudnn.name args; }
+#define RC_WRAP_CUDNN_GRAPH(ret, name, params, args) static inline ret rc_##name params { return rc_cudnn_graph.name args; }
 #define RC_WRAP_CUBLAS(ret, name, params, args) static inline ret rc_##name params { return rc_cublas.name args; }
 #define RC_WRAP_NVRTC(ret, name, params, args) static inline ret rc_##name params { return rc_nvrtc.name args; }
 RC_CUDA_FUNCS(RC_WRAP_CUDA)
 RC_CUDNN_FUNCS(RC_WRAP_CUDNN)
+RC_CUDNN_GRAPH_FUNCS(RC_WRAP_CUDNN_GRAPH)
 RC_CUBLAS_FUNCS(RC_WRAP_CUBLAS)
 RC_NVRTC_FUNCS(RC_WRAP_NVRTC)
 #undef RC_WRAP_CUDA
 #undef RC_WRAP_CUDNN
+#undef RC_WRAP_CUDNN_GRAPH
 #undef RC_WRAP_CUBLAS
 #undef RC_WRAP_NVRTC
 #endif // ROUT_DECLCHECK

@@ -18,10 +18,11 @@
 #   parity   trainer's TestGPUMatchesCPU on the JPEG CIFAR-10 archive: 20 steps of the paper
 #            preset on GPU and CPU (TF32 off, deterministic algorithms): in lockstep (every step
 #            from the CPU's state; losses and every filter's re-draw decision compared), run free
-#            (losses compared), and a variant that forces re-draws.
+#            (losses compared), and a variant that forces re-draws (legacy and graph cuDNN API).
 #   speed    `rout bench` and scripts/bench_torch.py (eager and torch.compile), inception28,
 #            batch 128, fp32, SGD and Adam, with and without RandomOut, side by side; with SGD
-#            also rout's convolution algorithms (--plans) and PyTorch's kernel profile (--profile).
+#            also rout's convolution algorithms (--plans), PyTorch's kernel profile (--profile), and
+#            rout with its convolutions through cuDNN's graph API (--cudnn-graph).
 #   real     `rout sweep --preset paper --device gpu` on the archive for --epochs epochs and
 #            --seeds seeds, four arms (baseline, RandomOut, RandomOut with the bias re-drawn too,
 #            He's initialiser), 4 runs at once, and its report (failure rates, accuracies, tests).
@@ -84,10 +85,11 @@ host() {
 
 # --- device mode ------------------------------------------------------------------------------
 
-# Time limits per phase (seconds), sized so that "check parity" and "speed real" each fit in
-# about six minutes of device time at worst; typical runs take half of that.
-declare -A limit=([check]=${GPU_RUN_LIMIT_CHECK:-60} [parity]=${GPU_RUN_LIMIT_PARITY:-150}
-	[speed]=${GPU_RUN_LIMIT_SPEED:-170} [real]=${GPU_RUN_LIMIT_REAL:-200})
+# Time limits per phase (seconds): 630 in all at worst, while `all` took 322 s on an H200 (before
+# the graph-API steps were added). Each phase rewrites the summary, so a call cut off at its own
+# limit still brings back every finished phase.
+declare -A limit=([check]=${GPU_RUN_LIMIT_CHECK:-60} [parity]=${GPU_RUN_LIMIT_PARITY:-170}
+	[speed]=${GPU_RUN_LIMIT_SPEED:-200} [real]=${GPU_RUN_LIMIT_REAL:-200})
 
 device() {
 	local phases=() p
@@ -205,7 +207,7 @@ phase_parity() {
 		/relative L2 difference/ { v = $0; sub(/.*relative L2 difference /, "", v); l2[cur] = v }
 		/decision flip at step/ { v = $0; sub(/.*decision flip at step /, "", v); sub(/ .*/, "", v); flip[cur] = v }
 		/--- (PASS|FAIL|SKIP): TestGPUMatchesCPU\// { r = $2; sub(/:$/, "", r); t = $3; sub(/^TestGPUMatchesCPU\//, "", t); res[t] = r }
-		END { n = split("paper paper-free redraws", names, " ")
+		END { n = split("paper paper-free redraws redraws-graph", names, " ")
 			for (i = 1; i <= n; i++) {
 				s = names[i]
 				printf "%s %s: loss rel diff max %s", s, (s in res) ? res[s] : "no result", (s in loss) ? loss[s] : "n/a"
@@ -264,6 +266,12 @@ phase_speed() {
 			speed_summary "$d"
 		done
 	done
+	# The convolutions through cuDNN's graph API, with its engine choices.
+	echo "== rout --optimizer sgd --cudnn-graph (limit 90s)"
+	timeout --kill-after=5 90 "$gpu/bin/rout" bench --device gpu --model inception28 --batch 128 --optimizer sgd \
+		--cudnn-graph --plans >"$d/speed-routgraph-sgd.txt" 2>&1 || rc=1
+	cat "$d/speed-routgraph-sgd.txt"
+	speed_summary "$d"
 	return $rc
 }
 
@@ -277,6 +285,7 @@ speed_summary() {
 		local fs=()
 		[[ -f $d/speed-rout-$opt.txt ]] && fs+=("$d/speed-rout-$opt.txt")
 		[[ -f $d/speed-torch-$opt.txt ]] && fs+=("$d/speed-torch-$opt.txt")
+		[[ -f $d/speed-routgraph-$opt.txt ]] && fs+=("$d/speed-routgraph-$opt.txt")
 		((${#fs[@]})) || continue
 		{
 			echo "### $opt: inception28, batch 128, fp32 (TF32 off)"
@@ -300,7 +309,7 @@ speed_summary() {
 				ro = get("rout/plain"); te = get("torch eager/plain"); tc = get("torch.compile/plain")
 				ov = "n/a"
 				if (ms["rout/plain"] > 0 && ms["rout/randomout"] > 0) ov = sprintf("%+.1f", 100 * (ms["rout/randomout"] / ms["rout/plain"] - 1))
-				printf "%s: rout %s img/s (RandomOut %s%%), torch eager %s, compile %s", opt, ro, ov, te, tc
+				printf "%s: rout %s img/s (RandomOut %s%%; cuDNN graph %s), torch eager %s, compile %s", opt, ro, ov, get("rout, cuDNN graph/plain"), te, tc
 				if (ro != "n/a" && te != "n/a") printf " [rout>=eager: %s]", (ro + 0 >= te + 0 ? "yes" : "NO")
 				if (ov != "n/a") printf " [overhead<=3%%: %s]", (ov + 0 <= 3 ? "yes" : "NO")
 				printf "; "

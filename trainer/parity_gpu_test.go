@@ -49,12 +49,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 	// filters from the first step on, most of them by step 20). The loss barely leaves ln 10 in 20
 	// steps, so the decisions carry most of the check; see lockstep for how they are compared.
 	t.Run("paper", func(t *testing.T) {
-		g, err := gpu.New(gpu.Options{Deterministic: true})
-		if err != nil {
-			t.Fatalf("opening the GPU backend: %v", err)
-		}
-		defer g.Close()
-		lockstep(t, parityConfig(spec), ds, g, paritySteps)
+		lockstepOnGPU(t, parityConfig(spec), ds, gpu.Options{Deterministic: true})
 	})
 
 	// The same 20 steps run free on each backend. The losses must agree up to the step where
@@ -73,17 +68,33 @@ func TestGPUMatchesCPU(t *testing.T) {
 	// within 1e-3 of ln 10 for the first 20 steps, so a 1e-3 relative tolerance on it cannot
 	// tell a wrong step from a right one; with Glorot's it ranges over 2.5..7.
 	t.Run("redraws", func(t *testing.T) {
-		cfg := parityConfig(spec)
-		cfg.Model = "inception28@0.25"
-		cfg.Init = "glorot"
-		cfg.Tau, cfg.TauMode, cfg.RandomOutEvery = 0.3, "relative", 5
-		g, err := gpu.New(gpu.Options{Deterministic: true})
-		if err != nil {
-			t.Fatalf("opening the GPU backend: %v", err)
-		}
-		defer g.Close()
-		lockstep(t, cfg, ds, g, paritySteps)
+		lockstepOnGPU(t, redrawsConfig(spec), ds, gpu.Options{Deterministic: true})
 	})
+
+	// The same with the convolutions run through cuDNN's graph API (gpu.Options.GraphConv).
+	t.Run("redraws-graph", func(t *testing.T) {
+		lockstepOnGPU(t, redrawsConfig(spec), ds, gpu.Options{Deterministic: true, GraphConv: true})
+	})
+}
+
+// redrawsConfig is the paper preset changed to force re-draws (see the redraws case).
+func redrawsConfig(spec string) Config {
+	cfg := parityConfig(spec)
+	cfg.Model = "inception28@0.25"
+	cfg.Init = "glorot"
+	cfg.Tau, cfg.TauMode, cfg.RandomOutEvery = 0.3, "relative", 5
+	return cfg
+}
+
+// lockstepOnGPU runs lockstep on a GPU backend opened with o.
+func lockstepOnGPU(t *testing.T, cfg Config, ds *data.Dataset, o gpu.Options) {
+	t.Helper()
+	g, err := gpu.New(o)
+	if err != nil {
+		t.Fatalf("opening the GPU backend (%+v): %v", o, err)
+	}
+	defer g.Close()
+	lockstep(t, cfg, ds, g, paritySteps)
 }
 
 // parityData opens the dataset the parity runs use, with its test split cut short, and returns

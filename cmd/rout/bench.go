@@ -42,11 +42,12 @@ func benchCommand() *cli.Command {
 			&cli.StringFlag{Name: "device", Value: "auto", Usage: "auto (the GPU when usable), gpu or cpu"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "initialisation and re-draw seed"},
 			&cli.BoolFlag{Name: "plans", Usage: "GPU: also list the convolution algorithms cuDNN chose, with its timings"},
+			&cli.BoolFlag{Name: "cudnn-graph", Usage: "GPU: run the convolutions through cuDNN's graph API (its engines; 'algo' is then the engine index)"},
 		},
 		Action: func(c *cli.Context) error {
 			o := benchOptions{model: c.String("model"), batch: c.Int("batch"), optimizer: c.String("optimizer"),
 				steps: c.Int("steps"), warmup: c.Int("warmup"), repeats: c.Int("repeats"), tf32: c.Bool("tf32"),
-				device: c.String("device"), seed: c.Uint64("seed"), plans: c.Bool("plans")}
+				device: c.String("device"), seed: c.Uint64("seed"), plans: c.Bool("plans"), graph: c.Bool("cudnn-graph")}
 			return runBench(c.App.Writer, o)
 		},
 	}
@@ -56,7 +57,7 @@ type benchOptions struct {
 	model, optimizer, device string
 	batch, steps, warmup     int
 	repeats                  int
-	tf32, plans              bool
+	tf32, plans, graph       bool
 	seed                     uint64
 }
 
@@ -79,10 +80,10 @@ func (o benchOptions) check() error {
 }
 
 // openBenchBackend opens the backend --device names. The benchmark lets cuDNN pick its fastest
-// algorithms (no deterministic mode); TF32 only with --tf32.
+// algorithms (no deterministic mode); TF32 only with --tf32; cuDNN's graph API with --cudnn-graph.
 func openBenchBackend(o benchOptions) (net.Backend, error) {
 	if o.device != "cpu" {
-		b, err := gpu.New(gpu.Options{AllowTF32: o.tf32})
+		b, err := gpu.New(gpu.Options{AllowTF32: o.tf32, GraphConv: o.graph})
 		if err == nil || o.device == "gpu" {
 			if err != nil {
 				return nil, fmt.Errorf("bench: --device gpu: %w", err)
@@ -335,9 +336,13 @@ func writeBench(w io.Writer, o benchOptions, b net.Backend, model string, res []
 	fmt.Fprintf(w, "device: %s\n\n", device)
 	fmt.Fprintln(w, "| tool | mode | ms/step | images/s | host ms/step |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|")
+	tool := "rout"
+	if o.graph {
+		tool = "rout, cuDNN graph"
+	}
 	for _, r := range res {
 		ms := r.median.Seconds() * 1e3
-		fmt.Fprintf(w, "| rout | %s | %.3f | %.0f | %.3f |\n", r.mode, ms, float64(o.batch)/r.median.Seconds(), r.host.Seconds()*1e3)
+		fmt.Fprintf(w, "| %s | %s | %.3f | %.0f | %.3f |\n", tool, r.mode, ms, float64(o.batch)/r.median.Seconds(), r.host.Seconds()*1e3)
 	}
 	if len(res) == 2 && res[0].median > 0 {
 		fmt.Fprintf(w, "\nRandomOut overhead: %+.2f%% step time\n", 100*(res[1].median.Seconds()/res[0].median.Seconds()-1))

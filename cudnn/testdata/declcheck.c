@@ -46,6 +46,10 @@ typedef cudnnActivationMode_t rc_cudnnActivationMode_t;
 typedef cudnnNanPropagation_t rc_cudnnNanPropagation_t;
 typedef cudnnPoolingMode_t rc_cudnnPoolingMode_t;
 typedef cudnnBatchNormMode_t rc_cudnnBatchNormMode_t;
+typedef cudnnBackendDescriptor_t rc_cudnnBackendDescriptor_t;
+typedef cudnnBackendDescriptorType_t rc_cudnnBackendDescriptorType_t;
+typedef cudnnBackendAttributeName_t rc_cudnnBackendAttributeName_t;
+typedef cudnnBackendAttributeType_t rc_cudnnBackendAttributeType_t;
 typedef cudnnConvolutionFwdAlgoPerf_t rc_cudnnConvolutionFwdAlgoPerf_t;
 typedef cudnnConvolutionBwdDataAlgoPerf_t rc_cudnnConvolutionBwdDataAlgoPerf_t;
 typedef cudnnConvolutionBwdFilterAlgoPerf_t rc_cudnnConvolutionBwdFilterAlgoPerf_t;
@@ -68,13 +72,15 @@ INT_SIZED(cudnnConvolutionMode_t) INT_SIZED(cudnnMathType_t) INT_SIZED(cudnnDete
 INT_SIZED(cudnnConvolutionFwdAlgo_t) INT_SIZED(cudnnConvolutionBwdDataAlgo_t)
 INT_SIZED(cudnnConvolutionBwdFilterAlgo_t) INT_SIZED(cudnnActivationMode_t)
 INT_SIZED(cudnnNanPropagation_t) INT_SIZED(cudnnPoolingMode_t) INT_SIZED(cudnnBatchNormMode_t)
+INT_SIZED(cudnnBackendDescriptorType_t) INT_SIZED(cudnnBackendAttributeName_t) INT_SIZED(cudnnBackendAttributeType_t)
+INT_SIZED(cudnnBackendHeurMode_t) INT_SIZED(cudnnBackendNumericalNote_t)
 INT_SIZED(cublasStatus_t) INT_SIZED(cublasOperation_t) INT_SIZED(cublasPointerMode_t)
 INT_SIZED(cublasMath_t) INT_SIZED(libraryPropertyType) INT_SIZED(nvrtcResult)
 PTR_SIZED(CUcontext) PTR_SIZED(CUstream) PTR_SIZED(CUmodule) PTR_SIZED(CUfunction) PTR_SIZED(CUevent)
 PTR_SIZED(cudnnHandle_t) PTR_SIZED(cudaStream_t) PTR_SIZED(cudnnTensorDescriptor_t)
 PTR_SIZED(cudnnFilterDescriptor_t) PTR_SIZED(cudnnConvolutionDescriptor_t)
 PTR_SIZED(cudnnActivationDescriptor_t) PTR_SIZED(cudnnPoolingDescriptor_t)
-PTR_SIZED(cublasHandle_t) PTR_SIZED(nvrtcProgram)
+PTR_SIZED(cublasHandle_t) PTR_SIZED(nvrtcProgram) PTR_SIZED(cudnnBackendDescriptor_t)
 _Static_assert(__builtin_types_compatible_p(CUdeviceptr, unsigned long long), "CUdeviceptr is not unsigned long long");
 _Static_assert(__builtin_types_compatible_p(cudaStream_t, CUstream), "cudaStream_t is not CUstream (Go passes one as the other)");
 
@@ -96,6 +102,7 @@ RC_ENUMS(SAME_ENUM)
 #define SAME_FN(ret, name, params, args) rc_##name##_t rc_check_##name = name;
 RC_CUDA_FUNCS(SAME_FN)
 RC_CUDNN_FUNCS(SAME_FN)
+RC_CUDNN_GRAPH_FUNCS(SAME_FN)
 RC_CUBLAS_FUNCS(SAME_FN)
 RC_NVRTC_FUNCS(SAME_FN)
 

@@ -3,12 +3,15 @@
 // Go side of every binding (argument order, strides and offsets, alpha/beta, workspace, math
 // type and algorithm choice, error conversion), not NVIDIA's numerics: the GPU run does that.
 // "Device" memory is host memory; the only kernel is the tests' saxpy; Find reports three
-// algorithms: a tensor-core one (fastest), a non-deterministic one and a deterministic one.
+// algorithms: a tensor-core one (fastest), a non-deterministic one and a deterministic one. The
+// graph API's heuristics propose engines 0 (tensor cores), 2 (non-deterministic) and 1 (plain),
+// and as fallback 3, whose plan does not finalise; every engine computes the same convolution.
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdint.h>
+#include "../rout_cuda.h" // for the RC_ enum values
 typedef unsigned long long dptr;
 #define OK 0
 // ---- driver
@@ -143,6 +146,112 @@ int cudnnAddTensor(void *h, const float *al, T *a, float *ap, const float *be, T
 	for (int n = 0; n < c->n; n++) for (int k = 0; k < c->c; k++) for (int i = 0; i < c->h; i++) for (int j = 0; j < c->w; j++)
 		AT(c, cp, n, k, i, j) = *be * AT(c, cp, n, k, i, j) + *al * AT(a, ap, a->n == 1 ? 0 : n, a->c == 1 ? 0 : k, a->h == 1 ? 0 : i, a->w == 1 ? 0 : j);
 	return OK;
+}
+// ---- cudnn graph API: descriptors hold their attributes as set; Execute reads them back.
+typedef struct { int name, type; int64_t n; char *data; } ATTR;
+typedef struct BD { int kind, fin, nattr, engine; struct BD *graph; ATTR at[24]; } BD;
+static size_t tsize(int t) {
+	switch (t) {
+	case RC_CUDNN_TYPE_INT64: return 8;
+	case RC_CUDNN_TYPE_HANDLE: case RC_CUDNN_TYPE_VOID_PTR: case RC_CUDNN_TYPE_BACKEND_DESCRIPTOR: return sizeof(void *);
+	default: return 4;
+	}
+}
+static ATTR *attr(BD *d, int name) { for (int i = 0; i < d->nattr; i++) if (d->at[i].name == name) return &d->at[i]; return 0; }
+static int64_t i64(BD *d, int name, int i) { ATTR *a = attr(d, name); return a && i < a->n ? ((int64_t *)a->data)[i] : -1; }
+static BD *sub(BD *d, int name) { ATTR *a = attr(d, name); return a ? ((BD **)a->data)[0] : 0; }
+int cudnnBackendCreateDescriptor(int kind, BD **d) { *d = calloc(1, sizeof(BD)); (*d)->kind = kind; return OK; }
+int cudnnBackendDestroyDescriptor(BD *d) { for (int i = 0; i < d->nattr; i++) free(d->at[i].data); free(d); return OK; }
+int cudnnBackendSetAttribute(BD *d, int name, int type, int64_t n, const void *e) {
+	if (d->fin || n < 1 || d->nattr == 24) return 2000;
+	ATTR *a = attr(d, name);
+	if (!a) a = &d->at[d->nattr++]; else free(a->data);
+	*a = (ATTR){name, type, n, malloc(n * tsize(type))};
+	memcpy(a->data, e, n * tsize(type));
+	return OK;
+}
+int cudnnBackendFinalize(BD *d) {
+	if (d->kind == RC_CUDNN_BACKEND_TENSOR_DESCRIPTOR && (i64(d, RC_CUDNN_ATTR_TENSOR_UNIQUE_ID, 0) < 0 ||
+		i64(d, RC_CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, 0) < 4 || i64(d, RC_CUDNN_ATTR_TENSOR_STRIDES, 3) < 0)) return 2000;
+	if (d->kind == RC_CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR) {
+		BD *cfg = sub(d, RC_CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG);
+		if (!cfg || cfg->engine == 3) return 3000; // CUDNN_STATUS_NOT_SUPPORTED
+		d->engine = cfg->engine; d->graph = cfg->graph;
+	}
+	d->fin = 1; return OK;
+}
+int cudnnBackendGetAttribute(BD *d, int name, int type, int64_t req, int64_t *cnt, void *e) {
+	if (!d->fin && d->kind != RC_CUDNN_BACKEND_ENGINECFG_DESCRIPTOR && d->kind != RC_CUDNN_BACKEND_ENGINE_DESCRIPTOR) return 2000;
+	static const int heurA[] = {0, 2, 1}, heurFallback[] = {3};
+	switch (name) {
+	case RC_CUDNN_ATTR_ENGINEHEUR_RESULTS: {
+		ATTR *m = attr(d, RC_CUDNN_ATTR_ENGINEHEUR_MODE);
+		int fallback = m && ((int *)m->data)[0] == RC_CUDNN_HEUR_MODE_FALLBACK;
+		const int *list = fallback ? heurFallback : heurA;
+		int n = fallback ? 1 : 3;
+		for (int i = 0; i < n && i < req; i++) { BD *c = ((BD **)e)[i]; c->engine = list[i]; c->graph = sub(d, RC_CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH); }
+		if (cnt) *cnt = n;
+		return OK;
+	}
+	case RC_CUDNN_ATTR_ENGINECFG_ENGINE: { BD *en = ((BD **)e)[0]; en->engine = d->engine; en->graph = d->graph; if (cnt) *cnt = 1; return OK; }
+	case RC_CUDNN_ATTR_ENGINE_GLOBAL_INDEX: *(int64_t *)e = d->engine; if (cnt) *cnt = 1; return OK;
+	case RC_CUDNN_ATTR_ENGINE_NUMERICAL_NOTE: {
+		int n = 0;
+		if (d->engine == 0 && req > 0) ((int *)e)[n++] = RC_CUDNN_NUMERICAL_NOTE_TENSOR_CORE;
+		if (d->engine == 2 && req > 0) ((int *)e)[n++] = RC_CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC;
+		if (cnt) *cnt = n;
+		return OK;
+	}
+	case RC_CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE: *(int64_t *)e = 64 * d->engine; if (cnt) *cnt = 1; return OK;
+	}
+	return 2000;
+}
+static T tensorOf(BD *t) {
+	T r = {(int)i64(t, RC_CUDNN_ATTR_TENSOR_DIMENSIONS, 0), (int)i64(t, RC_CUDNN_ATTR_TENSOR_DIMENSIONS, 1),
+		(int)i64(t, RC_CUDNN_ATTR_TENSOR_DIMENSIONS, 2), (int)i64(t, RC_CUDNN_ATTR_TENSOR_DIMENSIONS, 3),
+		(int)i64(t, RC_CUDNN_ATTR_TENSOR_STRIDES, 0), (int)i64(t, RC_CUDNN_ATTR_TENSOR_STRIDES, 1),
+		(int)i64(t, RC_CUDNN_ATTR_TENSOR_STRIDES, 2), (int)i64(t, RC_CUDNN_ATTR_TENSOR_STRIDES, 3)};
+	return r;
+}
+// dataOf is the variant pack's pointer for tensor t, checked against the alignment t promises.
+static float *dataOf(BD *vp, BD *t, int *bad) {
+	int64_t uid = i64(t, RC_CUDNN_ATTR_TENSOR_UNIQUE_ID, 0), align = i64(t, RC_CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, 0);
+	ATTR *ids = attr(vp, RC_CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS), *ptrs = attr(vp, RC_CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS);
+	for (int i = 0; ids && ptrs && i < ids->n && i < ptrs->n; i++)
+		if (((int64_t *)ids->data)[i] == uid) {
+			void *p = ((void **)ptrs->data)[i];
+			if ((uintptr_t)p % align) *bad = 2003; // CUDNN_STATUS_BAD_PARAM_MISALIGNED_POINTER
+			return p;
+		}
+	*bad = 2002;
+	return 0;
+}
+int cudnnBackendExecute(void *h, BD *plan, BD *vp) {
+	if (!plan->fin || !vp->fin || !plan->graph) return 2004;
+	BD *op = sub(plan->graph, RC_CUDNN_ATTR_OPERATIONGRAPH_OPS);
+	ATTR *ws = attr(vp, RC_CUDNN_ATTR_VARIANT_PACK_WORKSPACE);
+	if (plan->engine > 0 && (!ws || !((void **)ws->data)[0])) return 2006; // workspace missing
+	int mode = op->kind == RC_CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR ? 0 :
+		op->kind == RC_CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR ? 1 : 2;
+	static const int names[3][6] = {
+		{RC_CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, RC_CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, RC_CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y,
+		 RC_CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, RC_CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, RC_CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA},
+		{RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX, RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W, RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY,
+		 RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC, RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA, RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA},
+		{RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X, RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW, RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY,
+		 RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC, RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA, RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA},
+	};
+	BD *tx = sub(op, names[mode][0]), *tw = sub(op, names[mode][1]), *ty = sub(op, names[mode][2]), *cd = sub(op, names[mode][3]);
+	ATTR *al = attr(op, names[mode][4]), *be = attr(op, names[mode][5]);
+	if (!tx || !tw || !ty || !cd || !al || !be || al->type != RC_CUDNN_TYPE_FLOAT || be->type != RC_CUDNN_TYPE_FLOAT) return 2000;
+	T x = tensorOf(tx), y = tensorOf(ty), wt = tensorOf(tw);
+	F w = {wt.n, wt.c, wt.h, wt.w};
+	CV c = {(int)i64(cd, RC_CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, 0), (int)i64(cd, RC_CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, 1),
+		(int)i64(cd, RC_CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, 0), (int)i64(cd, RC_CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, 1), 1, 1, 1, 3};
+	int bad = 0;
+	float *xp = dataOf(vp, tx, &bad), *wp = dataOf(vp, tw, &bad), *yp = dataOf(vp, ty, &bad);
+	if (bad) return bad;
+	return conv(mode, *(float *)al->data, *(float *)be->data, &x, xp, &w, wp, &c, &y, yp);
 }
 typedef struct { int mode, nan; double coef; } A;
 int cudnnCreateActivationDescriptor(A **d) { *d = calloc(1, sizeof(A)); return OK; }

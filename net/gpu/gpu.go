@@ -61,7 +61,8 @@ func Available() error {
 // New opens device o.Device: loads the CUDA libraries, creates the stream and the cuDNN and
 // cuBLAS handles, and compiles rout's kernels for the device (NVRTC, cached on disk).
 func New(o Options) (_ net.Backend, err error) {
-	ctx, err := cudnn.NewContext(cudnn.Options{Device: o.Device, Deterministic: o.Deterministic, AllowTF32: o.AllowTF32})
+	ctx, err := cudnn.NewContext(cudnn.Options{Device: o.Device, Deterministic: o.Deterministic, AllowTF32: o.AllowTF32,
+		GraphConv: o.GraphConv})
 	if err != nil {
 		return nil, fmt.Errorf("gpu: device %d: %w", o.Device, err)
 	}
@@ -106,6 +107,10 @@ func provenance(ctx *cudnn.Context, o Options) map[string]string {
 		"tf32":               strconv.FormatBool(ctx.TF32()),
 		"deterministic":      strconv.FormatBool(ctx.Deterministic()),
 		"kernels":            "NVRTC " + fmt.Sprint(kernels.Options),
+		"conv_api":           "cuDNN legacy (cudnnFind*)",
+	}
+	if o.GraphConv {
+		p["conv_api"] = "cuDNN graph (engine heuristics A and fallback, timed)"
 	}
 	put := func(key string, v string, err error) {
 		if err != nil {

@@ -35,7 +35,13 @@ import (
 // usable GPU the test skips (fails with ROUT_REQUIRE_GPU=1).
 func bothBackends(t *testing.T) (net.Backend, net.Backend) {
 	t.Helper()
-	g, err := New(Options{Deterministic: true})
+	return backendsWith(t, Options{Deterministic: true})
+}
+
+// backendsWith is bothBackends with the GPU backend opened with o.
+func backendsWith(t *testing.T, o Options) (net.Backend, net.Backend) {
+	t.Helper()
+	g, err := New(o)
 	if err != nil {
 		if os.Getenv("ROUT_REQUIRE_GPU") == "1" {
 			t.Fatalf("ROUT_REQUIRE_GPU=1 but the GPU backend is not usable: %v", err)
@@ -59,8 +65,10 @@ type env struct {
 	rs   *rng.Stream
 }
 
-func newEnv(t *testing.T) *env {
-	g, c := bothBackends(t)
+func newEnv(t *testing.T) *env { return newEnvWith(t, Options{Deterministic: true}) }
+
+func newEnvWith(t *testing.T, o Options) *env {
+	g, c := backendsWith(t, o)
 	return &env{t: t, g: g, c: c, rs: rng.NewStream(rng.KeyFromSeed(42), rng.StreamData, 7, 0)}
 }
 
@@ -261,56 +269,68 @@ func TestPool(t *testing.T) {
 }
 
 func TestConv(t *testing.T) {
-	cases := []struct {
-		name           string
-		n, c, h, w, k  int
-		kh, kw         int
-		p              net.ConvParams
-		bias, gap, acc bool
-	}{
+	cases := []convCase{
 		{"3x3 pad 1, strided views, accumulate", 3, 5, 9, 8, 6, 3, 3, net.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, true, true, true},
 		{"3x3 stride 2 pad 1", 2, 4, 11, 10, 7, 3, 3, net.ConvParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, true, true, false},
 		{"1x1 dense, no bias", 4, 6, 5, 5, 3, 1, 1, net.ConvParams{StrideH: 1, StrideW: 1}, false, false, false},
 		{"1x1 strided views, accumulate", 5, 7, 6, 5, 4, 1, 1, net.ConvParams{StrideH: 1, StrideW: 1}, true, true, true},
 		{"5x3 stride 2x1 pad 2x0", 2, 3, 12, 9, 4, 5, 3, net.ConvParams{StrideH: 2, StrideW: 1, PadH: 2}, true, false, true},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
-			oh, ow := tc.p.OutSize(tc.h, tc.w, tc.kh, tc.kw)
-			x := e.tensor(tc.n, tc.c, tc.h, tc.w, tc.gap, 1)
-			w := e.tensor(tc.k, tc.c, tc.kh, tc.kw, false, 0.5)
-			var bg, bc *net.Tensor
-			var b *twin
-			if tc.bias {
-				b = e.tensor(tc.k, 1, 1, 1, false, 1)
-				bg, bc = b.g, b.c
-			}
-			y := e.tensor(tc.n, tc.k, oh, ow, tc.gap, 1)
-			e.g.ConvForward(x.g, w.g, bg, y.g, tc.p)
-			e.c.ConvForward(x.c, w.c, bc, y.c, tc.p)
-			e.check("forward", y, dots)
+	apis := []struct {
+		name string
+		o    Options
+	}{{"legacy", Options{Deterministic: true}}, {"graph", Options{Deterministic: true, GraphConv: true}}}
+	for _, api := range apis {
+		for _, tc := range cases {
+			t.Run(api.name+"/"+tc.name, func(t *testing.T) { testConvCase(newEnvWith(t, api.o), tc) })
+		}
+	}
+}
 
-			dy := e.tensor(tc.n, tc.k, oh, ow, tc.gap, 1)
-			dx := e.tensor(tc.n, tc.c, tc.h, tc.w, tc.gap, 1)
-			e.g.ConvBackwardData(dy.g, w.g, dx.g, tc.p, tc.acc)
-			e.c.ConvBackwardData(dy.c, w.c, dx.c, tc.p, tc.acc)
-			e.check("backward data", dx, dots)
+// convCase is one TestConv shape.
+type convCase struct {
+	name           string
+	n, c, h, w, k  int
+	kh, kw         int
+	p              net.ConvParams
+	bias, gap, acc bool
+}
 
-			dw := e.tensor(tc.k, tc.c, tc.kh, tc.kw, false, 1)
-			var dbg, dbc *net.Tensor
-			var db *twin
-			if tc.bias {
-				db = e.tensor(tc.k, 1, 1, 1, false, 1)
-				dbg, dbc = db.g, db.c
-			}
-			e.g.ConvBackwardFilter(x.g, dy.g, dw.g, dbg, tc.p)
-			e.c.ConvBackwardFilter(x.c, dy.c, dw.c, dbc, tc.p)
-			e.check("backward filter", dw, dots)
-			if tc.bias {
-				e.check("backward bias", db, dots)
-			}
-		})
+// testConvCase runs one convolution shape forward and in both backward directions on both
+// backends and compares them.
+func testConvCase(e *env, tc convCase) {
+	oh, ow := tc.p.OutSize(tc.h, tc.w, tc.kh, tc.kw)
+	x := e.tensor(tc.n, tc.c, tc.h, tc.w, tc.gap, 1)
+	w := e.tensor(tc.k, tc.c, tc.kh, tc.kw, false, 0.5)
+	var bg, bc *net.Tensor
+	var b *twin
+	if tc.bias {
+		b = e.tensor(tc.k, 1, 1, 1, false, 1)
+		bg, bc = b.g, b.c
+	}
+	y := e.tensor(tc.n, tc.k, oh, ow, tc.gap, 1)
+	e.g.ConvForward(x.g, w.g, bg, y.g, tc.p)
+	e.c.ConvForward(x.c, w.c, bc, y.c, tc.p)
+	e.check("forward", y, dots)
+
+	dy := e.tensor(tc.n, tc.k, oh, ow, tc.gap, 1)
+	dx := e.tensor(tc.n, tc.c, tc.h, tc.w, tc.gap, 1)
+	e.g.ConvBackwardData(dy.g, w.g, dx.g, tc.p, tc.acc)
+	e.c.ConvBackwardData(dy.c, w.c, dx.c, tc.p, tc.acc)
+	e.check("backward data", dx, dots)
+
+	dw := e.tensor(tc.k, tc.c, tc.kh, tc.kw, false, 1)
+	var dbg, dbc *net.Tensor
+	var db *twin
+	if tc.bias {
+		db = e.tensor(tc.k, 1, 1, 1, false, 1)
+		dbg, dbc = db.g, db.c
+	}
+	e.g.ConvBackwardFilter(x.g, dy.g, dw.g, dbg, tc.p)
+	e.c.ConvBackwardFilter(x.c, dy.c, dw.c, dbc, tc.p)
+	e.check("backward filter", dw, dots)
+	if tc.bias {
+		e.check("backward bias", db, dots)
 	}
 }
 

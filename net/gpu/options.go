@@ -10,4 +10,7 @@ type Options struct {
 	Deterministic bool
 	// AllowTF32 lets cuDNN and cuBLAS use TF32 tensor cores (ignored when Deterministic).
 	AllowTF32 bool
+	// GraphConv runs the convolutions through cuDNN's graph API instead of its legacy calls
+	// (see cudnn.Options.GraphConv).
+	GraphConv bool
 }

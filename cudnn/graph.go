@@ -1,0 +1,626 @@
+//go:build !nocuda
+
+package cudnn
+
+/*
+#include "rout_cuda.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+	"unsafe"
+)
+
+// cuDNN's graph (backend) API for convolutions, used instead of the legacy calls when
+// Options.GraphConv is set. The legacy cudnnFind* search chooses among the eight-or-so algorithms
+// of the cudnnConvolution*Algo_t enums; the graph API's engine heuristics also offer the engines
+// PyTorch's convolutions run on (the sm80_xmma implicit-GEMM kernels: on an H200, PyTorch's
+// fp32 convolutions of inception28 took about 5 ms of a step where rout's legacy choices took
+// 7.7-8 ms). A convolution shape, direction, alpha, beta and data alignment make one operation
+// graph; its candidate engine configurations are finalised into execution plans, run and timed on
+// the device like cudnnFind's search, and the fastest acceptable one is kept. A call then needs
+// only a variant pack (the data pointers and the workspace), made once per set of pointers.
+
+// bdesc is one backend descriptor.
+type bdesc struct{ d C.rc_cudnnBackendDescriptor_t }
+
+func newBdesc(kind C.int, what string) (*bdesc, error) {
+	b := &bdesc{}
+	if err := dnnErr("cudnnBackendCreateDescriptor", C.rc_cudnnBackendCreateDescriptor(C.rc_cudnnBackendDescriptorType_t(kind), &b.d)); err != nil {
+		err.(*Error).Detail = what
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *bdesc) close() {
+	if b != nil && b.d != nil {
+		C.rc_cudnnBackendDestroyDescriptor(b.d)
+		b.d = nil
+	}
+}
+
+// set sets attribute name to count elements of type typ at p.
+func (b *bdesc) set(name, typ C.int, count int, p unsafe.Pointer) error {
+	err := dnnErr("cudnnBackendSetAttribute", C.rc_cudnnBackendSetAttribute(b.d, C.rc_cudnnBackendAttributeName_t(name),
+		C.rc_cudnnBackendAttributeType_t(typ), C.int64_t(count), p))
+	if err != nil {
+		err.(*Error).Detail = fmt.Sprintf("attribute %d (type %d, %d elements)", int(name), int(typ), count)
+	}
+	return err
+}
+
+func (b *bdesc) setInt64s(name C.int, v ...int64) error {
+	return b.set(name, C.RC_CUDNN_TYPE_INT64, len(v), unsafe.Pointer(&v[0]))
+}
+
+func (b *bdesc) setEnum(name, typ C.int, v C.int) error {
+	return b.set(name, typ, 1, unsafe.Pointer(&v))
+}
+
+// setFloat sets a float scalar: the type of a float32 convolution's alpha and beta.
+func (b *bdesc) setFloat(name C.int, v float32) error {
+	f := C.float(v)
+	return b.set(name, C.RC_CUDNN_TYPE_FLOAT, 1, unsafe.Pointer(&f))
+}
+
+func (b *bdesc) setDescs(name C.int, ds ...*bdesc) error {
+	raw := make([]C.rc_cudnnBackendDescriptor_t, len(ds))
+	for i, d := range ds {
+		raw[i] = d.d
+	}
+	return b.set(name, C.RC_CUDNN_TYPE_BACKEND_DESCRIPTOR, len(raw), unsafe.Pointer(&raw[0]))
+}
+
+func (b *bdesc) setHandle(name C.int, h C.rc_cudnnHandle_t) error {
+	return b.set(name, C.RC_CUDNN_TYPE_HANDLE, 1, unsafe.Pointer(&h))
+}
+
+func (b *bdesc) finalize(what string) error {
+	err := dnnErr("cudnnBackendFinalize", C.rc_cudnnBackendFinalize(b.d))
+	if err != nil {
+		err.(*Error).Detail = what
+	}
+	return err
+}
+
+// get reads up to len elements of attribute name into p and returns how many there are.
+func (b *bdesc) get(name, typ C.int, n int, p unsafe.Pointer) (int, error) {
+	var got C.int64_t
+	err := dnnErr("cudnnBackendGetAttribute", C.rc_cudnnBackendGetAttribute(b.d, C.rc_cudnnBackendAttributeName_t(name),
+		C.rc_cudnnBackendAttributeType_t(typ), C.int64_t(n), &got, p))
+	if err != nil {
+		err.(*Error).Detail = fmt.Sprintf("attribute %d (type %d)", int(name), int(typ))
+	}
+	return int(got), err
+}
+
+// graphKey identifies one operation graph: a convolution shape in one direction with its
+// scaling and the alignment of its data.
+type graphKey struct {
+	k           convKey
+	dir         int // 0 forward, 1 backward data, 2 backward filter
+	alpha, beta float32
+	align       int64
+}
+
+// graphPlan is the execution plan chosen for a graphKey.
+type graphPlan struct {
+	plan      *bdesc
+	choice    AlgoChoice // Algo is the engine's global index; TimeMs as measured here
+	workspace int
+	// release frees the descriptors the plan was made from (its engine configuration and the
+	// operation graph with its tensors), kept while the plan lives as NVIDIA's frontend does.
+	release func()
+}
+
+func (p *graphPlan) close() {
+	p.plan.close()
+	p.release()
+}
+
+// packKey identifies a variant pack: a plan with its data and workspace pointers.
+type packKey struct {
+	plan *graphPlan
+	ptrs [3]DevicePtr // x, w, y (dx, w, dy backward data; x, dw, dy backward filter)
+	ws   DevicePtr
+}
+
+// The tensors' unique ids in every graph.
+const (
+	uidX = 'x'
+	uidW = 'w'
+	uidY = 'y'
+)
+
+// graphRuns is how often each candidate plan is timed (after one untimed run).
+const graphRuns = 3
+
+// graphConv runs one convolution through the graph API: dir 0 is y = alpha conv(x, w) + beta y,
+// 1 is x = alpha convT(y, w) + beta x, 2 is w = alpha dW(x, y) + beta w.
+func (c *Context) graphConv(dir int, alpha, beta float32, x *TensorDesc, xp DevicePtr, w *FilterDesc, wp DevicePtr,
+	cv *ConvDesc, y *TensorDesc, yp DevicePtr) error {
+	ptrs := [3]DevicePtr{xp, wp, yp}
+	gk := graphKey{k: keyOf(x, w, cv, y), dir: dir, alpha: alpha, beta: beta, align: alignment(ptrs[:]...)}
+	p, ok := c.graphs[gk]
+	if !ok {
+		var err error
+		if p, err = c.planGraph(gk, x, w, cv, y, ptrs); err != nil {
+			return err
+		}
+	}
+	lp := c.legacyEntry(gk.k)
+	lp.Calls[dir]++
+	done, err := c.bind()
+	if err != nil {
+		return err
+	}
+	defer done()
+	ws, _ := c.workspace()
+	pk := packKey{plan: p, ptrs: ptrs, ws: ws}
+	vp, ok := c.packs[pk]
+	if !ok {
+		if vp, err = newVariantPack(ptrs, ws); err != nil {
+			return err
+		}
+		c.packs[pk] = vp
+	}
+	return dnnErr("cudnnBackendExecute", C.rc_cudnnBackendExecute(c.dnn, p.plan.d, vp.d))
+}
+
+// legacyEntry is the ConvPlan that Plans reports for shape k, made on first use.
+func (c *Context) legacyEntry(k convKey) *ConvPlan {
+	p, ok := c.algos[k]
+	if !ok {
+		p = &ConvPlan{}
+		c.algos[k] = p
+	}
+	return p
+}
+
+// alignment is the largest power of two up to 16 that divides every pointer: the data alignment
+// an engine may assume.
+func alignment(ptrs ...DevicePtr) int64 {
+	a := int64(16)
+	for _, p := range ptrs {
+		for a > 1 && uint64(p)%uint64(a) != 0 {
+			a /= 2
+		}
+	}
+	return a
+}
+
+func newVariantPack(ptrs [3]DevicePtr, ws DevicePtr) (*bdesc, error) {
+	vp, err := newBdesc(C.RC_CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, "variant pack")
+	if err != nil {
+		return nil, err
+	}
+	data := []uint64{uint64(ptrs[0]), uint64(ptrs[1]), uint64(ptrs[2])}
+	work := uint64(ws)
+	err = errors.Join(
+		vp.setInt64s(C.RC_CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, uidX, uidW, uidY),
+		vp.set(C.RC_CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, C.RC_CUDNN_TYPE_VOID_PTR, 3, unsafe.Pointer(&data[0])),
+		vp.set(C.RC_CUDNN_ATTR_VARIANT_PACK_WORKSPACE, C.RC_CUDNN_TYPE_VOID_PTR, 1, unsafe.Pointer(&work)))
+	if err == nil {
+		err = vp.finalize("variant pack")
+	}
+	if err != nil {
+		vp.close()
+		return nil, err
+	}
+	return vp, nil
+}
+
+// opGraph builds the operation graph of gk (and the descriptors it holds, closed by the
+// returned function once the graph is no longer needed).
+func (c *Context) opGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *TensorDesc) (*bdesc, func(), error) {
+	var made []*bdesc
+	release := func() {
+		for _, d := range made {
+			d.close()
+		}
+	}
+	fail := func(err error) (*bdesc, func(), error) {
+		release()
+		return nil, nil, err
+	}
+	tensor := func(uid int64, dims, strides []int64) (*bdesc, error) {
+		t, err := newBdesc(C.RC_CUDNN_BACKEND_TENSOR_DESCRIPTOR, "tensor")
+		if err != nil {
+			return nil, err
+		}
+		made = append(made, t)
+		err = errors.Join(
+			t.setEnum(C.RC_CUDNN_ATTR_TENSOR_DATA_TYPE, C.RC_CUDNN_TYPE_DATA_TYPE, C.RC_CUDNN_DATA_FLOAT),
+			t.setInt64s(C.RC_CUDNN_ATTR_TENSOR_DIMENSIONS, dims...),
+			t.setInt64s(C.RC_CUDNN_ATTR_TENSOR_STRIDES, strides...),
+			t.setInt64s(C.RC_CUDNN_ATTR_TENSOR_UNIQUE_ID, uid),
+			t.setInt64s(C.RC_CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, gk.align))
+		if err == nil {
+			err = t.finalize(fmt.Sprintf("tensor %c %v strides %v", rune(uid), dims, strides))
+		}
+		return t, err
+	}
+	view := func(t *TensorDesc) ([]int64, []int64) {
+		return []int64{int64(t.N), int64(t.C), int64(t.H), int64(t.W)},
+			[]int64{int64(t.StrideN), int64(t.StrideC), int64(t.StrideH), int64(t.StrideW)}
+	}
+	xd, xs := view(x)
+	yd, ys := view(y)
+	tx, err := tensor(uidX, xd, xs)
+	if err != nil {
+		return fail(err)
+	}
+	tw, err := tensor(uidW, []int64{int64(w.K), int64(w.C), int64(w.H), int64(w.W)},
+		[]int64{int64(w.C * w.H * w.W), int64(w.H * w.W), int64(w.W), 1})
+	if err != nil {
+		return fail(err)
+	}
+	ty, err := tensor(uidY, yd, ys)
+	if err != nil {
+		return fail(err)
+	}
+
+	conv, err := newBdesc(C.RC_CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR, "convolution")
+	if err != nil {
+		return fail(err)
+	}
+	made = append(made, conv)
+	p := cv.P
+	dil := func(d int) int64 { return int64(max(d, 1)) }
+	err = errors.Join(
+		conv.setEnum(C.RC_CUDNN_ATTR_CONVOLUTION_COMP_TYPE, C.RC_CUDNN_TYPE_DATA_TYPE, C.RC_CUDNN_DATA_FLOAT),
+		conv.setEnum(C.RC_CUDNN_ATTR_CONVOLUTION_CONV_MODE, C.RC_CUDNN_TYPE_CONVOLUTION_MODE, C.RC_CUDNN_CROSS_CORRELATION),
+		conv.setInt64s(C.RC_CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, 2),
+		conv.setInt64s(C.RC_CUDNN_ATTR_CONVOLUTION_DILATIONS, dil(p.DilationH), dil(p.DilationW)),
+		conv.setInt64s(C.RC_CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, int64(p.StrideH), int64(p.StrideW)),
+		conv.setInt64s(C.RC_CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, int64(p.PadH), int64(p.PadW)),
+		conv.setInt64s(C.RC_CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, int64(p.PadH), int64(p.PadW)))
+	if err == nil {
+		err = conv.finalize(fmt.Sprintf("convolution %+v", p))
+	}
+	if err != nil {
+		return fail(err)
+	}
+
+	// The operation: its type and the attribute names of its three tensors by direction.
+	ops := [3]struct {
+		kind                       C.int
+		alpha, beta, desc, x, w, y C.int
+	}{
+		{C.RC_CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR, C.RC_CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA,
+			C.RC_CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, C.RC_CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC,
+			C.RC_CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, C.RC_CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W,
+			C.RC_CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y},
+		{C.RC_CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR, C.RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA,
+			C.RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA, C.RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC,
+			C.RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX, C.RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W,
+			C.RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY},
+		{C.RC_CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR, C.RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA,
+			C.RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA, C.RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC,
+			C.RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X, C.RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW,
+			C.RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY},
+	}[gk.dir]
+	op, err := newBdesc(ops.kind, "convolution operation")
+	if err != nil {
+		return fail(err)
+	}
+	made = append(made, op)
+	err = errors.Join(
+		op.setFloat(ops.alpha, gk.alpha),
+		op.setFloat(ops.beta, gk.beta),
+		op.setDescs(ops.desc, conv),
+		op.setDescs(ops.x, tx),
+		op.setDescs(ops.w, tw),
+		op.setDescs(ops.y, ty))
+	if err == nil {
+		err = op.finalize("convolution operation")
+	}
+	if err != nil {
+		return fail(err)
+	}
+
+	g, err := newBdesc(C.RC_CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "operation graph")
+	if err != nil {
+		return fail(err)
+	}
+	made = append(made, g)
+	err = errors.Join(
+		g.setHandle(C.RC_CUDNN_ATTR_OPERATIONGRAPH_HANDLE, c.dnn),
+		g.setDescs(C.RC_CUDNN_ATTR_OPERATIONGRAPH_OPS, op))
+	if err == nil {
+		err = g.finalize("operation graph")
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return g, release, nil
+}
+
+// maxEngineConfigs bounds the engine configurations taken from each heuristic mode.
+const maxEngineConfigs = 32
+
+// engineConfigs returns the engine configurations heuristic mode mode proposes for graph g, best
+// first by its ranking.
+func engineConfigs(g *bdesc, mode C.int) ([]*bdesc, error) {
+	h, err := newBdesc(C.RC_CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, "engine heuristics")
+	if err != nil {
+		return nil, err
+	}
+	defer h.close()
+	err = errors.Join(
+		h.setDescs(C.RC_CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, g),
+		h.setEnum(C.RC_CUDNN_ATTR_ENGINEHEUR_MODE, C.RC_CUDNN_TYPE_HEUR_MODE, mode))
+	if err == nil {
+		err = h.finalize("engine heuristics")
+	}
+	if err != nil {
+		return nil, err
+	}
+	cfgs := make([]*bdesc, 0, maxEngineConfigs)
+	raw := make([]C.rc_cudnnBackendDescriptor_t, 0, maxEngineConfigs)
+	for len(cfgs) < maxEngineConfigs {
+		d, err := newBdesc(C.RC_CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, "engine configuration")
+		if err != nil {
+			closeAll(cfgs)
+			return nil, err
+		}
+		cfgs = append(cfgs, d)
+		raw = append(raw, d.d)
+	}
+	n, err := h.get(C.RC_CUDNN_ATTR_ENGINEHEUR_RESULTS, C.RC_CUDNN_TYPE_BACKEND_DESCRIPTOR, len(raw), unsafe.Pointer(&raw[0]))
+	if err != nil {
+		closeAll(cfgs)
+		return nil, err
+	}
+	n = min(n, len(cfgs))
+	closeAll(cfgs[n:])
+	return cfgs[:n], nil
+}
+
+func closeAll(ds []*bdesc) {
+	for _, d := range ds {
+		d.close()
+	}
+}
+
+// engineInfo reads a configuration's engine: its global index and numerical notes.
+func engineInfo(cfg *bdesc) (index int64, notes []C.int, err error) {
+	e, err := newBdesc(C.RC_CUDNN_BACKEND_ENGINE_DESCRIPTOR, "engine")
+	if err != nil {
+		return 0, nil, err
+	}
+	defer e.close()
+	if _, err := cfg.get(C.RC_CUDNN_ATTR_ENGINECFG_ENGINE, C.RC_CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, unsafe.Pointer(&e.d)); err != nil {
+		return 0, nil, err
+	}
+	if _, err := e.get(C.RC_CUDNN_ATTR_ENGINE_GLOBAL_INDEX, C.RC_CUDNN_TYPE_INT64, 1, unsafe.Pointer(&index)); err != nil {
+		return 0, nil, err
+	}
+	buf := make([]C.int, 16)
+	n, err := e.get(C.RC_CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, C.RC_CUDNN_TYPE_NUMERICAL_NOTE, len(buf), unsafe.Pointer(&buf[0]))
+	if err != nil {
+		return 0, nil, err
+	}
+	return index, buf[:min(n, len(buf))], nil
+}
+
+// rejectNotes says why an engine with these numerical notes may not run in this context, or "".
+func (c *Context) rejectNotes(notes []C.int) string {
+	for _, n := range notes {
+		switch {
+		case !c.TF32() && (n == C.RC_CUDNN_NUMERICAL_NOTE_TENSOR_CORE || n == C.RC_CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS ||
+			n == C.RC_CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION):
+			return "tensor cores or reduced precision"
+		case c.opts.Deterministic && n == C.RC_CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC:
+			return "not deterministic"
+		}
+	}
+	return ""
+}
+
+// planGraph chooses the execution plan for gk: every acceptable configuration that heuristics A
+// and the fallback list propose is finalised and timed on the device (inputs are the call's
+// own; the output goes to a scratch buffer, so the search changes nothing), and the fastest is
+// kept. Like PlanConv it waits for the device and allocates, so it belongs to the warm-up step.
+func (c *Context) planGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *TensorDesc, ptrs [3]DevicePtr) (*graphPlan, error) {
+	searching.Lock()
+	defer searching.Unlock()
+	done, err := c.bind()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	shape := fmt.Sprintf("%s direction %d beta %g", gk.k, gk.dir, gk.beta)
+	g, release, err := c.opGraph(gk, x, w, cv, y)
+	if err != nil {
+		return nil, fmt.Errorf("cudnn: graph for %s: %w", shape, err)
+	}
+	kept := false // whether the chosen plan keeps the graph and its configuration
+	defer func() {
+		if !kept {
+			release()
+		}
+	}()
+
+	var cfgs []*bdesc
+	for _, mode := range []C.int{C.RC_CUDNN_HEUR_MODE_A, C.RC_CUDNN_HEUR_MODE_FALLBACK} {
+		more, err := engineConfigs(g, mode)
+		if err != nil {
+			closeAll(cfgs)
+			return nil, fmt.Errorf("cudnn: engine heuristics for %s: %w", shape, err)
+		}
+		cfgs = append(cfgs, more...)
+	}
+
+	// Candidates: finalised plans of acceptable engines, each engine once. Everything but the
+	// chosen plan and its configuration is destroyed on return.
+	type candidate struct {
+		plan, cfg *bdesc
+		engine    int64
+		ws        int
+		notes     []C.int
+	}
+	var cands []candidate
+	keep := -1
+	defer func() {
+		for i, cd := range cands {
+			if i != keep {
+				cd.plan.close()
+			}
+		}
+		for _, cfg := range cfgs {
+			if keep < 0 || cfg != cands[keep].cfg {
+				cfg.close()
+			}
+		}
+	}()
+	var seen []string
+	engines := map[int64]bool{}
+	for _, cfg := range cfgs {
+		index, notes, err := engineInfo(cfg)
+		if err != nil {
+			seen = append(seen, "engine info: "+err.Error())
+			continue
+		}
+		if engines[index] {
+			continue
+		}
+		engines[index] = true
+		if why := c.rejectNotes(notes); why != "" {
+			seen = append(seen, fmt.Sprintf("engine %d: %s", index, why))
+			continue
+		}
+		plan, err := newBdesc(C.RC_CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, "execution plan")
+		if err != nil {
+			return nil, err
+		}
+		err = errors.Join(
+			plan.setHandle(C.RC_CUDNN_ATTR_EXECUTION_PLAN_HANDLE, c.dnn),
+			plan.setDescs(C.RC_CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, cfg))
+		if err == nil {
+			err = plan.finalize("execution plan")
+		}
+		var ws int64
+		if err == nil {
+			_, err = plan.get(C.RC_CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, C.RC_CUDNN_TYPE_INT64, 1, unsafe.Pointer(&ws))
+		}
+		switch {
+		case err != nil:
+			seen = append(seen, fmt.Sprintf("engine %d: %v", index, err))
+		case int(ws) > c.opts.MaxWorkspace:
+			err = errors.New("workspace")
+			seen = append(seen, fmt.Sprintf("engine %d: workspace %d > %d", index, ws, c.opts.MaxWorkspace))
+		}
+		if err != nil {
+			plan.close()
+			continue
+		}
+		cands = append(cands, candidate{plan: plan, cfg: cfg, engine: index, ws: int(ws), notes: notes})
+	}
+	if len(cands) == 0 {
+		return nil, fmt.Errorf("cudnn: no acceptable engine for %s (deterministic %v, tf32 %v): %v",
+			shape, c.opts.Deterministic, c.TF32(), seen)
+	}
+
+	// Time each candidate, writing the output to scratch.
+	out := [3]int{2, 0, 1}[gk.dir] // the operand each direction writes: y, x (dx) or w (dw)
+	scratch, err := Alloc[float32](c, operandElems(out, x, w, y))
+	if err != nil {
+		return nil, fmt.Errorf("cudnn: search for %s: %w", shape, err)
+	}
+	defer scratch.Free()
+	trial := ptrs
+	trial[out] = scratch.ptr
+	if err := c.growWorkspace(slices.MaxFunc(cands, func(a, b candidate) int { return a.ws - b.ws }).ws); err != nil {
+		return nil, err
+	}
+	ws, _ := c.workspace()
+	vp, err := newVariantPack(trial, ws)
+	if err != nil {
+		return nil, err
+	}
+	defer vp.close()
+	start, err := c.NewEvent()
+	if err != nil {
+		return nil, err
+	}
+	defer start.Close()
+	end, err := c.NewEvent()
+	if err != nil {
+		return nil, err
+	}
+	defer end.Close()
+	best := time.Duration(-1)
+	for i, cd := range cands {
+		var times []time.Duration
+		for r := 0; r <= graphRuns; r++ {
+			err = start.Record()
+			if err == nil {
+				err = dnnErr("cudnnBackendExecute", C.rc_cudnnBackendExecute(c.dnn, cd.plan.d, vp.d))
+			}
+			if err == nil {
+				err = end.Record()
+			}
+			var d time.Duration
+			if err == nil {
+				d, err = end.Since(start)
+			}
+			if err != nil {
+				break
+			}
+			if r > 0 {
+				times = append(times, d)
+			}
+		}
+		if err != nil {
+			seen = append(seen, fmt.Sprintf("engine %d: %v", cd.engine, err))
+			continue
+		}
+		if t := slices.Min(times); best < 0 || t < best {
+			best, keep = t, i
+		}
+	}
+	if keep < 0 {
+		return nil, fmt.Errorf("cudnn: every engine failed to run %s: %v", shape, seen)
+	}
+	k := cands[keep]
+	kept = true
+	has := func(n C.int) bool { return slices.Contains(k.notes, n) }
+	p := &graphPlan{plan: k.plan, workspace: k.ws, release: func() { k.cfg.close(); release() }, choice: AlgoChoice{Algo: int(k.engine),
+		TimeMs: float32(best.Seconds() * 1e3), Workspace: k.ws, Deterministic: !has(C.RC_CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC),
+		TensorOps: has(C.RC_CUDNN_NUMERICAL_NOTE_TENSOR_CORE) || has(C.RC_CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS)}}
+	c.graphs[gk] = p
+	lp := c.legacyEntry(gk.k)
+	*[3]*AlgoChoice{&lp.Forward, &lp.BackwardData, &lp.BackwardFilter}[gk.dir] = p.choice
+	return p, nil
+}
+
+// operandElems is the extent in elements of operand i (0 x, 1 w, 2 y), strides included.
+func operandElems(i int, x *TensorDesc, w *FilterDesc, y *TensorDesc) int {
+	extent := func(t *TensorDesc) int {
+		return (t.N-1)*t.StrideN + (t.C-1)*t.StrideC + (t.H-1)*t.StrideH + (t.W-1)*t.StrideW + 1
+	}
+	switch i {
+	case 0:
+		return extent(x)
+	case 1:
+		return w.K * w.C * w.H * w.W
+	}
+	return extent(y)
+}
+
+// closeGraphs destroys every plan and variant pack.
+func (c *Context) closeGraphs() {
+	for _, vp := range c.packs {
+		vp.close()
+	}
+	for _, p := range c.graphs {
+		p.close()
+	}
+	c.packs, c.graphs = nil, nil
+}
