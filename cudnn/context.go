@@ -74,7 +74,7 @@ func NewContext(o Options) (_ *Context, err error) {
 		return nil, err
 	}
 	if o.GraphConv {
-		if err := graphAPI(); err != nil {
+		if err := GraphAPI(); err != nil {
 			return nil, err
 		}
 	}

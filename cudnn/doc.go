@@ -26,7 +26,8 @@
 //
 //	Load() error                                 open all four libraries (NewContext does it)
 //	DeviceCount, DeviceInfo, DriverVersion, CUDNNVersion, CUBLASVersion, NVRTCVersion, LibraryPath
-//	NewContext(Options{Device, Deterministic, AllowTF32, KernelCache, MaxWorkspace}) (*Context, error)
+//	GraphAPI() error                             whether cuDNN's graph API resolved (optional)
+//	NewContext(Options{Device, Deterministic, AllowTF32, KernelCache, MaxWorkspace, GraphConv}) (*Context, error)
 //	  one device, its primary context, one non-blocking stream, a cuDNN and a cuBLAS handle on it
 //	(*Context) Sync, Close, Device, MemInfo, TF32, Deterministic
 //
@@ -44,8 +45,9 @@
 //	(*Context) NewTensor(n, c, h, w), NewTensorStrided(n, c, h, w, sn, sc, sh, sw),
 //	  NewFilter(k, c, h, w), NewConv(ConvParams), NewActivation(mode, coef),
 //	  NewPooling(mode, kh, kw, padH, padW, strideH, strideW), NewBatchNormParams(x)
-//	(*Context) PlanConv(x, w, conv, y) (*ConvPlan, error)
-//	(*Context) ConvForward, ConvBackwardData, ConvBackwardFilter      alpha/beta (beta=1 accumulates)
+//	(*Context) PlanConv(x, w, conv, y) (*ConvPlan, error); Plans() []ShapePlan (choices and calls)
+//	(*Context) ConvForward, ConvBackwardData, ConvBackwardFilter      alpha/beta (beta=1 accumulates);
+//	  with GraphConv through cuDNN's graph API (graph.go) instead of the legacy calls
 //	(*Context) AddTensor (bias add), ConvBackwardBias (bias gradient)
 //	(*Context) ActivationForward/Backward, PoolingForward/Backward
 //	(*Context) BatchNormForwardTraining/Inference, BatchNormBackward  (spatial; *BatchNorm buffers)
@@ -79,8 +81,9 @@
 // memory). Plan every convolution shape and allocate every
 // buffer before the training loop, and a step never waits, so it can be captured as a CUDA graph.
 //
-// TF32 is off unless Options.AllowTF32: convolutions use CUDNN_FMA_MATH and cuBLAS its default
-// math (CUBLAS_TF32_TENSOR_OP_MATH when allowed). Options.Deterministic (parity tests) also
+// TF32 is off unless Options.AllowTF32: convolutions use CUDNN_FMA_MATH (graph API: engines with
+// the tensor-core or down-convert numerical notes are refused) and cuBLAS its default math
+// (CUBLAS_TF32_TENSOR_OP_MATH when allowed). Options.Deterministic (parity tests) also
 // restricts convolution algorithms to deterministic ones, uses CUBLAS_PEDANTIC_MATH and
 // deterministic max-pool backward. NVIDIA_TF32_OVERRIDE=0 in the environment forbids TF32 in the
 // libraries whatever the options say.

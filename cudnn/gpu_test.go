@@ -43,7 +43,7 @@ func gpu(t *testing.T, o Options) *Context {
 		return c
 	}
 	if o.GraphConv && Load() == nil {
-		if err := graphAPI(); err != nil {
+		if err := GraphAPI(); err != nil {
 			t.Fatalf("cuDNN loaded but not its graph API: %v", err)
 		}
 	}

@@ -122,8 +122,8 @@ func loadLib(i int) error {
 	return l.err
 }
 
-// graphAPI reports why cuDNN's graph API is not usable, or nil.
-func graphAPI() error {
+// GraphAPI reports why cuDNN's graph API (Options.GraphConv) is not usable, or nil.
+func GraphAPI() error {
 	if err := need(libCUDNN); err != nil {
 		return err
 	}

@@ -41,6 +41,13 @@ func writeGPUInfo(w io.Writer) {
 			v = "version unknown: " + err.Error()
 		}
 		fmt.Fprintf(w, "  %-7s %s (%s)\n", lib, v, path)
+		if lib == "cudnn" {
+			if err := cudnn.GraphAPI(); err != nil {
+				fmt.Fprintf(w, "          graph API: not usable: %s\n", indent(err.Error()))
+			} else {
+				fmt.Fprintln(w, "          graph API: resolved (for bench --cudnn-graph)")
+			}
+		}
 	}
 	if _, err := cudnn.LibraryPath("cuda"); err == nil {
 		n, err := cudnn.DeviceCount()
