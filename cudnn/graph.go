@@ -410,12 +410,16 @@ func engineInfo(cfg *bdesc) (index int64, notes []C.int, err error) {
 }
 
 // rejectNotes says why an engine with these numerical notes may not run in this context, or "".
+// As in PyTorch's cuDNN graph path: inputs converted down are always refused, tensor cores
+// (TF32 for float32 data) unless TF32 is allowed, and non-deterministic engines in the
+// deterministic mode.
 func (c *Context) rejectNotes(notes []C.int) string {
 	for _, n := range notes {
 		switch {
-		case !c.TF32() && (n == C.RC_CUDNN_NUMERICAL_NOTE_TENSOR_CORE || n == C.RC_CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS ||
-			n == C.RC_CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION):
-			return "tensor cores or reduced precision"
+		case n == C.RC_CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS || n == C.RC_CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION:
+			return "reduced precision"
+		case !c.TF32() && n == C.RC_CUDNN_NUMERICAL_NOTE_TENSOR_CORE:
+			return "tensor cores"
 		case c.opts.Deterministic && n == C.RC_CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC:
 			return "not deterministic"
 		}
@@ -447,14 +451,19 @@ func (c *Context) planGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvD
 		}
 	}()
 
+	// Either list may fail for a graph the other covers; only both failing is an error.
 	var cfgs []*bdesc
+	var heurErrs []error
 	for _, mode := range []C.int{C.RC_CUDNN_HEUR_MODE_A, C.RC_CUDNN_HEUR_MODE_FALLBACK} {
 		more, err := engineConfigs(g, mode)
 		if err != nil {
-			closeAll(cfgs)
-			return nil, fmt.Errorf("cudnn: engine heuristics for %s: %w", shape, err)
+			heurErrs = append(heurErrs, fmt.Errorf("heuristics mode %d: %w", int(mode), err))
+			continue
 		}
 		cfgs = append(cfgs, more...)
+	}
+	if len(cfgs) == 0 {
+		return nil, fmt.Errorf("cudnn: no engine configuration for %s: %w", shape, errors.Join(heurErrs...))
 	}
 
 	// Candidates: finalised plans of acceptable engines, each engine once. Everything but the
