@@ -80,6 +80,17 @@ func keyOf(x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *TensorDesc) convKey {
 // CUDNN_STATUS_INTERNAL_ERROR for every algorithm of a shape.
 var searching sync.Mutex
 
+// beginSearch takes the search lock and binds the context; the function it returns undoes both.
+func (c *Context) beginSearch() (func(), error) {
+	searching.Lock()
+	done, err := c.bind()
+	if err != nil {
+		searching.Unlock()
+		return nil, err
+	}
+	return func() { done(); searching.Unlock() }, nil
+}
+
 // PlanConv chooses, by measurement (cudnnFind*Algorithm), the fastest acceptable algorithm for
 // each direction of the convolution x (*) w -> y, caches the choice for the shape, and grows the
 // workspace to fit. Acceptable: it succeeded, needs at most Options.MaxWorkspace bytes, uses no
@@ -92,9 +103,7 @@ func (c *Context) PlanConv(x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *Tensor
 	if p, ok := c.algos[k]; ok {
 		return p, nil
 	}
-	searching.Lock()
-	defer searching.Unlock()
-	done, err := c.bind()
+	done, err := c.beginSearch()
 	if err != nil {
 		return nil, err
 	}

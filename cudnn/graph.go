@@ -219,31 +219,29 @@ func newVariantPack(ptrs [3]DevicePtr, ws DevicePtr) (*bdesc, error) {
 // returned function once the graph is no longer needed).
 func (c *Context) opGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *TensorDesc) (*bdesc, func(), error) {
 	var made []*bdesc
-	release := func() {
-		for _, d := range made {
-			d.close()
-		}
-	}
-	fail := func(err error) (*bdesc, func(), error) {
-		release()
-		return nil, nil, err
-	}
-	tensor := func(uid int64, dims, strides []int64) (*bdesc, error) {
-		t, err := newBdesc(C.RC_CUDNN_BACKEND_TENSOR_DESCRIPTOR, "tensor")
+	release := func() { closeAll(made) }
+	// build makes a descriptor of kind, sets its attributes with set and finalises it.
+	build := func(kind C.int, what string, set func(d *bdesc) error) (*bdesc, error) {
+		d, err := newBdesc(kind, what)
 		if err != nil {
 			return nil, err
 		}
-		made = append(made, t)
-		err = errors.Join(
-			t.setEnum(C.RC_CUDNN_ATTR_TENSOR_DATA_TYPE, C.RC_CUDNN_TYPE_DATA_TYPE, C.RC_CUDNN_DATA_FLOAT),
-			t.setInt64s(C.RC_CUDNN_ATTR_TENSOR_DIMENSIONS, dims...),
-			t.setInt64s(C.RC_CUDNN_ATTR_TENSOR_STRIDES, strides...),
-			t.setInt64s(C.RC_CUDNN_ATTR_TENSOR_UNIQUE_ID, uid),
-			t.setInt64s(C.RC_CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, gk.align))
-		if err == nil {
-			err = t.finalize(fmt.Sprintf("tensor %c %v strides %v", rune(uid), dims, strides))
+		made = append(made, d)
+		if err := set(d); err != nil {
+			return nil, err
 		}
-		return t, err
+		return d, d.finalize(what)
+	}
+	tensor := func(uid int64, dims, strides []int64) (*bdesc, error) {
+		return build(C.RC_CUDNN_BACKEND_TENSOR_DESCRIPTOR, fmt.Sprintf("tensor %c %v strides %v", rune(uid), dims, strides),
+			func(t *bdesc) error {
+				return errors.Join(
+					t.setEnum(C.RC_CUDNN_ATTR_TENSOR_DATA_TYPE, C.RC_CUDNN_TYPE_DATA_TYPE, C.RC_CUDNN_DATA_FLOAT),
+					t.setInt64s(C.RC_CUDNN_ATTR_TENSOR_DIMENSIONS, dims...),
+					t.setInt64s(C.RC_CUDNN_ATTR_TENSOR_STRIDES, strides...),
+					t.setInt64s(C.RC_CUDNN_ATTR_TENSOR_UNIQUE_ID, uid),
+					t.setInt64s(C.RC_CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, gk.align))
+			})
 	}
 	view := func(t *TensorDesc) ([]int64, []int64) {
 		return []int64{int64(t.N), int64(t.C), int64(t.H), int64(t.W)},
@@ -251,40 +249,30 @@ func (c *Context) opGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvDes
 	}
 	xd, xs := view(x)
 	yd, ys := view(y)
-	tx, err := tensor(uidX, xd, xs)
-	if err != nil {
-		return fail(err)
-	}
-	tw, err := tensor(uidW, []int64{int64(w.K), int64(w.C), int64(w.H), int64(w.W)},
+	tx, errX := tensor(uidX, xd, xs)
+	tw, errW := tensor(uidW, []int64{int64(w.K), int64(w.C), int64(w.H), int64(w.W)},
 		[]int64{int64(w.C * w.H * w.W), int64(w.H * w.W), int64(w.W), 1})
-	if err != nil {
-		return fail(err)
-	}
-	ty, err := tensor(uidY, yd, ys)
-	if err != nil {
-		return fail(err)
+	ty, errY := tensor(uidY, yd, ys)
+	if err := errors.Join(errX, errW, errY); err != nil {
+		release()
+		return nil, nil, err
 	}
 
-	conv, err := newBdesc(C.RC_CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR, "convolution")
-	if err != nil {
-		return fail(err)
-	}
-	made = append(made, conv)
 	p := cv.P
 	dil := func(d int) int64 { return int64(max(d, 1)) }
-	err = errors.Join(
-		conv.setEnum(C.RC_CUDNN_ATTR_CONVOLUTION_COMP_TYPE, C.RC_CUDNN_TYPE_DATA_TYPE, C.RC_CUDNN_DATA_FLOAT),
-		conv.setEnum(C.RC_CUDNN_ATTR_CONVOLUTION_CONV_MODE, C.RC_CUDNN_TYPE_CONVOLUTION_MODE, C.RC_CUDNN_CROSS_CORRELATION),
-		conv.setInt64s(C.RC_CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, 2),
-		conv.setInt64s(C.RC_CUDNN_ATTR_CONVOLUTION_DILATIONS, dil(p.DilationH), dil(p.DilationW)),
-		conv.setInt64s(C.RC_CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, int64(p.StrideH), int64(p.StrideW)),
-		conv.setInt64s(C.RC_CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, int64(p.PadH), int64(p.PadW)),
-		conv.setInt64s(C.RC_CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, int64(p.PadH), int64(p.PadW)))
-	if err == nil {
-		err = conv.finalize(fmt.Sprintf("convolution %+v", p))
-	}
+	conv, err := build(C.RC_CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR, fmt.Sprintf("convolution %+v", p), func(d *bdesc) error {
+		return errors.Join(
+			d.setEnum(C.RC_CUDNN_ATTR_CONVOLUTION_COMP_TYPE, C.RC_CUDNN_TYPE_DATA_TYPE, C.RC_CUDNN_DATA_FLOAT),
+			d.setEnum(C.RC_CUDNN_ATTR_CONVOLUTION_CONV_MODE, C.RC_CUDNN_TYPE_CONVOLUTION_MODE, C.RC_CUDNN_CROSS_CORRELATION),
+			d.setInt64s(C.RC_CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, 2),
+			d.setInt64s(C.RC_CUDNN_ATTR_CONVOLUTION_DILATIONS, dil(p.DilationH), dil(p.DilationW)),
+			d.setInt64s(C.RC_CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, int64(p.StrideH), int64(p.StrideW)),
+			d.setInt64s(C.RC_CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, int64(p.PadH), int64(p.PadW)),
+			d.setInt64s(C.RC_CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, int64(p.PadH), int64(p.PadW)))
+	})
 	if err != nil {
-		return fail(err)
+		release()
+		return nil, nil, err
 	}
 
 	// The operation: its type and the attribute names of its three tensors by direction.
@@ -305,38 +293,27 @@ func (c *Context) opGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvDes
 			C.RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X, C.RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW,
 			C.RC_CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY},
 	}[gk.dir]
-	op, err := newBdesc(ops.kind, "convolution operation")
+	op, err := build(ops.kind, "convolution operation", func(d *bdesc) error {
+		return errors.Join(
+			d.setFloat(ops.alpha, gk.alpha),
+			d.setFloat(ops.beta, gk.beta),
+			d.setDescs(ops.desc, conv),
+			d.setDescs(ops.x, tx),
+			d.setDescs(ops.w, tw),
+			d.setDescs(ops.y, ty))
+	})
 	if err != nil {
-		return fail(err)
+		release()
+		return nil, nil, err
 	}
-	made = append(made, op)
-	err = errors.Join(
-		op.setFloat(ops.alpha, gk.alpha),
-		op.setFloat(ops.beta, gk.beta),
-		op.setDescs(ops.desc, conv),
-		op.setDescs(ops.x, tx),
-		op.setDescs(ops.w, tw),
-		op.setDescs(ops.y, ty))
-	if err == nil {
-		err = op.finalize("convolution operation")
-	}
+	g, err := build(C.RC_CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "operation graph", func(d *bdesc) error {
+		return errors.Join(
+			d.setHandle(C.RC_CUDNN_ATTR_OPERATIONGRAPH_HANDLE, c.dnn),
+			d.setDescs(C.RC_CUDNN_ATTR_OPERATIONGRAPH_OPS, op))
+	})
 	if err != nil {
-		return fail(err)
-	}
-
-	g, err := newBdesc(C.RC_CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "operation graph")
-	if err != nil {
-		return fail(err)
-	}
-	made = append(made, g)
-	err = errors.Join(
-		g.setHandle(C.RC_CUDNN_ATTR_OPERATIONGRAPH_HANDLE, c.dnn),
-		g.setDescs(C.RC_CUDNN_ATTR_OPERATIONGRAPH_OPS, op))
-	if err == nil {
-		err = g.finalize("operation graph")
-	}
-	if err != nil {
-		return fail(err)
+		release()
+		return nil, nil, err
 	}
 	return g, release, nil
 }
@@ -432,9 +409,7 @@ func (c *Context) rejectNotes(notes []C.int) string {
 // own; the output goes to a scratch buffer, so the search changes nothing), and the fastest is
 // kept. Like PlanConv it waits for the device and allocates, so it belongs to the warm-up step.
 func (c *Context) planGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *TensorDesc, ptrs [3]DevicePtr) (*graphPlan, error) {
-	searching.Lock()
-	defer searching.Unlock()
-	done, err := c.bind()
+	done, err := c.beginSearch()
 	if err != nil {
 		return nil, err
 	}

@@ -80,6 +80,16 @@ type twin struct {
 	c0             int
 }
 
+// optional is a k-element tensor (a bias or its gradient) when on, with its two sides; nils
+// when off.
+func (e *env) optional(on bool, k int) (*twin, *net.Tensor, *net.Tensor) {
+	if !on {
+		return nil, nil, nil
+	}
+	b := e.tensor(k, 1, 1, 1, false, 1)
+	return b, b.g, b.c
+}
+
 // values draws n values uniform in [-scale, scale).
 func (e *env) values(n int, scale float32) []float32 {
 	v := make([]float32, n)
@@ -302,12 +312,7 @@ func testConvCase(e *env, tc convCase) {
 	oh, ow := tc.p.OutSize(tc.h, tc.w, tc.kh, tc.kw)
 	x := e.tensor(tc.n, tc.c, tc.h, tc.w, tc.gap, 1)
 	w := e.tensor(tc.k, tc.c, tc.kh, tc.kw, false, 0.5)
-	var bg, bc *net.Tensor
-	var b *twin
-	if tc.bias {
-		b = e.tensor(tc.k, 1, 1, 1, false, 1)
-		bg, bc = b.g, b.c
-	}
+	_, bg, bc := e.optional(tc.bias, tc.k)
 	y := e.tensor(tc.n, tc.k, oh, ow, tc.gap, 1)
 	e.g.ConvForward(x.g, w.g, bg, y.g, tc.p)
 	e.c.ConvForward(x.c, w.c, bc, y.c, tc.p)
@@ -320,12 +325,7 @@ func testConvCase(e *env, tc convCase) {
 	e.check("backward data", dx, dots)
 
 	dw := e.tensor(tc.k, tc.c, tc.kh, tc.kw, false, 1)
-	var dbg, dbc *net.Tensor
-	var db *twin
-	if tc.bias {
-		db = e.tensor(tc.k, 1, 1, 1, false, 1)
-		dbg, dbc = db.g, db.c
-	}
+	db, dbg, dbc := e.optional(tc.bias, tc.k)
 	e.g.ConvBackwardFilter(x.g, dy.g, dw.g, dbg, tc.p)
 	e.c.ConvBackwardFilter(x.c, dy.c, dw.c, dbc, tc.p)
 	e.check("backward filter", dw, dots)
