@@ -54,8 +54,9 @@ type Context struct {
 	blasWork  *Buffer[uint8] // cuBLAS workspace, set once so cuBLAS never allocates in a step
 	work      *Buffer[uint8] // cuDNN workspace, grown by PlanConv
 	algos     map[convKey]*ConvPlan
-	graphs    map[graphKey]*graphPlan // GraphConv's plans
+	graphs    map[graphKey]*graphPlan // GraphConv's plans (nil: that graph takes the legacy path)
 	packs     map[packKey]*bdesc      // GraphConv's variant packs
+	graphInfo map[convKey]*ConvPlan   // GraphConv's choices and calls, for Plans
 	cacheDir  string
 	kernelTgt *target // NVRTC target, computed on first Compile
 	closed    bool
@@ -81,7 +82,8 @@ func NewContext(o Options) (_ *Context, err error) {
 	if o.MaxWorkspace <= 0 {
 		o.MaxWorkspace = 1 << 30
 	}
-	c := &Context{opts: o, algos: map[convKey]*ConvPlan{}, graphs: map[graphKey]*graphPlan{}, packs: map[packKey]*bdesc{}}
+	c := &Context{opts: o, algos: map[convKey]*ConvPlan{}, graphs: map[graphKey]*graphPlan{}, packs: map[packKey]*bdesc{},
+		graphInfo: map[convKey]*ConvPlan{}}
 	if c.cacheDir, err = kernelCacheDir(o.KernelCache); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ package cudnn
 import "C"
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -16,12 +17,16 @@ import (
 
 // AlgoChoice is the algorithm picked for one direction of one convolution shape.
 type AlgoChoice struct {
-	Algo          int     // cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t
-	TimeMs        float32 // measured by cuDNN during the search
+	Algo          int     // cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t; with the graph API, the engine's global index
+	TimeMs        float32 // measured during the search
 	Workspace     int     // bytes
 	Deterministic bool
 	TensorOps     bool // uses tensor cores (TF32); never in a context without TF32
-	math          C.rc_cudnnMathType_t
+	// Candidates is how many algorithms or engines were timed, SearchMs the search's wall time
+	// (graph API only: the legacy search times all three directions in one go).
+	Candidates int
+	SearchMs   float32
+	math       C.rc_cudnnMathType_t
 }
 
 // ConvPlan holds the algorithms chosen for a convolution shape in all three directions.
@@ -35,16 +40,24 @@ type ConvPlan struct {
 // ShapePlan is a plan with the shape it was chosen for, as Plans reports it.
 type ShapePlan struct {
 	Shape string // "x N,C,H,W w K,C,KH,KW pad/stride y N,C,H,W", strided views marked
+	API   string // "legacy" (cudnnFind* algorithms) or "graph" (graph-API engines)
 	ConvPlan
 }
 
-// Plans lists the algorithm choices made so far, one per convolution shape, in shape order.
+// Plans lists the choices made so far, one per convolution shape and API, in shape order. With
+// GraphConv a shape is listed under "graph", and also under "legacy" if some of its calls had no
+// usable engine and took the legacy path.
 func (c *Context) Plans() []ShapePlan {
-	out := make([]ShapePlan, 0, len(c.algos))
+	out := make([]ShapePlan, 0, len(c.algos)+len(c.graphInfo))
 	for k, p := range c.algos {
-		out = append(out, ShapePlan{Shape: k.String(), ConvPlan: *p})
+		out = append(out, ShapePlan{Shape: k.String(), API: "legacy", ConvPlan: *p})
 	}
-	slices.SortFunc(out, func(a, b ShapePlan) int { return strings.Compare(a.Shape, b.Shape) })
+	for k, p := range c.graphInfo {
+		out = append(out, ShapePlan{Shape: k.String(), API: "graph", ConvPlan: *p})
+	}
+	slices.SortFunc(out, func(a, b ShapePlan) int {
+		return cmp.Or(strings.Compare(a.Shape, b.Shape), strings.Compare(a.API, b.API))
+	})
 	return out
 }
 
@@ -219,10 +232,7 @@ func (c *Context) growWorkspace(bytes int) error {
 			return err
 		}
 		c.work = nil
-		for k, vp := range c.packs { // they name the old workspace
-			vp.close()
-			delete(c.packs, k)
-		}
+		c.dropPacks() // they name the old workspace
 	}
 	w, err := Alloc[uint8](c, bytes)
 	if err != nil {
@@ -243,7 +253,9 @@ func (c *Context) workspace() (DevicePtr, C.size_t) {
 func (c *Context) ConvForward(alpha float32, x *TensorDesc, xp DevicePtr, w *FilterDesc, wp DevicePtr,
 	cv *ConvDesc, beta float32, y *TensorDesc, yp DevicePtr) error {
 	if c.opts.GraphConv {
-		return c.graphConv(0, alpha, beta, x, xp, w, wp, cv, y, yp)
+		if err := c.graphConv(0, alpha, beta, x, xp, w, wp, cv, y, yp); err != errLegacy {
+			return err
+		}
 	}
 	p, err := c.PlanConv(x, w, cv, y)
 	if err != nil {
@@ -269,7 +281,9 @@ func (c *Context) ConvForward(alpha float32, x *TensorDesc, xp DevicePtr, w *Fil
 func (c *Context) ConvBackwardData(alpha float32, w *FilterDesc, wp DevicePtr, dy *TensorDesc, dyp DevicePtr,
 	cv *ConvDesc, beta float32, dx *TensorDesc, dxp DevicePtr) error {
 	if c.opts.GraphConv {
-		return c.graphConv(1, alpha, beta, dx, dxp, w, wp, cv, dy, dyp)
+		if err := c.graphConv(1, alpha, beta, dx, dxp, w, wp, cv, dy, dyp); err != errLegacy {
+			return err
+		}
 	}
 	p, err := c.PlanConv(dx, w, cv, dy)
 	if err != nil {
@@ -295,7 +309,9 @@ func (c *Context) ConvBackwardData(alpha float32, w *FilterDesc, wp DevicePtr, d
 func (c *Context) ConvBackwardFilter(alpha float32, x *TensorDesc, xp DevicePtr, dy *TensorDesc, dyp DevicePtr,
 	cv *ConvDesc, beta float32, dw *FilterDesc, dwp DevicePtr) error {
 	if c.opts.GraphConv {
-		return c.graphConv(2, alpha, beta, x, xp, dw, dwp, cv, dy, dyp)
+		if err := c.graphConv(2, alpha, beta, x, xp, dw, dwp, cv, dy, dyp); err != errLegacy {
+			return err
+		}
 	}
 	p, err := c.PlanConv(x, dw, cv, dy)
 	if err != nil {

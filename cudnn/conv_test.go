@@ -230,40 +230,54 @@ func checkChoices(t *testing.T, c *Context, plan *ConvPlan, parityMode bool) {
 	}
 }
 
-// checkGraphPlans checks what Plans reports for the graph API's choices of this test's shape:
-// the calls made (forward twice, each backward once), the engines against the context's rules
-// and, on the CPU stand-in, the very engine its heuristics make the right one (tensor cores
-// only with TF32, the non-deterministic engine except in parity mode).
+// checkGraphPlans checks what Plans reports for this test's shape with GraphConv: the calls made
+// (forward twice, each backward once) summed over the graph API and the legacy path it falls
+// back to, the choices against the context's rules and, on the CPU stand-in, the very engines
+// and fallbacks its heuristics make right (see testdata/mockcuda.c).
 func checkGraphPlans(t *testing.T, c *Context, x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *TensorDesc, parityMode bool) {
 	t.Helper()
 	shape := keyOf(x, w, cv, y).String()
-	var plan *ConvPlan
+	plans := map[string]ConvPlan{}
+	var calls [3]int
 	for _, p := range c.Plans() {
 		if p.Shape == shape {
-			plan = &p.ConvPlan
+			plans[p.API] = p.ConvPlan
+			for i := range calls {
+				calls[i] += p.Calls[i]
+			}
 		}
 	}
-	if plan == nil {
-		t.Fatalf("Plans has no entry for %s", shape)
+	if calls != [3]int{2, 1, 1} {
+		t.Errorf("calls %v over %d APIs, want [2 1 1] (forward twice, each backward once)", calls, len(plans))
 	}
-	if plan.Calls != [3]int{2, 1, 1} {
-		t.Errorf("calls %v, want [2 1 1] (forward twice, each backward once)", plan.Calls)
+	if g, ok := plans["graph"]; ok {
+		checkChoices(t, c, &g, parityMode)
 	}
-	checkChoices(t, c, plan, parityMode)
-	t.Logf("graph plan %+v", *plan)
+	t.Logf("plans %+v", plans)
 	if c.Device().Name != "Mock GPU" {
 		return
 	}
-	want := 2 // heuristics order 0, 2, 1: 0 uses tensor cores, 2 is not deterministic
+	// The stand-in: engine 4 is compiled at run time (never), 0 uses tensor cores (with TF32),
+	// 2 is not deterministic (not in parity mode), 1 is the rest; 1 and 2 refuse stride 2.
+	want, legacy := 2, false
 	switch {
 	case c.TF32():
 		want = 0
+	case cv.P.StrideH > 1 || cv.P.StrideW > 1:
+		legacy = true
 	case parityMode:
 		want = 1
 	}
-	for _, a := range []AlgoChoice{plan.Forward, plan.BackwardData, plan.BackwardFilter} {
-		if a.Algo != want {
-			t.Errorf("the stand-in's engine %d was chosen, want %d", a.Algo, want)
+	if _, ok := plans["legacy"]; ok != legacy {
+		t.Errorf("legacy path taken %v, want %v", ok, legacy)
+	}
+	if legacy {
+		return
+	}
+	g := plans["graph"]
+	for _, a := range []AlgoChoice{g.Forward, g.BackwardData, g.BackwardFilter} {
+		if a.Algo != want || a.Candidates == 0 {
+			t.Errorf("the stand-in's engine %d was chosen among %d, want %d", a.Algo, a.Candidates, want)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unsafe"
 )
@@ -100,12 +101,12 @@ func (b *bdesc) get(name, typ C.int, n int, p unsafe.Pointer) (int, error) {
 }
 
 // graphKey identifies one operation graph: a convolution shape in one direction with its
-// scaling and the alignment of its data.
+// scaling and the alignment of each tensor's data (x, w, y).
 type graphKey struct {
 	k           convKey
 	dir         int // 0 forward, 1 backward data, 2 backward filter
 	alpha, beta float32
-	align       int64
+	align       [3]int64
 }
 
 // graphPlan is the execution plan chosen for a graphKey.
@@ -119,16 +120,29 @@ type graphPlan struct {
 }
 
 func (p *graphPlan) close() {
-	p.plan.close()
-	p.release()
+	if p != nil { // nil marks a graph that takes the legacy path
+		p.plan.close()
+		p.release()
+	}
 }
 
-// packKey identifies a variant pack: a plan with its data and workspace pointers.
+// packKey identifies a variant pack: the data and workspace pointers it names (a pack does not
+// depend on the plan it is executed with).
 type packKey struct {
-	plan *graphPlan
 	ptrs [3]DevicePtr // x, w, y (dx, w, dy backward data; x, dw, dy backward filter)
 	ws   DevicePtr
 }
+
+// maxPacks bounds the variant-pack cache: a network's convolutions use a fixed set of buffers,
+// so the cache only outgrows this when buffers come and go; it is then emptied.
+const maxPacks = 4096
+
+// errNoEngine marks a graph for which cuDNN offers no acceptable, working engine: that
+// convolution then runs through the legacy API.
+var errNoEngine = errors.New("no usable engine")
+
+// errLegacy tells a convolution call to take the legacy path.
+var errLegacy = errors.New("cudnn: this convolution runs through the legacy API")
 
 // The tensors' unique ids in every graph.
 const (
@@ -137,33 +151,52 @@ const (
 	uidY = 'y'
 )
 
-// graphRuns is how often each candidate plan is timed (after one untimed run).
-const graphRuns = 3
+// uid2index is the operand index (0 x, 1 w, 2 y) of a unique id.
+func uid2index(uid int64) int { return map[int64]int{uidX: 0, uidW: 1, uidY: 2}[uid] }
+
+// graphRuns is how often each candidate plan is timed (after one untimed run); maxCandidates
+// bounds the plans finalised and timed per graph (heuristics A's first, then the fallback's).
+const (
+	graphRuns     = 3
+	maxCandidates = 10
+)
 
 // graphConv runs one convolution through the graph API: dir 0 is y = alpha conv(x, w) + beta y,
-// 1 is x = alpha convT(y, w) + beta x, 2 is w = alpha dW(x, y) + beta w.
+// 1 is x = alpha convT(y, w) + beta x, 2 is w = alpha dW(x, y) + beta w. It returns errLegacy
+// when cuDNN has no usable engine for the graph, and the caller then uses the legacy call.
 func (c *Context) graphConv(dir int, alpha, beta float32, x *TensorDesc, xp DevicePtr, w *FilterDesc, wp DevicePtr,
 	cv *ConvDesc, y *TensorDesc, yp DevicePtr) error {
 	ptrs := [3]DevicePtr{xp, wp, yp}
-	gk := graphKey{k: keyOf(x, w, cv, y), dir: dir, alpha: alpha, beta: beta, align: alignment(ptrs[:]...)}
+	gk := graphKey{k: keyOf(x, w, cv, y), dir: dir, alpha: alpha, beta: beta,
+		align: [3]int64{alignment(xp), alignment(wp), alignment(yp)}}
 	p, ok := c.graphs[gk]
 	if !ok {
 		var err error
-		if p, err = c.planGraph(gk, x, w, cv, y, ptrs); err != nil {
+		p, err = c.planGraph(gk, x, w, cv, y, ptrs)
+		switch {
+		case errors.Is(err, errNoEngine):
+			p = nil // remembered: this graph takes the legacy path
+		case err != nil:
 			return err
 		}
+		c.graphs[gk] = p
 	}
-	lp := c.legacyEntry(gk.k)
-	lp.Calls[dir]++
+	if p == nil {
+		return errLegacy
+	}
+	c.graphReport(gk.k).Calls[dir]++
 	done, err := c.bind()
 	if err != nil {
 		return err
 	}
 	defer done()
 	ws, _ := c.workspace()
-	pk := packKey{plan: p, ptrs: ptrs, ws: ws}
+	pk := packKey{ptrs: ptrs, ws: ws}
 	vp, ok := c.packs[pk]
 	if !ok {
+		if len(c.packs) >= maxPacks {
+			c.dropPacks()
+		}
 		if vp, err = newVariantPack(ptrs, ws); err != nil {
 			return err
 		}
@@ -172,24 +205,30 @@ func (c *Context) graphConv(dir int, alpha, beta float32, x *TensorDesc, xp Devi
 	return dnnErr("cudnnBackendExecute", C.rc_cudnnBackendExecute(c.dnn, p.plan.d, vp.d))
 }
 
-// legacyEntry is the ConvPlan that Plans reports for shape k, made on first use.
-func (c *Context) legacyEntry(k convKey) *ConvPlan {
-	p, ok := c.algos[k]
+// dropPacks destroys every cached variant pack (when the workspace moves, or the cache is full).
+func (c *Context) dropPacks() {
+	for k, vp := range c.packs {
+		vp.close()
+		delete(c.packs, k)
+	}
+}
+
+// graphReport is the ConvPlan that Plans reports for shape k's graph-API choices.
+func (c *Context) graphReport(k convKey) *ConvPlan {
+	p, ok := c.graphInfo[k]
 	if !ok {
 		p = &ConvPlan{}
-		c.algos[k] = p
+		c.graphInfo[k] = p
 	}
 	return p
 }
 
-// alignment is the largest power of two up to 16 that divides every pointer: the data alignment
-// an engine may assume.
-func alignment(ptrs ...DevicePtr) int64 {
+// alignment is the largest power of two up to 16 that divides p: the data alignment an engine
+// may assume for that tensor.
+func alignment(p DevicePtr) int64 {
 	a := int64(16)
-	for _, p := range ptrs {
-		for a > 1 && uint64(p)%uint64(a) != 0 {
-			a /= 2
-		}
+	for a > 1 && uint64(p)%uint64(a) != 0 {
+		a /= 2
 	}
 	return a
 }
@@ -240,7 +279,7 @@ func (c *Context) opGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvDes
 					t.setInt64s(C.RC_CUDNN_ATTR_TENSOR_DIMENSIONS, dims...),
 					t.setInt64s(C.RC_CUDNN_ATTR_TENSOR_STRIDES, strides...),
 					t.setInt64s(C.RC_CUDNN_ATTR_TENSOR_UNIQUE_ID, uid),
-					t.setInt64s(C.RC_CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, gk.align))
+					t.setInt64s(C.RC_CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, gk.align[uid2index(uid)]))
 			})
 	}
 	view := func(t *TensorDesc) ([]int64, []int64) {
@@ -338,9 +377,18 @@ func engineConfigs(g *bdesc, mode C.int) ([]*bdesc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfgs := make([]*bdesc, 0, maxEngineConfigs)
-	raw := make([]C.rc_cudnnBackendDescriptor_t, 0, maxEngineConfigs)
-	for len(cfgs) < maxEngineConfigs {
+	var count C.int64_t
+	if err := dnnErr("cudnnBackendGetAttribute", C.rc_cudnnBackendGetAttribute(h.d, C.RC_CUDNN_ATTR_ENGINEHEUR_RESULTS,
+		C.RC_CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count, nil)); err != nil {
+		return nil, err
+	}
+	n := min(int(count), maxEngineConfigs)
+	if n == 0 {
+		return nil, nil
+	}
+	cfgs := make([]*bdesc, 0, n)
+	raw := make([]C.rc_cudnnBackendDescriptor_t, 0, n)
+	for len(cfgs) < n {
 		d, err := newBdesc(C.RC_CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, "engine configuration")
 		if err != nil {
 			closeAll(cfgs)
@@ -349,14 +397,14 @@ func engineConfigs(g *bdesc, mode C.int) ([]*bdesc, error) {
 		cfgs = append(cfgs, d)
 		raw = append(raw, d.d)
 	}
-	n, err := h.get(C.RC_CUDNN_ATTR_ENGINEHEUR_RESULTS, C.RC_CUDNN_TYPE_BACKEND_DESCRIPTOR, len(raw), unsafe.Pointer(&raw[0]))
+	got, err := h.get(C.RC_CUDNN_ATTR_ENGINEHEUR_RESULTS, C.RC_CUDNN_TYPE_BACKEND_DESCRIPTOR, len(raw), unsafe.Pointer(&raw[0]))
 	if err != nil {
 		closeAll(cfgs)
 		return nil, err
 	}
-	n = min(n, len(cfgs))
-	closeAll(cfgs[n:])
-	return cfgs[:n], nil
+	got = min(got, len(cfgs))
+	closeAll(cfgs[got:])
+	return cfgs[:got], nil
 }
 
 func closeAll(ds []*bdesc) {
@@ -365,55 +413,76 @@ func closeAll(ds []*bdesc) {
 	}
 }
 
-// engineInfo reads a configuration's engine: its global index and numerical notes.
-func engineInfo(cfg *bdesc) (index int64, notes []C.int, err error) {
+// engine is what rout reads of a configuration's engine.
+type engine struct {
+	index               int64
+	numerical, behavior []C.int
+}
+
+// engineInfo reads a configuration's engine: its global index and its numerical and behaviour
+// notes.
+func engineInfo(cfg *bdesc) (engine, error) {
+	var en engine
 	e, err := newBdesc(C.RC_CUDNN_BACKEND_ENGINE_DESCRIPTOR, "engine")
 	if err != nil {
-		return 0, nil, err
+		return en, err
 	}
 	defer e.close()
 	if _, err := cfg.get(C.RC_CUDNN_ATTR_ENGINECFG_ENGINE, C.RC_CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, unsafe.Pointer(&e.d)); err != nil {
-		return 0, nil, err
+		return en, err
 	}
-	if _, err := e.get(C.RC_CUDNN_ATTR_ENGINE_GLOBAL_INDEX, C.RC_CUDNN_TYPE_INT64, 1, unsafe.Pointer(&index)); err != nil {
-		return 0, nil, err
+	if _, err := e.get(C.RC_CUDNN_ATTR_ENGINE_GLOBAL_INDEX, C.RC_CUDNN_TYPE_INT64, 1, unsafe.Pointer(&en.index)); err != nil {
+		return en, err
 	}
-	buf := make([]C.int, 16)
-	n, err := e.get(C.RC_CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, C.RC_CUDNN_TYPE_NUMERICAL_NOTE, len(buf), unsafe.Pointer(&buf[0]))
-	if err != nil {
-		return 0, nil, err
+	notes := func(name, typ C.int) ([]C.int, error) {
+		buf := make([]C.int, 32)
+		n, err := e.get(name, typ, len(buf), unsafe.Pointer(&buf[0]))
+		return buf[:min(n, len(buf))], err
 	}
-	return index, buf[:min(n, len(buf))], nil
+	if en.numerical, err = notes(C.RC_CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, C.RC_CUDNN_TYPE_NUMERICAL_NOTE); err != nil {
+		return en, err
+	}
+	en.behavior, err = notes(C.RC_CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE, C.RC_CUDNN_TYPE_BEHAVIOR_NOTE)
+	return en, err
 }
 
-// rejectNotes says why an engine with these numerical notes may not run in this context, or "".
-// As in PyTorch's cuDNN graph path: inputs converted down are always refused, tensor cores
-// (TF32 for float32 data) unless TF32 is allowed, and non-deterministic engines in the
-// deterministic mode.
-func (c *Context) rejectNotes(notes []C.int) string {
-	for _, n := range notes {
+// reject says why an engine may not run in this context, or "". As in PyTorch's cuDNN graph
+// path: engines that convert their inputs down are always refused, tensor cores (TF32 for
+// float32 data) unless TF32 is allowed, non-deterministic engines in the deterministic mode, and
+// engines compiled at run time (cuDNN 9.10 and later: 0.1-1.5 s each when a plan is finalised).
+func (c *Context) reject(en engine) string {
+	for _, n := range en.numerical {
 		switch {
-		case n == C.RC_CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS || n == C.RC_CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION:
-			return "reduced precision"
+		case n == C.RC_CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS:
+			return "converts its inputs down"
 		case !c.TF32() && n == C.RC_CUDNN_NUMERICAL_NOTE_TENSOR_CORE:
 			return "tensor cores"
 		case c.opts.Deterministic && n == C.RC_CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC:
 			return "not deterministic"
 		}
 	}
+	if slices.Contains(en.behavior, C.RC_CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION) {
+		return "compiled at run time"
+	}
 	return ""
 }
 
-// planGraph chooses the execution plan for gk: every acceptable configuration that heuristics A
-// and the fallback list propose is finalised and timed on the device (inputs are the call's
-// own; the output goes to a scratch buffer, so the search changes nothing), and the fastest is
-// kept. Like PlanConv it waits for the device and allocates, so it belongs to the warm-up step.
+// planGraph chooses the execution plan for gk: the first maxCandidates acceptable
+// configurations that heuristics A and then the fallback list propose are finalised and timed on
+// the device (inputs are the call's own; the output goes to a scratch buffer, so the search
+// changes nothing), and the fastest is kept. Like PlanConv it waits for the device and
+// allocates, so it belongs to the warm-up step. An error wrapping errNoEngine means that no
+// engine is usable for this graph.
 func (c *Context) planGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *TensorDesc, ptrs [3]DevicePtr) (*graphPlan, error) {
 	done, err := c.beginSearch()
 	if err != nil {
 		return nil, err
 	}
 	defer done()
+	if err := cuErr("cuStreamSynchronize", C.rc_cuStreamSynchronize(c.stream)); err != nil {
+		return nil, err
+	}
+	began := time.Now()
 	shape := fmt.Sprintf("%s direction %d beta %g", gk.k, gk.dir, gk.beta)
 	g, release, err := c.opGraph(gk, x, w, cv, y)
 	if err != nil {
@@ -428,26 +497,22 @@ func (c *Context) planGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvD
 
 	// Either list may fail for a graph the other covers; only both failing is an error.
 	var cfgs []*bdesc
-	var heurErrs []error
+	var seen []string
 	for _, mode := range []C.int{C.RC_CUDNN_HEUR_MODE_A, C.RC_CUDNN_HEUR_MODE_FALLBACK} {
 		more, err := engineConfigs(g, mode)
 		if err != nil {
-			heurErrs = append(heurErrs, fmt.Errorf("heuristics mode %d: %w", int(mode), err))
+			seen = append(seen, fmt.Sprintf("heuristics mode %d: %v", int(mode), err))
 			continue
 		}
 		cfgs = append(cfgs, more...)
-	}
-	if len(cfgs) == 0 {
-		return nil, fmt.Errorf("cudnn: no engine configuration for %s: %w", shape, errors.Join(heurErrs...))
 	}
 
 	// Candidates: finalised plans of acceptable engines, each engine once. Everything but the
 	// chosen plan and its configuration is destroyed on return.
 	type candidate struct {
 		plan, cfg *bdesc
-		engine    int64
+		en        engine
 		ws        int
-		notes     []C.int
 	}
 	var cands []candidate
 	keep := -1
@@ -463,20 +528,21 @@ func (c *Context) planGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvD
 			}
 		}
 	}()
-	var seen []string
-	engines := map[int64]bool{}
+	planned := map[int64]bool{}
 	for _, cfg := range cfgs {
-		index, notes, err := engineInfo(cfg)
+		if len(cands) == maxCandidates {
+			break
+		}
+		en, err := engineInfo(cfg)
 		if err != nil {
 			seen = append(seen, "engine info: "+err.Error())
 			continue
 		}
-		if engines[index] {
+		if planned[en.index] {
 			continue
 		}
-		engines[index] = true
-		if why := c.rejectNotes(notes); why != "" {
-			seen = append(seen, fmt.Sprintf("engine %d: %s", index, why))
+		if why := c.reject(en); why != "" {
+			seen = append(seen, fmt.Sprintf("engine %d: %s", en.index, why))
 			continue
 		}
 		plan, err := newBdesc(C.RC_CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, "execution plan")
@@ -493,25 +559,24 @@ func (c *Context) planGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvD
 		if err == nil {
 			_, err = plan.get(C.RC_CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, C.RC_CUDNN_TYPE_INT64, 1, unsafe.Pointer(&ws))
 		}
-		switch {
-		case err != nil:
-			seen = append(seen, fmt.Sprintf("engine %d: %v", index, err))
-		case int(ws) > c.opts.MaxWorkspace:
-			err = errors.New("workspace")
-			seen = append(seen, fmt.Sprintf("engine %d: workspace %d > %d", index, ws, c.opts.MaxWorkspace))
+		if err == nil && int(ws) > c.opts.MaxWorkspace {
+			err = fmt.Errorf("workspace %d > %d", ws, c.opts.MaxWorkspace)
 		}
 		if err != nil {
+			seen = append(seen, fmt.Sprintf("engine %d: %v", en.index, err))
 			plan.close()
 			continue
 		}
-		cands = append(cands, candidate{plan: plan, cfg: cfg, engine: index, ws: int(ws), notes: notes})
+		planned[en.index] = true
+		cands = append(cands, candidate{plan: plan, cfg: cfg, en: en, ws: int(ws)})
 	}
 	if len(cands) == 0 {
-		return nil, fmt.Errorf("cudnn: no acceptable engine for %s (deterministic %v, tf32 %v): %v",
-			shape, c.opts.Deterministic, c.TF32(), seen)
+		return nil, fmt.Errorf("cudnn: %s (deterministic %v, tf32 %v): %w: %s",
+			shape, c.opts.Deterministic, c.TF32(), errNoEngine, strings.Join(seen, "; "))
 	}
 
-	// Time each candidate, writing the output to scratch.
+	// Time each candidate, writing the output to scratch. The workspace grows candidate by
+	// candidate, smallest first; one that cannot be allocated ends the search with the larger.
 	out := [3]int{2, 0, 1}[gk.dir] // the operand each direction writes: y, x (dx) or w (dw)
 	scratch, err := Alloc[float32](c, operandElems(out, x, w, y))
 	if err != nil {
@@ -520,15 +585,11 @@ func (c *Context) planGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvD
 	defer scratch.Free()
 	trial := ptrs
 	trial[out] = scratch.ptr
-	if err := c.growWorkspace(slices.MaxFunc(cands, func(a, b candidate) int { return a.ws - b.ws }).ws); err != nil {
-		return nil, err
+	order := make([]int, len(cands))
+	for i := range order {
+		order[i] = i
 	}
-	ws, _ := c.workspace()
-	vp, err := newVariantPack(trial, ws)
-	if err != nil {
-		return nil, err
-	}
-	defer vp.close()
+	slices.SortStableFunc(order, func(a, b int) int { return cands[a].ws - cands[b].ws })
 	start, err := c.NewEvent()
 	if err != nil {
 		return nil, err
@@ -539,49 +600,69 @@ func (c *Context) planGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvD
 		return nil, err
 	}
 	defer end.Close()
+	var vp *bdesc
+	defer func() { vp.close() }()
+	var vpWs DevicePtr
 	best := time.Duration(-1)
-	for i, cd := range cands {
-		var times []time.Duration
-		for r := 0; r <= graphRuns; r++ {
-			err = start.Record()
-			if err == nil {
-				err = dnnErr("cudnnBackendExecute", C.rc_cudnnBackendExecute(c.dnn, cd.plan.d, vp.d))
-			}
-			if err == nil {
-				err = end.Record()
-			}
-			var d time.Duration
-			if err == nil {
-				d, err = end.Since(start)
-			}
-			if err != nil {
-				break
-			}
-			if r > 0 {
-				times = append(times, d)
-			}
+	for _, i := range order {
+		cd := cands[i]
+		if err := c.growWorkspace(cd.ws); err != nil {
+			seen = append(seen, fmt.Sprintf("engine %d and larger: %v", cd.en.index, err))
+			break
 		}
+		if ws, _ := c.workspace(); vp == nil || ws != vpWs {
+			vp.close()
+			if vp, err = newVariantPack(trial, ws); err != nil {
+				return nil, err
+			}
+			vpWs = ws
+		}
+		d, err := c.timePlan(cd.plan, vp, start, end)
 		if err != nil {
-			seen = append(seen, fmt.Sprintf("engine %d: %v", cd.engine, err))
+			seen = append(seen, fmt.Sprintf("engine %d: %v", cd.en.index, err))
 			continue
 		}
-		if t := slices.Min(times); best < 0 || t < best {
-			best, keep = t, i
+		if best < 0 || d < best {
+			best, keep = d, i
 		}
 	}
 	if keep < 0 {
-		return nil, fmt.Errorf("cudnn: every engine failed to run %s: %v", shape, seen)
+		return nil, fmt.Errorf("cudnn: %s: %w: every engine failed to run: %s", shape, errNoEngine, strings.Join(seen, "; "))
 	}
 	k := cands[keep]
 	kept = true
-	has := func(n C.int) bool { return slices.Contains(k.notes, n) }
-	p := &graphPlan{plan: k.plan, workspace: k.ws, release: func() { k.cfg.close(); release() }, choice: AlgoChoice{Algo: int(k.engine),
-		TimeMs: float32(best.Seconds() * 1e3), Workspace: k.ws, Deterministic: !has(C.RC_CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC),
-		TensorOps: has(C.RC_CUDNN_NUMERICAL_NOTE_TENSOR_CORE) || has(C.RC_CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS)}}
-	c.graphs[gk] = p
-	lp := c.legacyEntry(gk.k)
-	*[3]*AlgoChoice{&lp.Forward, &lp.BackwardData, &lp.BackwardFilter}[gk.dir] = p.choice
+	has := func(n C.int) bool { return slices.Contains(k.en.numerical, n) }
+	p := &graphPlan{plan: k.plan, workspace: k.ws, release: func() { k.cfg.close(); release() }, choice: AlgoChoice{
+		Algo: int(k.en.index), TimeMs: float32(best.Seconds() * 1e3), Workspace: k.ws,
+		Deterministic: !has(C.RC_CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC),
+		TensorOps:     has(C.RC_CUDNN_NUMERICAL_NOTE_TENSOR_CORE),
+		Candidates:    len(cands), SearchMs: float32(time.Since(began).Seconds() * 1e3)}}
+	*[3]*AlgoChoice{&c.graphReport(gk.k).Forward, &c.graphReport(gk.k).BackwardData, &c.graphReport(gk.k).BackwardFilter}[gk.dir] = p.choice
 	return p, nil
+}
+
+// timePlan runs plan once untimed and graphRuns times timed, and returns the fastest run.
+func (c *Context) timePlan(plan, vp *bdesc, start, end *Event) (time.Duration, error) {
+	best := time.Duration(-1)
+	for r := 0; r <= graphRuns; r++ {
+		if err := start.Record(); err != nil {
+			return 0, err
+		}
+		if err := dnnErr("cudnnBackendExecute", C.rc_cudnnBackendExecute(c.dnn, plan.d, vp.d)); err != nil {
+			return 0, err
+		}
+		if err := end.Record(); err != nil {
+			return 0, err
+		}
+		d, err := end.Since(start)
+		if err != nil {
+			return 0, err
+		}
+		if r > 0 && (best < 0 || d < best) {
+			best = d
+		}
+	}
+	return best, nil
 }
 
 // operandElems is the extent in elements of operand i (0 x, 1 w, 2 y), strides included.

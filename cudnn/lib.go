@@ -122,12 +122,22 @@ func loadLib(i int) error {
 	return l.err
 }
 
-// GraphAPI reports why cuDNN's graph API (Options.GraphConv) is not usable, or nil.
+// GraphAPI reports why cuDNN's graph API (Options.GraphConv) is not usable, or nil. Beyond the
+// symbols it creates one descriptor, which loads the graph sub-library (libcudnn_graph) that
+// cuDNN opens only when first needed.
 func GraphAPI() error {
 	if err := need(libCUDNN); err != nil {
 		return err
 	}
-	return loaded[libCUDNN].graphErr
+	if err := loaded[libCUDNN].graphErr; err != nil {
+		return err
+	}
+	d, err := newBdesc(C.RC_CUDNN_BACKEND_TENSOR_DESCRIPTOR, "a first tensor descriptor")
+	if err != nil {
+		return fmt.Errorf("cudnn: graph API: %w", err)
+	}
+	d.close()
+	return nil
 }
 
 // need loads the libraries given by index and returns the first error.

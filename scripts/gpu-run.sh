@@ -293,7 +293,7 @@ speed_summary() {
 			echo "| tool | mode | ms/step | images/s | host ms/step (rout) |"
 			echo "|---|---|---:|---:|---:|"
 			grep -hE '^\| (rout|torch)' "${fs[@]}"
-			grep -hE '^RandomOut overhead|^convolutions by cuDNN|^torch eager profile' "${fs[@]}"
+			grep -hE '^RandomOut overhead|^convolutions by|^torch eager profile' "${fs[@]}"
 			grep -hiE '^(rout|gpu-run):|error|Traceback|no python3' "${fs[@]}" | head -n 6
 			echo
 		} >>"$d/speed.report"

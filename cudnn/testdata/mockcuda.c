@@ -4,8 +4,10 @@
 // type and algorithm choice, error conversion), not NVIDIA's numerics: the GPU run does that.
 // "Device" memory is host memory; the only kernel is the tests' saxpy; Find reports three
 // algorithms: a tensor-core one (fastest), a non-deterministic one and a deterministic one. The
-// graph API's heuristics propose engines 0 (tensor cores), 2 (non-deterministic) and 1 (plain),
-// and as fallback 3, whose plan does not finalise; every engine computes the same convolution.
+// graph API's heuristics propose engines 4 (compiled at run time), 0 (tensor cores),
+// 2 (non-deterministic) and 1 (plain), fastest first, and as fallback 3, whose plan never
+// finalises; engines 1 and 2 refuse strided convolutions, so that those take the legacy path
+// unless TF32 allows engine 0. Every engine computes the same convolution.
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
@@ -58,7 +60,8 @@ int cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, 
 	((void (*)(void **, unsigned, unsigned))f)(params, gx, bx); return OK;
 }
 int cuEventCreate(void **e, unsigned f) { *e = calloc(1, sizeof(double)); return OK; }
-int cuEventRecord(void *e, void *s) { static double t; *(double *)e = (t += 0.5); return OK; }
+static double mock_pending; // device time of the last graph-API execution, added at the next event
+int cuEventRecord(void *e, void *s) { static double t; *(double *)e = (t += 0.5 + mock_pending); mock_pending = 0; return OK; }
 int cuEventSynchronize(void *e) { return OK; }
 int cuEventDestroy_v2(void *e) { free(e); return OK; }
 int cuEventElapsedTime_v2(float *ms, void *a, void *b) { *ms = *(double *)b - *(double *)a; return OK; }
@@ -176,19 +179,24 @@ int cudnnBackendFinalize(BD *d) {
 	if (d->kind == RC_CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR) {
 		BD *cfg = sub(d, RC_CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG);
 		if (!cfg || cfg->engine == 3) return 3000; // CUDNN_STATUS_NOT_SUPPORTED
+		BD *op = sub(cfg->graph, RC_CUDNN_ATTR_OPERATIONGRAPH_OPS), *cd = 0;
+		for (int i = 0; op && i < op->nattr; i++)
+			if (op->at[i].type == RC_CUDNN_TYPE_BACKEND_DESCRIPTOR && ((BD **)op->at[i].data)[0]->kind == RC_CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR)
+				cd = ((BD **)op->at[i].data)[0];
+		if ((cfg->engine == 1 || cfg->engine == 2) && cd && i64(cd, RC_CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, 0) > 1) return 3002;
 		d->engine = cfg->engine; d->graph = cfg->graph;
 	}
 	d->fin = 1; return OK;
 }
 int cudnnBackendGetAttribute(BD *d, int name, int type, int64_t req, int64_t *cnt, void *e) {
 	if (!d->fin && d->kind != RC_CUDNN_BACKEND_ENGINECFG_DESCRIPTOR && d->kind != RC_CUDNN_BACKEND_ENGINE_DESCRIPTOR) return 2000;
-	static const int heurA[] = {0, 2, 1}, heurFallback[] = {3};
+	static const int heurA[] = {4, 0, 2, 1}, heurFallback[] = {3};
 	switch (name) {
 	case RC_CUDNN_ATTR_ENGINEHEUR_RESULTS: {
 		ATTR *m = attr(d, RC_CUDNN_ATTR_ENGINEHEUR_MODE);
 		int fallback = m && ((int *)m->data)[0] == RC_CUDNN_HEUR_MODE_FALLBACK;
 		const int *list = fallback ? heurFallback : heurA;
-		int n = fallback ? 1 : 3;
+		int n = fallback ? 1 : 4;
 		for (int i = 0; i < n && i < req; i++) { BD *c = ((BD **)e)[i]; c->engine = list[i]; c->graph = sub(d, RC_CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH); }
 		if (cnt) *cnt = n;
 		return OK;
@@ -199,6 +207,12 @@ int cudnnBackendGetAttribute(BD *d, int name, int type, int64_t req, int64_t *cn
 		int n = 0;
 		if (d->engine == 0 && req > 0) ((int *)e)[n++] = RC_CUDNN_NUMERICAL_NOTE_TENSOR_CORE;
 		if (d->engine == 2 && req > 0) ((int *)e)[n++] = RC_CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC;
+		if (cnt) *cnt = n;
+		return OK;
+	}
+	case RC_CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE: {
+		int n = 0;
+		if (d->engine == 4 && req > 0) ((int *)e)[n++] = RC_CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION;
 		if (cnt) *cnt = n;
 		return OK;
 	}
@@ -251,6 +265,8 @@ int cudnnBackendExecute(void *h, BD *plan, BD *vp) {
 	int bad = 0;
 	float *xp = dataOf(vp, tx, &bad), *wp = dataOf(vp, tw, &bad), *yp = dataOf(vp, ty, &bad);
 	if (bad) return bad;
+	static const double engineMs[] = {0.2, 0.8, 0.5, 0, 0.1};
+	mock_pending = engineMs[plan->engine];
 	return conv(mode, *(float *)al->data, *(float *)be->data, &x, xp, &w, wp, &c, &y, yp);
 }
 typedef struct { int mode, nan; double coef; } A;
