@@ -93,10 +93,18 @@ func keyOf(x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *TensorDesc) convKey {
 // CUDNN_STATUS_INTERNAL_ERROR for every algorithm of a shape.
 var searching sync.Mutex
 
-// beginSearch takes the search lock and binds the context; the function it returns undoes both.
+// beginSearch takes the search lock, binds the context and waits for the work queued so far
+// (a search may free and grow the workspace it uses); the function it returns undoes the first
+// two.
 func (c *Context) beginSearch() (func(), error) {
 	searching.Lock()
 	done, err := c.bind()
+	if err == nil {
+		err = cuErr("cuStreamSynchronize", C.rc_cuStreamSynchronize(c.stream))
+		if err != nil {
+			done()
+		}
+	}
 	if err != nil {
 		searching.Unlock()
 		return nil, err
@@ -121,9 +129,6 @@ func (c *Context) PlanConv(x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *Tensor
 		return nil, err
 	}
 	defer done()
-	if err := cuErr("cuStreamSynchronize", C.rc_cuStreamSynchronize(c.stream)); err != nil {
-		return nil, err
-	}
 	shape := fmt.Sprintf("x %v w %v %+v y %v", x.key(), k.w, cv.P, y.key())
 	if err := cv.setMath(c.convMath()); err != nil {
 		return nil, err

@@ -479,9 +479,6 @@ func (c *Context) planGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvD
 		return nil, err
 	}
 	defer done()
-	if err := cuErr("cuStreamSynchronize", C.rc_cuStreamSynchronize(c.stream)); err != nil {
-		return nil, err
-	}
 	began := time.Now()
 	shape := fmt.Sprintf("%s direction %d beta %g", gk.k, gk.dir, gk.beta)
 	g, release, err := c.opGraph(gk, x, w, cv, y)
