@@ -74,6 +74,7 @@ type Config struct {
 	Threads         int     `json:"threads" cat:"run" resume:"ok" usage:"CPU backend worker threads (0: every core)"`
 	Deterministic   bool    `json:"gpu-deterministic" cat:"run" resume:"ok" usage:"GPU: deterministic cuDNN algorithms and no TF32"`
 	TF32            bool    `json:"tf32" cat:"run" resume:"ok" usage:"GPU: allow TF32 tensor cores (ignored with --gpu-deterministic)"`
+	CuDNNGraph      bool    `json:"cudnn-graph" cat:"run" resume:"ok" usage:"GPU: run the convolutions through cuDNN's graph API instead of its legacy calls (new: not yet measured on a GPU)"`
 }
 
 // field is one Config setting as the table built from the struct tags sees it.
