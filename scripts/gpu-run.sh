@@ -18,7 +18,8 @@
 #   parity   trainer's TestGPUMatchesCPU on the JPEG CIFAR-10 archive: 20 steps of the paper
 #            preset on GPU and CPU (TF32 off, deterministic algorithms): in lockstep (every step
 #            from the CPU's state; losses and every filter's re-draw decision compared), run free
-#            (losses compared), and a variant that forces re-draws (legacy and graph cuDNN API).
+#            (losses compared), a variant that forces re-draws (legacy and graph cuDNN API), and
+#            two deterministic GPU runs that must agree bit for bit.
 #   speed    `rout bench` and scripts/bench_torch.py (eager and torch.compile), inception28,
 #            batch 128, fp32, SGD and Adam, with and without RandomOut, side by side; with SGD
 #            also rout's convolution algorithms (--plans), PyTorch's kernel profile (--profile), and
@@ -207,7 +208,7 @@ phase_parity() {
 		/relative L2 difference/ { v = $0; sub(/.*relative L2 difference /, "", v); l2[cur] = v }
 		/decision flip at step/ { v = $0; sub(/.*decision flip at step /, "", v); sub(/ .*/, "", v); flip[cur] = v }
 		/--- (PASS|FAIL|SKIP): TestGPUMatchesCPU\// { r = $2; sub(/:$/, "", r); t = $3; sub(/^TestGPUMatchesCPU\//, "", t); res[t] = r }
-		END { n = split("paper paper-free redraws redraws-graph", names, " ")
+		END { n = split("paper paper-free redraws gpu-rerun redraws-graph", names, " ")
 			for (i = 1; i <= n; i++) {
 				s = names[i]
 				printf "%s %s: loss rel diff max %s", s, (s in res) ? res[s] : "no result", (s in loss) ? loss[s] : "n/a"

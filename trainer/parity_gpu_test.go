@@ -71,6 +71,41 @@ func TestGPUMatchesCPU(t *testing.T) {
 		lockstepOnGPU(t, redrawsConfig(spec), ds, gpu.Options{Deterministic: true})
 	})
 
+	// Reproducibility: the paper preset twice on the GPU in the deterministic mode, each run on a
+	// backend of its own (so each searches its own convolution algorithms), must give the same
+	// loss at every step and bit-identical final weights.
+	t.Run("gpu-rerun", func(t *testing.T) {
+		cfg := parityConfig(spec)
+		cfg.Device = "gpu"
+		var runs [2]parityRun
+		for i := range runs {
+			g, err := gpu.New(gpu.Options{Deterministic: true})
+			if err != nil {
+				t.Fatalf("opening the GPU backend: %v", err)
+			}
+			runs[i] = trainOn(t, cfg, ds, g)
+			if err := g.Close(); err != nil {
+				t.Fatalf("closing the GPU backend: %v", err)
+			}
+		}
+		for i := range runs[0].logs {
+			if a, b := runs[0].logs[i].Loss, runs[1].logs[i].Loss; a != b {
+				t.Errorf("step %d: loss %.9g, then %.9g", i+1, a, b)
+			}
+		}
+		a, b := finalTensor(t, runs[0].dir, "params"), finalTensor(t, runs[1].dir, "params")
+		differ := 0
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+				differ++
+			}
+		}
+		if differ > 0 {
+			t.Errorf("the final weights of two deterministic GPU runs differ in %d of %d values", differ, len(a))
+		}
+		t.Logf("two deterministic GPU runs of %d steps: %d of %d final weights differ", paritySteps, differ, len(a))
+	})
+
 	// The same with the convolutions run through cuDNN's graph API (gpu.Options.GraphConv).
 	t.Run("redraws-graph", func(t *testing.T) {
 		lockstepOnGPU(t, redrawsConfig(spec), ds, gpu.Options{Deterministic: true, GraphConv: true})
