@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"rout/runlog"
 	"slices"
 	"strconv"
 
@@ -163,11 +164,11 @@ func (r *Report) accuracyPicture() (Picture, error) {
 			if run.Arm != a.Arm.Name || run.Summary == nil || run.Summary.FinalTestAcc == nil {
 				continue
 			}
-			pt := plotter.XY{X: float64(i) + 0.3*(2*float64(jitter.Float32())-1), Y: 100 * *run.Summary.FinalTestAcc}
+			pt := plotter.XY{X: float64(i) + 0.3*(2*float64(jitter.Float32())-1), Y: 100 * float64(*run.Summary.FinalTestAcc)}
 			switch run.Summary.Status {
-			case StatusFailed:
+			case runlog.StatusFailed:
 				failed = append(failed, pt)
-			case StatusDiverged:
+			case runlog.StatusDiverged:
 				diverged = append(diverged, pt)
 			default:
 				ok = append(ok, pt)
@@ -301,8 +302,8 @@ func (r *Report) curvesPicture() (Picture, error) {
 // epochAccuracy is a run's test accuracy (percent) per epoch, from the last "epoch" line of
 // each epoch: a run stopped mid-epoch by --max-steps writes a line for the partial epoch, and
 // after a resume another for the whole one.
-func epochAccuracy(ms []Metric) plotter.XYs {
-	var last []Metric
+func epochAccuracy(ms []runlog.Record) plotter.XYs {
+	var last []runlog.Record
 	for _, m := range ms {
 		if m.Kind != "epoch" {
 			continue
@@ -316,7 +317,7 @@ func epochAccuracy(ms []Metric) plotter.XYs {
 	var pts plotter.XYs
 	for _, m := range last {
 		if m.TestAcc != nil {
-			pts = append(pts, plotter.XY{X: float64(m.Epoch), Y: 100 * *m.TestAcc})
+			pts = append(pts, plotter.XY{X: float64(m.Epoch), Y: 100 * float64(*m.TestAcc)})
 		}
 	}
 	return pts
@@ -357,23 +358,23 @@ func (r *Report) reinitGridFor(arm string) *reinitGrid {
 	for i, l := range r.Layers {
 		layerIndex[l] = i
 	}
-	stepSet := map[int64]bool{}
-	var runs [][]Metric
+	stepSet := map[int]bool{}
+	var runs [][]runlog.Record
 	for _, run := range r.Sweep.Runs {
 		if run.Arm != arm || len(run.Metrics) == 0 {
 			continue
 		}
-		var ms []Metric
+		var ms []runlog.Record
 		for _, m := range run.Metrics {
-			if m.Reinits != nil {
+			if len(m.Reinits.Layers) > 0 {
 				ms = append(ms, m)
 				stepSet[m.Step] = true
 			}
 		}
-		slices.SortStableFunc(ms, func(a, b Metric) int { return int(a.Step - b.Step) })
+		slices.SortStableFunc(ms, func(a, b runlog.Record) int { return a.Step - b.Step })
 		runs = append(runs, ms)
 	}
-	steps := make([]int64, 0, len(stepSet))
+	steps := make([]int, 0, len(stepSet))
 	for s := range stepSet {
 		steps = append(steps, s)
 	}
@@ -394,15 +395,15 @@ func (r *Report) reinitGridFor(arm string) *reinitGrid {
 				continue // this run has not got this far
 			}
 			n++
-			k, _ := slices.BinarySearchFunc(ms, s, func(m Metric, s int64) int { return int(m.Step - s) })
+			k, _ := slices.BinarySearchFunc(ms, s, func(m runlog.Record, s int) int { return m.Step - s })
 			if k == len(ms) || ms[k].Step > s {
 				k-- // the last line at or before s
 			}
 			if k < 0 {
 				continue
 			}
-			for _, lc := range ms[k].Reinits {
-				sums[layerIndex[lc.Layer]] += float64(lc.N)
+			for i, l := range ms[k].Reinits.Layers {
+				sums[layerIndex[l]] += float64(ms[k].Reinits.Counts[i])
 			}
 		}
 		for l := range sums {
@@ -432,11 +433,11 @@ func (plainTicks) Ticks(min, max float64) []plot.Tick {
 const maxHeatColumns = 120
 
 // thinSteps keeps at most n of the sorted steps, evenly spaced, always with the last one.
-func thinSteps(steps []int64, n int) []int64 {
+func thinSteps(steps []int, n int) []int {
 	if len(steps) <= n {
 		return steps
 	}
-	out := make([]int64, n)
+	out := make([]int, n)
 	for i := range out {
 		out[i] = steps[(i+1)*len(steps)/n-1]
 	}

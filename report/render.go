@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"rout/internal/atomicfile"
+	"rout/runlog"
 	"slices"
 	"strconv"
 	"strings"
@@ -207,11 +208,11 @@ func (r *Report) CSV() ([]byte, error) {
 	if err := w.Write(header); err != nil {
 		return nil, err
 	}
-	opt := func(v *float64) string {
+	opt := func(v *runlog.Number) string {
 		if v == nil {
 			return ""
 		}
-		return strconv.FormatFloat(*v, 'g', -1, 64)
+		return strconv.FormatFloat(float64(*v), 'g', -1, 64)
 	}
 	for _, run := range r.Sweep.Runs {
 		row := []string{run.Arm, strconv.FormatUint(run.Seed, 10)}
@@ -219,7 +220,7 @@ func (r *Report) CSV() ([]byte, error) {
 		switch {
 		case s != nil:
 			row = append(row, s.Status, opt(s.FinalTestAcc), opt(s.BestTestAcc), opt(s.FinalTestLoss), opt(s.FinalTrainLoss),
-				strconv.Itoa(s.Epochs), strconv.FormatInt(s.Steps, 10), strconv.FormatFloat(s.WallSeconds, 'g', -1, 64),
+				strconv.Itoa(s.Epochs), strconv.Itoa(s.Steps), strconv.FormatFloat(s.WallSeconds, 'g', -1, 64),
 				strconv.FormatInt(s.ReinitsTotal, 10), s.Message)
 		case run.Claimed:
 			row = append(row, "claimed", "", "", "", "", "", "", "", "", "")

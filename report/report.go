@@ -9,6 +9,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"rout/runlog"
 	"strconv"
 
 	"rout/rng"
@@ -113,23 +114,23 @@ func (r *Report) armStats(a Arm) ArmStats {
 			s.ChanceAcc = sum.ChanceAcc
 		}
 		switch sum.Status {
-		case StatusFailed:
+		case runlog.StatusFailed:
 			s.Failed++
-		case StatusDiverged:
+		case runlog.StatusDiverged:
 			s.Diverged++
 		}
 		if sum.FinalTestAcc == nil {
 			s.NoAccuracy++
 		} else {
-			acc := *sum.FinalTestAcc
+			acc := float64(*sum.FinalTestAcc)
 			s.finalAcc = append(s.finalAcc, acc)
 			s.accBySeed[run.Seed] = acc
-			if sum.Status == StatusOK {
+			if sum.Status == runlog.StatusOK {
 				s.okAcc = append(s.okAcc, acc)
 			}
 		}
-		for _, c := range sum.ReinitsPerLayer {
-			s.Reinits[layerIndex[c.Layer]] += float64(c.N)
+		for i, l := range sum.ReinitsPerLayer.Layers {
+			s.Reinits[layerIndex[l]] += float64(sum.ReinitsPerLayer.Counts[i])
 		}
 		s.ReinitsTotal += float64(sum.ReinitsTotal)
 	}
@@ -207,11 +208,11 @@ func compare(ref, arm *ArmStats, seeds []uint64, resamples int, item uint32) Com
 func layerOrder(runs []Run) []string {
 	var order []string
 	seen := map[string]bool{}
-	add := func(lc LayerCounts) {
-		for _, c := range lc {
-			if !seen[c.Layer] {
-				seen[c.Layer] = true
-				order = append(order, c.Layer)
+	add := func(lc runlog.LayerCounts) {
+		for _, l := range lc.Layers {
+			if !seen[l] {
+				seen[l] = true
+				order = append(order, l)
 			}
 		}
 	}

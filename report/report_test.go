@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"rout/runlog"
 	"strings"
 	"testing"
 )
@@ -53,7 +54,7 @@ func TestLoadFixture(t *testing.T) {
 	if len(last.Metrics) != 6 || last.Metrics[5].Step != 50 {
 		t.Errorf("unfinished run: %d metric lines, want 6 ending at step 50", len(last.Metrics))
 	}
-	if s := sw.Runs[9].Summary; s == nil || s.Status != StatusDiverged || s.FinalTestAcc != nil {
+	if s := sw.Runs[9].Summary; s == nil || s.Status != runlog.StatusDiverged || s.FinalTestAcc != nil {
 		t.Errorf("ro-bias/2: summary %+v, want diverged without accuracy", s)
 	}
 	r := Compute(sw, 100)

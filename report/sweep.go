@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"rout/runlog"
 	"strconv"
 )
 
@@ -29,100 +30,14 @@ type Arm struct {
 	Overrides map[string]any `json:"overrides"`
 }
 
-// Run statuses written by the trainer in summary.json. A run that failed to train (stuck near
-// chance accuracy) and one whose loss diverged both count as failures.
-const (
-	StatusOK       = "ok"
-	StatusFailed   = "failed"
-	StatusDiverged = "diverged"
-)
-
-// RunSummary is DIR/runs/ARM/SEED/summary.json, written by the trainer when a run ends.
-// FinalTestAcc may be null for a run that never reached an evaluation (a diverged run, say);
-// such a run counts as a failure but has no accuracy to summarise.
-type RunSummary struct {
-	Arm               string      `json:"arm"`
-	Seed              uint64      `json:"seed"`
-	Status            string      `json:"status"`
-	FinalTestAcc      *float64    `json:"final_test_acc"`
-	BestTestAcc       *float64    `json:"best_test_acc"`
-	FinalTestLoss     *float64    `json:"final_test_loss"`
-	FinalTrainLoss    *float64    `json:"final_train_loss"`
-	ChanceAcc         float64     `json:"chance_acc"`
-	FailedMargin      float64     `json:"failed_margin"`
-	Epochs            int         `json:"epochs"`
-	Steps             int64       `json:"steps"`
-	WallSeconds       float64     `json:"wall_seconds"`
-	ReinitsTotal      int64       `json:"reinits_total"`
-	ReinitsPerLayer   LayerCounts `json:"reinits_per_layer"`
-	DeadFinalPerLayer LayerCounts `json:"dead_final_per_layer"`
-	Message           string      `json:"message"`
-}
-
-// Failed reports whether the run counts as a failure (failed or diverged).
-func (s *RunSummary) Failed() bool { return s.Status == StatusFailed || s.Status == StatusDiverged }
-
-// Metric is one line of DIR/runs/ARM/SEED/metrics.jsonl: a periodic log line (Kind "log") or an
-// end-of-epoch line (Kind "epoch", the only kind with test accuracy and loss).
-type Metric struct {
-	Kind         string      `json:"kind"`
-	Step         int64       `json:"step"`
-	Epoch        int         `json:"epoch"`
-	Loss         *float64    `json:"loss"`
-	TrainAcc     *float64    `json:"train_acc"`
-	TestAcc      *float64    `json:"test_acc"`
-	TestLoss     *float64    `json:"test_loss"`
-	Reinits      LayerCounts `json:"reinits"`
-	Dead         LayerCounts `json:"dead"`
-	ImagesPerSec float64     `json:"images_per_sec"`
-	Elapsed      float64     `json:"elapsed"`
-}
-
-// LayerCount is one layer's count.
-type LayerCount struct {
-	Layer string
-	N     int64
-}
-
-// LayerCounts is a JSON object of per-layer counts that keeps the order of its keys, so that
-// layers appear in the order the trainer wrote them (the network's order, unless it wrote a
-// sorted map).
-type LayerCounts []LayerCount
-
-// UnmarshalJSON decodes {"layer": count, ...} keeping the key order; null gives an empty list.
-func (lc *LayerCounts) UnmarshalJSON(b []byte) error {
-	*lc = nil
-	if string(bytes.TrimSpace(b)) == "null" {
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return fmt.Errorf("per-layer counts: want a JSON object of layer names to integers")
-	}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("per-layer counts: %w", err)
-		}
-		name := t.(string) // object keys are always strings
-		var n int64
-		if err := dec.Decode(&n); err != nil {
-			return fmt.Errorf("per-layer counts: layer %q: %w", name, err)
-		}
-		*lc = append(*lc, LayerCount{name, n})
-	}
-	_, err := dec.Token() // the closing brace
-	return err
-}
-
 // Run is one (arm, seed) pair of a sweep and what its folder holds so far.
 type Run struct {
 	Arm     string
 	Seed    uint64
 	Dir     string
-	Summary *RunSummary // nil while the run is unfinished (running, interrupted or not started)
-	Claimed bool        // a worker has claimed the run (its folder has a claim file)
-	Metrics []Metric    // metrics.jsonl, possibly partial for an unfinished run
+	Summary *runlog.Summary // nil while the run is unfinished (running, interrupted or not started)
+	Claimed bool            // a worker has claimed the run (its folder has a claim file)
+	Metrics []runlog.Record // metrics.jsonl, possibly partial for an unfinished run
 }
 
 // Done reports whether the run has finished (written its summary).
@@ -188,14 +103,14 @@ func loadRun(dir, arm string, seed uint64) (Run, error) {
 	if _, err := os.Stat(filepath.Join(r.Dir, "claim")); err == nil {
 		r.Claimed = true
 	}
-	sumPath := filepath.Join(r.Dir, "summary.json")
+	sumPath := filepath.Join(r.Dir, runlog.SummaryFile)
 	b, err := os.ReadFile(sumPath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return r, fmt.Errorf("report: %w", err)
 	default:
-		var s RunSummary
+		var s runlog.Summary
 		if err := json.Unmarshal(b, &s); err != nil {
 			return r, fmt.Errorf("report: %s: %w", sumPath, err)
 		}
@@ -203,28 +118,29 @@ func loadRun(dir, arm string, seed uint64) (Run, error) {
 			return r, fmt.Errorf("report: %s: says arm %q seed %d, but its folder is arm %q seed %d", sumPath, s.Arm, s.Seed, arm, seed)
 		}
 		switch s.Status {
-		case StatusOK, StatusFailed, StatusDiverged:
+		case runlog.StatusOK, runlog.StatusFailed, runlog.StatusDiverged:
 		default:
-			return r, fmt.Errorf("report: %s: status %q, want %q, %q or %q", sumPath, s.Status, StatusOK, StatusFailed, StatusDiverged)
+			return r, fmt.Errorf("report: %s: status %q, want %q, %q or %q", sumPath, s.Status,
+				runlog.StatusOK, runlog.StatusFailed, runlog.StatusDiverged)
 		}
-		if s.Status == StatusOK && s.FinalTestAcc == nil {
+		if s.Status == runlog.StatusOK && s.FinalTestAcc == nil {
 			return r, fmt.Errorf("report: %s: status ok but no final_test_acc", sumPath)
 		}
-		for _, acc := range []*float64{s.FinalTestAcc, s.BestTestAcc} {
+		for _, acc := range []*runlog.Number{s.FinalTestAcc, s.BestTestAcc} {
 			if acc != nil && !(*acc >= 0 && *acc <= 1) {
 				return r, fmt.Errorf("report: %s: accuracy %g, want a fraction in [0, 1]", sumPath, *acc)
 			}
 		}
 		r.Summary = &s
 	}
-	r.Metrics, err = readMetrics(filepath.Join(r.Dir, "metrics.jsonl"), r.Summary == nil)
+	r.Metrics, err = readMetrics(filepath.Join(r.Dir, runlog.MetricsFile), r.Summary == nil)
 	return r, err
 }
 
 // readMetrics reads a metrics.jsonl file; a missing file gives no metrics. While a run is still
 // going (live), its last line may be half written: a final line without its newline that does not
 // parse is ignored. Any other bad line is an error naming the file and line.
-func readMetrics(path string, live bool) ([]Metric, error) {
+func readMetrics(path string, live bool) ([]runlog.Record, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -233,7 +149,7 @@ func readMetrics(path string, live bool) ([]Metric, error) {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	defer f.Close()
-	var ms []Metric
+	var ms []runlog.Record
 	rd := bufio.NewReader(f)
 	for line := 1; ; line++ {
 		text, err := rd.ReadBytes('\n')
@@ -242,7 +158,7 @@ func readMetrics(path string, live bool) ([]Metric, error) {
 		}
 		complete := err == nil
 		if len(bytes.TrimSpace(text)) > 0 {
-			var m Metric
+			var m runlog.Record
 			if jerr := json.Unmarshal(text, &m); jerr != nil {
 				if live && !complete {
 					break

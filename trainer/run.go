@@ -557,7 +557,7 @@ func (r *run) record(kind string, loss, acc, lr float64) Record {
 	epoch := r.st.Epoch + 1
 	layers := r.rev.Layers()
 	return Record{Kind: kind, Step: r.st.Step, Epoch: epoch, Loss: Number(loss), TrainAcc: Number(acc), LR: Number(lr),
-		Reinits: LayerCounts{layers, reinits}, Dead: LayerCounts{layers, dead},
+		Reinits: LayerCounts{Layers: layers, Counts: reinits}, Dead: LayerCounts{Layers: layers, Counts: dead},
 		ImagesPerSec: ips, Elapsed: r.elapsed()}
 }
 
@@ -684,7 +684,7 @@ func (r *run) finish(diverged string, err error) (Summary, error) {
 		FinalTestLoss: num(float64(r.st.TestLoss)), FinalTrainLoss: num(float64(r.st.TrainLoss)),
 		ChanceAcc: chance, FailedMargin: r.cfg.FailMargin,
 		Epochs: r.st.EpochsRun, Steps: r.st.Step, WallSeconds: r.st.Elapsed,
-		ReinitsPerLayer: LayerCounts{layers, reinits}, DeadFinalPerLayer: LayerCounts{layers, dead},
+		ReinitsPerLayer: LayerCounts{Layers: layers, Counts: reinits}, DeadFinalPerLayer: LayerCounts{Layers: layers, Counts: dead},
 	}
 	s.ReinitsTotal = s.ReinitsPerLayer.Total()
 	if r.valSet != nil {
