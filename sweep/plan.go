@@ -209,13 +209,18 @@ func mergeKeys(a, b map[string]string) map[string]bool {
 // recorded. Workers starting together against one folder race safely: the file is written to a
 // temporary name and hard-linked into place, which fails when another worker got there first
 // (then its plan is read and compared), so sweep.json is always whole and written once.
+//
+// One change is allowed: more seeds. When p is the recorded plan with seeds added (the recorded
+// ones all kept), sweep.json is replaced (atomically) by the plan with the recorded seeds first
+// and the new ones after, so that a sweep grows when its result needs more seeds. Grow a sweep
+// from one worker at a time: two growing it at once keep only the last one's seeds on record.
 func Ensure(dir string, p Plan) (Plan, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Plan{}, fmt.Errorf("sweep: output folder: %w", err)
 	}
 	path := filepath.Join(dir, PlanFile)
 	if old, err := ReadPlan(dir); err == nil {
-		return old, samePlan(path, &old, &p)
+		return grow(path, old, p)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return Plan{}, err
 	}
@@ -232,14 +237,39 @@ func Ensure(dir string, p Plan) (Plan, error) {
 		if err != nil {
 			return Plan{}, err
 		}
-		return old, samePlan(path, &old, &p)
+		return grow(path, old, p)
 	}
 	return p, nil
 }
 
+// grow checks plan p against the recorded plan old: the same plan gives old; old with seeds
+// added is recorded (in path) and returned; anything else is an error naming the differences.
+func grow(path string, old, p Plan) (Plan, error) {
+	added := slices.DeleteFunc(slices.Clone(p.Seeds), func(s uint64) bool { return slices.Contains(old.Seeds, s) })
+	kept := !slices.ContainsFunc(old.Seeds, func(s uint64) bool { return !slices.Contains(p.Seeds, s) })
+	if len(added) == 0 || !kept {
+		return old, samePlan(path, &old, &p)
+	}
+	grown := old
+	grown.Seeds = append(slices.Clone(old.Seeds), added...)
+	withOldSeeds := p
+	withOldSeeds.Seeds = old.Seeds
+	if err := samePlan(path, &old, &withOldSeeds); err != nil {
+		return old, err
+	}
+	b, err := json.MarshalIndent(grown, "", "  ")
+	if err != nil {
+		return old, fmt.Errorf("sweep: %s: %w", path, err)
+	}
+	if err := atomicfile.Write(path, append(b, '\n')); err != nil {
+		return old, fmt.Errorf("sweep: adding seeds %s to %s: %w", report.FormatSeeds(added), path, err)
+	}
+	return grown, nil
+}
+
 func samePlan(path string, old, now *Plan) error {
 	if d := old.Diff(now); len(d) > 0 {
-		return fmt.Errorf("sweep: %s records another plan: %s. A sweep folder holds one plan: rerun with the same settings to resume it, or choose another --out",
+		return fmt.Errorf("sweep: %s records another plan: %s. A sweep folder holds one plan: rerun with the same settings to resume it (more seeds may be added), or choose another --out",
 			path, strings.Join(d, "; "))
 	}
 	return nil

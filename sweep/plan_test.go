@@ -3,6 +3,7 @@ package sweep
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -124,10 +125,11 @@ func TestEnsurePlan(t *testing.T) {
 	if _, err := Ensure(dir, same); err != nil {
 		t.Errorf("same plan: %v", err)
 	}
-	// ...and another plan is an error naming every difference.
+	// ...and another plan is an error naming every difference (its added seed 4 is not one: a
+	// sweep may grow).
 	other, _ := NewPlan("quick", mustArms(t, "baseline,randomout:tau=1e-6"), []uint64{1, 2, 3, 4}, map[string]string{"lr": "0.01"}, true)
 	_, err = Ensure(dir, other)
-	for _, want := range []string{"records another plan", "seeds 1-3, now 1-4", "arm randomout:randomout=true, now randomout:randomout=true,tau=1e-06",
+	for _, want := range []string{"records another plan", "arm randomout:randomout=true, now randomout:randomout=true,tau=1e-06",
 		"--epochs 2, now not given", "--lr not given, now 0.01", "vary-data-seed false, now true", "choose another --out"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("other plan: %v, want %q", err, want)
@@ -137,6 +139,26 @@ func TestEnsurePlan(t *testing.T) {
 	_, err = Ensure(dir, renamed)
 	if err == nil || !strings.Contains(err.Error(), "preset quick, now paper") || !strings.Contains(err.Error(), "arms baseline,randomout, now baseline") {
 		t.Errorf("renamed arms: %v", err)
+	}
+	// More seeds grow the recorded plan, recorded seeds first; fewer, or more seeds with another
+	// change, are errors.
+	more, _ := NewPlan("quick", mustArms(t, "baseline,randomout"), []uint64{7, 1, 2, 3, 5}, map[string]string{"epochs": "2"}, false)
+	grown, err := Ensure(dir, more)
+	if err != nil || !slices.Equal(grown.Seeds, []uint64{1, 2, 3, 7, 5}) || grown.Created != created[0] {
+		t.Fatalf("adding seeds 7 and 5: %+v, %v; want seeds 1,2,3,7,5 and the original creation time", grown, err)
+	}
+	if back, err := ReadPlan(dir); err != nil || !slices.Equal(back.Seeds, grown.Seeds) || len(back.Diff(&grown)) != 0 {
+		t.Errorf("after growing, sweep.json holds %+v, %v", back, err)
+	}
+	if _, err := Ensure(dir, p); err == nil || !strings.Contains(err.Error(), "seeds 1-3,7,5, now 1-3") {
+		t.Errorf("fewer seeds than recorded: %v", err)
+	}
+	moreAndOther, _ := NewPlan("quick", mustArms(t, "baseline,randomout"), []uint64{1, 2, 3, 5, 7, 8}, map[string]string{"epochs": "3"}, false)
+	if _, err := Ensure(dir, moreAndOther); err == nil || !strings.Contains(err.Error(), "--epochs 2, now 3") {
+		t.Errorf("more seeds and another epoch count: %v", err)
+	}
+	if back, _ := ReadPlan(dir); !slices.Equal(back.Seeds, grown.Seeds) {
+		t.Errorf("a refused plan changed sweep.json's seeds to %v", back.Seeds)
 	}
 	os.WriteFile(filepath.Join(dir, PlanFile), []byte(`{"preset": "quick", "arms": 3}`), 0o644)
 	if _, err := Ensure(dir, p); err == nil || !strings.Contains(err.Error(), PlanFile) {

@@ -51,7 +51,8 @@ func sweepCommand() *cli.Command {
 		Description: "Runs each pair as `rout train` would into DIR/runs/ARM/SEED/ (any `rout train` flag applies to every run;\n" +
 			"an arm's overrides beat the flags, which beat the preset) and records the plan in DIR/sweep.json. Killed\n" +
 			"or interrupted (Ctrl-C checkpoints and exits 130), the same command resumes: finished runs are kept,\n" +
-			"interrupted ones continue from their checkpoints. Workers on several machines share DIR with --shard\n" +
+			"interrupted ones continue from their checkpoints; the same command with more --seeds grows the sweep.\n" +
+			"Workers on several machines share DIR with --shard\n" +
 			"(or Slurm / Kubernetes variables); a claim file in each run folder keeps two from running one pair.\n" +
 			"At the end it prints the report's tables; `rout report DIR` also writes the pictures.",
 		Flags:        flags,

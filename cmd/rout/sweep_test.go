@@ -84,6 +84,18 @@ func TestSweepCommand(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--max-steps 8, now 9") {
 		t.Errorf("other plan: %v", err)
 	}
+
+	// More seeds grow the sweep: only the new pairs run, and the report covers all of them.
+	grown := append(tinySweep(dir, 8), "--seeds", "1-3", "--arms", "baseline,ro:randomout=true,tau=1e-3")
+	stdout, stderr, _, err = runCtx(context.Background(), grown...)
+	if err != nil || !strings.Contains(stdout, "6 of 6 runs done") || !strings.Contains(stdout, "ran 2 (") ||
+		!strings.Contains(stdout, "4 finished before") || !strings.Contains(stderr, "seeds 1-3: 6 runs") {
+		t.Errorf("adding seed 3: %v\n%s\n%s", err, stdout, stderr)
+	}
+	readJSONFile(t, filepath.Join(dir, "sweep.json"), &plan)
+	if !slices.Equal(plan.Seeds, []uint64{1, 2, 3}) {
+		t.Errorf("sweep.json seeds %v after adding seed 3", plan.Seeds)
+	}
 }
 
 // TestSweepFileAndShard: a sweep file gives the plan; a Kubernetes Indexed Job's index picks
