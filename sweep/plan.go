@@ -40,8 +40,8 @@ type Plan struct {
 	Created      string            `json:"created"`
 }
 
-// Pair is one run of a plan: an arm (index into Plan.Arms) and a seed. Its index is its place
-// in plan order (arms in order, seeds in order within each arm), the order sharding uses.
+// Pair is one run of a plan: an arm and a seed. Its index is its place in plan order (seeds in
+// order, every arm of a seed in order), the order sharding uses.
 type Pair struct {
 	Index int
 	Arm   string
@@ -109,11 +109,12 @@ func NewPlan(preset string, arms []Arm, seeds []uint64, flags map[string]string,
 	return p, nil
 }
 
-// Pairs lists the plan's runs in plan order.
+// Pairs lists the plan's runs in plan order: seed by seed, every arm of a seed together (a
+// paired comparison needs both arms of a seed, and a grown sweep keeps its pairs' numbers).
 func (p *Plan) Pairs() []Pair {
 	var ps []Pair
-	for _, a := range p.Arms {
-		for _, s := range p.Seeds {
+	for _, s := range p.Seeds {
+		for _, a := range p.Arms {
 			ps = append(ps, Pair{Index: len(ps), Arm: a.Name, Seed: s})
 		}
 	}
@@ -208,12 +209,16 @@ func mergeKeys(a, b map[string]string) map[string]bool {
 // creation time), or checks that the one there records the same plan, and returns the plan as
 // recorded. Workers starting together against one folder race safely: the file is written to a
 // temporary name and hard-linked into place, which fails when another worker got there first
-// (then its plan is read and compared), so sweep.json is always whole and written once.
+// (then its plan is read and compared), so sweep.json is always whole; it is replaced only to
+// add seeds.
 //
 // One change is allowed: more seeds. When p is the recorded plan with seeds added (the recorded
-// ones all kept), sweep.json is replaced (atomically) by the plan with the recorded seeds first
-// and the new ones after, so that a sweep grows when its result needs more seeds. Grow a sweep
-// from one worker at a time: two growing it at once keep only the last one's seeds on record.
+// ones all kept, in any order), sweep.json is replaced (atomically) by the plan with the
+// recorded seeds first and the new ones after, so that a sweep grows when its result needs more
+// seeds. Pairs are numbered seed by seed, so the pairs already planned keep their numbers (and
+// shards) and the new ones spread over the shards. Grow a sweep with its other workers stopped:
+// a worker still on the old plan does not see the new seeds, and two growing it at once keep
+// only the last one's seeds on record.
 func Ensure(dir string, p Plan) (Plan, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Plan{}, fmt.Errorf("sweep: output folder: %w", err)
@@ -242,21 +247,24 @@ func Ensure(dir string, p Plan) (Plan, error) {
 	return p, nil
 }
 
-// grow checks plan p against the recorded plan old: the same plan gives old; old with seeds
-// added is recorded (in path) and returned; anything else is an error naming the differences.
+// grow checks plan p against the recorded plan old, its seeds as a set (the recorded order
+// stays): the same plan gives old; old with seeds added is recorded (in path) and returned;
+// anything else, a recorded seed left out included, is an error naming the differences.
 func grow(path string, old, p Plan) (Plan, error) {
-	added := slices.DeleteFunc(slices.Clone(p.Seeds), func(s uint64) bool { return slices.Contains(old.Seeds, s) })
-	kept := !slices.ContainsFunc(old.Seeds, func(s uint64) bool { return !slices.Contains(p.Seeds, s) })
-	if len(added) == 0 || !kept {
+	if slices.ContainsFunc(old.Seeds, func(s uint64) bool { return !slices.Contains(p.Seeds, s) }) {
 		return old, samePlan(path, &old, &p)
 	}
-	grown := old
-	grown.Seeds = append(slices.Clone(old.Seeds), added...)
 	withOldSeeds := p
 	withOldSeeds.Seeds = old.Seeds
 	if err := samePlan(path, &old, &withOldSeeds); err != nil {
 		return old, err
 	}
+	added := slices.DeleteFunc(slices.Clone(p.Seeds), func(s uint64) bool { return slices.Contains(old.Seeds, s) })
+	if len(added) == 0 {
+		return old, nil
+	}
+	grown := old
+	grown.Seeds = append(slices.Clone(old.Seeds), added...)
 	b, err := json.MarshalIndent(grown, "", "  ")
 	if err != nil {
 		return old, fmt.Errorf("sweep: %s: %w", path, err)

@@ -41,13 +41,24 @@ func TestPlanConfig(t *testing.T) {
 	if _, err := p.Config("nope", 4, nil); err == nil {
 		t.Error("unknown arm: no error")
 	}
-	// Pairs in plan order: arms, then seeds.
+	// Pairs in plan order: seeds, then arms, numbered in that order.
 	var got []string
-	for _, pr := range p.Pairs() {
+	for i, pr := range p.Pairs() {
 		got = append(got, pr.String())
+		if pr.Index != i {
+			t.Errorf("pair %s has index %d, want %d", pr, pr.Index, i)
+		}
 	}
-	if strings.Join(got, " ") != "baseline/4 baseline/9 ro/4 ro/9" {
+	if strings.Join(got, " ") != "baseline/4 ro/4 baseline/9 ro/9" {
 		t.Errorf("pairs %v", got)
+	}
+	// Growing the seeds keeps every planned pair's number.
+	grown := p
+	grown.Seeds = append(slices.Clone(p.Seeds), 2)
+	for i, pr := range grown.Pairs()[:4] {
+		if old := p.Pairs()[i]; pr != old {
+			t.Errorf("after growing, pair %d is %+v, was %+v", i, pr, old)
+		}
 	}
 
 	v, err := NewPlan("quick", arms, []uint64{4, 9}, nil, true)
@@ -149,6 +160,10 @@ func TestEnsurePlan(t *testing.T) {
 	}
 	if back, err := ReadPlan(dir); err != nil || !slices.Equal(back.Seeds, grown.Seeds) || len(back.Diff(&grown)) != 0 {
 		t.Errorf("after growing, sweep.json holds %+v, %v", back, err)
+	}
+	// The command that grew it resumes it (its seeds in its own order).
+	if again, err := Ensure(dir, more); err != nil || !slices.Equal(again.Seeds, grown.Seeds) {
+		t.Errorf("the growing command again: %+v, %v; want the grown plan", again.Seeds, err)
 	}
 	if _, err := Ensure(dir, p); err == nil || !strings.Contains(err.Error(), "seeds 1-3,7,5, now 1-3") {
 		t.Errorf("fewer seeds than recorded: %v", err)

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"rout/net/gpu"
 	"time"
 
 	"rout/data"
@@ -427,10 +428,16 @@ func OpenBackend(c *Config) (net.Backend, error) {
 		}
 		return b, nil
 	}
-	if b, err := newGPU(c); err == nil {
-		return b, nil
+	// auto: the CPU only when no GPU is usable; a usable GPU that a GPU setting (--cudnn-graph,
+	// say) cannot open is an error, not a silent fall back to a hundred times slower training.
+	if gpu.Available() != nil {
+		return newCPU(c), nil
 	}
-	return newCPU(c), nil
+	b, err := newGPU(c)
+	if err != nil {
+		return nil, fmt.Errorf("setting device auto: a GPU is usable but: %w", err)
+	}
+	return b, nil
 }
 
 // endStep is the step the run stops at: the last of its epochs, or max-steps if sooner.

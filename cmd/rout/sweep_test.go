@@ -123,20 +123,23 @@ overrides = { randomout = true, randomout-scope = "weights+bias" }
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
-	// Plan order baseline/5, baseline/6, ro-bias/5, ro-bias/6: shard 1/2 has indices 1 and 3.
+	// Plan order baseline/5, ro-bias/5, baseline/6, ro-bias/6: shard 1/2 has indices 1 and 3.
 	if !strings.Contains(stdout, "this worker (shard 1/2, 2 runs) ran 2") || !strings.Contains(stdout, "2 of 4 runs done") {
 		t.Errorf("stdout:\n%s", stdout)
 	}
-	for _, run := range []string{"baseline/6", "ro-bias/6"} {
-		cfg, err := trainer.ResumeConfig(filepath.Join(dir, "runs", run))
+	for _, run := range []struct {
+		dir  string
+		seed uint64
+	}{{"ro-bias/5", 5}, {"ro-bias/6", 6}} {
+		cfg, err := trainer.ResumeConfig(filepath.Join(dir, "runs", run.dir))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg.MaxSteps != 4 || cfg.DataSeed != 6 || cfg.Seed != 6 || (run == "ro-bias/6") != cfg.RandomOut {
-			t.Errorf("%s: config %+v (command line beats the file; vary-data-seed)", run, cfg)
+		if cfg.MaxSteps != 4 || cfg.DataSeed != run.seed || cfg.Seed != run.seed || !cfg.RandomOut || cfg.RandomOutScope != "weights+bias" {
+			t.Errorf("%s: config %+v (command line beats the file; vary-data-seed; the arm's overrides)", run.dir, cfg)
 		}
 	}
-	for _, run := range []string{"baseline/5", "ro-bias/5"} {
+	for _, run := range []string{"baseline/5", "baseline/6"} {
 		if _, err := os.Stat(filepath.Join(dir, "runs", run)); err == nil {
 			t.Errorf("%s belongs to shard 0 but was run", run)
 		}
