@@ -82,16 +82,17 @@ func (o benchOptions) check() error {
 // openBenchBackend opens the backend --device names. The benchmark lets cuDNN pick its fastest
 // algorithms (no deterministic mode); TF32 only with --tf32; cuDNN's graph API with --cudnn-graph.
 func openBenchBackend(o benchOptions) (net.Backend, error) {
-	if o.device != "cpu" {
-		b, err := gpu.New(gpu.Options{AllowTF32: o.tf32, GraphConv: o.graph})
-		if err == nil || o.device == "gpu" {
-			if err != nil {
-				return nil, fmt.Errorf("bench: --device gpu: %w", err)
-			}
-			return b, nil
+	if o.device == "cpu" || o.device == "auto" && gpu.Available() != nil {
+		if o.graph || o.tf32 {
+			return nil, usageError{fmt.Errorf("bench: --cudnn-graph and --tf32 are GPU settings; the benchmark would run on the CPU")}
 		}
+		return cpu.New(cpu.Options{}), nil
 	}
-	return cpu.New(cpu.Options{}), nil
+	b, err := gpu.New(gpu.Options{AllowTF32: o.tf32, GraphConv: o.graph})
+	if err != nil {
+		return nil, fmt.Errorf("bench: --device %s: %w", o.device, err)
+	}
+	return b, nil
 }
 
 // deviceTimer is implemented by backends that time queued work on the device (the GPU backend,
@@ -304,9 +305,13 @@ func runBench(w io.Writer, o benchOptions) error {
 		res[i] = benchResult{mode: m.name, median: median(times[i]), host: median(hosts[i])}
 	}
 	writeBench(w, o, b, r.describe, res)
-	if p, ok := b.(convPlanWriter); ok && o.plans {
+	if o.plans {
 		fmt.Fprintln(w)
-		p.WriteConvPlans(w, r.step)
+		if p, ok := b.(convPlanWriter); ok {
+			p.WriteConvPlans(w, r.step)
+		} else {
+			fmt.Fprintf(w, "--plans: the %s backend has no convolution algorithms to list\n", b.Name())
+		}
 	}
 	return nil
 }
@@ -320,7 +325,8 @@ func median(ds []time.Duration) time.Duration {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// writeBench prints the table scripts/bench_torch.py prints too.
+// writeBench prints the table scripts/bench_torch.py prints too, with a column of its own: the
+// host time to queue a step.
 func writeBench(w io.Writer, o benchOptions, b net.Backend, model string, res []benchResult) {
 	precision := "fp32 (TF32 off)"
 	if o.tf32 {

@@ -17,7 +17,7 @@ func TestBenchCPU(t *testing.T) {
 	var out bytes.Buffer
 	app.Writer = &out
 	args := []string{"rout", "bench", "--device", "cpu", "--model", "convnet-small@0.125", "--batch", "4",
-		"--optimizer", "sgd", "--steps", "2", "--warmup", "1", "--repeats", "3"}
+		"--optimizer", "sgd", "--steps", "2", "--warmup", "1", "--repeats", "3", "--plans"}
 	if err := app.Run(args); err != nil {
 		t.Fatalf("rout bench: %v\n%s", err, out.String())
 	}
@@ -41,6 +41,9 @@ func TestBenchCPU(t *testing.T) {
 			t.Fatalf("%s: %v images/s for %v ms/step at batch 4 (want about %.0f)", r[1], ips, ms, want)
 		}
 	}
+	if !strings.Contains(text, "--plans: the cpu backend has no convolution algorithms to list") {
+		t.Errorf("--plans on the CPU says nothing:\n%s", text)
+	}
 	if !strings.Contains(text, "RandomOut overhead: ") || !strings.Contains(text, "batch 4, sgd, fp32 (TF32 off)") {
 		t.Fatalf("missing header or overhead line:\n%s", text)
 	}
@@ -48,7 +51,8 @@ func TestBenchCPU(t *testing.T) {
 
 // TestBenchRejectsBadFlags checks that bad values are usage errors naming the flag.
 func TestBenchRejectsBadFlags(t *testing.T) {
-	for _, bad := range [][]string{{"--batch", "0"}, {"--optimizer", "rmsprop"}, {"--device", "tpu"}, {"--repeats", "0"}} {
+	for _, bad := range [][]string{{"--batch", "0"}, {"--optimizer", "rmsprop"}, {"--device", "tpu"}, {"--repeats", "0"},
+		{"--cudnn-graph", "--device", "cpu"}, {"--tf32", "--device", "cpu"}} {
 		app := newApp()
 		app.Writer = &bytes.Buffer{}
 		err := app.Run(append([]string{"rout", "bench"}, bad...))
