@@ -108,9 +108,15 @@ func copyState(t *testing.T, dst, src *side) {
 	}
 }
 
-// lockstep runs cfg for steps steps on backend g and on the CPU in lockstep (see the top of the
-// file) and returns the number of decisions that flipped.
-func lockstep(t *testing.T, cfg Config, ds *data.Dataset, g net.Backend, steps int) int {
+// lockstepResult is what a lockstep comparison found.
+type lockstepResult struct {
+	flips, decisions, marked int     // decisions that differ, decisions made, filters the CPU marked
+	worstLoss, worstNorm     float64 // largest relative loss difference; largest norm difference of its layer's largest
+}
+
+// lockstep runs cfg for steps steps (within the first epoch) on backend g and on the CPU in
+// lockstep (see the top of the file).
+func lockstep(t *testing.T, cfg Config, ds *data.Dataset, g net.Backend, steps int) lockstepResult {
 	c := cpu.New(cpu.Options{})
 	t.Cleanup(func() { c.Close() })
 	gs := openSide(t, withDevice(cfg, g.Name()), ds, g)
@@ -123,6 +129,9 @@ func lockstep(t *testing.T, cfg Config, ds *data.Dataset, g net.Backend, steps i
 		t.Fatalf("the initial weights differ between the backends")
 	}
 
+	if steps > cs.r.perEpoch {
+		t.Fatalf("lockstep: %d steps, but the first epoch has %d (the sides do not change epochs)", steps, cs.r.perEpoch)
+	}
 	groups := cs.ro.ft.Groups
 	total := cfg.Epochs * cs.r.perEpoch
 	var tab strings.Builder
@@ -131,13 +140,14 @@ func lockstep(t *testing.T, cfg Config, ds *data.Dataset, g net.Backend, steps i
 	defer func() {
 		t.Logf("lockstep comparison, %s against cpu, every step from the CPU's state:\n%s", g.Name(), tab.String())
 	}()
-	flips, decisions, checks, worst, worstNorm := 0, 0, 0, 0.0, 0.0
+	var res lockstepResult
+	checks := 0
 	for i := 0; i < steps; i++ {
 		lr := learningRate(&cfg, i, cs.r.perEpoch, total)
 		cl, cn, cm := cs.step(t, lr)
 		gl, gn, gm := gs.step(t, lr)
 		rel := math.Abs(gl-cl) / math.Max(math.Abs(cl), 1e-30)
-		worst = math.Max(worst, rel)
+		res.worstLoss = math.Max(res.worstLoss, rel)
 		if !(rel <= lockstepLossTol) {
 			t.Errorf("step %d: loss cpu %.8g, %s %.8g: relative difference %.3g, want at most %g", i+1, cl, g.Name(), gl, rel, lockstepLossTol)
 		}
@@ -153,16 +163,26 @@ func lockstep(t *testing.T, cfg Config, ds *data.Dataset, g net.Backend, steps i
 			end := first + grp.Filters
 			live := liveMedian(cn[first:end], gn[first:end])
 			top := layerMax(cn[first:end], gn[first:end])
+			for _, side := range []struct {
+				name        string
+				norms, mask []float32
+			}{{"cpu", cn, cm}, {g.Name(), gn, gm}} {
+				if bad := markedRight(side.norms[first:end], side.mask[first:end], cfg); bad >= 0 {
+					t.Errorf("step %d: %s: %s filter %d: norm %.6g, marked %v: not what tau %g (%s) says",
+						i+1, side.name, grp.Name, bad, side.norms[first+bad], side.mask[first+bad] == 1, cfg.Tau, cfg.TauMode)
+				}
+			}
 			for f := first; f < end; f++ {
-				decisions++
+				res.decisions++
 				if cm[f] == 1 {
 					marked++
+					res.marked++
 				}
 				c, o := float64(cn[f]), float64(gn[f])
 				normsAgree := math.Abs(c-o) <= lockstepNormTol*math.Max(c, o)
 				if top > 0 {
 					d := math.Abs(c-o) / top
-					worstNorm = math.Max(worstNorm, d)
+					res.worstNorm = math.Max(res.worstNorm, d)
 					if !(d <= lockstepNormTol) {
 						t.Errorf("step %d: %s filter %d: gradient norm cpu %.6g, %s %.6g: differ by %.3g of the layer's largest norm %.3g, want at most %g",
 							i+1, grp.Name, f-first, c, g.Name(), o, d, top, lockstepNormTol)
@@ -171,7 +191,7 @@ func lockstep(t *testing.T, cfg Config, ds *data.Dataset, g net.Backend, steps i
 				if cm[f] == gm[f] {
 					continue
 				}
-				flips++
+				res.flips++
 				flipped = append(flipped, fmt.Sprintf("%s#%d: %.3g / %.3g", grp.Name, f-first, c, o))
 				kept := math.Max(c, o) // the norm of the side that did not mark the filter
 				reluEdge := math.Min(c, o) < 1e-30 && kept < lockstepEdge*live
@@ -188,12 +208,33 @@ func lockstep(t *testing.T, cfg Config, ds *data.Dataset, g net.Backend, steps i
 	if checks == 0 {
 		t.Fatalf("no RandomOut check in %d steps (every %d)", steps, cfg.RandomOutEvery)
 	}
-	if float64(flips) > lockstepMaxFlips*float64(decisions) {
-		t.Errorf("%d of %d decisions flipped, more than %g of them", flips, decisions, lockstepMaxFlips)
+	if float64(res.flips) > lockstepMaxFlips*float64(res.decisions) {
+		t.Errorf("%d of %d decisions flipped, more than %g of them", res.flips, res.decisions, lockstepMaxFlips)
 	}
 	t.Logf("%d steps: largest relative loss difference %.3g (tolerance %g); largest norm difference %.3g of its layer's largest norm (tolerance %g); %d of %d re-draw decisions differ (edge cases)",
-		steps, worst, lockstepLossTol, worstNorm, lockstepNormTol, flips, decisions)
-	return flips
+		steps, res.worstLoss, lockstepLossTol, res.worstNorm, lockstepNormTol, res.flips, res.decisions)
+	return res
+}
+
+// markedRight checks one layer's mask against its norms and the threshold of cfg (tau, or tau
+// times the layer's mean norm, computed as net/cpu does), and returns the first filter marked
+// wrongly, or -1. A norm within 1e-6 of the threshold may go either way: another backend may sum
+// the mean in another order.
+func markedRight(norms, mask []float32, cfg Config) int {
+	tau := float32(cfg.Tau)
+	if cfg.TauMode == "relative" && len(norms) > 0 {
+		var s float64
+		for _, v := range norms {
+			s += float64(v)
+		}
+		tau *= float32(s / float64(len(norms)))
+	}
+	for f, v := range norms {
+		if (mask[f] == 1) != (v < tau) && math.Abs(float64(v-tau)) > 1e-6*math.Abs(float64(tau)) {
+			return f
+		}
+	}
+	return -1
 }
 
 // liveMedian is the median L1 norm of a layer's filters that are alive (norm >= 1e-30) on either
@@ -243,9 +284,29 @@ func TestLockstepCPUAgainstItself(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := cpu.New(cpu.Options{Threads: 1})
+	other := cpu.New(cpu.Options{Threads: 3})
 	defer other.Close()
-	if flips := lockstep(t, cfg, ds, other, 4); flips != 0 {
-		t.Errorf("%d decisions differ between two CPU backends, want 0", flips)
+	res := lockstep(t, cfg, ds, other, 4)
+	if res.flips != 0 || res.worstLoss != 0 || res.worstNorm != 0 || res.marked == 0 {
+		t.Errorf("two CPU backends: %+v; want no flip, identical losses and norms, and some filters marked", res)
+	}
+}
+
+// TestMarkedRight checks the harness's own check of a mask against tau, absolute and relative.
+func TestMarkedRight(t *testing.T) {
+	norms := []float32{0, 1e-31, 0.5, 2, 4}
+	abs := Config{Tau: 1e-30, TauMode: "absolute"}
+	if bad := markedRight(norms, []float32{1, 1, 0, 0, 0}, abs); bad != -1 {
+		t.Errorf("a right absolute mask: filter %d reported", bad)
+	}
+	if bad := markedRight(norms, []float32{1, 1, 1, 0, 0}, abs); bad != 2 {
+		t.Errorf("filter 2 (norm 0.5) marked under tau 1e-30: reported %d, want 2", bad)
+	}
+	rel := Config{Tau: 0.5, TauMode: "relative"} // mean 1.3, threshold 0.65
+	if bad := markedRight(norms, []float32{1, 1, 1, 0, 0}, rel); bad != -1 {
+		t.Errorf("a right relative mask: filter %d reported", bad)
+	}
+	if bad := markedRight(norms, []float32{1, 1, 0, 0, 0}, rel); bad != 2 {
+		t.Errorf("filter 2 (norm 0.5 < 0.65) left unmarked: reported %d, want 2", bad)
 	}
 }
