@@ -634,7 +634,12 @@ func (c *Context) planGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvD
 		Deterministic: !has(C.RC_CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC),
 		TensorOps:     has(C.RC_CUDNN_NUMERICAL_NOTE_TENSOR_CORE),
 		Candidates:    len(cands), SearchMs: float32(time.Since(began).Seconds() * 1e3)}}
-	*[3]*AlgoChoice{&c.graphReport(gk.k).Forward, &c.graphReport(gk.k).BackwardData, &c.graphReport(gk.k).BackwardFilter}[gk.dir] = p.choice
+	// Report the latest choice of the direction, with the time of all its searches (a direction
+	// may have several graphs: beta 0 and 1, other alignments).
+	rep := c.graphReport(gk.k)
+	dst := [3]*AlgoChoice{&rep.Forward, &rep.BackwardData, &rep.BackwardFilter}[gk.dir]
+	p.choice.SearchMs += dst.SearchMs
+	*dst = p.choice
 	return p, nil
 }
 

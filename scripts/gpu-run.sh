@@ -20,10 +20,10 @@
 #            from the CPU's state; losses and every filter's re-draw decision compared), run free
 #            (losses compared), a variant that forces re-draws (legacy and graph cuDNN API), and
 #            two deterministic GPU runs that must agree bit for bit.
-#   speed    `rout bench` and scripts/bench_torch.py (eager and torch.compile), inception28,
-#            batch 128, fp32, SGD and Adam, with and without RandomOut, side by side; with SGD
-#            also rout's convolution algorithms (--plans), PyTorch's kernel profile (--profile), and
-#            rout with its convolutions through cuDNN's graph API (--cudnn-graph).
+#   speed    `rout bench` and scripts/bench_torch.py, inception28, batch 128, fp32, with and
+#            without RandomOut, side by side: SGD (rout with --plans, and again with its
+#            convolutions through cuDNN's graph API; PyTorch eager, torch.compile and --profile)
+#            and Adam (rout; PyTorch eager).
 #   real     `rout sweep --preset paper --device gpu` on the archive for --epochs epochs and
 #            --seeds seeds, four arms (baseline, RandomOut, RandomOut with the bias re-drawn too,
 #            He's initialiser), 4 runs at once, and its report (failure rates, accuracies, tests).
@@ -86,11 +86,11 @@ host() {
 
 # --- device mode ------------------------------------------------------------------------------
 
-# Time limits per phase (seconds): 630 in all at worst, while `all` took 322 s on an H200 (before
-# the graph-API steps were added). Each phase rewrites the summary, so a call cut off at its own
-# limit still brings back every finished phase.
+# Time limits per phase (seconds): 590 in all at worst, within one 600 s device call, while `all`
+# took 322 s on an H200 (before the graph-API steps were added). Each phase rewrites the summary,
+# so a call cut off at its own limit still brings back every finished phase.
 declare -A limit=([check]=${GPU_RUN_LIMIT_CHECK:-60} [parity]=${GPU_RUN_LIMIT_PARITY:-170}
-	[speed]=${GPU_RUN_LIMIT_SPEED:-200} [real]=${GPU_RUN_LIMIT_REAL:-200})
+	[speed]=${GPU_RUN_LIMIT_SPEED:-160} [real]=${GPU_RUN_LIMIT_REAL:-200})
 
 device() {
 	local phases=() p
@@ -205,16 +205,16 @@ phase_parity() {
 	awk '/^=== (RUN|CONT|NAME)/ { sub(/^TestGPUMatchesCPU\//, "", $3); cur = $3 }
 		/largest relative loss difference/ { v = $0; sub(/.*largest relative loss difference (over [^:]*: )?/, "", v); sub(/ .*/, "", v); loss[cur] = v }
 		/re-draw decisions differ/ { v = $0; sub(/.*\); /, "", v); sub(/ re-draw decisions differ.*/, "", v); flips[cur] = v }
-		/relative L2 difference/ { v = $0; sub(/.*relative L2 difference /, "", v); l2[cur] = v }
-		/decision flip at step/ { v = $0; sub(/.*decision flip at step /, "", v); sub(/ .*/, "", v); flip[cur] = v }
+		/counts part at step/ { v = $0; sub(/.*counts part at step /, "", v); sub(/ .*/, "", v); part[cur] = v }
+		/final weights differ/ { v = $0; sub(/.*steps: /, "", v); sub(/ final weights differ.*/, "", v); bits[cur] = v }
 		/--- (PASS|FAIL|SKIP): TestGPUMatchesCPU\// { r = $2; sub(/:$/, "", r); t = $3; sub(/^TestGPUMatchesCPU\//, "", t); res[t] = r }
 		END { n = split("paper paper-free redraws gpu-rerun redraws-graph", names, " ")
 			for (i = 1; i <= n; i++) {
 				s = names[i]
 				printf "%s %s: loss rel diff max %s", s, (s in res) ? res[s] : "no result", (s in loss) ? loss[s] : "n/a"
 				if (s in flips) printf ", flipped decisions %s", flips[s]
-				if (s in l2) printf ", params rel L2 %s", l2[s]
-				if (s in flip) printf ", decision flip at step %s", flip[s]
+				if (s in part) printf ", free runs part at step %s", part[s]
+				if (s in bits) printf ", final weights differing %s", bits[s]
 				printf "; " } }' \
 		"$log" >"$GPU_RUN_LOGS/parity.key"
 	return $rc
@@ -233,17 +233,20 @@ phase_speed() {
 	local py rc=0 d opt tool
 	d=$GPU_RUN_LOGS
 	py=$(torch_python) || echo "gpu-run: no python3 with torch found (tried \$PYTHON, python3, /opt/torch/.venv/bin/python3)"
-	# rout's four figures first (quick), then PyTorch's: its first torch.compile of the model
-	# takes the longest, the second reuses the compile cache. The summary is rewritten after
-	# each command, so that a phase cut short by its limit still reports what it measured.
-	for tool in rout torch; do
+	# rout's figures first (quick: SGD, Adam, then SGD with cuDNN's graph API), then PyTorch's
+	# (SGD with eager, torch.compile and the kernel profile; Adam eager only). The summary is
+	# rewritten after each command, so that a phase cut short by its limit still reports what it
+	# measured.
+	for tool in rout routgraph torch; do
 		for opt in sgd adam; do
+			[[ $tool == routgraph && $opt == adam ]] && continue
 			local f=$d/speed-$tool-$opt.txt cap=60 r=0
-			[[ $tool == torch ]] && cap=$([[ $opt == sgd ]] && echo 130 || echo 90)
+			[[ $tool == torch ]] && cap=$([[ $opt == sgd ]] && echo 130 || echo 60)
 			echo "== $tool --optimizer $opt (limit ${cap}s)"
-			if [[ $tool == rout ]]; then
+			if [[ $tool == rout* ]]; then
 				local extra=()
 				[[ $opt == sgd ]] && extra=(--plans)
+				[[ $tool == routgraph ]] && extra+=(--cudnn-graph)
 				timeout --kill-after=5 $cap "$gpu/bin/rout" bench --device gpu --model inception28 --batch 128 --optimizer "$opt" "${extra[@]}" >"$f" 2>&1
 				r=$?
 			elif [[ -n ${py:-} ]]; then
@@ -267,12 +270,6 @@ phase_speed() {
 			speed_summary "$d"
 		done
 	done
-	# The convolutions through cuDNN's graph API, with its engine choices.
-	echo "== rout --optimizer sgd --cudnn-graph (limit 90s)"
-	timeout --kill-after=5 90 "$gpu/bin/rout" bench --device gpu --model inception28 --batch 128 --optimizer sgd \
-		--cudnn-graph --plans >"$d/speed-routgraph-sgd.txt" 2>&1 || rc=1
-	cat "$d/speed-routgraph-sgd.txt"
-	speed_summary "$d"
 	return $rc
 }
 
@@ -325,8 +322,8 @@ phase_real() {
 	[[ -f $archive ]] || { echo "no $archive" >"$GPU_RUN_LOGS/real.key"; return 1; }
 	echo "== rout sweep --preset paper --device gpu --epochs $e --seeds $seeds (4 arms)"
 	# The sweep stops itself before the phase's limit, so that its report of the runs finished
-	# by then is still written (an unfinished sweep resumes with the same command).
-	timeout --kill-after=5 $((${limit[real]} - 25)) "$gpu/bin/rout" sweep --preset paper --device gpu \
+	# by then is still written.
+	timeout --kill-after=5 $((${limit[real]} > 45 ? ${limit[real]} - 25 : 20)) "$gpu/bin/rout" sweep --preset paper --device gpu \
 		--data "folder:$archive" --epochs "$e" --seeds "$seeds" --parallel 4 --out "$d/sweep" \
 		--arms 'baseline,randomout,ro-bias:randomout=true,randomout-scope=weights+bias,he:init=he' >"$d/sweep.log" 2>&1
 	rc=$?

@@ -3,10 +3,13 @@
 package trainer
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,15 +81,21 @@ func TestGPUMatchesCPU(t *testing.T) {
 		cfg := parityConfig(spec)
 		cfg.Device = "gpu"
 		var runs [2]parityRun
+		var algos [2][]string
 		for i := range runs {
 			g, err := gpu.New(gpu.Options{Deterministic: true})
 			if err != nil {
 				t.Fatalf("opening the GPU backend: %v", err)
 			}
 			runs[i] = trainOn(t, cfg, ds, g)
+			algos[i] = algorithmChoices(g)
 			if err := g.Close(); err != nil {
 				t.Fatalf("closing the GPU backend: %v", err)
 			}
+		}
+		if !slices.Equal(algos[0], algos[1]) {
+			t.Errorf("the two runs' searches chose different convolution algorithms (the deterministic mode still chooses by timing), so bit-identity cannot be expected:\nrun 1: %s\nrun 2: %s",
+				strings.Join(algos[0], "\n       "), strings.Join(algos[1], "\n       "))
 		}
 		for i := range runs[0].logs {
 			if a, b := runs[0].logs[i].Loss, runs[1].logs[i].Loss; a != b {
@@ -110,6 +119,25 @@ func TestGPUMatchesCPU(t *testing.T) {
 	t.Run("redraws-graph", func(t *testing.T) {
 		lockstepOnGPU(t, redrawsConfig(spec), ds, gpu.Options{Deterministic: true, GraphConv: true})
 	})
+}
+
+// algorithmChoices lists the convolution algorithms a GPU backend chose, a line per shape and API
+// ("shape | api | forward | backward data | backward filter"), from its --plans table.
+func algorithmChoices(b net.Backend) []string {
+	pw, ok := b.(interface{ WriteConvPlans(io.Writer, int) })
+	if !ok {
+		return nil
+	}
+	var buf bytes.Buffer
+	pw.WriteConvPlans(&buf, 1)
+	var out []string
+	for _, line := range strings.Split(buf.String(), "\n") {
+		f := strings.Split(line, "|")
+		if len(f) > 8 && strings.HasPrefix(strings.TrimSpace(f[1]), "x ") {
+			out = append(out, strings.Join([]string{f[1], f[2], f[3], f[5], f[7]}, "|"))
+		}
+	}
+	return out
 }
 
 // redrawsConfig is the paper preset changed to force re-draws (see the redraws case).

@@ -45,7 +45,7 @@ func writeGPUInfo(w io.Writer) {
 			if err := cudnn.GraphAPI(); err != nil {
 				fmt.Fprintf(w, "          graph API: not usable: %s\n", indent(err.Error()))
 			} else {
-				fmt.Fprintln(w, "          graph API: resolved (for bench --cudnn-graph)")
+				fmt.Fprintln(w, "          graph API: resolved (for --cudnn-graph)")
 			}
 		}
 	}

@@ -52,8 +52,8 @@ func sweepCommand() *cli.Command {
 			"an arm's overrides beat the flags, which beat the preset) and records the plan in DIR/sweep.json. Killed\n" +
 			"or interrupted (Ctrl-C checkpoints and exits 130), the same command resumes: finished runs are kept,\n" +
 			"interrupted ones continue from their checkpoints; the same command with more --seeds grows the sweep.\n" +
-			"Workers on several machines share DIR with --shard\n" +
-			"(or Slurm / Kubernetes variables); a claim file in each run folder keeps two from running one pair.\n" +
+			"Workers on several machines share DIR with --shard (or Slurm / Kubernetes variables); a claim file in\n" +
+			"each run folder keeps two from running one pair.\n" +
 			"At the end it prints the report's tables; `rout report DIR` also writes the pictures.",
 		Flags:        flags,
 		Action:       runSweep,

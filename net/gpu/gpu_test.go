@@ -44,7 +44,7 @@ func backendsWith(t *testing.T, o Options) (net.Backend, net.Backend) {
 	g, err := New(o)
 	if err != nil {
 		if os.Getenv("ROUT_REQUIRE_GPU") == "1" {
-			t.Fatalf("ROUT_REQUIRE_GPU=1 but the GPU backend is not usable: %v", err)
+			t.Fatalf("ROUT_REQUIRE_GPU=1 but the GPU backend with %+v is not usable: %v", o, err)
 		}
 		t.Skipf("no usable GPU (set ROUT_REQUIRE_GPU=1 to fail instead): %s", strings.SplitN(err.Error(), "\n", 2)[0])
 	}
