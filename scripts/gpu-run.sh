@@ -89,8 +89,8 @@ host() {
 # Time limits per phase (seconds): 590 in all at worst, within one 600 s device call, while `all`
 # took 322 s on an H200 (before the graph-API steps were added). Each phase rewrites the summary,
 # so a call cut off at its own limit still brings back every finished phase.
-declare -A limit=([check]=${GPU_RUN_LIMIT_CHECK:-60} [parity]=${GPU_RUN_LIMIT_PARITY:-170}
-	[speed]=${GPU_RUN_LIMIT_SPEED:-160} [real]=${GPU_RUN_LIMIT_REAL:-200})
+declare -A limit=([check]=${GPU_RUN_LIMIT_CHECK:-90} [parity]=${GPU_RUN_LIMIT_PARITY:-170}
+	[speed]=${GPU_RUN_LIMIT_SPEED:-160} [real]=${GPU_RUN_LIMIT_REAL:-170})
 
 device() {
 	local phases=() p
