@@ -111,9 +111,8 @@ type graphKey struct {
 
 // graphPlan is the execution plan chosen for a graphKey.
 type graphPlan struct {
-	plan      *bdesc
-	choice    AlgoChoice // Algo is the engine's global index; TimeMs as measured here
-	workspace int
+	plan   *bdesc
+	choice AlgoChoice // Algo is the engine's global index; TimeMs as measured here
 	// release frees the descriptors the plan was made from (its engine configuration and the
 	// operation graph with its tensors), kept while the plan lives as NVIDIA's frontend does.
 	release func()
@@ -470,7 +469,7 @@ func (c *Context) reject(en engine) string {
 // planGraph chooses the execution plan for gk: the first maxCandidates acceptable
 // configurations that heuristics A and then the fallback list propose are finalised and timed on
 // the device (inputs are the call's own; the output goes to a scratch buffer, so the search
-// changes nothing), and the fastest is kept. Like PlanConv it waits for the device and
+// changes nothing), and the fastest is kept; in the deterministic mode, the first that runs. Like PlanConv it waits for the device and
 // allocates, so it belongs to the warm-up step. An error wrapping errNoEngine means that no
 // engine is usable for this graph.
 func (c *Context) planGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *TensorDesc, ptrs [3]DevicePtr) (*graphPlan, error) {
@@ -574,6 +573,8 @@ func (c *Context) planGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvD
 
 	// Time each candidate, writing the output to scratch. The workspace grows candidate by
 	// candidate, smallest first; one that cannot be allocated ends the search with the larger.
+	// In the deterministic mode the choice must not rest on timing (reruns must choose alike):
+	// the candidates go in the heuristics' order and the first that runs is kept.
 	out := [3]int{2, 0, 1}[gk.dir] // the operand each direction writes: y, x (dx) or w (dw)
 	scratch, err := Alloc[float32](c, operandElems(out, x, w, y))
 	if err != nil {
@@ -586,7 +587,9 @@ func (c *Context) planGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvD
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return cands[a].ws - cands[b].ws })
+	if !c.opts.Deterministic {
+		slices.SortStableFunc(order, func(a, b int) int { return cands[a].ws - cands[b].ws })
+	}
 	start, err := c.NewEvent()
 	if err != nil {
 		return nil, err
@@ -604,6 +607,10 @@ func (c *Context) planGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvD
 	for _, i := range order {
 		cd := cands[i]
 		if err := c.growWorkspace(cd.ws); err != nil {
+			if c.opts.Deterministic {
+				seen = append(seen, fmt.Sprintf("engine %d: %v", cd.en.index, err))
+				continue
+			}
 			seen = append(seen, fmt.Sprintf("engine %d and larger: %v", cd.en.index, err))
 			break
 		}
@@ -622,6 +629,9 @@ func (c *Context) planGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvD
 		if best < 0 || d < best {
 			best, keep = d, i
 		}
+		if c.opts.Deterministic {
+			break
+		}
 	}
 	if keep < 0 {
 		return nil, fmt.Errorf("cudnn: %s: %w: every engine failed to run: %s", shape, errNoEngine, strings.Join(seen, "; "))
@@ -629,7 +639,7 @@ func (c *Context) planGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvD
 	k := cands[keep]
 	kept = true
 	has := func(n C.int) bool { return slices.Contains(k.en.numerical, n) }
-	p := &graphPlan{plan: k.plan, workspace: k.ws, release: func() { k.cfg.close(); release() }, choice: AlgoChoice{
+	p := &graphPlan{plan: k.plan, release: func() { k.cfg.close(); release() }, choice: AlgoChoice{
 		Algo: int(k.en.index), TimeMs: float32(best.Seconds() * 1e3), Workspace: k.ws,
 		Deterministic: !has(C.RC_CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC),
 		TensorOps:     has(C.RC_CUDNN_NUMERICAL_NOTE_TENSOR_CORE),
