@@ -23,8 +23,9 @@ import (
 // fp32 convolutions of inception28 took about 5 ms of a step where rout's legacy choices took
 // 7.7-8 ms). A convolution shape, direction, alpha, beta and data alignment make one operation
 // graph; its candidate engine configurations are finalised into execution plans, run and timed on
-// the device like cudnnFind's search, and the fastest acceptable one is kept. A call then needs
-// only a variant pack (the data pointers and the workspace), made once per set of pointers.
+// the device like cudnnFind's search, and the fastest acceptable one is kept (in the
+// deterministic mode, the heuristics' first that runs). A call then needs only a variant pack
+// (the data pointers and the workspace), made once per set of pointers.
 
 // bdesc is one backend descriptor.
 type bdesc struct{ d C.rc_cudnnBackendDescriptor_t }
