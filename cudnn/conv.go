@@ -113,9 +113,10 @@ func (c *Context) beginSearch() (func(), error) {
 }
 
 // PlanConv chooses, by measurement (cudnnFind*Algorithm), the fastest acceptable algorithm for
-// each direction of the convolution x (*) w -> y, caches the choice for the shape, and grows the
-// workspace to fit. Acceptable: it succeeded, needs at most Options.MaxWorkspace bytes, uses no
-// tensor cores unless TF32 is allowed, and is deterministic in a Deterministic context.
+// each direction of the convolution x (*) w -> y (in a Deterministic context, the acceptable one
+// cuDNN's heuristics rank first: see rankAlgorithms), caches the choice for the shape, and grows
+// the workspace to fit. Acceptable: it succeeded, needs at most Options.MaxWorkspace bytes, uses
+// no tensor cores unless TF32 is allowed, and is deterministic in a Deterministic context.
 //
 // The search allocates and synchronises, so call PlanConv for every shape before the training
 // loop (or graph capture); the convolution calls plan a shape they have not seen on first use.
@@ -135,31 +136,20 @@ func (c *Context) PlanConv(x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *Tensor
 	}
 	var p ConvPlan
 	var perf [16]C.struct_rc_conv_perf
-	var n C.int
 
-	if err := dnnErr("cudnnFindConvolutionForwardAlgorithm", C.rc_cudnnFindConvolutionForwardAlgorithm(c.dnn,
-		x.d, w.d, cv.d, y.d, C.RC_CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, &perf[0])); err != nil {
-		err.(*Error).Detail = shape
-		return nil, err
-	}
-	if p.Forward, err = c.pick("forward", shape, perf[:n]); err != nil {
-		return nil, err
-	}
-	if err := dnnErr("cudnnFindConvolutionBackwardDataAlgorithm", C.rc_cudnnFindConvolutionBackwardDataAlgorithm(c.dnn,
-		w.d, y.d, cv.d, x.d, C.RC_CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, &perf[0])); err != nil {
-		err.(*Error).Detail = shape
-		return nil, err
-	}
-	if p.BackwardData, err = c.pick("backward data", shape, perf[:n]); err != nil {
-		return nil, err
-	}
-	if err := dnnErr("cudnnFindConvolutionBackwardFilterAlgorithm", C.rc_cudnnFindConvolutionBackwardFilterAlgorithm(c.dnn,
-		x.d, y.d, cv.d, w.d, C.RC_CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, &perf[0])); err != nil {
-		err.(*Error).Detail = shape
-		return nil, err
-	}
-	if p.BackwardFilter, err = c.pick("backward filter", shape, perf[:n]); err != nil {
-		return nil, err
+	dirs := [3]struct {
+		name string
+		dst  *AlgoChoice
+	}{{"forward", &p.Forward}, {"backward data", &p.BackwardData}, {"backward filter", &p.BackwardFilter}}
+	for dir, d := range dirs {
+		n, err := c.rankAlgorithms(dir, x, w, cv, y, perf[:])
+		if err != nil {
+			err.(*Error).Detail = shape
+			return nil, err
+		}
+		if *d.dst, err = c.pick(d.name, shape, perf[:n]); err != nil {
+			return nil, err
+		}
 	}
 
 	// The workspace each choice needs with its own math type.
@@ -196,7 +186,40 @@ func (c *Context) PlanConv(x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *Tensor
 	return &p, nil
 }
 
-// pick returns the fastest acceptable result (cuDNN sorts them by time).
+// rankAlgorithms fills perf with direction dir's algorithms (0 forward, 1 backward data,
+// 2 backward filter) for the shape, best first, and returns how many: measured by cudnnFind*
+// (fastest first), or in the deterministic mode ranked by cuDNN's heuristics (cudnnGet*_v7,
+// no timing), so that reruns of a deterministic run choose the same algorithms.
+func (c *Context) rankAlgorithms(dir int, x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *TensorDesc,
+	perf []C.struct_rc_conv_perf) (int, error) {
+	var n C.int
+	heur := c.opts.Deterministic
+	var call string
+	var st C.rc_cudnnStatus_t
+	switch {
+	case dir == 0 && heur:
+		call, st = "cudnnGetConvolutionForwardAlgorithm_v7", C.rc_cudnnGetConvolutionForwardAlgorithm_v7(c.dnn,
+			x.d, w.d, cv.d, y.d, C.RC_CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, &perf[0])
+	case dir == 0:
+		call, st = "cudnnFindConvolutionForwardAlgorithm", C.rc_cudnnFindConvolutionForwardAlgorithm(c.dnn,
+			x.d, w.d, cv.d, y.d, C.RC_CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, &perf[0])
+	case dir == 1 && heur:
+		call, st = "cudnnGetConvolutionBackwardDataAlgorithm_v7", C.rc_cudnnGetConvolutionBackwardDataAlgorithm_v7(c.dnn,
+			w.d, y.d, cv.d, x.d, C.RC_CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, &perf[0])
+	case dir == 1:
+		call, st = "cudnnFindConvolutionBackwardDataAlgorithm", C.rc_cudnnFindConvolutionBackwardDataAlgorithm(c.dnn,
+			w.d, y.d, cv.d, x.d, C.RC_CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, &perf[0])
+	case heur:
+		call, st = "cudnnGetConvolutionBackwardFilterAlgorithm_v7", C.rc_cudnnGetConvolutionBackwardFilterAlgorithm_v7(c.dnn,
+			x.d, y.d, cv.d, w.d, C.RC_CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, &perf[0])
+	default:
+		call, st = "cudnnFindConvolutionBackwardFilterAlgorithm", C.rc_cudnnFindConvolutionBackwardFilterAlgorithm(c.dnn,
+			x.d, y.d, cv.d, w.d, C.RC_CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, &perf[0])
+	}
+	return int(n), dnnErr(call, st)
+}
+
+// pick returns the first acceptable result (Find sorts them by time, the heuristics by rank).
 func (c *Context) pick(dir, shape string, perf []C.struct_rc_conv_perf) (AlgoChoice, error) {
 	var seen []string
 	for _, r := range perf {

@@ -84,8 +84,9 @@
 // TF32 is off unless Options.AllowTF32: convolutions use CUDNN_FMA_MATH (graph API: engines with
 // the tensor-core or down-convert numerical notes are refused) and cuBLAS its default math
 // (CUBLAS_TF32_TENSOR_OP_MATH when allowed). Options.Deterministic (parity tests) also
-// restricts convolution algorithms to deterministic ones, uses CUBLAS_PEDANTIC_MATH and
-// deterministic max-pool backward. NVIDIA_TF32_OVERRIDE=0 in the environment forbids TF32 in the
+// restricts convolution algorithms to deterministic ones, chosen by cuDNN's heuristics instead
+// of by timing (so that reruns choose alike), uses CUBLAS_PEDANTIC_MATH and deterministic
+// max-pool backward. NVIDIA_TF32_OVERRIDE=0 in the environment forbids TF32 in the
 // libraries whatever the options say.
 //
 // The state of the dlopen'ed libraries is process-wide, as dlopen is: each is loaded at most

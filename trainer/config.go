@@ -72,7 +72,7 @@ type Config struct {
 	MaxSteps        int     `json:"max-steps" cat:"run" resume:"ok" usage:"stop after this many steps in all, evaluating once more (0: run every epoch)"`
 	Device          string  `json:"device" cat:"run" resume:"ok" choices:"auto,cpu,gpu" usage:"backend: the GPU when one is usable (auto), or force one"`
 	Threads         int     `json:"threads" cat:"run" resume:"ok" usage:"CPU backend worker threads (0: every core)"`
-	Deterministic   bool    `json:"gpu-deterministic" cat:"run" resume:"ok" usage:"GPU: deterministic cuDNN algorithms and no TF32"`
+	Deterministic   bool    `json:"gpu-deterministic" cat:"run" resume:"ok" usage:"GPU: deterministic cuDNN algorithms (chosen by cuDNN's heuristics, not by timing, so that reruns agree) and no TF32"`
 	TF32            bool    `json:"tf32" cat:"run" resume:"ok" usage:"GPU: allow TF32 tensor cores (ignored with --gpu-deterministic)"`
 	CuDNNGraph      bool    `json:"cudnn-graph" cat:"run" resume:"ok" usage:"GPU: run the convolutions through cuDNN's graph API instead of its legacy calls (new: not yet measured on a GPU)"`
 }
