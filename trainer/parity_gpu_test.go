@@ -75,8 +75,9 @@ func TestGPUMatchesCPU(t *testing.T) {
 	})
 
 	// Reproducibility: the paper preset twice on the GPU in the deterministic mode, each run on a
-	// backend of its own (so each searches its own convolution algorithms), must give the same
-	// loss at every step and bit-identical final weights.
+	// backend of its own (so each chooses its own convolution algorithms, by cuDNN's heuristics),
+	// must choose the same algorithms, give the same loss at every step and bit-identical final
+	// weights.
 	t.Run("gpu-rerun", func(t *testing.T) {
 		cfg := parityConfig(spec)
 		cfg.Device = "gpu"
@@ -94,7 +95,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 			}
 		}
 		if !slices.Equal(algos[0], algos[1]) {
-			t.Errorf("the two runs' searches chose different convolution algorithms (the deterministic mode still chooses by timing), so bit-identity cannot be expected:\nrun 1: %s\nrun 2: %s",
+			t.Errorf("the two runs chose different convolution algorithms (the deterministic mode should rank them by cuDNN's heuristics alone), so bit-identity cannot be expected:\nrun 1: %s\nrun 2: %s",
 				strings.Join(algos[0], "\n       "), strings.Join(algos[1], "\n       "))
 		}
 		for i := range runs[0].logs {
