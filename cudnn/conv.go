@@ -37,6 +37,14 @@ type ConvPlan struct {
 	Calls [3]int
 }
 
+// directionNames name the directions a ConvPlan holds, by index: 0, 1 and 2.
+var directionNames = [3]string{"forward", "backward data", "backward filter"}
+
+// direction is the choice for direction dir (0 forward, 1 backward data, 2 backward filter).
+func (p *ConvPlan) direction(dir int) *AlgoChoice {
+	return [3]*AlgoChoice{&p.Forward, &p.BackwardData, &p.BackwardFilter}[dir]
+}
+
 // ShapePlan is a plan with the shape it was chosen for, as Plans reports it.
 type ShapePlan struct {
 	Shape string // "x N,C,H,W w K,C,KH,KW pad/stride y N,C,H,W", strided views marked
@@ -137,17 +145,13 @@ func (c *Context) PlanConv(x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *Tensor
 	var p ConvPlan
 	var perf [16]C.struct_rc_conv_perf
 
-	dirs := [3]struct {
-		name string
-		dst  *AlgoChoice
-	}{{"forward", &p.Forward}, {"backward data", &p.BackwardData}, {"backward filter", &p.BackwardFilter}}
-	for dir, d := range dirs {
+	for dir, name := range directionNames {
 		n, err := c.rankAlgorithms(dir, x, w, cv, y, perf[:])
 		if err != nil {
 			err.(*Error).Detail = shape
 			return nil, err
 		}
-		if *d.dst, err = c.pick(d.name, shape, perf[:n]); err != nil {
+		if *p.direction(dir), err = c.pick(name, shape, perf[:n]); err != nil {
 			return nil, err
 		}
 	}
@@ -280,8 +284,31 @@ func (c *Context) workspace() (DevicePtr, C.size_t) {
 // ConvForward computes y = alpha * (x (*) w) + beta * y. beta = 1 accumulates into y.
 func (c *Context) ConvForward(alpha float32, x *TensorDesc, xp DevicePtr, w *FilterDesc, wp DevicePtr,
 	cv *ConvDesc, beta float32, y *TensorDesc, yp DevicePtr) error {
+	return c.conv(0, alpha, beta, x, xp, w, wp, cv, y, yp)
+}
+
+// ConvBackwardData computes dx = alpha * (gradient of the forward with respect to x, given dy)
+// + beta * dx. beta = 1 accumulates (how a block's branch gradients sum).
+func (c *Context) ConvBackwardData(alpha float32, w *FilterDesc, wp DevicePtr, dy *TensorDesc, dyp DevicePtr,
+	cv *ConvDesc, beta float32, dx *TensorDesc, dxp DevicePtr) error {
+	return c.conv(1, alpha, beta, dx, dxp, w, wp, cv, dy, dyp)
+}
+
+// ConvBackwardFilter computes dw = alpha * (gradient with respect to w, given x and dy)
+// + beta * dw.
+func (c *Context) ConvBackwardFilter(alpha float32, x *TensorDesc, xp DevicePtr, dy *TensorDesc, dyp DevicePtr,
+	cv *ConvDesc, beta float32, dw *FilterDesc, dwp DevicePtr) error {
+	return c.conv(2, alpha, beta, x, xp, dw, dwp, cv, dy, dyp)
+}
+
+// conv runs direction dir (0 forward, 1 backward data, 2 backward filter) of the convolution
+// x (*) w -> y: x is dx and y is dy backward, w is dw for the filter gradient. With GraphConv it
+// goes through the graph API, else (or when that has no usable engine) through the legacy call
+// with the algorithm PlanConv chose.
+func (c *Context) conv(dir int, alpha, beta float32, x *TensorDesc, xp DevicePtr, w *FilterDesc, wp DevicePtr,
+	cv *ConvDesc, y *TensorDesc, yp DevicePtr) error {
 	if c.opts.GraphConv {
-		if err := c.graphConv(0, alpha, beta, x, xp, w, wp, cv, y, yp); err != errLegacy {
+		if err := c.graphConv(dir, alpha, beta, x, xp, w, wp, cv, y, yp); err != errLegacy {
 			return err
 		}
 	}
@@ -294,68 +321,22 @@ func (c *Context) ConvForward(alpha float32, x *TensorDesc, xp DevicePtr, w *Fil
 		return err
 	}
 	defer done()
-	if err := cv.setMath(p.Forward.math); err != nil {
+	choice := p.direction(dir)
+	if err := cv.setMath(choice.math); err != nil {
 		return err
 	}
-	p.Calls[0]++
+	p.Calls[dir]++
 	ws, wsSize := c.workspace()
 	a, b := scalars(alpha, beta)
-	return dnnErr("cudnnConvolutionForward", C.rc_cudnnConvolutionForward(c.dnn, a, x.d, xp.c(), w.d, wp.c(),
-		cv.d, C.rc_cudnnConvolutionFwdAlgo_t(p.Forward.Algo), ws.c(), wsSize, b, y.d, yp.c()))
-}
-
-// ConvBackwardData computes dx = alpha * (gradient of the forward with respect to x, given dy)
-// + beta * dx. beta = 1 accumulates (how a block's branch gradients sum).
-func (c *Context) ConvBackwardData(alpha float32, w *FilterDesc, wp DevicePtr, dy *TensorDesc, dyp DevicePtr,
-	cv *ConvDesc, beta float32, dx *TensorDesc, dxp DevicePtr) error {
-	if c.opts.GraphConv {
-		if err := c.graphConv(1, alpha, beta, dx, dxp, w, wp, cv, dy, dyp); err != errLegacy {
-			return err
-		}
+	switch dir {
+	case 0:
+		return dnnErr("cudnnConvolutionForward", C.rc_cudnnConvolutionForward(c.dnn, a, x.d, xp.c(), w.d, wp.c(),
+			cv.d, C.rc_cudnnConvolutionFwdAlgo_t(choice.Algo), ws.c(), wsSize, b, y.d, yp.c()))
+	case 1:
+		return dnnErr("cudnnConvolutionBackwardData", C.rc_cudnnConvolutionBackwardData(c.dnn, a, w.d, wp.c(), y.d, yp.c(),
+			cv.d, C.rc_cudnnConvolutionBwdDataAlgo_t(choice.Algo), ws.c(), wsSize, b, x.d, xp.c()))
+	default:
+		return dnnErr("cudnnConvolutionBackwardFilter", C.rc_cudnnConvolutionBackwardFilter(c.dnn, a, x.d, xp.c(), y.d, yp.c(),
+			cv.d, C.rc_cudnnConvolutionBwdFilterAlgo_t(choice.Algo), ws.c(), wsSize, b, w.d, wp.c()))
 	}
-	p, err := c.PlanConv(dx, w, cv, dy)
-	if err != nil {
-		return err
-	}
-	done, err := c.bind()
-	if err != nil {
-		return err
-	}
-	defer done()
-	if err := cv.setMath(p.BackwardData.math); err != nil {
-		return err
-	}
-	p.Calls[1]++
-	ws, wsSize := c.workspace()
-	a, b := scalars(alpha, beta)
-	return dnnErr("cudnnConvolutionBackwardData", C.rc_cudnnConvolutionBackwardData(c.dnn, a, w.d, wp.c(), dy.d, dyp.c(),
-		cv.d, C.rc_cudnnConvolutionBwdDataAlgo_t(p.BackwardData.Algo), ws.c(), wsSize, b, dx.d, dxp.c()))
-}
-
-// ConvBackwardFilter computes dw = alpha * (gradient with respect to w, given x and dy)
-// + beta * dw.
-func (c *Context) ConvBackwardFilter(alpha float32, x *TensorDesc, xp DevicePtr, dy *TensorDesc, dyp DevicePtr,
-	cv *ConvDesc, beta float32, dw *FilterDesc, dwp DevicePtr) error {
-	if c.opts.GraphConv {
-		if err := c.graphConv(2, alpha, beta, x, xp, dw, dwp, cv, dy, dyp); err != errLegacy {
-			return err
-		}
-	}
-	p, err := c.PlanConv(x, dw, cv, dy)
-	if err != nil {
-		return err
-	}
-	done, err := c.bind()
-	if err != nil {
-		return err
-	}
-	defer done()
-	if err := cv.setMath(p.BackwardFilter.math); err != nil {
-		return err
-	}
-	p.Calls[2]++
-	ws, wsSize := c.workspace()
-	a, b := scalars(alpha, beta)
-	return dnnErr("cudnnConvolutionBackwardFilter", C.rc_cudnnConvolutionBackwardFilter(c.dnn, a, x.d, xp.c(), dy.d, dyp.c(),
-		cv.d, C.rc_cudnnConvolutionBwdFilterAlgo_t(p.BackwardFilter.Algo), ws.c(), wsSize, b, dw.d, dwp.c()))
 }

@@ -647,8 +647,7 @@ func (c *Context) planGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvD
 		Candidates:    len(cands), SearchMs: float32(time.Since(began).Seconds() * 1e3)}}
 	// Report the latest choice of the direction, with the time of all its searches (a direction
 	// may have several graphs: beta 0 and 1, other alignments).
-	rep := c.graphReport(gk.k)
-	dst := [3]*AlgoChoice{&rep.Forward, &rep.BackwardData, &rep.BackwardFilter}[gk.dir]
+	dst := c.graphReport(gk.k).direction(gk.dir)
 	p.choice.SearchMs += dst.SearchMs
 	*dst = p.choice
 	return p, nil
