@@ -19,6 +19,10 @@ import "fmt"
 // Sgemm(true, false, O, N, D, 1, w, D, x, D, 0, y, O).
 func (c *Context) Sgemm(transA, transB bool, m, n, k int, alpha float32, a DevicePtr, lda int,
 	b DevicePtr, ldb int, beta float32, cp DevicePtr, ldc int) error {
+	if !c.queue(opSgemm, boolWord(transA), boolWord(transB), uint64(m), uint64(n), uint64(k), f32Word(alpha), uint64(a), uint64(lda),
+		uint64(b), uint64(ldb), f32Word(beta), uint64(cp), uint64(ldc)) {
+		return nil
+	}
 	done, err := c.bind()
 	if err != nil {
 		return err

@@ -51,6 +51,7 @@ func Alloc[T Elem](c *Context, n int) (*Buffer[T], error) {
 	if n == 0 {
 		return b, nil
 	}
+	c.runDirect("an allocation")
 	done, err := c.bind()
 	if err != nil {
 		return nil, err
@@ -103,6 +104,7 @@ func (b *Buffer[T]) Upload(src []T) error {
 	if len(src) == 0 {
 		return nil
 	}
+	b.c.runDirect("an upload")
 	done, err := b.c.bind()
 	if err != nil {
 		return err
@@ -116,6 +118,9 @@ func (b *Buffer[T]) Upload(src []T) error {
 func (b *Buffer[T]) Download(dst []T) error {
 	if len(dst) > b.n {
 		return fmt.Errorf("cudnn: download of %d elements from a buffer of %d", len(dst), b.n)
+	}
+	if err := b.c.mayWait("Download"); err != nil {
+		return err
 	}
 	done, err := b.c.bind()
 	if err != nil {
@@ -157,6 +162,9 @@ func (b *Buffer[T]) Free() error {
 		b.ptr, b.n = 0, 0
 		return nil
 	}
+	if err := b.c.mayWait("Free"); err != nil {
+		return err
+	}
 	done, err := b.c.bind()
 	if err != nil {
 		return err
@@ -172,7 +180,7 @@ func (b *Buffer[T]) Free() error {
 
 // CopyDevice queues a copy of bytes bytes from src to dst (device to device).
 func (c *Context) CopyDevice(dst, src DevicePtr, bytes int) error {
-	if bytes == 0 {
+	if bytes == 0 || !c.queue(opCopy, uint64(dst), uint64(src), uint64(bytes)) {
 		return nil
 	}
 	done, err := c.bind()
@@ -185,7 +193,7 @@ func (c *Context) CopyDevice(dst, src DevicePtr, bytes int) error {
 
 // MemsetD8 queues setting n bytes at p to v.
 func (c *Context) MemsetD8(p DevicePtr, v uint8, n int) error {
-	if n == 0 {
+	if n == 0 || !c.queue(opMemset8, uint64(p), uint64(v), uint64(n)) {
 		return nil
 	}
 	done, err := c.bind()
@@ -199,7 +207,7 @@ func (c *Context) MemsetD8(p DevicePtr, v uint8, n int) error {
 // MemsetD32 queues setting n 32-bit words at p (4-byte aligned) to v; for a float32 f pass
 // math.Float32bits(f).
 func (c *Context) MemsetD32(p DevicePtr, v uint32, n int) error {
-	if n == 0 {
+	if n == 0 || !c.queue(opMemset32, uint64(p), uint64(v), uint64(n)) {
 		return nil
 	}
 	done, err := c.bind()

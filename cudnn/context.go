@@ -33,6 +33,9 @@ type Options struct {
 	// reach more kernels than the legacy algorithm enums (see graph.go), instead of the legacy
 	// cudnnConvolution* calls.
 	GraphConv bool
+	// StepGraphs makes RunStep capture steps into CUDA graphs and replay them (stepgraph.go)
+	// instead of running them directly.
+	StepGraphs bool
 }
 
 // Context is one device with one stream and the cuDNN and cuBLAS handles bound to it. Every
@@ -57,6 +60,7 @@ type Context struct {
 	graphs    map[graphKey]*graphPlan // GraphConv's plans (nil: that graph takes the legacy path)
 	packs     map[packKey]*bdesc      // GraphConv's variant packs
 	graphInfo map[convKey]*ConvPlan   // GraphConv's choices and calls, for Plans
+	steps     stepGraphs              // RunStep's state
 	cacheDir  string
 	kernelTgt *target // NVRTC target, computed on first Compile
 	closed    bool
@@ -76,6 +80,11 @@ func NewContext(o Options) (_ *Context, err error) {
 	}
 	if o.GraphConv {
 		if err := GraphAPI(); err != nil {
+			return nil, err
+		}
+	}
+	if o.StepGraphs {
+		if err := StepGraphAPI(); err != nil {
 			return nil, err
 		}
 	}
@@ -179,6 +188,9 @@ func (c *Context) bind() (func(), error) {
 // Sync waits until all work queued on the context's stream has finished and returns the first
 // asynchronous error the device reported.
 func (c *Context) Sync() error {
+	if err := c.mayWait("Sync"); err != nil {
+		return err
+	}
 	done, err := c.bind()
 	if err != nil {
 		return err
@@ -230,6 +242,7 @@ func (c *Context) Close() error {
 		add(blasErr("cublasDestroy_v2", C.rc_cublasDestroy_v2(c.blas)))
 	}
 	c.closeGraphs()
+	c.dropStepGraphs()
 	if c.dnn != nil {
 		add(dnnErr("cudnnDestroy", C.rc_cudnnDestroy(c.dnn)))
 	}

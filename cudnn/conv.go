@@ -9,10 +9,12 @@ import "C"
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 // AlgoChoice is the algorithm picked for one direction of one convolution shape.
@@ -105,6 +107,10 @@ var searching sync.Mutex
 // (a search may free and grow the workspace it uses); the function it returns undoes the first
 // two.
 func (c *Context) beginSearch() (func(), error) {
+	if c.steps.mode == capturing {
+		return nil, errors.New("cudnn: an algorithm search inside a step capture")
+	}
+	c.runDirect("an algorithm search")
 	searching.Lock()
 	done, err := c.bind()
 	if err == nil {
@@ -264,7 +270,8 @@ func (c *Context) growWorkspace(bytes int) error {
 			return err
 		}
 		c.work = nil
-		c.dropPacks() // they name the old workspace
+		c.dropPacks()      // they name the old workspace
+		c.dropStepGraphs() // so do they
 	}
 	w, err := Alloc[uint8](c, bytes)
 	if err != nil {
@@ -316,17 +323,23 @@ func (c *Context) conv(dir int, alpha, beta float32, x *TensorDesc, xp DevicePtr
 	if err != nil {
 		return err
 	}
+	choice := p.direction(dir)
+	ws, wsSize := c.workspace()
+	if c.counting() {
+		p.Calls[dir]++
+	}
+	if !c.queue(opConv, uint64(dir), uint64(choice.Algo), uint64(choice.math), f32Word(alpha), f32Word(beta), ptrWord(unsafe.Pointer(x.d)), uint64(xp),
+		ptrWord(unsafe.Pointer(w.d)), uint64(wp), ptrWord(unsafe.Pointer(cv.d)), ptrWord(unsafe.Pointer(y.d)), uint64(yp), uint64(ws), uint64(wsSize)) {
+		return nil
+	}
 	done, err := c.bind()
 	if err != nil {
 		return err
 	}
 	defer done()
-	choice := p.direction(dir)
 	if err := cv.setMath(choice.math); err != nil {
 		return err
 	}
-	p.Calls[dir]++
-	ws, wsSize := c.workspace()
 	a, b := scalars(alpha, beta)
 	switch dir {
 	case 0:

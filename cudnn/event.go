@@ -7,7 +7,10 @@ package cudnn
 */
 import "C"
 
-import "time"
+import (
+	"time"
+	"unsafe"
+)
 
 // Event is a CUDA event: a marker in the context's stream, for timing device work.
 type Event struct {
@@ -31,6 +34,9 @@ func (c *Context) NewEvent() (*Event, error) {
 
 // Record queues the event on the stream: it completes when the work queued before it has.
 func (e *Event) Record() error {
+	if !e.c.queue(opEvent, ptrWord(unsafe.Pointer(e.e))) {
+		return nil
+	}
 	done, err := e.c.bind()
 	if err != nil {
 		return err
@@ -41,6 +47,9 @@ func (e *Event) Record() error {
 
 // Wait blocks until the event has completed.
 func (e *Event) Wait() error {
+	if err := e.c.mayWait("an event wait"); err != nil {
+		return err
+	}
 	done, err := e.c.bind()
 	if err != nil {
 		return err

@@ -184,12 +184,9 @@ func (c *Context) graphConv(dir int, alpha, beta float32, x *TensorDesc, xp Devi
 	if p == nil {
 		return errLegacy
 	}
-	c.graphReport(gk.k).Calls[dir]++
-	done, err := c.bind()
-	if err != nil {
-		return err
+	if c.counting() {
+		c.graphReport(gk.k).Calls[dir]++
 	}
-	defer done()
 	ws, _ := c.workspace()
 	pk := packKey{ptrs: ptrs, ws: ws}
 	vp, ok := c.packs[pk]
@@ -197,11 +194,25 @@ func (c *Context) graphConv(dir int, alpha, beta float32, x *TensorDesc, xp Devi
 		if len(c.packs) >= maxPacks {
 			c.dropPacks()
 		}
-		if vp, err = newVariantPack(ptrs, ws); err != nil {
+		done, err := c.bind()
+		if err != nil {
+			return err
+		}
+		vp, err = newVariantPack(ptrs, ws)
+		done()
+		if err != nil {
 			return err
 		}
 		c.packs[pk] = vp
 	}
+	if !c.queue(opGraphConv, ptrWord(unsafe.Pointer(p.plan.d)), ptrWord(unsafe.Pointer(vp.d))) {
+		return nil
+	}
+	done, err := c.bind()
+	if err != nil {
+		return err
+	}
+	defer done()
 	return dnnErr("cudnnBackendExecute", C.rc_cudnnBackendExecute(c.dnn, p.plan.d, vp.d))
 }
 

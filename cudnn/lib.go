@@ -65,7 +65,8 @@ type library struct {
 	once sync.Once
 	path string
 	err  error
-	// graphErr (cuDNN only) says why its graph API could not be resolved; nil when it was.
+	// graphErr says why cuDNN's graph API (for cuDNN) or the driver's CUDA graphs (for libcuda)
+	// could not be resolved; nil when they were.
 	graphErr error
 }
 
@@ -113,9 +114,14 @@ func loadLib(i int) error {
 		if p := C.GoString(C.rc_dlpath(s.id)); p != "" {
 			l.path = p
 		}
-		if s.id == C.RC_LIB_CUDNN {
+		switch s.id {
+		case C.RC_LIB_CUDNN:
 			if missing := C.rc_resolve(C.RC_LIB_CUDNN_GRAPH, h); missing != nil {
 				l.graphErr = fmt.Errorf("cudnn: %s has no graph API (symbol %s not found), which GraphConv needs", l.path, C.GoString(missing))
+			}
+		case C.RC_LIB_CUDA:
+			if missing := C.rc_resolve(C.RC_LIB_CUDA_GRAPH, h); missing != nil {
+				l.graphErr = fmt.Errorf("cudnn: %s has no CUDA graph capture (symbol %s not found), which step graphs need", l.path, C.GoString(missing))
 			}
 		}
 	})
@@ -138,6 +144,14 @@ func GraphAPI() error {
 	}
 	d.close()
 	return nil
+}
+
+// StepGraphAPI reports why the driver's CUDA graphs (Context.RunStep) are not usable, or nil.
+func StepGraphAPI() error {
+	if err := need(libCUDA); err != nil {
+		return err
+	}
+	return loaded[libCUDA].graphErr
 }
 
 // need loads the libraries given by index and returns the first error.

@@ -7,6 +7,7 @@
 #include "rout_cuda.h"
 
 struct rc_cuda_table rc_cuda;
+struct rc_cuda_graph_table rc_cuda_graph;
 struct rc_cudnn_table rc_cudnn;
 struct rc_cudnn_graph_table rc_cudnn_graph;
 struct rc_cublas_table rc_cublas;
@@ -34,6 +35,7 @@ static void *rc_sym(void *h, const char *name) {
 #define RC_RESOLVE(table, name) \
 	if ((table.name = (rc_##name##_t)rc_sym(handle, #name)) == NULL) return #name;
 #define RC_RESOLVE_CUDA(ret, name, params, args) RC_RESOLVE(rc_cuda, name)
+#define RC_RESOLVE_CUDA_GRAPH(ret, name, params, args) RC_RESOLVE(rc_cuda_graph, name)
 #define RC_RESOLVE_CUDNN(ret, name, params, args) RC_RESOLVE(rc_cudnn, name)
 #define RC_RESOLVE_CUDNN_GRAPH(ret, name, params, args) RC_RESOLVE(rc_cudnn_graph, name)
 #define RC_RESOLVE_CUBLAS(ret, name, params, args) RC_RESOLVE(rc_cublas, name)
@@ -42,6 +44,7 @@ static void *rc_sym(void *h, const char *name) {
 const char *rc_resolve(int lib, void *handle) {
 	switch (lib) {
 	case RC_LIB_CUDA: { RC_CUDA_FUNCS(RC_RESOLVE_CUDA) break; }
+	case RC_LIB_CUDA_GRAPH: { RC_CUDA_GRAPH_FUNCS(RC_RESOLVE_CUDA_GRAPH) break; }
 	case RC_LIB_CUDNN: { RC_CUDNN_FUNCS(RC_RESOLVE_CUDNN) break; }
 	case RC_LIB_CUDNN_GRAPH: { RC_CUDNN_GRAPH_FUNCS(RC_RESOLVE_CUDNN_GRAPH) break; }
 	case RC_LIB_CUBLAS: { RC_CUBLAS_FUNCS(RC_RESOLVE_CUBLAS) break; }
@@ -71,4 +74,27 @@ rc_CUresult rc_launch(rc_CUfunction f, unsigned int gx, unsigned int gy, unsigne
 	if (nargs > 64) return 1; // CUDA_ERROR_INVALID_VALUE; Go checks the count first.
 	for (int i = 0; i < nargs; i++) params[i] = (char *)argbuf + 8 * i;
 	return rc_cuda.cuLaunchKernel(f, gx, gy, gz, bx, by, bz, shared, s, params, NULL);
+}
+
+rc_CUresult rc_captured_node(rc_CUstream s, rc_CUgraphNode *node) {
+	rc_CUstreamCaptureStatus status = 0;
+	const rc_CUgraphNode *deps = NULL;
+	size_t n = 0;
+	rc_CUresult r = rc_cuda_graph.cuStreamGetCaptureInfo_v3(s, &status, NULL, NULL, &deps, NULL, &n);
+	if (r != RC_CUDA_SUCCESS) return r;
+	// One stream captures one chain: the last call's node is the only dependency of the next.
+	if (status != RC_CU_STREAM_CAPTURE_STATUS_ACTIVE || n != 1) return RC_CUDA_ERROR_ILLEGAL_STATE;
+	*node = deps[0];
+	return RC_CUDA_SUCCESS;
+}
+
+rc_CUresult rc_set_kernel_args(rc_CUgraphExec exec, rc_CUgraphNode node, rc_CUfunction f, unsigned int gx,
+		unsigned int gy, unsigned int gz, unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared,
+		void *argbuf, int nargs) {
+	void *params[64];
+	if (nargs > 64) return 1;
+	for (int i = 0; i < nargs; i++) params[i] = (char *)argbuf + 8 * i;
+	struct rc_kernel_node_params p = {.func = f, .gridDimX = gx, .gridDimY = gy, .gridDimZ = gz,
+		.blockDimX = bx, .blockDimY = by, .blockDimZ = bz, .sharedMemBytes = shared, .kernelParams = params};
+	return rc_cuda_graph.cuGraphExecKernelNodeSetParams_v2(exec, node, &p);
 }

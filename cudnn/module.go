@@ -357,6 +357,13 @@ func (f *Function) Launch(grid, block Dim3, sharedBytes int, args *Args) error {
 	if n > maxArgs {
 		return fmt.Errorf("cudnn: kernel %s: %d arguments, at most %d", f.Name, n, maxArgs)
 	}
+	var argBytes []byte
+	if args != nil {
+		argBytes = args.buf
+	}
+	if !f.c.queueLaunch(f, grid, block, sharedBytes, argBytes) {
+		return nil
+	}
 	done, err := f.c.bind()
 	if err != nil {
 		return err
@@ -368,7 +375,7 @@ func (f *Function) Launch(grid, block Dim3, sharedBytes int, args *Args) error {
 		err.(*Error).Detail = fmt.Sprintf("kernel %s grid %v block %v", f.Name, grid, block)
 		return err
 	}
-	return nil
+	return f.c.captured(f, grid, block, sharedBytes, argBytes)
 }
 
 // writeCache stores a compiled image in the kernel cache.

@@ -25,6 +25,11 @@ typedef void *rc_CUstream;
 typedef void *rc_CUmodule;
 typedef void *rc_CUfunction;
 typedef void *rc_CUevent;
+typedef void *rc_CUgraph;
+typedef void *rc_CUgraphExec;
+typedef void *rc_CUgraphNode;
+typedef int rc_CUstreamCaptureMode;
+typedef int rc_CUstreamCaptureStatus;
 
 typedef int rc_cudnnStatus_t;
 typedef void *rc_cudnnHandle_t;
@@ -79,6 +84,27 @@ typedef struct rc_conv_perf rc_cudnnConvolutionBwdDataAlgoPerf_t;
 typedef struct rc_conv_perf rc_cudnnConvolutionBwdFilterAlgoPerf_t;
 #endif
 
+// A kernel node's launch, as cuGraphExecKernelNodeSetParams_v2 takes it (CUDA_KERNEL_NODE_PARAMS
+// since CUDA 12: kern and ctx follow extra); declcheck compares the layout field by field.
+struct rc_kernel_node_params {
+	rc_CUfunction func;
+	unsigned int gridDimX, gridDimY, gridDimZ;
+	unsigned int blockDimX, blockDimY, blockDimZ;
+	unsigned int sharedMemBytes;
+	void **kernelParams;
+	void **extra;
+	void *kern;
+	rc_CUcontext ctx;
+};
+// A graph edge's data (CUgraphEdgeData, CUDA 12.3+), which rout never reads.
+struct rc_graph_edge_data {
+	unsigned char from_port, to_port, type, reserved[5];
+};
+#ifndef ROUT_DECLCHECK
+typedef struct rc_kernel_node_params rc_CUDA_KERNEL_NODE_PARAMS;
+typedef struct rc_graph_edge_data rc_CUgraphEdgeData;
+#endif
+
 // X(return type, symbol, parameter list, argument list)
 #define RC_CUDA_FUNCS(X) \
 	X(rc_CUresult, cuInit, (unsigned int flags), (flags)) \
@@ -114,6 +140,19 @@ typedef struct rc_conv_perf rc_cudnnConvolutionBwdFilterAlgoPerf_t;
 	X(rc_CUresult, cuEventSynchronize, (rc_CUevent e), (e)) \
 	X(rc_CUresult, cuEventDestroy_v2, (rc_CUevent e), (e)) \
 	X(rc_CUresult, cuEventElapsedTime_v2, (float *ms, rc_CUevent start, rc_CUevent end), (ms, start, end))
+
+// CUDA graphs: stream capture, and the argument update of a captured kernel. Resolved apart from
+// the rest of libcuda (like the cuDNN graph API), so that a driver without one of them still runs
+// everything but step graphs.
+#define RC_CUDA_GRAPH_FUNCS(X) \
+	X(rc_CUresult, cuStreamBeginCapture_v2, (rc_CUstream s, rc_CUstreamCaptureMode mode), (s, mode)) \
+	X(rc_CUresult, cuStreamEndCapture, (rc_CUstream s, rc_CUgraph *g), (s, g)) \
+	X(rc_CUresult, cuStreamGetCaptureInfo_v3, (rc_CUstream s, rc_CUstreamCaptureStatus *status, uint64_t *id, rc_CUgraph *g, const rc_CUgraphNode **deps, const rc_CUgraphEdgeData **edges, size_t *ndeps), (s, status, id, g, deps, edges, ndeps)) \
+	X(rc_CUresult, cuGraphInstantiateWithFlags, (rc_CUgraphExec *e, rc_CUgraph g, unsigned long long flags), (e, g, flags)) \
+	X(rc_CUresult, cuGraphLaunch, (rc_CUgraphExec e, rc_CUstream s), (e, s)) \
+	X(rc_CUresult, cuGraphExecKernelNodeSetParams_v2, (rc_CUgraphExec e, rc_CUgraphNode n, const rc_CUDA_KERNEL_NODE_PARAMS *p), (e, n, p)) \
+	X(rc_CUresult, cuGraphExecDestroy, (rc_CUgraphExec e), (e)) \
+	X(rc_CUresult, cuGraphDestroy, (rc_CUgraph g), (g))
 
 #define RC_CUDNN_FUNCS(X) \
 	X(size_t, cudnnGetVersion, (void), ()) \
@@ -210,6 +249,10 @@ typedef struct rc_conv_perf rc_cudnnConvolutionBwdFilterAlgoPerf_t;
 	X(CU_FUNC_ATTRIBUTE_NUM_REGS, 4) \
 	X(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, 8) \
 	X(CU_STREAM_NON_BLOCKING, 1) \
+	X(CU_STREAM_CAPTURE_MODE_RELAXED, 2) \
+	X(CU_STREAM_CAPTURE_STATUS_ACTIVE, 1) \
+	X(CUDA_ERROR_ILLEGAL_STATE, 401) \
+	X(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, 900) \
 	X(CU_EVENT_DEFAULT, 0) \
 	X(CUDNN_STATUS_SUCCESS, 0) \
 	X(CUDNN_DATA_FLOAT, 0) \
@@ -339,6 +382,7 @@ enum { RC_ENUMS(RC_ENUM_VALUE) };
 // One function-pointer type per symbol: rc_NAME_t.
 #define RC_FN_TYPE(ret, name, params, args) typedef ret(*rc_##name##_t) params;
 RC_CUDA_FUNCS(RC_FN_TYPE)
+RC_CUDA_GRAPH_FUNCS(RC_FN_TYPE)
 RC_CUDNN_FUNCS(RC_FN_TYPE)
 RC_CUDNN_GRAPH_FUNCS(RC_FN_TYPE)
 RC_CUBLAS_FUNCS(RC_FN_TYPE)
@@ -349,20 +393,23 @@ RC_NVRTC_FUNCS(RC_FN_TYPE)
 // The tables loader.c fills with dlsym: one per library.
 #define RC_FN_FIELD(ret, name, params, args) rc_##name##_t name;
 struct rc_cuda_table { RC_CUDA_FUNCS(RC_FN_FIELD) };
+struct rc_cuda_graph_table { RC_CUDA_GRAPH_FUNCS(RC_FN_FIELD) };
 struct rc_cudnn_table { RC_CUDNN_FUNCS(RC_FN_FIELD) };
 struct rc_cudnn_graph_table { RC_CUDNN_GRAPH_FUNCS(RC_FN_FIELD) };
 struct rc_cublas_table { RC_CUBLAS_FUNCS(RC_FN_FIELD) };
 struct rc_nvrtc_table { RC_NVRTC_FUNCS(RC_FN_FIELD) };
 #undef RC_FN_FIELD
 extern struct rc_cuda_table rc_cuda;
+extern struct rc_cuda_graph_table rc_cuda_graph;
 extern struct rc_cudnn_table rc_cudnn;
 extern struct rc_cudnn_graph_table rc_cudnn_graph;
 extern struct rc_cublas_table rc_cublas;
 extern struct rc_nvrtc_table rc_nvrtc;
 
 // Library identifiers for the loader.
-// RC_LIB_CUDNN_GRAPH is the graph-API part of cuDNN's table, resolved from cuDNN's handle.
-enum { RC_LIB_CUDA = 0, RC_LIB_CUDNN = 1, RC_LIB_CUBLAS = 2, RC_LIB_NVRTC = 3, RC_LIB_CUDNN_GRAPH = 4 };
+// RC_LIB_CUDNN_GRAPH is the graph-API part of cuDNN's table, resolved from cuDNN's handle, and
+// RC_LIB_CUDA_GRAPH the CUDA-graph part of the driver's, resolved from libcuda's.
+enum { RC_LIB_CUDA = 0, RC_LIB_CUDNN = 1, RC_LIB_CUBLAS = 2, RC_LIB_NVRTC = 3, RC_LIB_CUDNN_GRAPH = 4, RC_LIB_CUDA_GRAPH = 5 };
 
 // rc_dlopen opens path (RTLD_NOW, or RTLD_LAZY when lazy, with RTLD_GLOBAL); on failure it
 // returns NULL and copies dlerror() into err. rc_resolve fills library lib's table from handle; on failure it returns the name of
@@ -378,19 +425,30 @@ rc_CUresult rc_launch(rc_CUfunction f, unsigned int gx, unsigned int gy, unsigne
 		unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared, rc_CUstream s,
 		void *argbuf, int nargs);
 
+// rc_captured_node sets *node to the node that the last call on stream s (which is capturing, as
+// one chain) added to the graph. rc_set_kernel_args gives kernel node node of exec the launch
+// that rc_launch would make with the same arguments.
+rc_CUresult rc_captured_node(rc_CUstream s, rc_CUgraphNode *node);
+rc_CUresult rc_set_kernel_args(rc_CUgraphExec exec, rc_CUgraphNode node, rc_CUfunction f, unsigned int gx,
+		unsigned int gy, unsigned int gz, unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared,
+		void *argbuf, int nargs);
+
 // Call wrappers: rc_NAME(args) calls through the loaded table (cgo cannot call C function
 // pointers directly). Go calls them only after the library's table is filled.
 #define RC_WRAP_CUDA(ret, name, params, args) static inline ret rc_##name params { return rc_cuda.name args; }
+#define RC_WRAP_CUDA_GRAPH(ret, name, params, args) static inline ret rc_##name params { return rc_cuda_graph.name args; }
 #define RC_WRAP_CUDNN(ret, name, params, args) static inline ret rc_##name params { return rc_cudnn.name args; }
 #define RC_WRAP_CUDNN_GRAPH(ret, name, params, args) static inline ret rc_##name params { return rc_cudnn_graph.name args; }
 #define RC_WRAP_CUBLAS(ret, name, params, args) static inline ret rc_##name params { return rc_cublas.name args; }
 #define RC_WRAP_NVRTC(ret, name, params, args) static inline ret rc_##name params { return rc_nvrtc.name args; }
 RC_CUDA_FUNCS(RC_WRAP_CUDA)
+RC_CUDA_GRAPH_FUNCS(RC_WRAP_CUDA_GRAPH)
 RC_CUDNN_FUNCS(RC_WRAP_CUDNN)
 RC_CUDNN_GRAPH_FUNCS(RC_WRAP_CUDNN_GRAPH)
 RC_CUBLAS_FUNCS(RC_WRAP_CUBLAS)
 RC_NVRTC_FUNCS(RC_WRAP_NVRTC)
 #undef RC_WRAP_CUDA
+#undef RC_WRAP_CUDA_GRAPH
 #undef RC_WRAP_CUDNN
 #undef RC_WRAP_CUDNN_GRAPH
 #undef RC_WRAP_CUBLAS

@@ -26,6 +26,13 @@ typedef CUstream rc_CUstream;
 typedef CUmodule rc_CUmodule;
 typedef CUfunction rc_CUfunction;
 typedef CUevent rc_CUevent;
+typedef CUgraph rc_CUgraph;
+typedef CUgraphExec rc_CUgraphExec;
+typedef CUgraphNode rc_CUgraphNode;
+typedef CUstreamCaptureMode rc_CUstreamCaptureMode;
+typedef CUstreamCaptureStatus rc_CUstreamCaptureStatus;
+typedef CUDA_KERNEL_NODE_PARAMS rc_CUDA_KERNEL_NODE_PARAMS;
+typedef CUgraphEdgeData rc_CUgraphEdgeData;
 typedef cudnnStatus_t rc_cudnnStatus_t;
 typedef cudnnHandle_t rc_cudnnHandle_t;
 typedef cudaStream_t rc_cudaStream_t;
@@ -66,7 +73,7 @@ typedef nvrtcProgram rc_nvrtcProgram;
 // Outside the check these are int, unsigned long long and void *.
 #define INT_SIZED(T) _Static_assert(sizeof(T) == sizeof(int), #T " is not int-sized");
 #define PTR_SIZED(T) _Static_assert(sizeof(T) == sizeof(void *), #T " is not pointer-sized");
-INT_SIZED(CUresult) INT_SIZED(CUdevice) INT_SIZED(CUdevice_attribute) INT_SIZED(CUfunction_attribute)
+INT_SIZED(CUresult) INT_SIZED(CUstreamCaptureMode) INT_SIZED(CUstreamCaptureStatus) INT_SIZED(CUdevice) INT_SIZED(CUdevice_attribute) INT_SIZED(CUfunction_attribute)
 INT_SIZED(cudnnStatus_t) INT_SIZED(cudnnDataType_t) INT_SIZED(cudnnTensorFormat_t)
 INT_SIZED(cudnnConvolutionMode_t) INT_SIZED(cudnnMathType_t) INT_SIZED(cudnnDeterminism_t)
 INT_SIZED(cudnnConvolutionFwdAlgo_t) INT_SIZED(cudnnConvolutionBwdDataAlgo_t)
@@ -76,7 +83,7 @@ INT_SIZED(cudnnBackendDescriptorType_t) INT_SIZED(cudnnBackendAttributeName_t) I
 INT_SIZED(cudnnBackendHeurMode_t) INT_SIZED(cudnnBackendNumericalNote_t) INT_SIZED(cudnnBackendBehaviorNote_t)
 INT_SIZED(cublasStatus_t) INT_SIZED(cublasOperation_t) INT_SIZED(cublasPointerMode_t)
 INT_SIZED(cublasMath_t) INT_SIZED(libraryPropertyType) INT_SIZED(nvrtcResult)
-PTR_SIZED(CUcontext) PTR_SIZED(CUstream) PTR_SIZED(CUmodule) PTR_SIZED(CUfunction) PTR_SIZED(CUevent)
+PTR_SIZED(CUcontext) PTR_SIZED(CUgraph) PTR_SIZED(CUgraphExec) PTR_SIZED(CUgraphNode) PTR_SIZED(CUstream) PTR_SIZED(CUmodule) PTR_SIZED(CUfunction) PTR_SIZED(CUevent)
 PTR_SIZED(cudnnHandle_t) PTR_SIZED(cudaStream_t) PTR_SIZED(cudnnTensorDescriptor_t)
 PTR_SIZED(cudnnFilterDescriptor_t) PTR_SIZED(cudnnConvolutionDescriptor_t)
 PTR_SIZED(cudnnActivationDescriptor_t) PTR_SIZED(cudnnPoolingDescriptor_t)
@@ -94,6 +101,15 @@ SAME_PERF(cudnnConvolutionFwdAlgoPerf_t)
 SAME_PERF(cudnnConvolutionBwdDataAlgoPerf_t)
 SAME_PERF(cudnnConvolutionBwdFilterAlgoPerf_t)
 
+// The kernel node launch struct, field by field.
+#define SAME_KFIELD(f) _Static_assert(offsetof(CUDA_KERNEL_NODE_PARAMS, f) == offsetof(struct rc_kernel_node_params, f) && \
+	sizeof(((CUDA_KERNEL_NODE_PARAMS *)0)->f) == sizeof(((struct rc_kernel_node_params *)0)->f), "CUDA_KERNEL_NODE_PARAMS." #f " differs");
+_Static_assert(sizeof(CUDA_KERNEL_NODE_PARAMS) == sizeof(struct rc_kernel_node_params), "CUDA_KERNEL_NODE_PARAMS size differs");
+SAME_KFIELD(func) SAME_KFIELD(gridDimX) SAME_KFIELD(gridDimY) SAME_KFIELD(gridDimZ) SAME_KFIELD(blockDimX)
+SAME_KFIELD(blockDimY) SAME_KFIELD(blockDimZ) SAME_KFIELD(sharedMemBytes) SAME_KFIELD(kernelParams) SAME_KFIELD(extra)
+SAME_KFIELD(kern) SAME_KFIELD(ctx)
+_Static_assert(sizeof(CUgraphEdgeData) == sizeof(struct rc_graph_edge_data), "CUgraphEdgeData size differs");
+
 // Every enum value.
 #define SAME_ENUM(name, value) _Static_assert((int)RC_##name == (int)name, #name " differs from the header");
 RC_ENUMS(SAME_ENUM)
@@ -101,6 +117,7 @@ RC_ENUMS(SAME_ENUM)
 // Every prototype: the real function must convert to our pointer type without a warning.
 #define SAME_FN(ret, name, params, args) rc_##name##_t rc_check_##name = name;
 RC_CUDA_FUNCS(SAME_FN)
+RC_CUDA_GRAPH_FUNCS(SAME_FN)
 RC_CUDNN_FUNCS(SAME_FN)
 RC_CUDNN_GRAPH_FUNCS(SAME_FN)
 RC_CUBLAS_FUNCS(SAME_FN)

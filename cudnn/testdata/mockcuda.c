@@ -8,6 +8,8 @@
 // 0.2 ms), 2 (non-deterministic; 0.5 ms), 5 (1.0 ms) and 1 (0.8 ms), and as fallback 3, whose
 // plan never finalises; engines 1, 2 and 5 refuse strided convolutions, so that those take the
 // legacy path unless TF32 allows engine 0. Every engine computes the same convolution.
+// Stream capture records kernel launches and memsets only; the other stream calls refuse to be
+// captured (and spoil the capture), as unsupported calls do in the real driver.
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
@@ -38,14 +40,18 @@ int cuCtxSetCurrent(void *c) { return c == (void *)0x1234 ? OK : 201; }
 int cuMemGetInfo_v2(size_t *f, size_t *t) { *f = (size_t)70 << 30; *t = (size_t)80 << 30; return OK; }
 int cuStreamCreate(void **s, unsigned f) { *s = malloc(1); return OK; }
 int cuStreamDestroy_v2(void *s) { free(s); return OK; }
-int cuStreamSynchronize(void *s) { return OK; }
+static int mock_capture_spoilt(void); // 900 while a capture is in progress (and spoils it), else 0
+int cuStreamSynchronize(void *s) { return mock_capture_spoilt(); }
 int cuMemAlloc_v2(dptr *p, size_t n) { *p = (dptr)(uintptr_t)malloc(n); return *p ? OK : 2; }
 int cuMemFree_v2(dptr p) { free((void *)(uintptr_t)p); return OK; }
-int cuMemcpyHtoDAsync_v2(dptr d, const void *s, size_t n, void *st) { memcpy((void *)(uintptr_t)d, s, n); return OK; }
-int cuMemcpyDtoHAsync_v2(void *d, dptr s, size_t n, void *st) { memcpy(d, (void *)(uintptr_t)s, n); return OK; }
-int cuMemcpyDtoDAsync_v2(dptr d, dptr s, size_t n, void *st) { memmove((void *)(uintptr_t)d, (void *)(uintptr_t)s, n); return OK; }
-int cuMemsetD8Async(dptr d, unsigned char v, size_t n, void *s) { memset((void *)(uintptr_t)d, v, n); return OK; }
-int cuMemsetD32Async(dptr d, unsigned v, size_t n, void *s) { unsigned *p = (unsigned *)(uintptr_t)d; for (size_t i = 0; i < n; i++) p[i] = v; return OK; }
+int cuMemcpyHtoDAsync_v2(dptr d, const void *s, size_t n, void *st) { if (mock_capture_spoilt()) return 900; memcpy((void *)(uintptr_t)d, s, n); return OK; }
+int cuMemcpyDtoHAsync_v2(void *d, dptr s, size_t n, void *st) { if (mock_capture_spoilt()) return 900; memcpy(d, (void *)(uintptr_t)s, n); return OK; }
+int cuMemcpyDtoDAsync_v2(dptr d, dptr s, size_t n, void *st) { if (mock_capture_spoilt()) return 900; memmove((void *)(uintptr_t)d, (void *)(uintptr_t)s, n); return OK; }
+static void memset8(dptr d, unsigned v, size_t n) { memset((void *)(uintptr_t)d, v, n); }
+static void memset32(dptr d, unsigned v, size_t n) { unsigned *p = (unsigned *)(uintptr_t)d; for (size_t i = 0; i < n; i++) p[i] = v; }
+static int mock_captured(int kind, void *f, unsigned gx, unsigned bx, void **params, dptr d, unsigned v, size_t n); // 1 when recorded
+int cuMemsetD8Async(dptr d, unsigned char v, size_t n, void *s) { if (!mock_captured(1, 0, 0, 0, 0, d, v, n)) memset8(d, v, n); return OK; }
+int cuMemsetD32Async(dptr d, unsigned v, size_t n, void *s) { if (!mock_captured(2, 0, 0, 0, 0, d, v, n)) memset32(d, v, n); return OK; }
 int cuModuleLoadData(void **m, const void *img) { *m = malloc(1); return OK; }
 int cuModuleUnload(void *m) { free(m); return OK; }
 static void saxpy(void **p, unsigned gx, unsigned bx) {
@@ -57,8 +63,69 @@ int cuModuleGetFunction(void **f, void *m, const char *name) { if (strcmp(name, 
 int cuFuncGetAttribute(int *v, int a, void *f) { *v = 1024; return OK; }
 int cuFuncSetAttribute(void *f, int a, int v) { return OK; }
 int cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned sh, void *s, void **params, void **extra) {
-	((void (*)(void **, unsigned, unsigned))f)(params, gx, bx); return OK;
+	if (!mock_captured(0, f, gx, bx, params, 0, 0, 0)) ((void (*)(void **, unsigned, unsigned))f)(params, gx, bx);
+	return OK;
 }
+// ---- CUDA graphs. A graph is a list of nodes, run in order. A kernel node keeps six 8-byte
+// argument slots (saxpy's six parameters).
+enum { MAXNODES = 1024, NARGS = 6 };
+typedef struct { int kind; void *f; unsigned gx, bx; uint64_t args[NARGS]; void *argp[NARGS]; dptr d; unsigned v; size_t n; } NODE;
+typedef struct { int n; NODE nodes[MAXNODES]; } GRAPH;
+typedef struct { GRAPH *src; GRAPH g; } EXEC;
+static GRAPH *mock_capture; // the graph being captured, or NULL
+static int mock_spoilt;      // the capture met a call it cannot record
+static int mock_capture_spoilt(void) { if (!mock_capture) return 0; mock_spoilt = 1; return 900; }
+static void run_node(NODE *nd) {
+	switch (nd->kind) {
+	case 0: ((void (*)(void **, unsigned, unsigned))nd->f)(nd->argp, nd->gx, nd->bx); break;
+	case 1: memset8(nd->d, nd->v, nd->n); break;
+	case 2: memset32(nd->d, nd->v, nd->n); break;
+	}
+}
+static void set_args(NODE *nd, void **params) { for (int i = 0; i < NARGS; i++) { memcpy(&nd->args[i], params[i], 8); nd->argp[i] = &nd->args[i]; } }
+static int mock_captured(int kind, void *f, unsigned gx, unsigned bx, void **params, dptr d, unsigned v, size_t n) {
+	if (!mock_capture) return 0;
+	if (mock_capture->n == MAXNODES) { mock_spoilt = 1; return 1; }
+	NODE *nd = &mock_capture->nodes[mock_capture->n++];
+	*nd = (NODE){kind, f, gx, bx, {0}, {0}, d, v, n};
+	if (kind == 0) set_args(nd, params);
+	return 1;
+}
+int cuStreamBeginCapture_v2(void *s, int mode) { if (mock_capture || mode != RC_CU_STREAM_CAPTURE_MODE_RELAXED) return 1; mock_capture = calloc(1, sizeof(GRAPH)); mock_spoilt = 0; return OK; }
+int cuStreamEndCapture(void *s, GRAPH **g) {
+	if (!mock_capture) return 1;
+	*g = mock_capture; mock_capture = 0;
+	if (mock_spoilt) { free(*g); *g = 0; return 901; } // CUDA_ERROR_STREAM_CAPTURE_INVALIDATED
+	return OK;
+}
+int cuStreamGetCaptureInfo_v3(void *s, int *status, uint64_t *id, GRAPH **g, NODE *const **deps, const void **edges, size_t *ndeps) {
+	static NODE *last;
+	*status = mock_capture ? RC_CU_STREAM_CAPTURE_STATUS_ACTIVE : 0;
+	if (!mock_capture) return OK;
+	if (id) *id = 1;
+	if (g) *g = mock_capture;
+	last = mock_capture->n ? &mock_capture->nodes[mock_capture->n - 1] : 0;
+	if (deps) *deps = &last;
+	if (edges) *edges = 0;
+	if (ndeps) *ndeps = last ? 1 : 0;
+	return OK;
+}
+int cuGraphInstantiateWithFlags(EXEC **e, GRAPH *g, unsigned long long flags) {
+	*e = malloc(sizeof(EXEC)); (*e)->src = g; (*e)->g = *g;
+	for (int i = 0; i < g->n; i++) for (int j = 0; j < NARGS; j++) (*e)->g.nodes[i].argp[j] = &(*e)->g.nodes[i].args[j];
+	return OK;
+}
+int cuGraphLaunch(EXEC *e, void *s) { for (int i = 0; i < e->g.n; i++) run_node(&e->g.nodes[i]); return OK; }
+struct kparams { void *func; unsigned gx, gy, gz, bx, by, bz, shared; void **params; void **extra; void *kern; void *ctx; };
+int cuGraphExecKernelNodeSetParams_v2(EXEC *e, NODE *nd, const struct kparams *p) {
+	long i = nd - e->src->nodes;
+	if (i < 0 || i >= e->g.n || e->g.nodes[i].kind != 0 || e->g.nodes[i].f != p->func || p->extra || p->kern) return 1;
+	e->g.nodes[i].gx = p->gx; e->g.nodes[i].bx = p->bx;
+	set_args(&e->g.nodes[i], p->params);
+	return OK;
+}
+int cuGraphExecDestroy(EXEC *e) { free(e); return OK; }
+int cuGraphDestroy(GRAPH *g) { free(g); return OK; }
 int cuEventCreate(void **e, unsigned f) { *e = calloc(1, sizeof(double)); return OK; }
 static double mock_pending; // device time of the last graph-API execution, added at the next event
 int cuEventRecord(void *e, void *s) { static double t; *(double *)e = (t += 0.5 + mock_pending); mock_pending = 0; return OK; }

@@ -1,0 +1,346 @@
+//go:build !nocuda
+
+package cudnn
+
+/*
+#include "rout_cuda.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"unsafe"
+)
+
+// Step graphs. A training step makes the same few hundred calls every time; only some kernel
+// arguments change from step to step (the batch's position, the learning rate, the step number).
+// RunStep captures a step's stream work into a CUDA graph once and from then on launches the
+// graph, after giving its kernels the arguments that changed, instead of making every call
+// again: the host's cost per call (cuDNN's, the driver's, cgo's) goes, and with it the gaps
+// between kernels when the host cannot keep ahead of the device.
+//
+// To learn what a step would queue without queueing it, RunStep runs the step's function twice
+// at most: first as a dry run, in which every call that queues stream work records its kind and
+// fixed operands (the step's shape) and a kernel launch its arguments, and queues nothing. A graph
+// captured from a step of the same shape is then launched. Otherwise the function runs again, for
+// real: directly the first time a shape is seen (it may be a warm-up that searches algorithms,
+// allocates or uploads), and under capture the second time.
+
+// stepMode says what a call that queues stream work does with it.
+type stepMode int
+
+const (
+	direct    stepMode = iota // queue it: no step is being run by RunStep
+	dryRun                    // record it, queue nothing
+	rerun                     // queue it, in the second run of a step (not counted again in Plans)
+	capturing                 // queue it into the graph being captured
+)
+
+// Operation codes of the step shape.
+const (
+	opLaunch uint64 = iota + 1
+	opMemset8
+	opMemset32
+	opCopy
+	opEvent
+	opAddTensor
+	opConvBias
+	opActivation
+	opActivationBackward
+	opPool
+	opPoolBackward
+	opBatchNormTraining
+	opBatchNormInference
+	opBatchNormBackward
+	opSgemm
+	opConv
+	opGraphConv
+)
+
+// maxStepGraphs bounds the graphs kept (a step has a few shapes: with and without RandomOut's
+// check, say); the least recently used goes first.
+const maxStepGraphs = 8
+
+// StepStats count what RunStep did.
+type StepStats struct {
+	Direct   int // steps run without a graph (a new shape, a warm-up, or step graphs off)
+	Captured int // graphs captured
+	Replayed int // steps run by launching a graph
+	Updated  int // kernel argument updates made before those launches
+	// Off says why step graphs were turned off for the rest of the context's life (a capture
+	// failed), or is "".
+	Off string
+}
+
+// stepLog is what a dry run recorded.
+type stepLog struct {
+	shape   []uint64 // every call's operation code and fixed operands, in order
+	args    []byte   // every launch's arguments, in order
+	argEnds []int    // where each launch's arguments end in args
+	direct  string   // why the step must run directly this time ("": it may use a graph)
+}
+
+func (l *stepLog) reset() {
+	l.shape, l.args, l.argEnds, l.direct = l.shape[:0], l.args[:0], l.argEnds[:0], ""
+}
+
+// launchArgs is launch i's arguments.
+func (l *stepLog) launchArgs(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = l.argEnds[i-1]
+	}
+	return l.args[start:l.argEnds[i]]
+}
+
+// stepGraph is one captured step shape, instantiated.
+type stepGraph struct {
+	shape   []uint64
+	graph   C.rc_CUgraph
+	exec    C.rc_CUgraphExec
+	kernels []capturedKernel // in launch order
+}
+
+// capturedKernel is a kernel node of a step graph and the launch it holds now.
+type capturedKernel struct {
+	node        C.rc_CUgraphNode
+	f           *Function
+	grid, block Dim3
+	shared      int
+	args        []byte
+}
+
+// stepGraphs is a Context's step-graph state.
+type stepGraphs struct {
+	mode    stepMode
+	log     stepLog
+	graphs  []*stepGraph // most recently used first
+	seen    [][]uint64   // shapes run once directly: the second sighting is captured
+	capture *stepGraph   // the graph being captured
+	stats   StepStats
+}
+
+// StepStats reports what RunStep has done so far.
+func (c *Context) StepStats() StepStats { return c.steps.stats }
+
+// RunStep runs f, which queues one step's work through this context and returns the first error
+// it met, through step graphs (see the top of this file) when Options.StepGraphs is set, else
+// directly. f must queue the same work whenever it queues work of the same shape, and must not
+// wait for the device (Download, Sync, event waits); it may be run twice, so it must not change
+// host state that the second run would see. If a capture fails, step graphs are turned off for
+// the rest of the context's life (StepStats.Off says why) and the step runs directly.
+func (c *Context) RunStep(f func() error) error {
+	s := &c.steps
+	if !c.opts.StepGraphs || s.stats.Off != "" {
+		s.stats.Direct++
+		return f()
+	}
+	if s.mode != direct {
+		return errors.New("cudnn: RunStep inside a step")
+	}
+	s.log.reset()
+	s.mode = dryRun
+	err := f()
+	s.mode = direct
+	if err != nil {
+		return err
+	}
+	shape := s.log.shape
+	if s.log.direct == "" {
+		if i := slices.IndexFunc(s.graphs, func(g *stepGraph) bool { return slices.Equal(g.shape, shape) }); i >= 0 {
+			g := s.graphs[i]
+			copy(s.graphs[1:i+1], s.graphs[:i])
+			s.graphs[0] = g
+			return c.replay(g)
+		}
+		if slices.ContainsFunc(s.seen, func(seen []uint64) bool { return slices.Equal(seen, shape) }) {
+			g, err := c.captureStep(f)
+			if err == nil {
+				c.keep(g)
+				return c.replay(g)
+			}
+			s.stats.Off = err.Error()
+		} else if len(s.seen) < 2*maxStepGraphs {
+			s.seen = append(s.seen, slices.Clone(shape))
+		}
+	}
+	s.mode = rerun
+	err = f()
+	s.mode = direct
+	s.stats.Direct++
+	return err
+}
+
+// keep adds g to the graphs, dropping the least recently used one when there are too many.
+func (c *Context) keep(g *stepGraph) {
+	s := &c.steps
+	if len(s.graphs) == maxStepGraphs {
+		s.graphs[len(s.graphs)-1].destroy()
+		s.graphs = s.graphs[:len(s.graphs)-1]
+	}
+	s.graphs = slices.Insert(s.graphs, 0, g)
+}
+
+// captureStep runs f under stream capture and instantiates the graph. The search lock is held,
+// so that no other context's algorithm search (which may synchronise the device) runs meanwhile.
+func (c *Context) captureStep(f func() error) (_ *stepGraph, err error) {
+	s := &c.steps
+	searching.Lock()
+	defer searching.Unlock()
+	done, err := c.bind()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	g := &stepGraph{shape: slices.Clone(s.log.shape)}
+	if err := cuErr("cuStreamBeginCapture_v2", C.rc_cuStreamBeginCapture_v2(c.stream, C.RC_CU_STREAM_CAPTURE_MODE_RELAXED)); err != nil {
+		return nil, fmt.Errorf("cudnn: capturing a step: %w", err)
+	}
+	s.mode, s.capture = capturing, g
+	ferr := f()
+	s.mode, s.capture = direct, nil
+	endErr := cuErr("cuStreamEndCapture", C.rc_cuStreamEndCapture(c.stream, &g.graph))
+	defer func() {
+		if err != nil {
+			g.destroy()
+		}
+	}()
+	if err := errors.Join(ferr, endErr); err != nil {
+		return nil, fmt.Errorf("cudnn: capturing a step: %w", err)
+	}
+	if len(g.kernels) != len(s.log.argEnds) {
+		return nil, fmt.Errorf("cudnn: capturing a step: %d kernel launches, the dry run had %d", len(g.kernels), len(s.log.argEnds))
+	}
+	if err := cuErr("cuGraphInstantiateWithFlags", C.rc_cuGraphInstantiateWithFlags(&g.exec, g.graph, 0)); err != nil {
+		return nil, fmt.Errorf("cudnn: instantiating a step graph: %w", err)
+	}
+	s.stats.Captured++
+	return g, nil
+}
+
+// replay gives g's kernels the arguments of the dry run just made, where they differ, and
+// launches g.
+func (c *Context) replay(g *stepGraph) error {
+	s := &c.steps
+	done, err := c.bind()
+	if err != nil {
+		return err
+	}
+	defer done()
+	for i := range g.kernels {
+		k := &g.kernels[i]
+		args := s.log.launchArgs(i)
+		if slices.Equal(k.args, args) {
+			continue
+		}
+		gx, gy, gz := k.grid.c()
+		bx, by, bz := k.block.c()
+		var p unsafe.Pointer
+		if len(args) > 0 {
+			p = unsafe.Pointer(&args[0])
+		}
+		if err := cuErr("cuGraphExecKernelNodeSetParams_v2", C.rc_set_kernel_args(g.exec, k.node, k.f.f, gx, gy, gz, bx, by, bz,
+			C.uint(k.shared), p, C.int(len(args)/8))); err != nil {
+			return fmt.Errorf("cudnn: step graph: kernel %s: %w", k.f.Name, err)
+		}
+		k.args = append(k.args[:0], args...)
+		s.stats.Updated++
+	}
+	if err := cuErr("cuGraphLaunch", C.rc_cuGraphLaunch(g.exec, c.stream)); err != nil {
+		return fmt.Errorf("cudnn: step graph: %w", err)
+	}
+	s.stats.Replayed++
+	return nil
+}
+
+func (g *stepGraph) destroy() {
+	if g.exec != nil {
+		C.rc_cuGraphExecDestroy(g.exec)
+		g.exec = nil
+	}
+	if g.graph != nil {
+		C.rc_cuGraphDestroy(g.graph)
+		g.graph = nil
+	}
+}
+
+// dropStepGraphs destroys every step graph (when the workspace they use moves, and at Close).
+func (c *Context) dropStepGraphs() {
+	for _, g := range c.steps.graphs {
+		g.destroy()
+	}
+	c.steps.graphs, c.steps.seen = nil, nil
+}
+
+// queue reports whether a call that queues stream work should queue it. In a dry run the call is
+// recorded instead (op and the operands that fix what it does) and queue reports false.
+func (c *Context) queue(op uint64, fixed ...uint64) bool {
+	s := &c.steps
+	if s.mode != dryRun {
+		return true
+	}
+	s.log.shape = append(append(s.log.shape, op), fixed...)
+	return false
+}
+
+// queueLaunch is queue for a kernel launch, whose arguments are recorded apart from the shape.
+func (c *Context) queueLaunch(f *Function, grid, block Dim3, shared int, args []byte) bool {
+	s := &c.steps
+	if s.mode != dryRun {
+		return true
+	}
+	s.log.shape = append(s.log.shape, opLaunch, ptrWord(unsafe.Pointer(f.f)), uint64(grid.X), uint64(grid.Y), uint64(grid.Z),
+		uint64(block.X), uint64(block.Y), uint64(block.Z), uint64(shared), uint64(len(args)))
+	s.log.args = append(s.log.args, args...)
+	s.log.argEnds = append(s.log.argEnds, len(s.log.args))
+	return false
+}
+
+// captured notes the kernel launch just queued under capture as a node of the graph.
+func (c *Context) captured(f *Function, grid, block Dim3, shared int, args []byte) error {
+	s := &c.steps
+	if s.mode != capturing {
+		return nil
+	}
+	var node C.rc_CUgraphNode
+	if err := cuErr("cuStreamGetCaptureInfo_v3", C.rc_captured_node(c.stream, &node)); err != nil {
+		return err
+	}
+	s.capture.kernels = append(s.capture.kernels, capturedKernel{node: node, f: f, grid: grid, block: block, shared: shared,
+		args: slices.Clone(args)})
+	return nil
+}
+
+// runDirect notes, in a dry run, that the step must run directly this time: it does something
+// that is done once (an algorithm search, an allocation, an upload), which the dry run therefore
+// does for real.
+func (c *Context) runDirect(why string) {
+	if c.steps.mode == dryRun && c.steps.log.direct == "" {
+		c.steps.log.direct = why
+	}
+}
+
+// mayWait refuses a call that waits for the device inside a step run by RunStep.
+func (c *Context) mayWait(call string) error {
+	if m := c.steps.mode; m == dryRun || m == capturing {
+		return fmt.Errorf("cudnn: %s inside a step run by RunStep, which must not wait for the device", call)
+	}
+	return nil
+}
+
+// counting reports whether a call should be counted in Plans' statistics: not in the second run
+// of a step, whose dry run counted it.
+func (c *Context) counting() bool { return c.steps.mode == direct || c.steps.mode == dryRun }
+
+func ptrWord(p unsafe.Pointer) uint64 { return uint64(uintptr(p)) }
+func f32Word(v float32) uint64        { return uint64(math.Float32bits(v)) }
+
+func boolWord(v bool) uint64 {
+	if v {
+		return 1
+	}
+	return 0
+}

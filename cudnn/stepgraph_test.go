@@ -1,0 +1,141 @@
+//go:build !nocuda
+
+package cudnn
+
+import (
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// TestStepGraphs runs twelve steps of two shapes through RunStep: each step fills a buffer and
+// launches saxpy with arguments that change every step (the scale, the input buffer, the tag),
+// and every third step launches it once more. Each shape must run directly when first seen, be
+// captured when seen again, and be replayed from then on with its changed arguments, so that
+// the results equal those of the same launches made one by one.
+func TestStepGraphs(t *testing.T) {
+	fast(t) // skip early without a GPU
+	c, err := NewContext(Options{StepGraphs: true, KernelCache: "off"})
+	must(t, err)
+	defer c.Close()
+	m, err := c.Compile(Program{Name: "saxpy.cu", Source: saxpySrc, Options: []string{"--fmad=false"}})
+	must(t, err)
+	defer m.Close()
+	f, err := m.Function("saxpy")
+	must(t, err)
+
+	const n = 1000
+	r := rand.New(rand.NewPCG(5, 6))
+	xs := [2][]float32{randVec(r, n), randVec(r, n)}
+	xb := [2]*Buffer[float32]{upload(t, c, xs[0]), upload(t, c, xs[1])}
+	yb, zb := upload(t, c, make([]float32, n)), upload(t, c, make([]float32, n))
+	tb, err := Alloc[uint32](c, n)
+	must(t, err)
+	defer tb.Free()
+
+	want := make([]float32, n) // y, computed on the host launch by launch
+	var lastTag uint32
+	var args Args
+	saxpy := func(a float32, x int, tag uint32) error {
+		args.Reset().Float32(a).Ptr(xb[x].Ptr()).Ptr(yb.Ptr()).Int32(n).Uint32(tag).Ptr(tb.Ptr())
+		return f.Launch(Dim3{X: Blocks(n, 256)}, Dim3{X: 256}, 0, &args)
+	}
+	hostSaxpy := func(a float32, x int, tag uint32) {
+		for i := range want {
+			p := float32(a * xs[x][i]) // rounded apart from the sum, as the kernel (--fmad=false)
+			want[i] = p + want[i]
+		}
+		lastTag = tag
+	}
+	launches := func(k int) [][3]float32 {
+		l := [][3]float32{{float32(k) * 0.25, float32(k % 2), float32(100 * k)}}
+		if k%3 == 0 {
+			l = append(l, [3]float32{-0.5, 0, float32(100*k + 1)})
+		}
+		return l
+	}
+	step := func(k int) func() error {
+		return func() error {
+			if err := zb.Fill(1); err != nil {
+				return err
+			}
+			for _, l := range launches(k) {
+				if err := saxpy(l[0], int(l[1]), uint32(l[2])); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	check := func(after string) {
+		t.Helper()
+		got := download(t, yb)
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("after %s: y[%d] = %g, want %g", after, i, got[i], want[i])
+			}
+		}
+		tags := make([]uint32, n)
+		must(t, tb.Download(tags))
+		if tags[n-1] != lastTag+n-1 {
+			t.Fatalf("after %s: tag[%d] = %d, want %d", after, n-1, tags[n-1], lastTag+n-1)
+		}
+		if z := download(t, zb); z[0] != 1 || z[n-1] != 1 {
+			t.Fatalf("after %s: the filled buffer holds %g ... %g", after, z[0], z[n-1])
+		}
+	}
+
+	for k := 1; k <= 12; k++ {
+		must(t, c.RunStep(step(k)))
+		for _, l := range launches(k) {
+			hostSaxpy(l[0], int(l[1]), uint32(l[2]))
+		}
+		if k == 2 || k == 12 {
+			check("step " + itoa(k))
+		}
+	}
+	// One launch shape runs at steps 1, 2, 4, 5, 7, 8, 10, 11 and the other at 3, 6, 9, 12: each
+	// runs directly once, is captured at its second step and replayed from then on. Every replay
+	// after the capturing one changes the scale of the first launch (and the tag of the second).
+	st := c.StepStats()
+	if want := (StepStats{Direct: 2, Captured: 2, Replayed: 10, Updated: 6 + 2*2}); st != want {
+		t.Fatalf("stats %+v, want %+v", st, want)
+	}
+
+	// Waiting for the device inside a step is refused, in the dry run already.
+	buf := make([]float32, n)
+	if err := c.RunStep(func() error { return yb.Download(buf) }); err == nil || !strings.Contains(err.Error(), "must not wait") {
+		t.Fatalf("a download inside a step: %v", err)
+	}
+
+	// A failed capture turns step graphs off; the step then runs directly, as do later ones.
+	calls := 0
+	failing := func() error {
+		calls++
+		if calls == 4 { // dry run, direct run, dry run, capture
+			return errors.New("refused on purpose")
+		}
+		for range 3 {
+			if err := saxpy(2, 1, 5); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for range 2 {
+		must(t, c.RunStep(failing))
+		for range 3 {
+			hostSaxpy(2, 1, 5)
+		}
+	}
+	must(t, c.RunStep(step(13)))
+	for _, l := range launches(13) {
+		hostSaxpy(l[0], int(l[1]), uint32(l[2]))
+	}
+	check("the failed capture")
+	st = c.StepStats()
+	if !strings.Contains(st.Off, "refused on purpose") || st.Direct != 5 || st.Replayed != 10 || st.Captured != 2 {
+		t.Fatalf("after the failed capture: stats %+v", st)
+	}
+}
