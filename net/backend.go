@@ -118,6 +118,17 @@ type Backend interface {
 	GatherBatch(set ImageSet, start int, x, labels *Tensor, a Augment)
 }
 
+// StepRunner is implemented by backends that can run a training step's work faster as a whole
+// than call by call: the GPU backend captures it into a CUDA graph and replays the graph.
+type StepRunner interface {
+	// RunStep runs f, which queues one training step's work. f may be run twice (the GPU backend
+	// first records what it would queue); it must queue the same work each time and never wait
+	// (Download, Sync).
+	RunStep(f func())
+	// StepReport says what RunStep did, for a run's summary ("" when it only ran steps directly).
+	StepReport() string
+}
+
 // ImageSet is a dataset held by a backend (device memory for the GPU).
 type ImageSet interface {
 	Len() int

@@ -162,6 +162,8 @@ type Summary struct {
 	ReinitsPerLayer   LayerCounts `json:"reinits_per_layer"`
 	DeadFinalPerLayer LayerCounts `json:"dead_final_per_layer"`
 	Message           string      `json:"message"`
+	// StepGraphs says what the GPU's CUDA graphs did (--cuda-graph), or is empty.
+	StepGraphs string `json:"step_graphs,omitempty"`
 }
 
 // Failed reports whether the run counts as a failure (failed or diverged).

@@ -75,6 +75,7 @@ type Config struct {
 	Deterministic   bool    `json:"gpu-deterministic" cat:"run" resume:"ok" usage:"GPU: deterministic cuDNN algorithms (chosen by cuDNN's heuristics, not by timing, so that reruns agree) and no TF32"`
 	TF32            bool    `json:"tf32" cat:"run" resume:"ok" usage:"GPU: allow TF32 tensor cores (ignored with --gpu-deterministic)"`
 	CuDNNGraph      bool    `json:"cudnn-graph" cat:"run" resume:"ok" usage:"GPU: run the convolutions through cuDNN's graph API instead of its legacy calls (new: not yet measured on a GPU)"`
+	CUDAGraph       bool    `json:"cuda-graph" cat:"run" resume:"ok" usage:"GPU: capture each training step into a CUDA graph once and replay it (new: not yet run on a GPU)"`
 }
 
 // field is one Config setting as the table built from the struct tags sees it.

@@ -79,47 +79,69 @@ func TestGPUMatchesCPU(t *testing.T) {
 	// must choose the same algorithms, give the same loss at every step and bit-identical final
 	// weights.
 	t.Run("gpu-rerun", func(t *testing.T) {
-		cfg := parityConfig(spec)
-		cfg.Device = "gpu"
-		var runs [2]parityRun
-		var algos [2][]string
-		for i := range runs {
-			g, err := gpu.New(gpu.Options{Deterministic: true})
-			if err != nil {
-				t.Fatalf("opening the GPU backend: %v", err)
-			}
-			runs[i] = trainOn(t, cfg, ds, g)
-			algos[i] = algorithmChoices(g)
-			if err := g.Close(); err != nil {
-				t.Fatalf("closing the GPU backend: %v", err)
-			}
+		sameGPURuns(t, parityConfig(spec), ds, gpu.Options{Deterministic: true}, gpu.Options{Deterministic: true})
+	})
+
+	// CUDA graphs: the same run with each step captured once and replayed (gpu.Options.StepGraphs)
+	// must equal the run made call by call, bit for bit, and must have replayed its steps.
+	t.Run("cuda-graph", func(t *testing.T) {
+		b := sameGPURuns(t, parityConfig(spec), ds, gpu.Options{Deterministic: true}, gpu.Options{Deterministic: true, StepGraphs: true})
+		st := b.(*gpu.Backend).StepStats()
+		t.Logf("step graphs: %+v", st)
+		if st.Off != "" || st.Captured < 1 || st.Replayed < paritySteps-3 {
+			t.Errorf("step graphs: %+v; want none turned off and every step from the fourth on replayed", st)
 		}
-		if !slices.Equal(algos[0], algos[1]) {
-			t.Errorf("the two runs chose different convolution algorithms (the deterministic mode should rank them by cuDNN's heuristics alone), so bit-identity cannot be expected:\nrun 1: %s\nrun 2: %s",
-				strings.Join(algos[0], "\n       "), strings.Join(algos[1], "\n       "))
-		}
-		for i := range runs[0].logs {
-			if a, b := runs[0].logs[i].Loss, runs[1].logs[i].Loss; a != b {
-				t.Errorf("step %d: loss %.9g, then %.9g", i+1, a, b)
-			}
-		}
-		a, b := finalTensor(t, runs[0].dir, "params"), finalTensor(t, runs[1].dir, "params")
-		differ := 0
-		for i := range a {
-			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-				differ++
-			}
-		}
-		if differ > 0 {
-			t.Errorf("the final weights of two deterministic GPU runs differ in %d of %d values", differ, len(a))
-		}
-		t.Logf("two deterministic GPU runs of %d steps: %d of %d final weights differ", paritySteps, differ, len(a))
 	})
 
 	// The same with the convolutions run through cuDNN's graph API (gpu.Options.GraphConv).
 	t.Run("redraws-graph", func(t *testing.T) {
 		lockstepOnGPU(t, redrawsConfig(spec), ds, gpu.Options{Deterministic: true, GraphConv: true})
 	})
+}
+
+// sameGPURuns trains cfg twice on the GPU, with options a and then b, each on a backend of its
+// own (so each chooses its own convolution algorithms), and requires the same algorithm choices,
+// the same loss at every step and bit-identical final weights. It returns the second backend,
+// closed.
+func sameGPURuns(t *testing.T, cfg Config, ds *data.Dataset, a, b gpu.Options) net.Backend {
+	t.Helper()
+	cfg.Device = "gpu"
+	var runs [2]parityRun
+	var algos [2][]string
+	var last net.Backend
+	for i, o := range []gpu.Options{a, b} {
+		g, err := gpu.New(o)
+		if err != nil {
+			t.Fatalf("opening the GPU backend: %v", err)
+		}
+		runs[i] = trainOn(t, cfg, ds, g)
+		algos[i] = algorithmChoices(g)
+		if err := g.Close(); err != nil {
+			t.Fatalf("closing the GPU backend: %v", err)
+		}
+		last = g
+	}
+	if !slices.Equal(algos[0], algos[1]) {
+		t.Errorf("the two runs chose different convolution algorithms (the deterministic mode should rank them by cuDNN's heuristics alone), so bit-identity cannot be expected:\nrun 1: %s\nrun 2: %s",
+			strings.Join(algos[0], "\n       "), strings.Join(algos[1], "\n       "))
+	}
+	for i := range runs[0].logs {
+		if a, b := runs[0].logs[i].Loss, runs[1].logs[i].Loss; a != b {
+			t.Errorf("step %d: loss %.9g, then %.9g", i+1, a, b)
+		}
+	}
+	pa, pb := finalTensor(t, runs[0].dir, "params"), finalTensor(t, runs[1].dir, "params")
+	differ := 0
+	for i := range pa {
+		if math.Float32bits(pa[i]) != math.Float32bits(pb[i]) {
+			differ++
+		}
+	}
+	if differ > 0 {
+		t.Errorf("the final weights of two deterministic GPU runs differ in %d of %d values", differ, len(pa))
+	}
+	t.Logf("two deterministic GPU runs of %d steps: %d of %d final weights differ", paritySteps, differ, len(pa))
+	return last
 }
 
 // algorithmChoices lists the convolution algorithms a GPU backend chose, a line per shape and API

@@ -516,17 +516,25 @@ func (r *run) loop(ctx context.Context) (Summary, error) {
 }
 
 // step is one training step, all of it queued on the device: no read-back.
+// A backend that runs steps as a whole (net.StepRunner: CUDA graphs) may run it twice.
 func (r *run) step(lr float64) {
 	red := net.ReduceSum
 	if r.cfg.Loss == "mean" {
 		red = net.ReduceMean
 	}
-	r.b.GatherBatch(r.trainSet, r.st.EpochStep*r.cfg.Batch, r.n.Input, r.n.Labels, r.trainAug)
-	r.n.Forward(true)
-	r.b.SoftmaxCrossEntropy(r.n.Logits, r.n.Labels, r.n.DLogits, r.stats, red)
-	r.n.Backward()
-	r.opt.Update(r.st.Step, lr)
-	r.rev.AfterUpdate(r.st.Step)
+	work := func() {
+		r.b.GatherBatch(r.trainSet, r.st.EpochStep*r.cfg.Batch, r.n.Input, r.n.Labels, r.trainAug)
+		r.n.Forward(true)
+		r.b.SoftmaxCrossEntropy(r.n.Logits, r.n.Labels, r.n.DLogits, r.stats, red)
+		r.n.Backward()
+		r.opt.Update(r.st.Step, lr)
+		r.rev.AfterUpdate(r.st.Step)
+	}
+	if sr, ok := r.b.(net.StepRunner); ok {
+		sr.RunStep(work)
+	} else {
+		work()
+	}
 }
 
 // readStats reads back and clears the training sums since the last read, adding them to the
@@ -694,6 +702,9 @@ func (r *run) finish(diverged string, err error) (Summary, error) {
 		ReinitsPerLayer: LayerCounts{Layers: layers, Counts: reinits}, DeadFinalPerLayer: LayerCounts{Layers: layers, Counts: dead},
 	}
 	s.ReinitsTotal = s.ReinitsPerLayer.Total()
+	if sr, ok := r.b.(net.StepRunner); ok {
+		s.StepGraphs = sr.StepReport()
+	}
 	if r.valSet != nil {
 		s.FinalValAcc, s.BestValAcc = num(float64(r.st.ValAcc)), num(float64(r.st.BestVal))
 	}

@@ -43,11 +43,13 @@ func benchCommand() *cli.Command {
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "initialisation and re-draw seed"},
 			&cli.BoolFlag{Name: "plans", Usage: "GPU: also list the convolution algorithms cuDNN chose, with its timings"},
 			&cli.BoolFlag{Name: "cudnn-graph", Usage: "GPU: run the convolutions through cuDNN's graph API (its engines; 'algo' is then the engine index)"},
+			&cli.BoolFlag{Name: "cuda-graph", Usage: "GPU: capture each step into a CUDA graph once and replay it"},
 		},
 		Action: func(c *cli.Context) error {
 			o := benchOptions{model: c.String("model"), batch: c.Int("batch"), optimizer: c.String("optimizer"),
 				steps: c.Int("steps"), warmup: c.Int("warmup"), repeats: c.Int("repeats"), tf32: c.Bool("tf32"),
-				device: c.String("device"), seed: c.Uint64("seed"), plans: c.Bool("plans"), graph: c.Bool("cudnn-graph")}
+				device: c.String("device"), seed: c.Uint64("seed"), plans: c.Bool("plans"), graph: c.Bool("cudnn-graph"),
+				stepGraphs: c.Bool("cuda-graph")}
 			return runBench(c.App.Writer, o)
 		},
 	}
@@ -58,6 +60,7 @@ type benchOptions struct {
 	batch, steps, warmup     int
 	repeats                  int
 	tf32, plans, graph       bool
+	stepGraphs               bool
 	seed                     uint64
 }
 
@@ -80,15 +83,16 @@ func (o benchOptions) check() error {
 }
 
 // openBenchBackend opens the backend --device names. The benchmark lets cuDNN pick its fastest
-// algorithms (no deterministic mode); TF32 only with --tf32; cuDNN's graph API with --cudnn-graph.
+// algorithms (no deterministic mode); TF32 only with --tf32; cuDNN's graph API with --cudnn-graph;
+// CUDA graphs with --cuda-graph.
 func openBenchBackend(o benchOptions) (net.Backend, error) {
 	if o.device == "cpu" || o.device == "auto" && gpu.Available() != nil {
-		if o.graph || o.tf32 {
-			return nil, usageError{fmt.Errorf("bench: --cudnn-graph and --tf32 are GPU settings; the benchmark would run on the CPU")}
+		if o.graph || o.tf32 || o.stepGraphs {
+			return nil, usageError{fmt.Errorf("bench: --cudnn-graph, --cuda-graph and --tf32 are GPU settings; the benchmark would run on the CPU")}
 		}
 		return cpu.New(cpu.Options{}), nil
 	}
-	b, err := gpu.New(gpu.Options{AllowTF32: o.tf32, GraphConv: o.graph})
+	b, err := gpu.New(gpu.Options{AllowTF32: o.tf32, GraphConv: o.graph, StepGraphs: o.stepGraphs})
 	if err != nil {
 		return nil, fmt.Errorf("bench: --device %s: %w", o.device, err)
 	}
@@ -223,9 +227,10 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
-// run queues steps training steps, with RandomOut after each update when randomOut is set.
+// run queues steps training steps, with RandomOut after each update when randomOut is set; a
+// backend that runs whole steps (CUDA graphs) gets each step as one.
 func (r *benchRig) run(steps int, randomOut bool) {
-	for i := 0; i < steps; i++ {
+	work := func() {
 		r.b.GatherBatch(r.set, (r.step%r.batches)*r.n.Batch, r.n.Input, r.n.Labels, r.aug)
 		r.n.Forward(true)
 		r.b.SoftmaxCrossEntropy(r.n.Logits, r.n.Labels, r.n.DLogits, r.stats, net.ReduceSum)
@@ -233,6 +238,14 @@ func (r *benchRig) run(steps int, randomOut bool) {
 		r.update(r.step)
 		if randomOut {
 			r.ro.AfterUpdate(r.step)
+		}
+	}
+	sr, graphs := r.b.(net.StepRunner)
+	for i := 0; i < steps; i++ {
+		if graphs {
+			sr.RunStep(work)
+		} else {
+			work()
 		}
 		r.step++
 	}
@@ -265,7 +278,9 @@ func runBench(w io.Writer, o benchOptions) error {
 	if err != nil {
 		return err
 	}
-	// Warm-up: both modes, so that every algorithm choice and kernel load happens here.
+	// Warm-up: both modes, so that every algorithm choice, kernel load and (with --cuda-graph)
+	// graph capture happens here.
+	r.run(o.warmup, false)
 	r.run(o.warmup, true)
 	if err := b.Sync(); err != nil {
 		return fmt.Errorf("bench: warm-up on %s: %w", b.Name(), err)
@@ -305,6 +320,9 @@ func runBench(w io.Writer, o benchOptions) error {
 		res[i] = benchResult{mode: m.name, median: median(times[i]), host: median(hosts[i])}
 	}
 	writeBench(w, o, b, r.describe, res)
+	if sr, ok := b.(net.StepRunner); ok && o.stepGraphs {
+		fmt.Fprintf(w, "\n%s\n", sr.StepReport())
+	}
 	if o.plans {
 		fmt.Fprintln(w)
 		if p, ok := b.(convPlanWriter); ok {
@@ -344,7 +362,10 @@ func writeBench(w io.Writer, o benchOptions, b net.Backend, model string, res []
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|")
 	tool := "rout"
 	if o.graph {
-		tool = "rout, cuDNN graph"
+		tool += ", cuDNN graph"
+	}
+	if o.stepGraphs {
+		tool += ", CUDA graphs"
 	}
 	for _, r := range res {
 		ms := r.median.Seconds() * 1e3

@@ -41,6 +41,13 @@ func writeGPUInfo(w io.Writer) {
 			v = "version unknown: " + err.Error()
 		}
 		fmt.Fprintf(w, "  %-7s %s (%s)\n", lib, v, path)
+		if lib == "cuda" {
+			if err := cudnn.StepGraphAPI(); err != nil {
+				fmt.Fprintf(w, "          CUDA graphs: not usable: %s\n", indent(err.Error()))
+			} else {
+				fmt.Fprintln(w, "          CUDA graphs: resolved (for --cuda-graph)")
+			}
+		}
 		if lib == "cudnn" {
 			if err := cudnn.GraphAPI(); err != nil {
 				fmt.Fprintf(w, "          graph API: not usable: %s\n", indent(err.Error()))

@@ -62,7 +62,7 @@ func Available() error {
 // cuBLAS handles, and compiles rout's kernels for the device (NVRTC, cached on disk).
 func New(o Options) (_ net.Backend, err error) {
 	ctx, err := cudnn.NewContext(cudnn.Options{Device: o.Device, Deterministic: o.Deterministic, AllowTF32: o.AllowTF32,
-		GraphConv: o.GraphConv})
+		GraphConv: o.GraphConv, StepGraphs: o.StepGraphs})
 	if err != nil {
 		return nil, fmt.Errorf("gpu: device %d: %w", o.Device, err)
 	}
@@ -111,6 +111,9 @@ func provenance(ctx *cudnn.Context, o Options) map[string]string {
 	}
 	if o.GraphConv {
 		p["conv_api"] = "cuDNN graph (engine heuristics A and fallback, timed)"
+	}
+	if o.StepGraphs {
+		p["step_graphs"] = "CUDA graphs (each step shape captured once, then replayed)"
 	}
 	put := func(key string, v string, err error) {
 		if err != nil {
@@ -226,6 +229,39 @@ func (b *Backend) Close() error {
 	b.owned, b.tables = nil, nil
 	return errors.Join(errs...)
 }
+
+// RunStep runs f, one training step's work, through the context's step graphs when
+// Options.StepGraphs is set, else directly. An error that f meets while being captured does not
+// stick: the capture is dropped and the step runs directly (cudnn.Context.RunStep).
+func (b *Backend) RunStep(f func()) {
+	if !b.ok() {
+		return
+	}
+	b.fail(b.ctx.RunStep(func() error {
+		f()
+		err := b.err
+		b.err = nil
+		return err
+	}))
+}
+
+// StepReport says what RunStep did: how many steps replayed a graph, and why graphs were turned
+// off if they were.
+func (b *Backend) StepReport() string {
+	s := b.ctx.StepStats()
+	if s.Captured == 0 && s.Off == "" {
+		return ""
+	}
+	r := fmt.Sprintf("CUDA graphs: %d captured, %d steps replayed (%d kernel argument updates), %d run directly",
+		s.Captured, s.Replayed, s.Updated, s.Direct)
+	if s.Off != "" {
+		r += "; turned off: " + s.Off
+	}
+	return r
+}
+
+// StepStats reports what RunStep did (for tests and benchmarks).
+func (b *Backend) StepStats() cudnn.StepStats { return b.ctx.StepStats() }
 
 // launch queues kernel name on grid x block threads with args (each an int32, uint32, float32
 // or cudnn.DevicePtr, in the kernel's parameter order).

@@ -13,4 +13,7 @@ type Options struct {
 	// GraphConv runs the convolutions through cuDNN's graph API instead of its legacy calls
 	// (see cudnn.Options.GraphConv).
 	GraphConv bool
+	// StepGraphs makes RunStep capture a training step into a CUDA graph and replay it (see
+	// cudnn.Context.RunStep).
+	StepGraphs bool
 }
