@@ -105,12 +105,15 @@ var searching sync.Mutex
 
 // beginSearch takes the search lock, binds the context and waits for the work queued so far
 // (a search may free and grow the workspace it uses); the function it returns undoes the first
-// two.
+// two. Inside a step's dry run the search runs for real.
 func (c *Context) beginSearch() (func(), error) {
 	if c.steps.mode == capturing {
 		return nil, errors.New("cudnn: an algorithm search inside a step capture")
 	}
+	// A search met in a step's dry run is made for real (and the step then runs directly).
 	c.runDirect("an algorithm search")
+	mode := c.steps.mode
+	c.steps.mode = direct
 	searching.Lock()
 	done, err := c.bind()
 	if err == nil {
@@ -121,9 +124,10 @@ func (c *Context) beginSearch() (func(), error) {
 	}
 	if err != nil {
 		searching.Unlock()
+		c.steps.mode = mode
 		return nil, err
 	}
-	return func() { done(); searching.Unlock() }, nil
+	return func() { done(); searching.Unlock(); c.steps.mode = mode }, nil
 }
 
 // PlanConv chooses, by measurement (cudnnFind*Algorithm), the fastest acceptable algorithm for

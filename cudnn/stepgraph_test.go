@@ -139,3 +139,49 @@ func TestStepGraphs(t *testing.T) {
 		t.Fatalf("after the failed capture: stats %+v", st)
 	}
 }
+
+// TestStepGraphsConvolution runs four steps that each add a convolution into y through RunStep,
+// with the legacy and the graph API: the first dry run meets the convolution's algorithm search,
+// which must be made for real (it synchronises, frees and grows the workspace), and every step
+// must add the convolution once. The stand-in cannot capture cuDNN calls, so there the capture
+// fails and the steps run directly; a GPU captures and replays them.
+func TestStepGraphsConvolution(t *testing.T) {
+	fast(t) // skip early without a GPU
+	for _, graphConv := range []bool{false, true} {
+		t.Run(map[bool]string{false: "legacy", true: "graph"}[graphConv], func(t *testing.T) {
+			c, err := NewContext(Options{StepGraphs: true, GraphConv: graphConv, Deterministic: true, KernelCache: "off"})
+			must(t, err)
+			defer c.Close()
+			cc := convCase{N: 2, C: 3, H: 7, W: 6, K: 4, KH: 3, KW: 3, p: ConvParams{PadH: 1, PadW: 1, StrideH: 1, StrideW: 1}}
+			r := rand.New(rand.NewPCG(7, 8))
+			xv := view{cc.N, cc.C, cc.H, cc.W, cc.C, 0}
+			yv := view{cc.N, cc.K, cc.H, cc.W, cc.K, 0}
+			x, w, y0 := randVec(r, xv.len()), randVec(r, cc.K*cc.C*cc.KH*cc.KW), randVec(r, yv.len())
+			xb, wb, yb := upload(t, c, x), upload(t, c, w), upload(t, c, y0)
+			xd, yd := xv.desc(t, c), yv.desc(t, c)
+			wd, err := c.NewFilter(cc.K, cc.C, cc.KH, cc.KW)
+			must(t, err)
+			defer wd.Close()
+			cv, err := c.NewConv(cc.p)
+			must(t, err)
+			defer cv.Close()
+
+			const steps = 4
+			for range steps {
+				must(t, c.RunStep(func() error { return c.ConvForward(1, xd, xb.Ptr(), wd, wb.Ptr(), cv, 1, yd, yb.Ptr()) }))
+			}
+			once := make([]float64, yv.len())
+			convRef(once, x, xv, w, cc.K, cc.KH, cc.KW, cc.p, yv)
+			want := widen(y0)
+			for i := range want {
+				want[i] += steps * once[i]
+			}
+			near(t, "y", download(t, yb), want, steps*2e-5*float64(cc.C*cc.KH*cc.KW), 1e-5)
+			st := c.StepStats()
+			t.Logf("stats %+v", st)
+			if st.Direct+st.Replayed != steps || st.Direct < 2 {
+				t.Errorf("stats %+v: want the first two steps run directly (a search, then a first sighting) and %d in all", st, steps)
+			}
+		})
+	}
+}

@@ -133,6 +133,8 @@ int cuEventSynchronize(void *e) { return OK; }
 int cuEventDestroy_v2(void *e) { free(e); return OK; }
 int cuEventElapsedTime_v2(float *ms, void *a, void *b) { *ms = *(double *)b - *(double *)a; return OK; }
 // ---- cudnn
+// The library calls the stand-in cannot capture: under capture they spoil it and fail.
+#define NOT_CAPTURED if (mock_capture_spoilt()) return 3000 /* CUDNN_STATUS_NOT_SUPPORTED */
 size_t cudnnGetVersion(void) { return 91400; }
 size_t cudnnGetCudartVersion(void) { return 13000; }
 const char *cudnnGetErrorString(int s) { return s == 2000 ? "CUDNN_STATUS_BAD_PARAM" : s == 0 ? "CUDNN_STATUS_SUCCESS" : "CUDNN_STATUS_INTERNAL_ERROR"; }
@@ -203,27 +205,27 @@ static int conv(int mode, float al, float be, T *x, float *xp, F *w, float *wp, 
 		}
 	return OK;
 }
-int cudnnConvolutionForward(void *h, const float *al, T *x, float *xp, F *w, float *wp, CV *c, int a, void *ws, size_t wsz, const float *be, T *y, float *yp) {
+int cudnnConvolutionForward(void *h, const float *al, T *x, float *xp, F *w, float *wp, CV *c, int a, void *ws, size_t wsz, const float *be, T *y, float *yp) { NOT_CAPTURED;
 	if (wsz < (size_t)a * 100)
 		return 2000;
 	return conv(0, *al, *be, x, xp, w, wp, c, y, yp);
 }
-int cudnnConvolutionBackwardData(void *h, const float *al, F *w, float *wp, T *dy, float *dyp, CV *c, int a, void *ws, size_t wsz, const float *be, T *dx, float *dxp) {
+int cudnnConvolutionBackwardData(void *h, const float *al, F *w, float *wp, T *dy, float *dyp, CV *c, int a, void *ws, size_t wsz, const float *be, T *dx, float *dxp) { NOT_CAPTURED;
 	if (wsz < (size_t)a * 100)
 		return 2000;
 	return conv(1, *al, *be, dx, dxp, w, wp, c, dy, dyp);
 }
-int cudnnConvolutionBackwardFilter(void *h, const float *al, T *x, float *xp, T *dy, float *dyp, CV *c, int a, void *ws, size_t wsz, const float *be, F *dw, float *dwp) {
+int cudnnConvolutionBackwardFilter(void *h, const float *al, T *x, float *xp, T *dy, float *dyp, CV *c, int a, void *ws, size_t wsz, const float *be, F *dw, float *dwp) { NOT_CAPTURED;
 	if (wsz < (size_t)a * 100)
 		return 2000;
 	return conv(2, *al, *be, x, xp, dw, dwp, c, dy, dyp);
 }
-int cudnnConvolutionBackwardBias(void *h, const float *al, T *dy, float *dyp, const float *be, T *db, float *dbp) {
+int cudnnConvolutionBackwardBias(void *h, const float *al, T *dy, float *dyp, const float *be, T *db, float *dbp) { NOT_CAPTURED;
 	for (int k = 0; k < dy->c; k++) { double s = 0; for (int n = 0; n < dy->n; n++) for (int i = 0; i < dy->h; i++) for (int j = 0; j < dy->w; j++) s += AT(dy, dyp, n, k, i, j);
 		AT(db, dbp, 0, k, 0, 0) = *al * s + *be * AT(db, dbp, 0, k, 0, 0); }
 	return OK;
 }
-int cudnnAddTensor(void *h, const float *al, T *a, float *ap, const float *be, T *c, float *cp) {
+int cudnnAddTensor(void *h, const float *al, T *a, float *ap, const float *be, T *c, float *cp) { NOT_CAPTURED;
 	for (int n = 0; n < c->n; n++) for (int k = 0; k < c->c; k++) for (int i = 0; i < c->h; i++) for (int j = 0; j < c->w; j++)
 		AT(c, cp, n, k, i, j) = *be * AT(c, cp, n, k, i, j) + *al * AT(a, ap, a->n == 1 ? 0 : n, a->c == 1 ? 0 : k, a->h == 1 ? 0 : i, a->w == 1 ? 0 : j);
 	return OK;
@@ -318,7 +320,7 @@ static float *dataOf(BD *vp, BD *t, int *bad) {
 	*bad = 2002;
 	return 0;
 }
-int cudnnBackendExecute(void *h, BD *plan, BD *vp) {
+int cudnnBackendExecute(void *h, BD *plan, BD *vp) { NOT_CAPTURED;
 	if (!plan->fin || !vp->fin || !plan->graph) return 2004;
 	BD *op = sub(plan->graph, RC_CUDNN_ATTR_OPERATIONGRAPH_OPS);
 	ATTR *ws = attr(vp, RC_CUDNN_ATTR_VARIANT_PACK_WORKSPACE);
@@ -353,12 +355,12 @@ int cudnnDestroyActivationDescriptor(A *d) { free(d); return OK; }
 int cudnnSetActivationDescriptor(A *d, int m, int nan, double coef) { *d = (A){m, nan, coef}; return OK; }
 static double act(int m, double x) { return m == 1 ? (x > 0 ? x : 0) : m == 0 ? 1 / (1 + exp(-x)) : m == 2 ? tanh(x) : x; }
 static double dact(int m, double x, double y) { return m == 1 ? (x > 0) : m == 0 ? y * (1 - y) : m == 2 ? 1 - y * y : 1; }
-int cudnnActivationForward(void *h, A *a, const float *al, T *x, float *xp, const float *be, T *y, float *yp) {
+int cudnnActivationForward(void *h, A *a, const float *al, T *x, float *xp, const float *be, T *y, float *yp) { NOT_CAPTURED;
 	for (int n = 0; n < x->n; n++) for (int k = 0; k < x->c; k++) for (int i = 0; i < x->h; i++) for (int j = 0; j < x->w; j++)
 		AT(y, yp, n, k, i, j) = *al * act(a->mode, AT(x, xp, n, k, i, j)) + (*be ? *be * AT(y, yp, n, k, i, j) : 0);
 	return OK;
 }
-int cudnnActivationBackward(void *h, A *a, const float *al, T *y, float *yp, T *dy, float *dyp, T *x, float *xp, const float *be, T *dx, float *dxp) {
+int cudnnActivationBackward(void *h, A *a, const float *al, T *y, float *yp, T *dy, float *dyp, T *x, float *xp, const float *be, T *dx, float *dxp) { NOT_CAPTURED;
 	for (int n = 0; n < x->n; n++) for (int k = 0; k < x->c; k++) for (int i = 0; i < x->h; i++) for (int j = 0; j < x->w; j++)
 		AT(dx, dxp, n, k, i, j) = *al * AT(dy, dyp, n, k, i, j) * dact(a->mode, AT(x, xp, n, k, i, j), AT(y, yp, n, k, i, j)) + (*be ? *be * AT(dx, dxp, n, k, i, j) : 0);
 	return OK;
@@ -389,10 +391,10 @@ static void pool(int back, PL *p, float al, T *x, float *xp, float be, T *y, flo
 		}
 	}
 }
-int cudnnPoolingForward(void *h, PL *p, const float *al, T *x, float *xp, const float *be, T *y, float *yp) { pool(0, p, *al, x, xp, *be, y, yp, 0, 0); return OK; }
-int cudnnPoolingBackward(void *h, PL *p, const float *al, T *y, float *yp, T *dy, float *dyp, T *x, float *xp, const float *be, T *dx, float *dxp) { pool(1, p, *al, x, xp, *be, y, yp, dyp, dxp); return OK; }
+int cudnnPoolingForward(void *h, PL *p, const float *al, T *x, float *xp, const float *be, T *y, float *yp) { NOT_CAPTURED; pool(0, p, *al, x, xp, *be, y, yp, 0, 0); return OK; }
+int cudnnPoolingBackward(void *h, PL *p, const float *al, T *y, float *yp, T *dy, float *dyp, T *x, float *xp, const float *be, T *dx, float *dxp) { NOT_CAPTURED; pool(1, p, *al, x, xp, *be, y, yp, dyp, dxp); return OK; }
 int cudnnDeriveBNTensorDescriptor(T *d, T *x, int m) { *d = (T){1, x->c, 1, 1, x->c, 1, 1, 1}; return OK; }
-int cudnnBatchNormalizationForwardTraining(void *h, int m, const float *al, const float *be, T *x, float *xp, T *y, float *yp, T *bd, float *sc, float *bi, double f, float *rm, float *rv, double eps, float *sm, float *si) {
+int cudnnBatchNormalizationForwardTraining(void *h, int m, const float *al, const float *be, T *x, float *xp, T *y, float *yp, T *bd, float *sc, float *bi, double f, float *rm, float *rv, double eps, float *sm, float *si) { NOT_CAPTURED;
 	int M = x->n * x->h * x->w;
 	for (int k = 0; k < x->c; k++) {
 		double s = 0, ss = 0;
@@ -406,12 +408,12 @@ int cudnnBatchNormalizationForwardTraining(void *h, int m, const float *al, cons
 	}
 	return OK;
 }
-int cudnnBatchNormalizationForwardInference(void *h, int m, const float *al, const float *be, T *x, float *xp, T *y, float *yp, T *bd, float *sc, float *bi, float *mean, float *var, double eps) {
+int cudnnBatchNormalizationForwardInference(void *h, int m, const float *al, const float *be, T *x, float *xp, T *y, float *yp, T *bd, float *sc, float *bi, float *mean, float *var, double eps) { NOT_CAPTURED;
 	for (int k = 0; k < x->c; k++) for (int n = 0; n < x->n; n++) for (int i = 0; i < x->h; i++) for (int j = 0; j < x->w; j++)
 		AT(y, yp, n, k, i, j) = sc[k] * (AT(x, xp, n, k, i, j) - mean[k]) / sqrt(var[k] + eps) + bi[k];
 	return OK;
 }
-int cudnnBatchNormalizationBackward(void *h, int m, const float *ad, const float *bd_, const float *ap, const float *bp, T *x, float *xp, T *dy, float *dyp, T *dx, float *dxp, T *bd, float *sc, float *ds, float *db, double eps, float *sm, float *si) {
+int cudnnBatchNormalizationBackward(void *h, int m, const float *ad, const float *bd_, const float *ap, const float *bp, T *x, float *xp, T *dy, float *dyp, T *dx, float *dxp, T *bd, float *sc, float *ds, float *db, double eps, float *sm, float *si) { NOT_CAPTURED;
 	int M = x->n * x->h * x->w;
 	for (int k = 0; k < x->c; k++) {
 		double sdy = 0, sdyx = 0;
@@ -435,7 +437,7 @@ int cublasSetPointerMode_v2(void *h, int m) { return m == 0 ? OK : 7; }
 int cublasSetMathMode(void *h, int m) { return OK; }
 int cublasGetVersion_v2(void *h, int *v) { *v = 130000; return OK; }
 int cublasGetProperty(int p, int *v) { *v = p == 0 ? 13 : p == 1 ? 0 : 2; return OK; }
-int cublasSgemm_v2(void *h, int ta, int tb, int m, int n, int k, const float *al, const float *a, int lda, const float *b, int ldb, const float *be, float *c, int ldc) {
+int cublasSgemm_v2(void *h, int ta, int tb, int m, int n, int k, const float *al, const float *a, int lda, const float *b, int ldb, const float *be, float *c, int ldc) { NOT_CAPTURED;
 	if (lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m) return 7;
 	for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) {
 		double s = 0;
