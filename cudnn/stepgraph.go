@@ -61,8 +61,12 @@ const (
 )
 
 // maxStepGraphs bounds the graphs kept (a step has a few shapes: with and without RandomOut's
-// check, say); the least recently used goes first.
-const maxStepGraphs = 8
+// check, say); the least recently used goes first. After maxSeenShapes shapes seen once and not
+// again, step graphs are turned off: the steps do not repeat.
+const (
+	maxStepGraphs = 8
+	maxSeenShapes = 16
+)
 
 // StepStats count what RunStep did.
 type StepStats struct {
@@ -163,8 +167,11 @@ func (c *Context) RunStep(f func() error) error {
 				return c.replay(g)
 			}
 			s.stats.Off = err.Error()
-		} else if len(s.seen) < 2*maxStepGraphs {
+		} else if len(s.seen) < maxSeenShapes {
 			s.seen = append(s.seen, slices.Clone(shape))
+		} else {
+			// Each new shape costs a dry run on top of the step: stop paying it.
+			s.stats.Off = fmt.Sprintf("the steps' shapes do not repeat (%d different ones seen)", len(s.seen)+1)
 		}
 	}
 	s.mode = rerun

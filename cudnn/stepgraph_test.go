@@ -185,3 +185,25 @@ func TestStepGraphsConvolution(t *testing.T) {
 		})
 	}
 }
+
+// TestStepGraphsShapesThatDoNotRepeat: a step that fills a buffer with its own number has a new
+// shape every time (a memset's value is part of it), so no graph is ever captured, and after
+// maxSeenShapes of them step graphs turn themselves off instead of paying a dry run per step.
+func TestStepGraphsShapesThatDoNotRepeat(t *testing.T) {
+	fast(t) // skip early without a GPU
+	c, err := NewContext(Options{StepGraphs: true, KernelCache: "off"})
+	must(t, err)
+	defer c.Close()
+	b := upload(t, c, make([]float32, 10))
+	const steps = maxSeenShapes + 4
+	for k := 1; k <= steps; k++ {
+		must(t, c.RunStep(func() error { return b.Fill(float32(k)) }))
+		if got := download(t, b); got[9] != float32(k) {
+			t.Fatalf("step %d: the buffer holds %g", k, got[9])
+		}
+	}
+	st := c.StepStats()
+	if st.Direct != steps || st.Captured != 0 || !strings.Contains(st.Off, "do not repeat") {
+		t.Fatalf("stats %+v: want %d steps run directly, none captured, and graphs off", st, steps)
+	}
+}
