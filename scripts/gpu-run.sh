@@ -10,7 +10,7 @@
 #                                             archive), check its size, say how to run it.
 #   scripts/gpu-run.sh --device PHASE...      device mode (the GPU machine, repository root, with
 #                                             the .gpu/ built here): run the phases in order.
-#       [--epochs N] [--seeds RANGE]          epochs and seeds of the real sweep (default 3, 1-4)
+#       [--epochs N] [--seeds RANGE]          epochs and seeds of the real sweep (default 3, 1-2)
 #
 # Phases, in the order of priority of issue 6 (`all` is all four in this order):
 #   check    scripts/gpu-check.sh --device: declarations against the headers, `rout info`, and
@@ -91,11 +91,11 @@ host() {
 # took 322 s on an H200 (before the graph-API steps were added). Each phase rewrites the summary,
 # so a call cut off at its own limit still brings back every finished phase.
 declare -A limit=([check]=${GPU_RUN_LIMIT_CHECK:-90} [parity]=${GPU_RUN_LIMIT_PARITY:-170}
-	[speed]=${GPU_RUN_LIMIT_SPEED:-160} [real]=${GPU_RUN_LIMIT_REAL:-170})
+	[speed]=${GPU_RUN_LIMIT_SPEED:-200} [real]=${GPU_RUN_LIMIT_REAL:-130})
 
 device() {
 	local phases=() p
-	export GPU_RUN_EPOCHS=3 GPU_RUN_SEEDS=1-4
+	export GPU_RUN_EPOCHS=3 GPU_RUN_SEEDS=1-2
 	while (($#)); do
 		case $1 in
 		--epochs)
@@ -234,12 +234,12 @@ phase_speed() {
 	local py rc=0 d opt tool
 	d=$GPU_RUN_LOGS
 	py=$(torch_python) || echo "gpu-run: no python3 with torch found (tried \$PYTHON, python3, /opt/torch/.venv/bin/python3)"
-	# rout's SGD figures first (quick: as it is, with CUDA graphs, with cuDNN's graph API, with
-	# both), then PyTorch's (eager, torch.compile and the kernel profile), then Adam (rout;
-	# PyTorch eager). The summary is rewritten after each command, so that a phase cut short by
-	# its limit still reports what it measured.
+	# SGD first: rout as it is and with CUDA graphs (quick), PyTorch (eager, torch.compile and the
+	# kernel profile), rout with cuDNN's graph API and with both; then Adam (rout; PyTorch eager).
+	# The summary is rewritten after each command, so that a phase cut short by its limit still
+	# reports what it measured.
 	local run
-	for run in rout:sgd routcg:sgd routgraph:sgd routboth:sgd torch:sgd rout:adam torch:adam; do
+	for run in rout:sgd routcg:sgd torch:sgd routgraph:sgd routboth:sgd rout:adam torch:adam; do
 		tool=${run%:*} opt=${run#*:}
 		{
 			local f=$d/speed-$tool-$opt.txt cap=60 r=0
@@ -322,7 +322,7 @@ speed_summary() {
 }
 
 phase_real() {
-	local d e=${GPU_RUN_EPOCHS:-3} seeds=${GPU_RUN_SEEDS:-1-4} rc
+	local d e=${GPU_RUN_EPOCHS:-3} seeds=${GPU_RUN_SEEDS:-1-2} rc
 	d=$GPU_RUN_LOGS/real
 	mkdir -p "$d"
 	[[ -f $archive ]] || { echo "no $archive" >"$GPU_RUN_LOGS/real.key"; return 1; }
