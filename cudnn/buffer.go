@@ -51,7 +51,9 @@ func Alloc[T Elem](c *Context, n int) (*Buffer[T], error) {
 	if n == 0 {
 		return b, nil
 	}
-	c.runDirect("an allocation")
+	if err := c.runDirect("an allocation"); err != nil {
+		return nil, err
+	}
 	done, err := c.bind()
 	if err != nil {
 		return nil, err
@@ -104,7 +106,9 @@ func (b *Buffer[T]) Upload(src []T) error {
 	if len(src) == 0 {
 		return nil
 	}
-	b.c.runDirect("an upload")
+	if err := b.c.runDirect("an upload"); err != nil {
+		return err
+	}
 	done, err := b.c.bind()
 	if err != nil {
 		return err

@@ -238,11 +238,11 @@ func (c *Context) Close() error {
 	if c.stream != nil {
 		add(cuErr("cuStreamSynchronize", C.rc_cuStreamSynchronize(c.stream)))
 	}
+	c.dropStepGraphs() // before the handles and modules their nodes use
 	if c.blas != nil {
 		add(blasErr("cublasDestroy_v2", C.rc_cublasDestroy_v2(c.blas)))
 	}
 	c.closeGraphs()
-	c.dropStepGraphs()
 	if c.dnn != nil {
 		add(dnnErr("cudnnDestroy", C.rc_cudnnDestroy(c.dnn)))
 	}

@@ -9,7 +9,6 @@ import "C"
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -107,11 +106,10 @@ var searching sync.Mutex
 // (a search may free and grow the workspace it uses); the function it returns undoes the first
 // two. Inside a step's dry run the search runs for real.
 func (c *Context) beginSearch() (func(), error) {
-	if c.steps.mode == capturing {
-		return nil, errors.New("cudnn: an algorithm search inside a step capture")
-	}
 	// A search met in a step's dry run is made for real (and the step then runs directly).
-	c.runDirect("an algorithm search")
+	if err := c.runDirect("an algorithm search"); err != nil {
+		return nil, err
+	}
 	mode := c.steps.mode
 	c.steps.mode = direct
 	searching.Lock()

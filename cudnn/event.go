@@ -8,6 +8,7 @@ package cudnn
 import "C"
 
 import (
+	"errors"
 	"time"
 	"unsafe"
 )
@@ -34,6 +35,9 @@ func (c *Context) NewEvent() (*Event, error) {
 
 // Record queues the event on the stream: it completes when the work queued before it has.
 func (e *Event) Record() error {
+	if e.c.steps.mode == capturing {
+		return errors.New("cudnn: an event record inside a step capture (the event could not be waited for)")
+	}
 	if !e.c.queue(opEvent, ptrWord(unsafe.Pointer(e.e))) {
 		return nil
 	}

@@ -205,7 +205,7 @@ func (c *Context) graphConv(dir int, alpha, beta float32, x *TensorDesc, xp Devi
 		}
 		c.packs[pk] = vp
 	}
-	if !c.queue(opGraphConv, ptrWord(unsafe.Pointer(p.plan.d)), ptrWord(unsafe.Pointer(vp.d))) {
+	if !c.queue(opGraphConv, ptrWord(unsafe.Pointer(p.plan.d)), ptrWord(unsafe.Pointer(vp.d)), uint64(xp), uint64(wp), uint64(yp), uint64(ws)) {
 		return nil
 	}
 	done, err := c.bind()

@@ -76,16 +76,13 @@ rc_CUresult rc_launch(rc_CUfunction f, unsigned int gx, unsigned int gy, unsigne
 	return rc_cuda.cuLaunchKernel(f, gx, gy, gz, bx, by, bz, shared, s, params, NULL);
 }
 
-rc_CUresult rc_captured_node(rc_CUstream s, rc_CUgraphNode *node) {
-	rc_CUstreamCaptureStatus status = 0;
+rc_CUresult rc_captured_node(rc_CUstream s, rc_CUgraphNode *node, rc_CUstreamCaptureStatus *status, size_t *ndeps) {
 	const rc_CUgraphNode *deps = NULL;
-	size_t n = 0;
-	rc_CUresult r = rc_cuda_graph.cuStreamGetCaptureInfo_v3(s, &status, NULL, NULL, &deps, NULL, &n);
-	if (r != RC_CUDA_SUCCESS) return r;
-	// One stream captures one chain: the last call's node is the only dependency of the next.
-	if (status != RC_CU_STREAM_CAPTURE_STATUS_ACTIVE || n != 1) return RC_CUDA_ERROR_ILLEGAL_STATE;
-	*node = deps[0];
-	return RC_CUDA_SUCCESS;
+	*node = NULL;
+	*ndeps = 0;
+	rc_CUresult r = rc_cuda_graph.cuStreamGetCaptureInfo_v3(s, status, NULL, NULL, &deps, NULL, ndeps);
+	if (r == RC_CUDA_SUCCESS && *ndeps == 1) *node = deps[0]; // deps lives until the next call on s
+	return r;
 }
 
 rc_CUresult rc_set_kernel_args(rc_CUgraphExec exec, rc_CUgraphNode node, rc_CUfunction f, unsigned int gx,

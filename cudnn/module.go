@@ -242,6 +242,7 @@ func (m *Module) Close() error {
 	if m.m == nil {
 		return nil
 	}
+	m.c.dropStepGraphs() // they may launch its kernels
 	done, err := m.c.bind()
 	if err != nil {
 		return err

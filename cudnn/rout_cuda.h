@@ -249,10 +249,8 @@ typedef struct rc_graph_edge_data rc_CUgraphEdgeData;
 	X(CU_FUNC_ATTRIBUTE_NUM_REGS, 4) \
 	X(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, 8) \
 	X(CU_STREAM_NON_BLOCKING, 1) \
-	X(CU_STREAM_CAPTURE_MODE_RELAXED, 2) \
+	X(CU_STREAM_CAPTURE_MODE_THREAD_LOCAL, 1) \
 	X(CU_STREAM_CAPTURE_STATUS_ACTIVE, 1) \
-	X(CUDA_ERROR_ILLEGAL_STATE, 401) \
-	X(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, 900) \
 	X(CU_EVENT_DEFAULT, 0) \
 	X(CUDNN_STATUS_SUCCESS, 0) \
 	X(CUDNN_DATA_FLOAT, 0) \
@@ -425,10 +423,11 @@ rc_CUresult rc_launch(rc_CUfunction f, unsigned int gx, unsigned int gy, unsigne
 		unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared, rc_CUstream s,
 		void *argbuf, int nargs);
 
-// rc_captured_node sets *node to the node that the last call on stream s (which is capturing, as
-// one chain) added to the graph. rc_set_kernel_args gives kernel node node of exec the launch
-// that rc_launch would make with the same arguments.
-rc_CUresult rc_captured_node(rc_CUstream s, rc_CUgraphNode *node);
+// rc_captured_node reports stream s's capture status and how many nodes the next call on s will
+// depend on; when that is one, *node is it: right after a kernel launch on a stream that
+// captures one chain, the launch's node. rc_set_kernel_args gives kernel node node of exec the
+// launch that rc_launch would make with the same arguments.
+rc_CUresult rc_captured_node(rc_CUstream s, rc_CUgraphNode *node, rc_CUstreamCaptureStatus *status, size_t *ndeps);
 rc_CUresult rc_set_kernel_args(rc_CUgraphExec exec, rc_CUgraphNode node, rc_CUfunction f, unsigned int gx,
 		unsigned int gy, unsigned int gz, unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared,
 		void *argbuf, int nargs);

@@ -62,10 +62,12 @@ const (
 
 // maxStepGraphs bounds the graphs kept (a step has a few shapes: with and without RandomOut's
 // check, say); the least recently used goes first. After maxSeenShapes shapes seen once and not
-// again, step graphs are turned off: the steps do not repeat.
+// again, step graphs are turned off: the steps do not repeat. So they are after maxDirectRuns
+// steps in a row that had to run directly (a step that uploads every time, say).
 const (
 	maxStepGraphs = 8
 	maxSeenShapes = 16
+	maxDirectRuns = 16
 )
 
 // StepStats count what RunStep did.
@@ -119,12 +121,16 @@ type capturedKernel struct {
 
 // stepGraphs is a Context's step-graph state.
 type stepGraphs struct {
-	mode    stepMode
-	log     stepLog
-	graphs  []*stepGraph // most recently used first
-	seen    [][]uint64   // shapes run once directly: the second sighting is captured
-	capture *stepGraph   // the graph being captured
-	stats   StepStats
+	mode   stepMode
+	log    stepLog
+	graphs []*stepGraph // most recently used first
+	seen   [][]uint64   // shapes run once directly: the second sighting is captured
+	// directRuns counts the steps in a row whose dry run asked to run directly.
+	directRuns int
+	capture    *stepGraph // the graph being captured
+	captureLog stepLog    // what the capture queued, to compare with the dry run
+	captureErr error      // how ending the capture failed
+	stats      StepStats
 }
 
 // StepStats reports what RunStep has done so far.
@@ -134,8 +140,9 @@ func (c *Context) StepStats() StepStats { return c.steps.stats }
 // it met, through step graphs (see the top of this file) when Options.StepGraphs is set, else
 // directly. f must queue the same work whenever it queues work of the same shape, and must not
 // wait for the device (Download, Sync, event waits); it may be run twice, so it must not change
-// host state that the second run would see. If a capture fails, step graphs are turned off for
-// the rest of the context's life (StepStats.Off says why) and the step runs directly.
+// host state that the second run would see. If a capture or a replay fails, step graphs are
+// turned off for the rest of the context's life (StepStats.Off says why) and the step runs
+// directly.
 func (c *Context) RunStep(f func() error) error {
 	s := &c.steps
 	if !c.opts.StepGraphs || s.stats.Off != "" {
@@ -146,80 +153,126 @@ func (c *Context) RunStep(f func() error) error {
 		return errors.New("cudnn: RunStep inside a step")
 	}
 	s.log.reset()
-	s.mode = dryRun
-	err := f()
-	s.mode = direct
+	err := c.runAs(dryRun, f)
 	if err != nil {
 		return err
 	}
-	shape := s.log.shape
-	if s.log.direct == "" {
-		if i := slices.IndexFunc(s.graphs, func(g *stepGraph) bool { return slices.Equal(g.shape, shape) }); i >= 0 {
-			g := s.graphs[i]
-			copy(s.graphs[1:i+1], s.graphs[:i])
-			s.graphs[0] = g
-			return c.replay(g)
-		}
-		if slices.ContainsFunc(s.seen, func(seen []uint64) bool { return slices.Equal(seen, shape) }) {
-			g, err := c.captureStep(f)
-			if err == nil {
-				c.keep(g)
-				return c.replay(g)
-			}
-			s.stats.Off = err.Error()
-		} else if len(s.seen) < maxSeenShapes {
-			s.seen = append(s.seen, slices.Clone(shape))
-		} else {
-			// Each new shape costs a dry run on top of the step: stop paying it.
-			s.stats.Off = fmt.Sprintf("the steps' shapes do not repeat (%d different ones seen)", len(s.seen)+1)
-		}
+	if why := c.useGraph(f); why == "" {
+		return nil
+	} else if why != "direct" {
+		s.stats.Off = why
 	}
-	s.mode = rerun
-	err = f()
-	s.mode = direct
 	s.stats.Direct++
-	return err
+	return c.runAs(rerun, f)
+}
+
+// runAs runs f with the calls in mode m.
+func (c *Context) runAs(m stepMode, f func() error) error {
+	c.steps.mode = m
+	defer func() { c.steps.mode = direct }()
+	return f()
+}
+
+// useGraph runs the step of the dry run just made through a graph where it can: it returns ""
+// when it did, "direct" when the step should run directly this time, and otherwise why step
+// graphs must be turned off.
+func (c *Context) useGraph(f func() error) string {
+	s := &c.steps
+	shape := s.log.shape
+	if s.log.direct != "" {
+		// A warm-up does its once-only work in the dry run and then runs directly; a step that
+		// does it every time would pay for a dry run forever.
+		if s.directRuns++; s.directRuns > maxDirectRuns {
+			return fmt.Sprintf("%d steps in a row had to run directly (the last for %s)", s.directRuns, s.log.direct)
+		}
+		return "direct"
+	}
+	s.directRuns = 0
+	if i := slices.IndexFunc(s.graphs, func(g *stepGraph) bool { return slices.Equal(g.shape, shape) }); i >= 0 {
+		g := s.graphs[i]
+		copy(s.graphs[1:i+1], s.graphs[:i])
+		s.graphs[0] = g
+		if err := c.replay(g); err != nil {
+			c.dropStepGraphs()
+			return "replaying a step graph: " + err.Error()
+		}
+		return ""
+	}
+	i := slices.IndexFunc(s.seen, func(seen []uint64) bool { return slices.Equal(seen, shape) })
+	switch {
+	case i < 0 && len(s.seen) < maxSeenShapes:
+		s.seen = append(s.seen, slices.Clone(shape))
+		return "direct"
+	case i < 0:
+		// Each new shape costs a dry run on top of the step: stop paying it.
+		return fmt.Sprintf("the steps' shapes do not repeat (%d different ones seen)", len(s.seen)+1)
+	}
+	s.seen = slices.Delete(s.seen, i, i+1)
+	g, err := c.captureStep(f)
+	if err != nil {
+		return err.Error()
+	}
+	c.keep(g)
+	if err := c.replay(g); err != nil {
+		c.dropStepGraphs()
+		return "replaying a step graph: " + err.Error()
+	}
+	return ""
 }
 
 // keep adds g to the graphs, dropping the least recently used one when there are too many.
 func (c *Context) keep(g *stepGraph) {
 	s := &c.steps
 	if len(s.graphs) == maxStepGraphs {
-		s.graphs[len(s.graphs)-1].destroy()
+		c.destroyGraphs(s.graphs[len(s.graphs)-1:])
 		s.graphs = s.graphs[:len(s.graphs)-1]
 	}
 	s.graphs = slices.Insert(s.graphs, 0, g)
 }
 
-// captureStep runs f under stream capture and instantiates the graph. The search lock is held,
-// so that no other context's algorithm search (which may synchronise the device) runs meanwhile.
+// captureStep runs f under stream capture, checks that it queued what the dry run recorded, and
+// instantiates the graph. The capture is thread-local: a call on this thread that cannot be
+// captured (an allocation inside cuDNN or cuBLAS, say) fails it rather than running once
+// outside the graph. The search lock is held, so that no other context's algorithm search
+// (which synchronises) runs meanwhile.
 func (c *Context) captureStep(f func() error) (_ *stepGraph, err error) {
 	s := &c.steps
 	searching.Lock()
 	defer searching.Unlock()
-	done, err := c.bind()
+	done, err := c.bind() // the capture begins and ends on this OS thread
 	if err != nil {
 		return nil, err
 	}
 	defer done()
 	g := &stepGraph{shape: slices.Clone(s.log.shape)}
-	if err := cuErr("cuStreamBeginCapture_v2", C.rc_cuStreamBeginCapture_v2(c.stream, C.RC_CU_STREAM_CAPTURE_MODE_RELAXED)); err != nil {
-		return nil, fmt.Errorf("cudnn: capturing a step: %w", err)
-	}
-	s.mode, s.capture = capturing, g
-	ferr := f()
-	s.mode, s.capture = direct, nil
-	endErr := cuErr("cuStreamEndCapture", C.rc_cuStreamEndCapture(c.stream, &g.graph))
 	defer func() {
 		if err != nil {
 			g.destroy()
 		}
 	}()
-	if err := errors.Join(ferr, endErr); err != nil {
+	if err := cuErr("cuStreamBeginCapture_v2", C.rc_cuStreamBeginCapture_v2(c.stream, C.RC_CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)); err != nil {
 		return nil, fmt.Errorf("cudnn: capturing a step: %w", err)
 	}
+	s.capture, s.captureLog = g, stepLog{}
+	ferr := func() error {
+		defer func() {
+			// Whatever f did, end the capture, so that the stream is usable again.
+			s.capture = nil
+			if err := cuErr("cuStreamEndCapture", C.rc_cuStreamEndCapture(c.stream, &g.graph)); err != nil && g.graph == nil {
+				s.captureErr = err
+			}
+		}()
+		s.captureErr = nil
+		return c.runAs(capturing, f)
+	}()
+	if err := errors.Join(ferr, s.captureErr); err != nil {
+		return nil, fmt.Errorf("cudnn: capturing a step: %w", err)
+	}
+	if !slices.Equal(s.captureLog.shape, s.log.shape) || !slices.Equal(s.captureLog.args, s.log.args) {
+		return nil, errors.New("cudnn: capturing a step: it queued other work than its dry run (the step function is not deterministic)")
+	}
 	if len(g.kernels) != len(s.log.argEnds) {
-		return nil, fmt.Errorf("cudnn: capturing a step: %d kernel launches, the dry run had %d", len(g.kernels), len(s.log.argEnds))
+		return nil, fmt.Errorf("cudnn: capturing a step: %d kernel nodes for the dry run's %d launches", len(g.kernels), len(s.log.argEnds))
 	}
 	if err := cuErr("cuGraphInstantiateWithFlags", C.rc_cuGraphInstantiateWithFlags(&g.exec, g.graph, 0)); err != nil {
 		return nil, fmt.Errorf("cudnn: instantiating a step graph: %w", err)
@@ -251,13 +304,13 @@ func (c *Context) replay(g *stepGraph) error {
 		}
 		if err := cuErr("cuGraphExecKernelNodeSetParams_v2", C.rc_set_kernel_args(g.exec, k.node, k.f.f, gx, gy, gz, bx, by, bz,
 			C.uint(k.shared), p, C.int(len(args)/8))); err != nil {
-			return fmt.Errorf("cudnn: step graph: kernel %s: %w", k.f.Name, err)
+			return fmt.Errorf("kernel %s: %w", k.f.Name, err)
 		}
 		k.args = append(k.args[:0], args...)
 		s.stats.Updated++
 	}
 	if err := cuErr("cuGraphLaunch", C.rc_cuGraphLaunch(g.exec, c.stream)); err != nil {
-		return fmt.Errorf("cudnn: step graph: %w", err)
+		return err
 	}
 	s.stats.Replayed++
 	return nil
@@ -274,36 +327,62 @@ func (g *stepGraph) destroy() {
 	}
 }
 
-// dropStepGraphs destroys every step graph (when the workspace they use moves, and at Close).
+// dropStepGraphs destroys every step graph: when the workspace they use moves, when a module
+// whose kernels they launch is unloaded, and at Close.
 func (c *Context) dropStepGraphs() {
-	for _, g := range c.steps.graphs {
-		g.destroy()
-	}
+	c.destroyGraphs(c.steps.graphs)
 	c.steps.graphs, c.steps.seen = nil, nil
 }
 
+// destroyGraphs destroys gs with the context bound.
+func (c *Context) destroyGraphs(gs []*stepGraph) {
+	if len(gs) == 0 {
+		return
+	}
+	done, err := c.bind()
+	if err != nil {
+		return // a closed context: its graphs went with it
+	}
+	defer done()
+	for _, g := range gs {
+		g.destroy()
+	}
+}
+
 // queue reports whether a call that queues stream work should queue it. In a dry run the call is
-// recorded instead (op and the operands that fix what it does) and queue reports false.
+// recorded instead (op and the operands that fix what it does) and queue reports false; under
+// capture it is recorded too, to be compared with the dry run, and queued.
 func (c *Context) queue(op uint64, fixed ...uint64) bool {
-	s := &c.steps
-	if s.mode != dryRun {
+	l := c.steps.recording()
+	if l == nil {
 		return true
 	}
-	s.log.shape = append(append(s.log.shape, op), fixed...)
-	return false
+	l.shape = append(append(l.shape, op), fixed...)
+	return c.steps.mode != dryRun
 }
 
 // queueLaunch is queue for a kernel launch, whose arguments are recorded apart from the shape.
 func (c *Context) queueLaunch(f *Function, grid, block Dim3, shared int, args []byte) bool {
-	s := &c.steps
-	if s.mode != dryRun {
+	l := c.steps.recording()
+	if l == nil {
 		return true
 	}
-	s.log.shape = append(s.log.shape, opLaunch, ptrWord(unsafe.Pointer(f.f)), uint64(grid.X), uint64(grid.Y), uint64(grid.Z),
+	l.shape = append(l.shape, opLaunch, ptrWord(unsafe.Pointer(f.f)), uint64(grid.X), uint64(grid.Y), uint64(grid.Z),
 		uint64(block.X), uint64(block.Y), uint64(block.Z), uint64(shared), uint64(len(args)))
-	s.log.args = append(s.log.args, args...)
-	s.log.argEnds = append(s.log.argEnds, len(s.log.args))
-	return false
+	l.args = append(l.args, args...)
+	l.argEnds = append(l.argEnds, len(l.args))
+	return c.steps.mode != dryRun
+}
+
+// recording is the log that calls are recorded in now, or nil.
+func (s *stepGraphs) recording() *stepLog {
+	switch s.mode {
+	case dryRun:
+		return &s.log
+	case capturing:
+		return &s.captureLog
+	}
+	return nil
 }
 
 // captured notes the kernel launch just queued under capture as a node of the graph.
@@ -313,8 +392,15 @@ func (c *Context) captured(f *Function, grid, block Dim3, shared int, args []byt
 		return nil
 	}
 	var node C.rc_CUgraphNode
-	if err := cuErr("cuStreamGetCaptureInfo_v3", C.rc_captured_node(c.stream, &node)); err != nil {
+	var status C.rc_CUstreamCaptureStatus
+	var deps C.size_t
+	if err := cuErr("cuStreamGetCaptureInfo_v3", C.rc_captured_node(c.stream, &node, &status, &deps)); err != nil {
 		return err
+	}
+	// One stream captures one chain: the launch's node is the only dependency of the next call.
+	if status != C.RC_CU_STREAM_CAPTURE_STATUS_ACTIVE || deps != 1 || node == nil {
+		return fmt.Errorf("cudnn: after capturing kernel %s: capture status %d with %d dependencies, want %d (active) with 1",
+			f.Name, int(status), int(deps), int(C.RC_CU_STREAM_CAPTURE_STATUS_ACTIVE))
 	}
 	s.capture.kernels = append(s.capture.kernels, capturedKernel{node: node, f: f, grid: grid, block: block, shared: shared,
 		args: slices.Clone(args)})
@@ -323,11 +409,17 @@ func (c *Context) captured(f *Function, grid, block Dim3, shared int, args []byt
 
 // runDirect notes, in a dry run, that the step must run directly this time: it does something
 // that is done once (an algorithm search, an allocation, an upload), which the dry run therefore
-// does for real.
-func (c *Context) runDirect(why string) {
-	if c.steps.mode == dryRun && c.steps.log.direct == "" {
-		c.steps.log.direct = why
+// does for real. Under capture such a call is refused.
+func (c *Context) runDirect(why string) error {
+	switch c.steps.mode {
+	case dryRun:
+		if c.steps.log.direct == "" {
+			c.steps.log.direct = why
+		}
+	case capturing:
+		return fmt.Errorf("cudnn: %s inside a step capture", why)
 	}
+	return nil
 }
 
 // mayWait refuses a call that waits for the device inside a step run by RunStep.

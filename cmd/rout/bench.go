@@ -72,6 +72,8 @@ func (o benchOptions) check() error {
 		return usageError{fmt.Errorf("bench: --steps %d: want at least 1", o.steps)}
 	case o.warmup < 0:
 		return usageError{fmt.Errorf("bench: --warmup %d: want 0 or more", o.warmup)}
+	case o.stepGraphs && o.warmup < 3:
+		return usageError{fmt.Errorf("bench: --warmup %d with --cuda-graph: want at least 3, so that each mode's graph is captured before the timing (a step shape runs directly twice, then is captured)", o.warmup)}
 	case o.repeats < 1:
 		return usageError{fmt.Errorf("bench: --repeats %d: want at least 1", o.repeats)}
 	case o.optimizer != "adam" && o.optimizer != "sgd":

@@ -155,6 +155,11 @@ func parseSweep(c *cli.Context, getenv func(string) string) (sweepSetup, error) 
 	if s.parallel = c.Int("parallel"); s.parallel < 1 {
 		return s, fmt.Errorf("--parallel %d: want 1 or more", s.parallel)
 	}
+	if s.parallel > 1 && s.worker["cuda-graph"] == "true" {
+		// The runs of one process share the device's context, and a capture fails when another
+		// thread synchronises it (a cuBLAS handle destroyed when a run ends, say).
+		return s, fmt.Errorf("--cuda-graph with --parallel %d: a run's CUDA graph capture can be broken by another run in the same process; use --parallel 1, or shards (--shard) in separate processes", s.parallel)
+	}
 	if s.threads = c.Int("threads-per-run"); s.threads < 0 {
 		return s, fmt.Errorf("--threads-per-run %d: want 0 (the cores divided by --parallel) or more", s.threads)
 	}

@@ -165,6 +165,7 @@ func TestSweepBadFlags(t *testing.T) {
 		{[]string{"--out", dir, "--seeds", "1", "--data-seed", "4", "--vary-data-seed"}, "data-seed and vary-data-seed"},
 		{[]string{"--out", dir, "--seeds", "1", "--epochs", "0"}, "setting epochs"},
 		{[]string{"--out", dir, "--seeds", "1", "--parallel", "0"}, "--parallel 0"},
+		{[]string{"--out", dir, "--seeds", "1", "--parallel", "2", "--cuda-graph"}, "--cuda-graph with --parallel 2"},
 		{[]string{"--out", dir, "--seeds", "1", "--shard", "2/2"}, "index 2 of 2"},
 		{[]string{"--out", dir, "--seeds", "1", "--shard", "0/2", "--shard-count", "3"}, "--shard 0/2 but --shard-count 3"},
 		{[]string{"--out", dir, "--seeds", "1", "--shard-count", "3"}, "without a shard index"},

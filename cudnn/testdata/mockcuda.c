@@ -23,7 +23,8 @@ int cuInit(unsigned f) { return OK; }
 int cuDriverGetVersion(int *v) { *v = 13000; return OK; }
 int cuGetErrorName(int e, const char **s) {
 	switch (e) { case 0: *s = "CUDA_SUCCESS"; break; case 1: *s = "CUDA_ERROR_INVALID_VALUE"; break;
-	case 500: *s = "CUDA_ERROR_NOT_FOUND"; break; default: return 1; }
+	case 500: *s = "CUDA_ERROR_NOT_FOUND"; break; case 900: *s = "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED"; break;
+	case 901: *s = "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED"; break; default: return 1; }
 	return OK;
 }
 int cuDeviceGetCount(int *n) { *n = 1; return OK; }
@@ -91,7 +92,7 @@ static int mock_captured(int kind, void *f, unsigned gx, unsigned bx, void **par
 	if (kind == 0) set_args(nd, params);
 	return 1;
 }
-int cuStreamBeginCapture_v2(void *s, int mode) { if (mock_capture || mode != RC_CU_STREAM_CAPTURE_MODE_RELAXED) return 1; mock_capture = calloc(1, sizeof(GRAPH)); mock_spoilt = 0; return OK; }
+int cuStreamBeginCapture_v2(void *s, int mode) { if (mock_capture || mode != RC_CU_STREAM_CAPTURE_MODE_THREAD_LOCAL) return 1; mock_capture = calloc(1, sizeof(GRAPH)); mock_spoilt = 0; return OK; }
 int cuStreamEndCapture(void *s, GRAPH **g) {
 	if (!mock_capture) return 1;
 	*g = mock_capture; mock_capture = 0;
@@ -137,7 +138,9 @@ int cuEventElapsedTime_v2(float *ms, void *a, void *b) { *ms = *(double *)b - *(
 #define NOT_CAPTURED if (mock_capture_spoilt()) return 3000 /* CUDNN_STATUS_NOT_SUPPORTED */
 size_t cudnnGetVersion(void) { return 91400; }
 size_t cudnnGetCudartVersion(void) { return 13000; }
-const char *cudnnGetErrorString(int s) { return s == 2000 ? "CUDNN_STATUS_BAD_PARAM" : s == 0 ? "CUDNN_STATUS_SUCCESS" : "CUDNN_STATUS_INTERNAL_ERROR"; }
+const char *cudnnGetErrorString(int s) {
+	return s == 2000 ? "CUDNN_STATUS_BAD_PARAM" : s == 3000 ? "CUDNN_STATUS_NOT_SUPPORTED" : s == 0 ? "CUDNN_STATUS_SUCCESS" : "CUDNN_STATUS_INTERNAL_ERROR";
+}
 int cudnnCreate(void **h) { *h = malloc(1); return OK; }
 int cudnnDestroy(void *h) { free(h); return OK; }
 int cudnnSetStream(void *h, void *s) { return OK; }
