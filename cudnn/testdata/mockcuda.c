@@ -8,8 +8,12 @@
 // 0.2 ms), 2 (non-deterministic; 0.5 ms), 5 (1.0 ms) and 1 (0.8 ms), and as fallback 3, whose
 // plan never finalises; engines 1, 2 and 5 refuse strided convolutions, so that those take the
 // legacy path unless TF32 allows engine 0. Every engine computes the same convolution.
-// Stream capture records kernel launches and memsets only; the other stream calls refuse to be
-// captured (and spoil the capture), as unsupported calls do in the real driver.
+// Stream capture records kernel launches, memsets and the cuDNN and cuBLAS computations (as
+// calls made again at each launch, with the operands they had, alpha and beta and descriptors
+// copied); copies and synchronisation refuse to be captured (and spoil the capture), as
+// unsupported calls do in the real driver. With ROUT_MOCK_ANY_KERNEL=1 every kernel name other
+// than saxpy loads as a kernel that does nothing, so that a whole training step's calls can run
+// (with meaningless numbers) to check the plumbing.
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
@@ -60,7 +64,14 @@ static void saxpy(void **p, unsigned gx, unsigned bx) {
 	unsigned tag = *(unsigned *)p[4]; unsigned *tags = *(unsigned **)p[5];
 	for (unsigned i = 0; i < gx * bx; i++) if ((int)i < n) { y[i] = a * x[i] + y[i]; tags[i] = tag + i; }
 }
-int cuModuleGetFunction(void **f, void *m, const char *name) { if (strcmp(name, "saxpy")) return 500; *f = (void *)saxpy; return OK; }
+static void noop(void **p, unsigned gx, unsigned bx) {}
+int cuModuleGetFunction(void **f, void *m, const char *name) {
+	const char *any = getenv("ROUT_MOCK_ANY_KERNEL");
+	if (strcmp(name, "saxpy") == 0) *f = (void *)saxpy;
+	else if (any && strcmp(any, "1") == 0) *f = (void *)noop;
+	else return 500;
+	return OK;
+}
 int cuFuncGetAttribute(int *v, int a, void *f) { *v = 1024; return OK; }
 int cuFuncSetAttribute(void *f, int a, int v) { return OK; }
 int cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned sh, void *s, void **params, void **extra) {
@@ -70,7 +81,7 @@ int cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, 
 // ---- CUDA graphs. A graph is a list of nodes, run in order. A kernel node keeps six 8-byte
 // argument slots (saxpy's six parameters).
 enum { MAXNODES = 1024, NARGS = 6 };
-typedef struct { int kind; void *f; unsigned gx, bx; uint64_t args[NARGS]; void *argp[NARGS]; dptr d; unsigned v; size_t n; } NODE;
+typedef struct { int kind; void *f; unsigned gx, bx; uint64_t args[NARGS]; void *argp[NARGS]; dptr d; unsigned v; size_t n; int (*call)(void *); void *callArgs; } NODE;
 typedef struct { int n; NODE nodes[MAXNODES]; } GRAPH;
 typedef struct { GRAPH *src; GRAPH g; } EXEC;
 static GRAPH *mock_capture; // the graph being captured, or NULL
@@ -81,14 +92,19 @@ static void run_node(NODE *nd) {
 	case 0: ((void (*)(void **, unsigned, unsigned))nd->f)(nd->argp, nd->gx, nd->bx); break;
 	case 1: memset8(nd->d, nd->v, nd->n); break;
 	case 2: memset32(nd->d, nd->v, nd->n); break;
+	case 3: nd->call(nd->callArgs); break;
 	}
 }
-static void set_args(NODE *nd, void **params) { for (int i = 0; i < NARGS; i++) { memcpy(&nd->args[i], params[i], 8); nd->argp[i] = &nd->args[i]; } }
+// Only saxpy's arguments are kept (the no-op kernels ignore theirs).
+static void set_args(NODE *nd, void **params) {
+	if (nd->f != (void *)saxpy) return;
+	for (int i = 0; i < NARGS; i++) { memcpy(&nd->args[i], params[i], 8); nd->argp[i] = &nd->args[i]; }
+}
 static int mock_captured(int kind, void *f, unsigned gx, unsigned bx, void **params, dptr d, unsigned v, size_t n) {
 	if (!mock_capture) return 0;
 	if (mock_capture->n == MAXNODES) { mock_spoilt = 1; return 1; }
 	NODE *nd = &mock_capture->nodes[mock_capture->n++];
-	*nd = (NODE){kind, f, gx, bx, {0}, {0}, d, v, n};
+	*nd = (NODE){kind, f, gx, bx, {0}, {0}, d, v, n, 0, 0};
 	if (kind == 0) set_args(nd, params);
 	return 1;
 }
@@ -126,7 +142,18 @@ int cuGraphExecKernelNodeSetParams_v2(EXEC *e, NODE *nd, const struct kparams *p
 	return OK;
 }
 int cuGraphExecDestroy(EXEC *e) { free(e); return OK; }
-int cuGraphDestroy(GRAPH *g) { free(g); return OK; }
+int cuGraphDestroy(GRAPH *g) { for (int i = 0; i < g->n; i++) free(g->nodes[i].callArgs); free(g); return OK; }
+// mock_defer records a library call (call, with its operands copied into args) as a node of the
+// graph being captured; the call is made at each launch.
+static int mock_defer(int (*call)(void *), void *args, size_t size) {
+	if (mock_capture->n == MAXNODES) { mock_spoilt = 1; return 3000; }
+	NODE *nd = &mock_capture->nodes[mock_capture->n++];
+	*nd = (NODE){3};
+	nd->call = call;
+	nd->callArgs = malloc(size);
+	memcpy(nd->callArgs, args, size);
+	return OK;
+}
 int cuEventCreate(void **e, unsigned f) { *e = calloc(1, sizeof(double)); return OK; }
 static double mock_pending; // device time of the last graph-API execution, added at the next event
 int cuEventRecord(void *e, void *s) { static double t; *(double *)e = (t += 0.5 + mock_pending); mock_pending = 0; return OK; }
@@ -134,8 +161,10 @@ int cuEventSynchronize(void *e) { return OK; }
 int cuEventDestroy_v2(void *e) { free(e); return OK; }
 int cuEventElapsedTime_v2(float *ms, void *a, void *b) { *ms = *(double *)b - *(double *)a; return OK; }
 // ---- cudnn
-// The library calls the stand-in cannot capture: under capture they spoil it and fail.
-#define NOT_CAPTURED if (mock_capture_spoilt()) return 3000 /* CUDNN_STATUS_NOT_SUPPORTED */
+// A library call made under capture is recorded (mock_defer) with its operands in a struct,
+// alpha, beta and descriptors by value, and made at each launch by a function of that struct.
+#define CAPTURE(run, ...) \
+	do { if (mock_capture) { struct run##_args op_ = {__VA_ARGS__}; return mock_defer(run, &op_, sizeof op_); } } while (0)
 size_t cudnnGetVersion(void) { return 91400; }
 size_t cudnnGetCudartVersion(void) { return 13000; }
 const char *cudnnGetErrorString(int s) {
@@ -208,30 +237,47 @@ static int conv(int mode, float al, float be, T *x, float *xp, F *w, float *wp, 
 		}
 	return OK;
 }
-int cudnnConvolutionForward(void *h, const float *al, T *x, float *xp, F *w, float *wp, CV *c, int a, void *ws, size_t wsz, const float *be, T *y, float *yp) { NOT_CAPTURED;
+struct conv_run_args { int mode; float al, be; T x; float *xp; F w; float *wp; CV c; T y; float *yp; };
+static int conv_run(void *p) { struct conv_run_args *a = p; return conv(a->mode, a->al, a->be, &a->x, a->xp, &a->w, a->wp, &a->c, &a->y, a->yp); }
+int cudnnConvolutionForward(void *h, const float *al, T *x, float *xp, F *w, float *wp, CV *c, int a, void *ws, size_t wsz, const float *be, T *y, float *yp) {
 	if (wsz < (size_t)a * 100)
 		return 2000;
+	CAPTURE(conv_run, 0, *al, *be, *x, xp, *w, wp, *c, *y, yp);
 	return conv(0, *al, *be, x, xp, w, wp, c, y, yp);
 }
-int cudnnConvolutionBackwardData(void *h, const float *al, F *w, float *wp, T *dy, float *dyp, CV *c, int a, void *ws, size_t wsz, const float *be, T *dx, float *dxp) { NOT_CAPTURED;
+int cudnnConvolutionBackwardData(void *h, const float *al, F *w, float *wp, T *dy, float *dyp, CV *c, int a, void *ws, size_t wsz, const float *be, T *dx, float *dxp) {
 	if (wsz < (size_t)a * 100)
 		return 2000;
+	CAPTURE(conv_run, 1, *al, *be, *dx, dxp, *w, wp, *c, *dy, dyp);
 	return conv(1, *al, *be, dx, dxp, w, wp, c, dy, dyp);
 }
-int cudnnConvolutionBackwardFilter(void *h, const float *al, T *x, float *xp, T *dy, float *dyp, CV *c, int a, void *ws, size_t wsz, const float *be, F *dw, float *dwp) { NOT_CAPTURED;
+int cudnnConvolutionBackwardFilter(void *h, const float *al, T *x, float *xp, T *dy, float *dyp, CV *c, int a, void *ws, size_t wsz, const float *be, F *dw, float *dwp) {
 	if (wsz < (size_t)a * 100)
 		return 2000;
+	CAPTURE(conv_run, 2, *al, *be, *x, xp, *dw, dwp, *c, *dy, dyp);
 	return conv(2, *al, *be, x, xp, dw, dwp, c, dy, dyp);
 }
-int cudnnConvolutionBackwardBias(void *h, const float *al, T *dy, float *dyp, const float *be, T *db, float *dbp) { NOT_CAPTURED;
-	for (int k = 0; k < dy->c; k++) { double s = 0; for (int n = 0; n < dy->n; n++) for (int i = 0; i < dy->h; i++) for (int j = 0; j < dy->w; j++) s += AT(dy, dyp, n, k, i, j);
-		AT(db, dbp, 0, k, 0, 0) = *al * s + *be * AT(db, dbp, 0, k, 0, 0); }
+struct bias_run_args { float al, be; T dy; float *dyp; T db; float *dbp; };
+static int bias_run(void *p) {
+	struct bias_run_args *a = p;
+	for (int k = 0; k < a->dy.c; k++) { double s = 0; for (int n = 0; n < a->dy.n; n++) for (int i = 0; i < a->dy.h; i++) for (int j = 0; j < a->dy.w; j++) s += AT(&a->dy, a->dyp, n, k, i, j);
+		AT(&a->db, a->dbp, 0, k, 0, 0) = a->al * s + a->be * AT(&a->db, a->dbp, 0, k, 0, 0); }
 	return OK;
 }
-int cudnnAddTensor(void *h, const float *al, T *a, float *ap, const float *be, T *c, float *cp) { NOT_CAPTURED;
+int cudnnConvolutionBackwardBias(void *h, const float *al, T *dy, float *dyp, const float *be, T *db, float *dbp) {
+	CAPTURE(bias_run, *al, *be, *dy, dyp, *db, dbp);
+	return bias_run(&(struct bias_run_args){*al, *be, *dy, dyp, *db, dbp});
+}
+struct add_run_args { float al, be; T a; float *ap; T c; float *cp; };
+static int add_run(void *p) {
+	struct add_run_args *q = p; T *a = &q->a, *c = &q->c;
 	for (int n = 0; n < c->n; n++) for (int k = 0; k < c->c; k++) for (int i = 0; i < c->h; i++) for (int j = 0; j < c->w; j++)
-		AT(c, cp, n, k, i, j) = *be * AT(c, cp, n, k, i, j) + *al * AT(a, ap, a->n == 1 ? 0 : n, a->c == 1 ? 0 : k, a->h == 1 ? 0 : i, a->w == 1 ? 0 : j);
+		AT(c, q->cp, n, k, i, j) = q->be * AT(c, q->cp, n, k, i, j) + q->al * AT(a, q->ap, a->n == 1 ? 0 : n, a->c == 1 ? 0 : k, a->h == 1 ? 0 : i, a->w == 1 ? 0 : j);
 	return OK;
+}
+int cudnnAddTensor(void *h, const float *al, T *a, float *ap, const float *be, T *c, float *cp) {
+	CAPTURE(add_run, *al, *be, *a, ap, *c, cp);
+	return add_run(&(struct add_run_args){*al, *be, *a, ap, *c, cp});
 }
 // ---- cudnn graph API: descriptors hold their attributes as set; Execute reads them back.
 typedef struct { int name, type; int64_t n; char *data; } ATTR;
@@ -323,7 +369,7 @@ static float *dataOf(BD *vp, BD *t, int *bad) {
 	*bad = 2002;
 	return 0;
 }
-int cudnnBackendExecute(void *h, BD *plan, BD *vp) { NOT_CAPTURED;
+int cudnnBackendExecute(void *h, BD *plan, BD *vp) {
 	if (!plan->fin || !vp->fin || !plan->graph) return 2004;
 	BD *op = sub(plan->graph, RC_CUDNN_ATTR_OPERATIONGRAPH_OPS);
 	ATTR *ws = attr(vp, RC_CUDNN_ATTR_VARIANT_PACK_WORKSPACE);
@@ -348,6 +394,7 @@ int cudnnBackendExecute(void *h, BD *plan, BD *vp) { NOT_CAPTURED;
 	int bad = 0;
 	float *xp = dataOf(vp, tx, &bad), *wp = dataOf(vp, tw, &bad), *yp = dataOf(vp, ty, &bad);
 	if (bad) return bad;
+	CAPTURE(conv_run, mode, *(float *)al->data, *(float *)be->data, x, xp, w, wp, c, y, yp);
 	static const double engineMs[] = {0.2, 0.8, 0.5, 0, 0.1, 1.0};
 	mock_pending = engineMs[plan->engine];
 	return conv(mode, *(float *)al->data, *(float *)be->data, &x, xp, &w, wp, &c, &y, yp);
@@ -358,15 +405,23 @@ int cudnnDestroyActivationDescriptor(A *d) { free(d); return OK; }
 int cudnnSetActivationDescriptor(A *d, int m, int nan, double coef) { *d = (A){m, nan, coef}; return OK; }
 static double act(int m, double x) { return m == 1 ? (x > 0 ? x : 0) : m == 0 ? 1 / (1 + exp(-x)) : m == 2 ? tanh(x) : x; }
 static double dact(int m, double x, double y) { return m == 1 ? (x > 0) : m == 0 ? y * (1 - y) : m == 2 ? 1 - y * y : 1; }
-int cudnnActivationForward(void *h, A *a, const float *al, T *x, float *xp, const float *be, T *y, float *yp) { NOT_CAPTURED;
+struct act_run_args { int back; A a; float al, be; T y; float *yp; T dy; float *dyp; T x; float *xp; T dx; float *dxp; };
+static int act_run(void *p) {
+	struct act_run_args *q = p; T *x = &q->x, *y = &q->y, *dy = &q->dy, *dx = &q->dx;
 	for (int n = 0; n < x->n; n++) for (int k = 0; k < x->c; k++) for (int i = 0; i < x->h; i++) for (int j = 0; j < x->w; j++)
-		AT(y, yp, n, k, i, j) = *al * act(a->mode, AT(x, xp, n, k, i, j)) + (*be ? *be * AT(y, yp, n, k, i, j) : 0);
+		if (!q->back) AT(y, q->yp, n, k, i, j) = q->al * act(q->a.mode, AT(x, q->xp, n, k, i, j)) + (q->be ? q->be * AT(y, q->yp, n, k, i, j) : 0);
+		else AT(dx, q->dxp, n, k, i, j) = q->al * AT(dy, q->dyp, n, k, i, j) * dact(q->a.mode, AT(x, q->xp, n, k, i, j), AT(y, q->yp, n, k, i, j)) + (q->be ? q->be * AT(dx, q->dxp, n, k, i, j) : 0);
 	return OK;
 }
-int cudnnActivationBackward(void *h, A *a, const float *al, T *y, float *yp, T *dy, float *dyp, T *x, float *xp, const float *be, T *dx, float *dxp) { NOT_CAPTURED;
-	for (int n = 0; n < x->n; n++) for (int k = 0; k < x->c; k++) for (int i = 0; i < x->h; i++) for (int j = 0; j < x->w; j++)
-		AT(dx, dxp, n, k, i, j) = *al * AT(dy, dyp, n, k, i, j) * dact(a->mode, AT(x, xp, n, k, i, j), AT(y, yp, n, k, i, j)) + (*be ? *be * AT(dx, dxp, n, k, i, j) : 0);
-	return OK;
+int cudnnActivationForward(void *h, A *a, const float *al, T *x, float *xp, const float *be, T *y, float *yp) {
+	struct act_run_args q = {0, *a, *al, *be, *y, yp, {0}, 0, *x, xp, {0}, 0};
+	CAPTURE(act_run, 0, *a, *al, *be, *y, yp, {0}, 0, *x, xp, {0}, 0);
+	return act_run(&q);
+}
+int cudnnActivationBackward(void *h, A *a, const float *al, T *y, float *yp, T *dy, float *dyp, T *x, float *xp, const float *be, T *dx, float *dxp) {
+	struct act_run_args q = {1, *a, *al, *be, *y, yp, *dy, dyp, *x, xp, *dx, dxp};
+	CAPTURE(act_run, 1, *a, *al, *be, *y, yp, *dy, dyp, *x, xp, *dx, dxp);
+	return act_run(&q);
 }
 typedef struct { int mode, nan, wh, ww, ph, pw, sh, sw; } PL;
 int cudnnCreatePoolingDescriptor(PL **d) { *d = calloc(1, sizeof(PL)); return OK; }
@@ -394,10 +449,18 @@ static void pool(int back, PL *p, float al, T *x, float *xp, float be, T *y, flo
 		}
 	}
 }
-int cudnnPoolingForward(void *h, PL *p, const float *al, T *x, float *xp, const float *be, T *y, float *yp) { NOT_CAPTURED; pool(0, p, *al, x, xp, *be, y, yp, 0, 0); return OK; }
-int cudnnPoolingBackward(void *h, PL *p, const float *al, T *y, float *yp, T *dy, float *dyp, T *x, float *xp, const float *be, T *dx, float *dxp) { NOT_CAPTURED; pool(1, p, *al, x, xp, *be, y, yp, dyp, dxp); return OK; }
+struct pool_run_args { int back; PL p; float al; T x; float *xp; float be; T y; float *yp, *dyp, *dxp; };
+static int pool_run(void *q) { struct pool_run_args *a = q; pool(a->back, &a->p, a->al, &a->x, a->xp, a->be, &a->y, a->yp, a->dyp, a->dxp); return OK; }
+int cudnnPoolingForward(void *h, PL *p, const float *al, T *x, float *xp, const float *be, T *y, float *yp) {
+	CAPTURE(pool_run, 0, *p, *al, *x, xp, *be, *y, yp, 0, 0);
+	pool(0, p, *al, x, xp, *be, y, yp, 0, 0); return OK;
+}
+int cudnnPoolingBackward(void *h, PL *p, const float *al, T *y, float *yp, T *dy, float *dyp, T *x, float *xp, const float *be, T *dx, float *dxp) {
+	CAPTURE(pool_run, 1, *p, *al, *x, xp, *be, *y, yp, dyp, dxp);
+	pool(1, p, *al, x, xp, *be, y, yp, dyp, dxp); return OK;
+}
 int cudnnDeriveBNTensorDescriptor(T *d, T *x, int m) { *d = (T){1, x->c, 1, 1, x->c, 1, 1, 1}; return OK; }
-int cudnnBatchNormalizationForwardTraining(void *h, int m, const float *al, const float *be, T *x, float *xp, T *y, float *yp, T *bd, float *sc, float *bi, double f, float *rm, float *rv, double eps, float *sm, float *si) { NOT_CAPTURED;
+int cudnnBatchNormalizationForwardTraining(void *h, int m, const float *al, const float *be, T *x, float *xp, T *y, float *yp, T *bd, float *sc, float *bi, double f, float *rm, float *rv, double eps, float *sm, float *si) { if (mock_capture_spoilt()) return 3000; // not captured by the stand-in
 	int M = x->n * x->h * x->w;
 	for (int k = 0; k < x->c; k++) {
 		double s = 0, ss = 0;
@@ -411,12 +474,12 @@ int cudnnBatchNormalizationForwardTraining(void *h, int m, const float *al, cons
 	}
 	return OK;
 }
-int cudnnBatchNormalizationForwardInference(void *h, int m, const float *al, const float *be, T *x, float *xp, T *y, float *yp, T *bd, float *sc, float *bi, float *mean, float *var, double eps) { NOT_CAPTURED;
+int cudnnBatchNormalizationForwardInference(void *h, int m, const float *al, const float *be, T *x, float *xp, T *y, float *yp, T *bd, float *sc, float *bi, float *mean, float *var, double eps) { if (mock_capture_spoilt()) return 3000; // not captured by the stand-in
 	for (int k = 0; k < x->c; k++) for (int n = 0; n < x->n; n++) for (int i = 0; i < x->h; i++) for (int j = 0; j < x->w; j++)
 		AT(y, yp, n, k, i, j) = sc[k] * (AT(x, xp, n, k, i, j) - mean[k]) / sqrt(var[k] + eps) + bi[k];
 	return OK;
 }
-int cudnnBatchNormalizationBackward(void *h, int m, const float *ad, const float *bd_, const float *ap, const float *bp, T *x, float *xp, T *dy, float *dyp, T *dx, float *dxp, T *bd, float *sc, float *ds, float *db, double eps, float *sm, float *si) { NOT_CAPTURED;
+int cudnnBatchNormalizationBackward(void *h, int m, const float *ad, const float *bd_, const float *ap, const float *bp, T *x, float *xp, T *dy, float *dyp, T *dx, float *dxp, T *bd, float *sc, float *ds, float *db, double eps, float *sm, float *si) { if (mock_capture_spoilt()) return 3000; // not captured by the stand-in
 	int M = x->n * x->h * x->w;
 	for (int k = 0; k < x->c; k++) {
 		double sdy = 0, sdyx = 0;
@@ -440,14 +503,20 @@ int cublasSetPointerMode_v2(void *h, int m) { return m == 0 ? OK : 7; }
 int cublasSetMathMode(void *h, int m) { return OK; }
 int cublasGetVersion_v2(void *h, int *v) { *v = 130000; return OK; }
 int cublasGetProperty(int p, int *v) { *v = p == 0 ? 13 : p == 1 ? 0 : 2; return OK; }
-int cublasSgemm_v2(void *h, int ta, int tb, int m, int n, int k, const float *al, const float *a, int lda, const float *b, int ldb, const float *be, float *c, int ldc) { NOT_CAPTURED;
-	if (lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m) return 7;
-	for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) {
+struct gemm_run_args { int ta, tb, m, n, k; float al; const float *a; int lda; const float *b; int ldb; float be; float *c; int ldc; };
+static int gemm_run(void *p) {
+	struct gemm_run_args *q = p;
+	for (int i = 0; i < q->m; i++) for (int j = 0; j < q->n; j++) {
 		double s = 0;
-		for (int l = 0; l < k; l++) s += (double)(ta ? a[l + i * lda] : a[i + l * lda]) * (tb ? b[j + l * ldb] : b[l + j * ldb]);
-		c[i + j * ldc] = *al * s + *be * c[i + j * ldc];
+		for (int l = 0; l < q->k; l++) s += (double)(q->ta ? q->a[l + i * q->lda] : q->a[i + l * q->lda]) * (q->tb ? q->b[j + l * q->ldb] : q->b[l + j * q->ldb]);
+		q->c[i + j * q->ldc] = q->al * s + q->be * q->c[i + j * q->ldc];
 	}
 	return OK;
+}
+int cublasSgemm_v2(void *h, int ta, int tb, int m, int n, int k, const float *al, const float *a, int lda, const float *b, int ldb, const float *be, float *c, int ldc) {
+	if (lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m) return 7;
+	CAPTURE(gemm_run, ta, tb, m, n, k, *al, a, lda, b, ldb, *be, c, ldc);
+	return gemm_run(&(struct gemm_run_args){ta, tb, m, n, k, *al, a, lda, b, ldb, *be, c, ldc});
 }
 // ---- nvrtc
 const char *nvrtcGetErrorString(int r) { return r == 6 ? "NVRTC_ERROR_COMPILATION" : r == 0 ? "NVRTC_SUCCESS" : "NVRTC_ERROR_INTERNAL_ERROR"; }

@@ -1,0 +1,52 @@
+//go:build !nocuda
+
+package main
+
+import (
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+
+	"rout/internal/standin"
+)
+
+// TestBenchCUDAGraphsOnStandIn runs `rout bench --device gpu --cuda-graph` end to end against the
+// CPU stand-in of the CUDA libraries, with the legacy and the graph cuDNN API. The stand-in runs
+// rout's kernels as kernels that do nothing (ROUT_MOCK_ANY_KERNEL=1), so the numbers mean
+// nothing; what is checked is the plumbing of CUDA graphs through a whole training step: every
+// call of the backend in a dry run, the captures and the replays with updated arguments. Each
+// mode's shape runs directly twice in the warm-up (its first step searches algorithms or
+// uploads RandomOut's table, its second is a first sighting), is captured at its third step, and
+// every timed step replays its graph.
+func TestBenchCUDAGraphsOnStandIn(t *testing.T) {
+	dir := t.TempDir()
+	if err := standin.Build(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, api := range [][]string{nil, {"--cudnn-graph"}} {
+		args := append([]string{"bench", "--device", "gpu", "--cuda-graph", "--model", "inception28@0.125", "--batch", "4",
+			"--optimizer", "adam", "--steps", "3", "--warmup", "3", "--repeats", "2", "--plans"}, api...)
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = append(standin.Env(dir), "ROUT_TEST_AS_CLI=1", "ROUT_MOCK_ANY_KERNEL=1", "XDG_CACHE_HOME="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		text := string(out)
+		if err != nil {
+			t.Fatalf("rout %s against the stand-in: %v\n%s", strings.Join(args, " "), err, text)
+		}
+		tool := "rout, CUDA graphs"
+		if api != nil {
+			tool = "rout, cuDNN graph, CUDA graphs"
+		}
+		rows := regexp.MustCompile(`(?m)^\| ` + regexp.QuoteMeta(tool) + ` \| (plain|randomout) \|`).FindAllString(text, -1)
+		if len(rows) != 2 || !strings.Contains(text, "device: gpu Mock GPU") {
+			t.Fatalf("rout %s: want a plain and a randomout row of %q on the stand-in:\n%s", strings.Join(args, " "), tool, text)
+		}
+		// 2 modes x 1 replay in the warm-up, 2 repeats x 2 modes x 3 steps timed.
+		if want := "CUDA graphs: 2 captured, 14 steps replayed"; !strings.Contains(text, want) || strings.Contains(text, "turned off") {
+			t.Fatalf("rout %s: want %q and graphs on:\n%s", strings.Join(args, " "), want, text)
+		}
+		t.Logf("rout %s:\n%s", strings.Join(args, " "), text)
+	}
+}
