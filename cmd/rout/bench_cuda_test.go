@@ -39,7 +39,7 @@ func TestBenchCUDAGraphsOnStandIn(t *testing.T) {
 		if api != nil {
 			tool = "rout, cuDNN graph, CUDA graphs"
 		}
-		rows := regexp.MustCompile(`(?m)^\| ` + regexp.QuoteMeta(tool) + ` \| (plain|randomout) \|`).FindAllString(text, -1)
+		rows := regexp.MustCompile(`(?m)^\| `+regexp.QuoteMeta(tool)+` \| (plain|randomout) \|`).FindAllString(text, -1)
 		if len(rows) != 2 || !strings.Contains(text, "device: gpu Mock GPU") {
 			t.Fatalf("rout %s: want a plain and a randomout row of %q on the stand-in:\n%s", strings.Join(args, " "), tool, text)
 		}
