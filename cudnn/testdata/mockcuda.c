@@ -13,7 +13,9 @@
 // copied); copies and synchronisation refuse to be captured (and spoil the capture), as
 // unsupported calls do in the real driver. With ROUT_MOCK_ANY_KERNEL=1 every kernel name other
 // than saxpy loads as a kernel that does nothing, so that a whole training step's calls can run
-// (with meaningless numbers) to check the plumbing.
+// (with meaningless numbers) to check the plumbing; with ROUT_MOCK_NO_COMPUTE=1 the library
+// calls check their operands and compute nothing either, so that a benchmark on the stand-in
+// measures rout's own host time per step.
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
@@ -219,9 +221,11 @@ int cudnnGetConvolutionBackwardFilterAlgorithm_v7(void *h, T *x, T *dy, CV *c, F
 int cudnnGetConvolutionForwardWorkspaceSize(void *h, T *x, F *w, CV *c, T *y, int a, size_t *s) { *s = a * 100; return OK; }
 int cudnnGetConvolutionBackwardDataWorkspaceSize(void *h, F *w, T *dy, CV *c, T *dx, int a, size_t *s) { *s = a * 100; return OK; }
 int cudnnGetConvolutionBackwardFilterWorkspaceSize(void *h, T *x, T *dy, CV *c, F *dw, int a, size_t *s) { *s = a * 100; return OK; }
+static int no_compute(void) { static int v = -1; if (v < 0) { const char *e = getenv("ROUT_MOCK_NO_COMPUTE"); v = e && !strcmp(e, "1"); } return v; }
 // conv loops: mode 0 fwd, 1 bwd data, 2 bwd filter
 static int conv(int mode, float al, float be, T *x, float *xp, F *w, float *wp, CV *c, T *y, float *yp) {
 	if (c->math != 3) return 3000; // must be FMA in these tests
+	if (no_compute()) return OK;
 	int OH = y->h, OW = y->w;
 	if (mode == 0) for (int n = 0; n < y->n; n++) for (int k = 0; k < y->c; k++) for (int i = 0; i < OH; i++) for (int j = 0; j < OW; j++) AT(y, yp, n, k, i, j) *= be;
 	if (mode == 1) for (int n = 0; n < x->n; n++) for (int k = 0; k < x->c; k++) for (int i = 0; i < x->h; i++) for (int j = 0; j < x->w; j++) AT(x, xp, n, k, i, j) *= be;
@@ -260,6 +264,7 @@ int cudnnConvolutionBackwardFilter(void *h, const float *al, T *x, float *xp, T 
 struct bias_run_args { float al, be; T dy; float *dyp; T db; float *dbp; };
 static int bias_run(void *p) {
 	struct bias_run_args *a = p;
+	if (no_compute()) return OK;
 	for (int k = 0; k < a->dy.c; k++) { double s = 0; for (int n = 0; n < a->dy.n; n++) for (int i = 0; i < a->dy.h; i++) for (int j = 0; j < a->dy.w; j++) s += AT(&a->dy, a->dyp, n, k, i, j);
 		AT(&a->db, a->dbp, 0, k, 0, 0) = a->al * s + a->be * AT(&a->db, a->dbp, 0, k, 0, 0); }
 	return OK;
@@ -271,6 +276,7 @@ int cudnnConvolutionBackwardBias(void *h, const float *al, T *dy, float *dyp, co
 struct add_run_args { float al, be; T a; float *ap; T c; float *cp; };
 static int add_run(void *p) {
 	struct add_run_args *q = p; T *a = &q->a, *c = &q->c;
+	if (no_compute()) return OK;
 	for (int n = 0; n < c->n; n++) for (int k = 0; k < c->c; k++) for (int i = 0; i < c->h; i++) for (int j = 0; j < c->w; j++)
 		AT(c, q->cp, n, k, i, j) = q->be * AT(c, q->cp, n, k, i, j) + q->al * AT(a, q->ap, a->n == 1 ? 0 : n, a->c == 1 ? 0 : k, a->h == 1 ? 0 : i, a->w == 1 ? 0 : j);
 	return OK;
@@ -408,6 +414,7 @@ static double dact(int m, double x, double y) { return m == 1 ? (x > 0) : m == 0
 struct act_run_args { int back; A a; float al, be; T y; float *yp; T dy; float *dyp; T x; float *xp; T dx; float *dxp; };
 static int act_run(void *p) {
 	struct act_run_args *q = p; T *x = &q->x, *y = &q->y, *dy = &q->dy, *dx = &q->dx;
+	if (no_compute()) return OK;
 	for (int n = 0; n < x->n; n++) for (int k = 0; k < x->c; k++) for (int i = 0; i < x->h; i++) for (int j = 0; j < x->w; j++)
 		if (!q->back) AT(y, q->yp, n, k, i, j) = q->al * act(q->a.mode, AT(x, q->xp, n, k, i, j)) + (q->be ? q->be * AT(y, q->yp, n, k, i, j) : 0);
 		else AT(dx, q->dxp, n, k, i, j) = q->al * AT(dy, q->dyp, n, k, i, j) * dact(q->a.mode, AT(x, q->xp, n, k, i, j), AT(y, q->yp, n, k, i, j)) + (q->be ? q->be * AT(dx, q->dxp, n, k, i, j) : 0);
@@ -450,14 +457,16 @@ static void pool(int back, PL *p, float al, T *x, float *xp, float be, T *y, flo
 	}
 }
 struct pool_run_args { int back; PL p; float al; T x; float *xp; float be; T y; float *yp, *dyp, *dxp; };
-static int pool_run(void *q) { struct pool_run_args *a = q; pool(a->back, &a->p, a->al, &a->x, a->xp, a->be, &a->y, a->yp, a->dyp, a->dxp); return OK; }
+static int pool_run(void *q) { struct pool_run_args *a = q; if (!no_compute()) pool(a->back, &a->p, a->al, &a->x, a->xp, a->be, &a->y, a->yp, a->dyp, a->dxp); return OK; }
 int cudnnPoolingForward(void *h, PL *p, const float *al, T *x, float *xp, const float *be, T *y, float *yp) {
 	CAPTURE(pool_run, 0, *p, *al, *x, xp, *be, *y, yp, 0, 0);
-	pool(0, p, *al, x, xp, *be, y, yp, 0, 0); return OK;
+	if (!no_compute()) pool(0, p, *al, x, xp, *be, y, yp, 0, 0);
+	return OK;
 }
 int cudnnPoolingBackward(void *h, PL *p, const float *al, T *y, float *yp, T *dy, float *dyp, T *x, float *xp, const float *be, T *dx, float *dxp) {
 	CAPTURE(pool_run, 1, *p, *al, *x, xp, *be, *y, yp, dyp, dxp);
-	pool(1, p, *al, x, xp, *be, y, yp, dyp, dxp); return OK;
+	if (!no_compute()) pool(1, p, *al, x, xp, *be, y, yp, dyp, dxp);
+	return OK;
 }
 int cudnnDeriveBNTensorDescriptor(T *d, T *x, int m) { *d = (T){1, x->c, 1, 1, x->c, 1, 1, 1}; return OK; }
 int cudnnBatchNormalizationForwardTraining(void *h, int m, const float *al, const float *be, T *x, float *xp, T *y, float *yp, T *bd, float *sc, float *bi, double f, float *rm, float *rv, double eps, float *sm, float *si) { if (mock_capture_spoilt()) return 3000; // not captured by the stand-in
@@ -506,6 +515,7 @@ int cublasGetProperty(int p, int *v) { *v = p == 0 ? 13 : p == 1 ? 0 : 2; return
 struct gemm_run_args { int ta, tb, m, n, k; float al; const float *a; int lda; const float *b; int ldb; float be; float *c; int ldc; };
 static int gemm_run(void *p) {
 	struct gemm_run_args *q = p;
+	if (no_compute()) return OK;
 	for (int i = 0; i < q->m; i++) for (int j = 0; j < q->n; j++) {
 		double s = 0;
 		for (int l = 0; l < q->k; l++) s += (double)(q->ta ? q->a[l + i * q->lda] : q->a[i + l * q->lda]) * (q->tb ? q->b[j + l * q->ldb] : q->b[l + j * q->ldb]);
