@@ -8,21 +8,37 @@ import (
 	"testing"
 )
 
+// stepContext is a context of its own with step graphs on (a shared test context would carry one
+// test's graphs and counts into the next), closed when the test ends.
+func stepContext(t *testing.T, o Options) *Context {
+	t.Helper()
+	fast(t) // skip early without a GPU
+	o.StepGraphs, o.KernelCache = true, "off"
+	c, err := NewContext(o)
+	must(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// saxpyKernel compiles the tests' saxpy (--fmad=false: rounded as the host rounds a*x then +y).
+func saxpyKernel(t *testing.T, c *Context) *Function {
+	t.Helper()
+	m, err := c.Compile(Program{Name: "saxpy.cu", Source: saxpySrc, Options: []string{"--fmad=false"}})
+	must(t, err)
+	t.Cleanup(func() { m.Close() })
+	f, err := m.Function("saxpy")
+	must(t, err)
+	return f
+}
+
 // TestStepGraphs runs twelve steps of two shapes through RunStep: each step fills a buffer and
 // launches saxpy with arguments that change every step (the scale, the input buffer, the tag),
 // and every third step launches it once more. Each shape must run directly when first seen, be
 // captured when seen again, and be replayed from then on with its changed arguments, so that
 // the results equal those of the same launches made one by one.
 func TestStepGraphs(t *testing.T) {
-	fast(t) // skip early without a GPU
-	c, err := NewContext(Options{StepGraphs: true, KernelCache: "off"})
-	must(t, err)
-	defer c.Close()
-	m, err := c.Compile(Program{Name: "saxpy.cu", Source: saxpySrc, Options: []string{"--fmad=false"}})
-	must(t, err)
-	defer m.Close()
-	f, err := m.Function("saxpy")
-	must(t, err)
+	c := stepContext(t, Options{})
+	f := saxpyKernel(t, c)
 
 	const n = 1000
 	r := rand.New(rand.NewPCG(5, 6))
@@ -146,12 +162,9 @@ func TestStepGraphs(t *testing.T) {
 // which must be made for real (it synchronises, frees and grows the workspace), and every step
 // must add the convolution once, the third step being captured and replayed with the fourth.
 func TestStepGraphsConvolution(t *testing.T) {
-	fast(t) // skip early without a GPU
 	for _, graphConv := range []bool{false, true} {
 		t.Run(map[bool]string{false: "legacy", true: "graph"}[graphConv], func(t *testing.T) {
-			c, err := NewContext(Options{StepGraphs: true, GraphConv: graphConv, Deterministic: true, KernelCache: "off"})
-			must(t, err)
-			defer c.Close()
+			c := stepContext(t, Options{GraphConv: graphConv, Deterministic: true})
 			cc := convCase{N: 2, C: 3, H: 7, W: 6, K: 4, KH: 3, KW: 3, p: ConvParams{PadH: 1, PadW: 1, StrideH: 1, StrideW: 1}}
 			r := rand.New(rand.NewPCG(7, 8))
 			xv := view{cc.N, cc.C, cc.H, cc.W, cc.C, 0}
@@ -190,10 +203,7 @@ func TestStepGraphsConvolution(t *testing.T) {
 // shape every time (a memset's value is part of it), so no graph is ever captured, and after
 // maxSeenShapes of them step graphs turn themselves off instead of paying a dry run per step.
 func TestStepGraphsShapesThatDoNotRepeat(t *testing.T) {
-	fast(t) // skip early without a GPU
-	c, err := NewContext(Options{StepGraphs: true, KernelCache: "off"})
-	must(t, err)
-	defer c.Close()
+	c := stepContext(t, Options{})
 	b := upload(t, c, make([]float32, 10))
 	const steps = maxSeenShapes + 4
 	for k := 1; k <= steps; k++ {
@@ -213,15 +223,8 @@ func TestStepGraphsShapesThatDoNotRepeat(t *testing.T) {
 // graph (the first shape's), and the third replays all but the first shape, which is run
 // directly again as if new; each replay of the third round updates every launch's scale.
 func TestStepGraphsEviction(t *testing.T) {
-	fast(t) // skip early without a GPU
-	c, err := NewContext(Options{StepGraphs: true, KernelCache: "off"})
-	must(t, err)
-	defer c.Close()
-	m, err := c.Compile(Program{Name: "saxpy.cu", Source: saxpySrc, Options: []string{"--fmad=false"}})
-	must(t, err)
-	defer m.Close()
-	f, err := m.Function("saxpy")
-	must(t, err)
+	c := stepContext(t, Options{})
+	f := saxpyKernel(t, c)
 	const n = 100
 	x := make([]float32, n)
 	for i := range x {
