@@ -294,7 +294,7 @@ speed_summary() {
 			echo "| tool | mode | ms/step | images/s | host ms/step (rout) |"
 			echo "|---|---|---:|---:|---:|"
 			grep -hE '^\| (rout|torch)' "${fs[@]}"
-			grep -hE '^RandomOut overhead|^convolutions by|^torch eager profile|^CUDA graphs:' "${fs[@]}"
+			grep -hE '^RandomOut overhead|^convolutions by|^torch eager profile|^CUDA graphs:|^host time to queue' "${fs[@]}"
 			grep -hiE '^(rout|gpu-run):|error|Traceback|no python3' "${fs[@]}" | head -n 6
 			echo
 		} >>"$d/speed.report"

@@ -16,5 +16,5 @@ go build -o "$tmp/rout" ./cmd/rout
 for mode in "" --cuda-graph; do
 	LD_LIBRARY_PATH=$tmp ROUT_CUDA_LIBS= ROUT_MOCK_ANY_KERNEL=1 ROUT_MOCK_NO_COMPUTE=1 XDG_CACHE_HOME=$tmp/cache \
 		"$tmp/rout" bench --device gpu $mode --model inception28 --batch 128 --optimizer sgd --steps 50 --warmup 3 --repeats 9 "$@" |
-		grep -E '^\| rout|^CUDA graphs:' || true
+		grep -E '^\| rout|^CUDA graphs:|^host time' || true
 done

@@ -309,6 +309,10 @@ func runBench(w io.Writer, o benchOptions) error {
 			hosts[i] = append(hosts[i], host/time.Duration(o.steps))
 		}
 	}
+	idle, err := idleHostTime(b, r, o.repeats)
+	if err != nil {
+		return err
+	}
 	stats := make([]float32, 3)
 	b.Download(r.stats, stats)
 	if err := b.Err(); err != nil {
@@ -322,6 +326,9 @@ func runBench(w io.Writer, o benchOptions) error {
 		res[i] = benchResult{mode: m.name, median: median(times[i]), host: median(hosts[i])}
 	}
 	writeBench(w, o, b, r.describe, res)
+	if idle > 0 {
+		fmt.Fprintf(w, "host time to queue one plain step on an idle stream: %.3f ms (median of %d)\n", idle.Seconds()*1e3, o.repeats)
+	}
 	if sr, ok := b.(net.StepRunner); ok && o.stepGraphs {
 		fmt.Fprintf(w, "\n%s\n", sr.StepReport())
 	}
@@ -334,6 +341,27 @@ func runBench(w io.Writer, o benchOptions) error {
 		}
 	}
 	return nil
+}
+
+// idleHostTime is, on a device backend, the median host time of one plain step queued on an idle
+// stream (0 on the CPU, where queueing is computing). With nothing queued before it, no time goes
+// to waiting for room in the launch queue, which the host column includes when the device is the
+// slower: so this is what the host needs per step, the floor of a step's time once the device
+// is faster.
+func idleHostTime(b net.Backend, r *benchRig, repeats int) (time.Duration, error) {
+	if _, ok := b.(deviceTimer); !ok {
+		return 0, nil
+	}
+	var ds []time.Duration
+	for range repeats {
+		if err := b.Sync(); err != nil {
+			return 0, fmt.Errorf("bench: %s: %w", b.Name(), err)
+		}
+		start := time.Now()
+		r.run(1, false)
+		ds = append(ds, time.Since(start))
+	}
+	return median(ds), b.Sync()
 }
 
 func median(ds []time.Duration) time.Duration {
