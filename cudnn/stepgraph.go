@@ -61,9 +61,9 @@ const (
 )
 
 // maxStepGraphs bounds the graphs kept (a step has a few shapes: with and without RandomOut's
-// check, say); the least recently used goes first. After maxSeenShapes shapes seen once and not
-// again, step graphs are turned off: the steps do not repeat. So they are after maxDirectRuns
-// steps in a row that had to run directly (a step that uploads every time, say).
+// check, say); the least recently used goes first. Step graphs turn themselves off after
+// maxSeenShapes shapes that were seen once and never again (the steps do not repeat), and after
+// maxDirectRuns steps in a row that had to run directly (a step that uploads every time, say).
 const (
 	maxStepGraphs = 8
 	maxSeenShapes = 16
@@ -76,12 +76,12 @@ type StepStats struct {
 	Captured int // graphs captured
 	Replayed int // steps run by launching a graph
 	Updated  int // kernel argument updates made before those launches
-	// Off says why step graphs were turned off for the rest of the context's life (a capture
-	// failed), or is "".
+	// Off says why step graphs were turned off for the rest of the context's life (a capture or
+	// a replay failed, or the steps did not repeat), or is "".
 	Off string
 }
 
-// stepLog is what a dry run recorded.
+// stepLog is what a dry run recorded, or what a capture queued.
 type stepLog struct {
 	shape   []uint64 // every call's operation code and fixed operands, in order
 	args    []byte   // every launch's arguments, in order
@@ -129,7 +129,6 @@ type stepGraphs struct {
 	directRuns int
 	capture    *stepGraph // the graph being captured
 	captureLog stepLog    // what the capture queued, to compare with the dry run
-	captureErr error      // how ending the capture failed
 	stats      StepStats
 }
 
@@ -254,18 +253,16 @@ func (c *Context) captureStep(f func() error) (_ *stepGraph, err error) {
 		return nil, fmt.Errorf("cudnn: capturing a step: %w", err)
 	}
 	s.capture, s.captureLog = g, stepLog{}
+	var endErr error
 	ferr := func() error {
 		defer func() {
 			// Whatever f did, end the capture, so that the stream is usable again.
 			s.capture = nil
-			if err := cuErr("cuStreamEndCapture", C.rc_cuStreamEndCapture(c.stream, &g.graph)); err != nil && g.graph == nil {
-				s.captureErr = err
-			}
+			endErr = cuErr("cuStreamEndCapture", C.rc_cuStreamEndCapture(c.stream, &g.graph))
 		}()
-		s.captureErr = nil
 		return c.runAs(capturing, f)
 	}()
-	if err := errors.Join(ferr, s.captureErr); err != nil {
+	if err := errors.Join(ferr, endErr); err != nil {
 		return nil, fmt.Errorf("cudnn: capturing a step: %w", err)
 	}
 	if !slices.Equal(s.captureLog.shape, s.log.shape) || !slices.Equal(s.captureLog.args, s.log.args) {
