@@ -22,9 +22,10 @@
 #            pairs of deterministic GPU runs that must agree bit for bit (a rerun, and a run whose
 #            steps are CUDA graphs against one made call by call).
 #   speed    `rout bench` and scripts/bench_torch.py, inception28, batch 128, fp32, with and
-#            without RandomOut, side by side: SGD (rout with --plans, with CUDA graphs, with its
-#            convolutions through cuDNN's graph API, and with both; PyTorch eager, torch.compile
-#            and --profile) and Adam (rout; PyTorch eager).
+#            without RandomOut, side by side: SGD (rout with --plans; with CUDA graphs; with CUDA
+#            graphs and packed convolution tensors; with CUDA graphs and cuDNN's graph API, without
+#            and with packed tensors; PyTorch eager, torch.compile and --profile) and Adam (rout;
+#            PyTorch eager).
 #   real     `rout sweep --preset paper --device gpu` on the archive for --epochs epochs and
 #            --seeds seeds, four arms (baseline, RandomOut, RandomOut with the bias re-drawn too,
 #            He's initialiser), 4 runs at once, and its report (failure rates, accuracies, tests).
@@ -234,12 +235,13 @@ phase_speed() {
 	local py rc=0 d opt tool
 	d=$GPU_RUN_LOGS
 	py=$(torch_python) || echo "gpu-run: no python3 with torch found (tried \$PYTHON, python3, /opt/torch/.venv/bin/python3)"
-	# SGD first: rout as it is and with CUDA graphs (quick), PyTorch (eager, torch.compile and the
-	# kernel profile), rout with cuDNN's graph API and with both; then Adam (rout; PyTorch eager).
-	# The summary is rewritten after each command, so that a phase cut short by its limit still
-	# reports what it measured.
+	# SGD first: rout as it is, with CUDA graphs, and with packed convolution tensors too (quick);
+	# PyTorch (eager, torch.compile and the kernel profile); rout with cuDNN's graph API and CUDA
+	# graphs, without and with packed tensors; then Adam (rout; PyTorch eager). The summary is
+	# rewritten after each command, so that a phase cut short by its limit still reports what it
+	# measured.
 	local run
-	for run in rout:sgd routcg:sgd torch:sgd routgraph:sgd routboth:sgd rout:adam torch:adam; do
+	for run in rout:sgd routcg:sgd routpk:sgd torch:sgd routgraph:sgd routall:sgd rout:adam torch:adam; do
 		tool=${run%:*} opt=${run#*:}
 		{
 			local f=$d/speed-$tool-$opt.txt cap=60 r=0
@@ -247,9 +249,13 @@ phase_speed() {
 			echo "== $tool --optimizer $opt (limit ${cap}s)"
 			if [[ $tool == rout* ]]; then
 				local extra=()
-				[[ $tool == rout && $opt == sgd ]] && extra=(--plans)
-				[[ $tool == routgraph || $tool == routboth ]] && extra+=(--cudnn-graph --plans)
-				[[ $tool == routcg || $tool == routboth ]] && extra+=(--cuda-graph)
+				case $tool in
+				rout) [[ $opt == sgd ]] && extra=(--plans) ;;
+				routcg) extra=(--cuda-graph) ;;
+				routpk) extra=(--cudnn-packed --cuda-graph --plans) ;;
+				routgraph) extra=(--cudnn-graph --cuda-graph --plans) ;;
+				routall) extra=(--cudnn-graph --cudnn-packed --cuda-graph --plans) ;;
+				esac
 				timeout --kill-after=5 $cap "$gpu/bin/rout" bench --device gpu --model inception28 --batch 128 --optimizer "$opt" "${extra[@]}" >"$f" 2>&1
 				r=$?
 			elif [[ -n ${py:-} ]]; then
@@ -284,7 +290,7 @@ speed_summary() {
 	: >"$d/speed.key"
 	for opt in sgd adam; do
 		local fs=() tool
-		for tool in rout torch routcg routgraph routboth; do
+		for tool in rout torch routcg routpk routgraph routall; do
 			[[ -f $d/speed-$tool-$opt.txt ]] && fs+=("$d/speed-$tool-$opt.txt")
 		done
 		((${#fs[@]})) || continue
@@ -311,9 +317,9 @@ speed_summary() {
 				te = get("torch eager/plain"); tc = get("torch.compile/plain")
 				ov = "n/a"
 				if (ms[bestTool "/plain"] > 0 && ms[bestTool "/randomout"] > 0) ov = sprintf("%+.1f", 100 * (ms[bestTool "/randomout"] / ms[bestTool "/plain"] - 1))
-				printf "%s: rout %s img/s, CUDA graphs %s, cuDNN graph %s, both %s; best (%s) %s img/s, RandomOut %s%%; torch eager %s, compile %s",
-					opt, get("rout/plain"), get("rout, CUDA graphs/plain"), get("rout, cuDNN graph/plain"), get("rout, cuDNN graph, CUDA graphs/plain"),
-					(bestTool == "" ? "none" : bestTool), (best == "" ? "n/a" : best), ov, te, tc
+				printf "%s: rout %s img/s, +CUDA graphs %s, +packed %s, +cuDNN graph %s, +both %s; best (%s) %s img/s, RandomOut %s%%; torch eager %s, compile %s",
+					opt, get("rout/plain"), get("rout, CUDA graphs/plain"), get("rout, packed, CUDA graphs/plain"), get("rout, cuDNN graph, CUDA graphs/plain"),
+					get("rout, cuDNN graph, packed, CUDA graphs/plain"), (bestTool == "" ? "none" : bestTool), (best == "" ? "n/a" : best), ov, te, tc
 				if (best != "" && te != "n/a") printf " [rout>=eager: %s]", (best + 0 >= te + 0 ? "yes" : "NO")
 				if (ov != "n/a") printf " [overhead<=3%%: %s]", (ov + 0 <= 3 ? "yes" : "NO")
 				printf "; "

@@ -24,7 +24,7 @@ const PlanFile = "sweep.json"
 // WorkerKeys are the settings that say how a worker computes rather than what: each worker of a
 // sweep may choose its own (one machine has a GPU, another not), so they are not part of the
 // plan; every run's config.json records what it ran with.
-var WorkerKeys = []string{"device", "threads", "gpu-deterministic", "tf32", "cudnn-graph", "cuda-graph"}
+var WorkerKeys = []string{"device", "threads", "gpu-deterministic", "tf32", "cudnn-graph", "cuda-graph", "cudnn-packed"}
 
 // Plan is the whole of a sweep, as DIR/sweep.json records it (the report package reads it):
 // the preset, the arms (the first is the reference the others are compared with), the seeds

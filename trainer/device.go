@@ -12,5 +12,5 @@ func newCPU(c *Config) net.Backend { return cpu.New(cpu.Options{Threads: c.Threa
 // newGPU opens the cuDNN backend; in a -tags nocuda build it always fails, saying why.
 func newGPU(c *Config) (net.Backend, error) {
 	return gpu.New(gpu.Options{Deterministic: c.Deterministic, AllowTF32: c.TF32 && !c.Deterministic, GraphConv: c.CuDNNGraph,
-		StepGraphs: c.CUDAGraph})
+		StepGraphs: c.CUDAGraph, PackedConv: c.CuDNNPacked})
 }

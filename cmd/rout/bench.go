@@ -44,12 +44,13 @@ func benchCommand() *cli.Command {
 			&cli.BoolFlag{Name: "plans", Usage: "GPU: also list the convolution algorithms cuDNN chose, with its timings"},
 			&cli.BoolFlag{Name: "cudnn-graph", Usage: "GPU: run the convolutions through cuDNN's graph API (its engines; 'algo' is then the engine index)"},
 			&cli.BoolFlag{Name: "cuda-graph", Usage: "GPU: capture each step into a CUDA graph once and replay it"},
+			&cli.BoolFlag{Name: "cudnn-packed", Usage: "GPU: give cuDNN's convolutions packed tensors only (channel slices copied through buffers)"},
 		},
 		Action: func(c *cli.Context) error {
 			o := benchOptions{model: c.String("model"), batch: c.Int("batch"), optimizer: c.String("optimizer"),
 				steps: c.Int("steps"), warmup: c.Int("warmup"), repeats: c.Int("repeats"), tf32: c.Bool("tf32"),
 				device: c.String("device"), seed: c.Uint64("seed"), plans: c.Bool("plans"), graph: c.Bool("cudnn-graph"),
-				stepGraphs: c.Bool("cuda-graph")}
+				stepGraphs: c.Bool("cuda-graph"), packed: c.Bool("cudnn-packed")}
 			return runBench(c.App.Writer, o)
 		},
 	}
@@ -60,7 +61,7 @@ type benchOptions struct {
 	batch, steps, warmup     int
 	repeats                  int
 	tf32, plans, graph       bool
-	stepGraphs               bool
+	stepGraphs, packed       bool
 	seed                     uint64
 }
 
@@ -86,15 +87,15 @@ func (o benchOptions) check() error {
 
 // openBenchBackend opens the backend --device names. The benchmark lets cuDNN pick its fastest
 // algorithms (no deterministic mode); TF32 only with --tf32; cuDNN's graph API with --cudnn-graph;
-// CUDA graphs with --cuda-graph.
+// packed convolution tensors with --cudnn-packed; CUDA graphs with --cuda-graph.
 func openBenchBackend(o benchOptions) (net.Backend, error) {
 	if o.device == "cpu" || o.device == "auto" && gpu.Available() != nil {
-		if o.graph || o.tf32 || o.stepGraphs {
-			return nil, usageError{fmt.Errorf("bench: --cudnn-graph, --cuda-graph and --tf32 are GPU settings; the benchmark would run on the CPU")}
+		if o.graph || o.tf32 || o.stepGraphs || o.packed {
+			return nil, usageError{fmt.Errorf("bench: --cudnn-graph, --cudnn-packed, --cuda-graph and --tf32 are GPU settings; the benchmark would run on the CPU")}
 		}
 		return cpu.New(cpu.Options{}), nil
 	}
-	b, err := gpu.New(gpu.Options{AllowTF32: o.tf32, GraphConv: o.graph, StepGraphs: o.stepGraphs})
+	b, err := gpu.New(gpu.Options{AllowTF32: o.tf32, GraphConv: o.graph, StepGraphs: o.stepGraphs, PackedConv: o.packed})
 	if err != nil {
 		return nil, fmt.Errorf("bench: --device %s: %w", o.device, err)
 	}
@@ -393,6 +394,9 @@ func writeBench(w io.Writer, o benchOptions, b net.Backend, model string, res []
 	tool := "rout"
 	if o.graph {
 		tool += ", cuDNN graph"
+	}
+	if o.packed {
+		tool += ", packed"
 	}
 	if o.stepGraphs {
 		tool += ", CUDA graphs"

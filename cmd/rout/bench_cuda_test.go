@@ -13,7 +13,8 @@ import (
 )
 
 // TestBenchCUDAGraphsOnStandIn runs `rout bench --device gpu --cuda-graph` end to end against the
-// CPU stand-in of the CUDA libraries, with the legacy and the graph cuDNN API. The stand-in runs
+// CPU stand-in of the CUDA libraries, with the legacy cuDNN API, and with the graph API and
+// packed convolution tensors (whose plans must then list no channel-slice shape). The stand-in runs
 // rout's kernels as kernels that do nothing (ROUT_MOCK_ANY_KERNEL=1), so the numbers mean
 // nothing; what is checked is the plumbing of CUDA graphs through a whole training step: every
 // call of the backend in a dry run, the captures and the replays with updated arguments. Each
@@ -25,7 +26,7 @@ func TestBenchCUDAGraphsOnStandIn(t *testing.T) {
 	if err := standin.Build(dir); err != nil {
 		t.Fatal(err)
 	}
-	for _, api := range [][]string{nil, {"--cudnn-graph"}} {
+	for _, api := range [][]string{nil, {"--cudnn-graph", "--cudnn-packed"}} {
 		args := append([]string{"bench", "--device", "gpu", "--cuda-graph", "--model", "inception28@0.125", "--batch", "4",
 			"--optimizer", "adam", "--steps", "3", "--warmup", "3", "--repeats", "2", "--plans"}, api...)
 		cmd := exec.Command(os.Args[0], args...)
@@ -37,7 +38,10 @@ func TestBenchCUDAGraphsOnStandIn(t *testing.T) {
 		}
 		tool := "rout, CUDA graphs"
 		if api != nil {
-			tool = "rout, cuDNN graph, CUDA graphs"
+			tool = "rout, cuDNN graph, packed, CUDA graphs"
+			if strings.Contains(text, "(strided)") {
+				t.Errorf("rout %s: a convolution got a channel slice:\n%s", strings.Join(args, " "), text)
+			}
 		}
 		rows := regexp.MustCompile(`(?m)^\| `+regexp.QuoteMeta(tool)+` \| (plain|randomout) \|`).FindAllString(text, -1)
 		if len(rows) != 2 || !strings.Contains(text, "device: gpu Mock GPU") {

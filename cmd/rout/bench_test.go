@@ -52,7 +52,7 @@ func TestBenchCPU(t *testing.T) {
 // TestBenchRejectsBadFlags checks that bad values are usage errors naming the flag.
 func TestBenchRejectsBadFlags(t *testing.T) {
 	for _, bad := range [][]string{{"--batch", "0"}, {"--optimizer", "rmsprop"}, {"--device", "tpu"}, {"--repeats", "0"},
-		{"--cudnn-graph", "--device", "cpu"}, {"--tf32", "--device", "cpu"}, {"--cuda-graph", "--device", "cpu"},
+		{"--cudnn-graph", "--device", "cpu"}, {"--tf32", "--device", "cpu"}, {"--cuda-graph", "--device", "cpu"}, {"--cudnn-packed", "--device", "cpu"},
 		{"--warmup", "2", "--cuda-graph", "--device", "gpu"}} {
 		app := newApp()
 		app.Writer = &bytes.Buffer{}

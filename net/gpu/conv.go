@@ -119,6 +119,34 @@ func checkConv(op string, x, w, y *net.Tensor, p net.ConvParams) {
 	}
 }
 
+// packed is t itself, unless Options.PackedConv is set and t is a channel slice: then it is a
+// dense buffer of t's shape (one per shape, kept for the backend's life; each use fills it and
+// empties it within one operation, so tensors of the same shape can share it).
+func (b *Backend) packed(t *net.Tensor) *net.Tensor {
+	if !b.packedConv || t.Dense() {
+		return t
+	}
+	if buf, ok := b.packedBufs[t.Shape()]; ok {
+		return buf
+	}
+	buf, err := b.Alloc(t.N, t.C, t.H, t.W)
+	if err != nil {
+		b.fail(fmt.Errorf("gpu: packed buffer for %v: %w", t.Shape(), err))
+		return t
+	}
+	b.packedBufs[t.Shape()] = buf
+	return buf
+}
+
+// packedCopy is packed(t) holding t's values.
+func (b *Backend) packedCopy(t *net.Tensor) *net.Tensor {
+	p := b.packed(t)
+	if p != t {
+		b.Copy(p, t)
+	}
+	return p
+}
+
 // ConvForward: y = conv(x, w) + b, through cuDNN (the algorithm measured at the shape's first
 // use), the bias added by cudnnAddTensor. y may be a channel slice.
 func (b *Backend) ConvForward(x, w, bias, y *net.Tensor, p net.ConvParams) {
@@ -126,28 +154,35 @@ func (b *Backend) ConvForward(x, w, bias, y *net.Tensor, p net.ConvParams) {
 	if !b.ok() {
 		return
 	}
-	xd, wd, cd, yd := b.tensorDesc(x), b.filterDesc(w), b.convDesc(p), b.tensorDesc(y)
+	out := b.packed(y)
+	xd, wd, cd, od := b.tensorDesc(x), b.filterDesc(w), b.convDesc(p), b.tensorDesc(out)
 	if !b.ok() {
 		return
 	}
-	if err := b.ctx.ConvForward(1, xd, ptr(x), wd, ptr(w), cd, 0, yd, ptr(y)); err != nil {
+	if err := b.ctx.ConvForward(1, xd, ptr(x), wd, ptr(w), cd, 0, od, ptr(out)); err != nil {
 		b.fail(fmt.Errorf("gpu: conv forward x %v w %v: %w", x.Shape(), w.Shape(), err))
 		return
 	}
 	if bias != nil {
 		bd := b.biasDesc(bias, w.N)
 		if b.ok() {
-			b.fail(b.ctx.AddTensor(1, bd, ptr(bias), 1, yd, ptr(y)))
+			b.fail(b.ctx.AddTensor(1, bd, ptr(bias), 1, od, ptr(out)))
 		}
+	}
+	if out != y {
+		b.Copy(y, out)
 	}
 }
 
 // ConvBackwardData: dx (+)= the gradient with respect to x (cuDNN with beta 1 to accumulate).
+// With Options.PackedConv a channel-slice dy is copied into a packed buffer first (dx, the
+// gradient of a block's input, is dense in rout's networks and is passed as it is).
 func (b *Backend) ConvBackwardData(dy, w, dx *net.Tensor, p net.ConvParams, accumulate bool) {
 	checkConv("conv backward data", dx, w, dy, p)
 	if !b.ok() {
 		return
 	}
+	dy = b.packedCopy(dy)
 	wd, dyd, cd, dxd := b.filterDesc(w), b.tensorDesc(dy), b.convDesc(p), b.tensorDesc(dx)
 	if !b.ok() {
 		return
@@ -167,6 +202,7 @@ func (b *Backend) ConvBackwardFilter(x, dy, dw, db *net.Tensor, p net.ConvParams
 	if !b.ok() {
 		return
 	}
+	dy = b.packedCopy(dy)
 	xd, dyd, cd, dwd := b.tensorDesc(x), b.tensorDesc(dy), b.convDesc(p), b.filterDesc(dw)
 	if !b.ok() {
 		return

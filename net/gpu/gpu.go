@@ -39,6 +39,9 @@ type Backend struct {
 	args    cudnn.Args     // reused by launch, so that a launch allocates nothing
 	closed  bool
 	maxGrid int
+
+	packedConv bool                   // Options.PackedConv
+	packedBufs map[[4]int]*net.Tensor // PackedConv's buffers, one per shape
 }
 
 var _ net.Backend = (*Backend)(nil)
@@ -66,7 +69,8 @@ func New(o Options) (_ net.Backend, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("gpu: device %d: %w", o.Device, err)
 	}
-	b := &Backend{ctx: ctx, dev: ctx.Device(), fn: map[string]*cudnn.Function{}}
+	b := &Backend{ctx: ctx, dev: ctx.Device(), fn: map[string]*cudnn.Function{}, packedConv: o.PackedConv,
+		packedBufs: map[[4]int]*net.Tensor{}}
 	defer func() {
 		if err != nil {
 			b.Close()
@@ -114,6 +118,9 @@ func provenance(ctx *cudnn.Context, o Options) map[string]string {
 	}
 	if o.StepGraphs {
 		p["step_graphs"] = "CUDA graphs (each step shape captured once, then replayed)"
+	}
+	if o.PackedConv {
+		p["conv_tensors"] = "packed (channel slices copied through buffers)"
 	}
 	put := func(key string, v string, err error) {
 		if err != nil {

@@ -289,7 +289,8 @@ func TestConv(t *testing.T) {
 	apis := []struct {
 		name string
 		o    Options
-	}{{"legacy", Options{Deterministic: true}}, {"graph", Options{Deterministic: true, GraphConv: true}}}
+	}{{"legacy", Options{Deterministic: true}}, {"graph", Options{Deterministic: true, GraphConv: true}},
+		{"packed", Options{Deterministic: true, PackedConv: true}}, {"graph-packed", Options{Deterministic: true, GraphConv: true, PackedConv: true}}}
 	for _, api := range apis {
 		for _, tc := range cases {
 			t.Run(api.name+"/"+tc.name, func(t *testing.T) { testConvCase(newEnvWith(t, api.o), tc) })

@@ -16,4 +16,9 @@ type Options struct {
 	// StepGraphs makes RunStep capture a training step into a CUDA graph and replay it (see
 	// cudnn.Context.RunStep).
 	StepGraphs bool
+	// PackedConv gives cuDNN's convolutions packed tensors only: an output or a gradient that is
+	// a channel slice (an inception branch writing into its block's concat) goes through a dense
+	// buffer of its own shape and a copy, as PyTorch's cat and .contiguous() do, so that cuDNN
+	// may choose kernels that want packed tensors.
+	PackedConv bool
 }
