@@ -92,7 +92,7 @@ host() {
 # took 322 s on an H200 (before the graph-API steps were added). Each phase rewrites the summary,
 # so a call cut off at its own limit still brings back every finished phase.
 declare -A limit=([check]=${GPU_RUN_LIMIT_CHECK:-60} [parity]=${GPU_RUN_LIMIT_PARITY:-200}
-	[speed]=${GPU_RUN_LIMIT_SPEED:-200} [real]=${GPU_RUN_LIMIT_REAL:-130})
+	[speed]=${GPU_RUN_LIMIT_SPEED:-230} [real]=${GPU_RUN_LIMIT_REAL:-100})
 
 device() {
 	local phases=() p
@@ -245,6 +245,7 @@ phase_speed() {
 		tool=${run%:*} opt=${run#*:}
 		{
 			local f=$d/speed-$tool-$opt.txt cap=60 r=0
+			[[ $tool == routgraph || $tool == routall ]] && cap=90 # the graph API's engine search
 			[[ $tool == torch ]] && cap=$([[ $opt == sgd && ${GPU_RUN_TORCH_COMPILE:-0} == 1 ]] && echo 130 || echo 60)
 			echo "== $tool --optimizer $opt (limit ${cap}s)"
 			if [[ $tool == rout* ]]; then
