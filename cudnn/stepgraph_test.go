@@ -3,6 +3,8 @@
 package cudnn
 
 import (
+	"errors"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -256,6 +258,79 @@ func TestStepGraphsEviction(t *testing.T) {
 	}
 	st := c.StepStats()
 	if want := (StepStats{Direct: shapes + 1, Captured: shapes, Replayed: shapes + shapes - 1, Updated: shapes*(shapes+1)/2 - 1}); st != want {
+		t.Fatalf("stats %+v, want %+v", st, want)
+	}
+}
+
+// TestStepGraphsLibraryCalls runs the same four steps of cuBLAS and cuDNN calls (a matrix
+// product accumulated into its output, a broadcast bias added, ReLU, max pooling, batch norm
+// forward and backward with their running statistics, a device copy) on two sets of buffers of
+// one context: on one through RunStep (the first step directly, the second captured, every
+// step from the second replayed), on the other call by call. Every output must agree bit for
+// bit.
+func TestStepGraphsLibraryCalls(t *testing.T) {
+	c := stepContext(t, Options{Deterministic: true})
+	const N, C, H, W = 2, 3, 4, 6 // the product's 6 x 24 output read as N x C x H x W
+	r := rand.New(rand.NewPCG(9, 10))
+	a, b, bias, dy := randVec(r, 6*5), randVec(r, 5*24), randVec(r, C), randVec(r, N*C*H*W)
+	x4 := dense(t, c, N, C, H, W)
+	bd := dense(t, c, 1, C, 1, 1)
+	pooled := dense(t, c, N, C, H/2, W/2)
+	relu, err := c.NewActivation(ActivationReLU, 0)
+	must(t, err)
+	defer relu.Close()
+	pool, err := c.NewPooling(PoolMax, 2, 2, 0, 0, 2, 2)
+	must(t, err)
+	defer pool.Close()
+	pd, err := c.NewBatchNormParams(x4)
+	must(t, err)
+	defer pd.Close()
+
+	// set is one copy of every buffer the step reads or writes.
+	type set struct {
+		a, b, bias, dy, prod, act, pool, norm, dx, copied *Buffer[float32]
+		bn                                                BatchNorm
+	}
+	newSet := func() *set {
+		s := &set{a: upload(t, c, a), b: upload(t, c, b), bias: upload(t, c, bias), dy: upload(t, c, dy)}
+		for _, p := range []**Buffer[float32]{&s.prod, &s.act, &s.norm, &s.dx} {
+			*p = upload(t, c, make([]float32, N*C*H*W))
+		}
+		s.pool, s.copied = upload(t, c, make([]float32, N*C*H*W/4)), upload(t, c, make([]float32, N*C*H*W/4))
+		ones := []float32{1, 1, 1}
+		s.bn = BatchNorm{Param: pd, Eps: 1e-5, Momentum: 0.1, Scale: upload(t, c, ones).Ptr(), Bias: upload(t, c, make([]float32, C)).Ptr(),
+			RunMean: upload(t, c, make([]float32, C)).Ptr(), RunVar: upload(t, c, ones).Ptr(), SaveMean: upload(t, c, make([]float32, C)).Ptr(),
+			SaveInvStd: upload(t, c, make([]float32, C)).Ptr(), DScale: upload(t, c, make([]float32, C)).Ptr(), DBias: upload(t, c, make([]float32, C)).Ptr()}
+		return s
+	}
+	step := func(s *set) error {
+		return errors.Join(
+			c.Sgemm(false, false, 6, 24, 5, 1, s.a.Ptr(), 6, s.b.Ptr(), 5, 1, s.prod.Ptr(), 6),
+			c.AddTensor(1, bd, s.bias.Ptr(), 1, x4, s.prod.Ptr()),
+			c.ActivationForward(relu, 1, x4, s.prod.Ptr(), 0, x4, s.act.Ptr()),
+			c.PoolingForward(pool, 1, x4, s.act.Ptr(), 0, pooled, s.pool.Ptr()),
+			c.BatchNormForwardTraining(x4, s.act.Ptr(), x4, s.norm.Ptr(), &s.bn),
+			c.BatchNormBackward(x4, s.act.Ptr(), x4, s.dy.Ptr(), x4, s.dx.Ptr(), &s.bn, true),
+			c.CopyDevice(s.copied.Ptr(), s.pool.Ptr(), 4*N*C*H*W/4))
+	}
+	graphed, direct := newSet(), newSet()
+	for range 4 {
+		must(t, c.RunStep(func() error { return step(graphed) }))
+		must(t, step(direct))
+	}
+	for _, o := range []struct {
+		name string
+		g, d *Buffer[float32]
+	}{{"product", graphed.prod, direct.prod}, {"relu", graphed.act, direct.act}, {"pool", graphed.pool, direct.pool},
+		{"norm", graphed.norm, direct.norm}, {"norm dx", graphed.dx, direct.dx}, {"copy", graphed.copied, direct.copied}} {
+		g, d := download(t, o.g), download(t, o.d)
+		for i := range g {
+			if math.Float32bits(g[i]) != math.Float32bits(d[i]) {
+				t.Fatalf("%s[%d]: %g through graphs, %g call by call", o.name, i, g[i], d[i])
+			}
+		}
+	}
+	if st, want := c.StepStats(), (StepStats{Direct: 1, Captured: 1, Replayed: 3}); st != want {
 		t.Fatalf("stats %+v, want %+v", st, want)
 	}
 }

@@ -15,6 +15,7 @@ for n in libcuda.so.1 libcudnn.so.9 libcublas.so.13 libnvrtc.so.13; do ln -s lib
 go build -o "$tmp/rout" ./cmd/rout
 for mode in "" --cuda-graph; do
 	LD_LIBRARY_PATH=$tmp ROUT_CUDA_LIBS= ROUT_MOCK_ANY_KERNEL=1 ROUT_MOCK_NO_COMPUTE=1 XDG_CACHE_HOME=$tmp/cache \
-		"$tmp/rout" bench --device gpu $mode --model inception28 --batch 128 --optimizer sgd --steps 50 --warmup 3 --repeats 9 "$@" |
-		grep -E '^\| rout|^CUDA graphs:|^host time' || true
+		"$tmp/rout" bench --device gpu $mode --model inception28 --batch 128 --optimizer sgd --steps 50 --warmup 3 --repeats 9 "$@" >"$tmp/out" ||
+		{ cat "$tmp/out"; exit 1; }
+	grep -E '^\| rout|^CUDA graphs:|^host time' "$tmp/out"
 done

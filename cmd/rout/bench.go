@@ -362,7 +362,10 @@ func idleHostTime(b net.Backend, r *benchRig, repeats int) (time.Duration, error
 		r.run(1, false)
 		ds = append(ds, time.Since(start))
 	}
-	return median(ds), b.Sync()
+	if err := b.Sync(); err != nil {
+		return 0, fmt.Errorf("bench: %s: %w", b.Name(), err)
+	}
+	return median(ds), nil
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 )
 
 // Build compiles the stand-in into dir under the four library names rout opens, with a C
@@ -27,11 +26,10 @@ func Build(dir string) error {
 	if cc == "" {
 		return fmt.Errorf("standin: no C compiler ($CC, cc, gcc or clang) to build the CPU stand-in")
 	}
-	_, self, _, ok := runtime.Caller(0)
-	if !ok {
-		return fmt.Errorf("standin: cannot locate the stand-in's source")
+	src, err := source()
+	if err != nil {
+		return err
 	}
-	src := filepath.Join(filepath.Dir(self), "..", "..", "cudnn", "testdata", "mockcuda.c")
 	lib := filepath.Join(dir, "libmockcuda.so")
 	if out, err := exec.Command(cc, "-shared", "-fPIC", "-o", lib, src, "-lm").CombinedOutput(); err != nil {
 		return fmt.Errorf("standin: building %s with %s: %v\n%s", src, cc, err, out)
@@ -42,6 +40,30 @@ func Build(dir string) error {
 		}
 	}
 	return nil
+}
+
+// source finds cudnn/testdata/mockcuda.c from the working folder (a test runs in its package's
+// folder) up to the module's root. Not from the source file's recorded path: test binaries built
+// with -trimpath (scripts/gpu-check.sh) record none that exists.
+func source() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("standin: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			src := filepath.Join(dir, "cudnn", "testdata", "mockcuda.c")
+			if _, err := os.Stat(src); err != nil {
+				return "", fmt.Errorf("standin: the stand-in's source: %w", err)
+			}
+			return src, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("standin: no go.mod above the working folder, so no cudnn/testdata/mockcuda.c")
+		}
+		dir = parent
+	}
 }
 
 // Env is the environment of a child process that loads the stand-in built in dir and requires
