@@ -236,12 +236,12 @@ phase_speed() {
 	d=$GPU_RUN_LOGS
 	py=$(torch_python) || echo "gpu-run: no python3 with torch found (tried \$PYTHON, python3, /opt/torch/.venv/bin/python3)"
 	# SGD first: rout as it is, with CUDA graphs, and with packed convolution tensors too (quick);
-	# PyTorch (eager, torch.compile and the kernel profile); rout with cuDNN's graph API and CUDA
-	# graphs, without and with packed tensors; then Adam (rout; PyTorch eager). The summary is
-	# rewritten after each command, so that a phase cut short by its limit still reports what it
-	# measured.
+	# PyTorch (eager and the kernel profile); Adam (rout; PyTorch eager); last, as the slowest
+	# (the graph API's engine search), rout with cuDNN's graph API and CUDA graphs, without and
+	# with packed tensors. The summary is rewritten after each command, so that a phase cut
+	# short by its limit still reports what it measured.
 	local run
-	for run in rout:sgd routcg:sgd routpk:sgd torch:sgd routgraph:sgd routall:sgd rout:adam torch:adam; do
+	for run in rout:sgd routcg:sgd routpk:sgd torch:sgd rout:adam torch:adam routgraph:sgd routall:sgd; do
 		tool=${run%:*} opt=${run#*:}
 		{
 			local f=$d/speed-$tool-$opt.txt cap=60 r=0
@@ -321,7 +321,7 @@ speed_summary() {
 				te = get("torch eager/plain"); tc = get("torch.compile/plain")
 				ov = "n/a"
 				if (ms[bestTool "/plain"] > 0 && ms[bestTool "/randomout"] > 0) ov = sprintf("%+.1f", 100 * (ms[bestTool "/randomout"] / ms[bestTool "/plain"] - 1))
-				printf "%s: rout %s img/s, +CUDA graphs %s, +packed %s, +cuDNN graph %s, +both %s; best (%s) %s img/s, RandomOut %s%%; torch eager %s, compile %s",
+				printf "%s: rout %s img/s, +CUDA graphs %s, +CUDA graphs+packed %s, +CUDA graphs+graph API %s, +all three %s; best (%s) %s img/s, RandomOut %s%%; torch eager %s, compile %s",
 					opt, get("rout/plain"), get("rout, CUDA graphs/plain"), get("rout, packed, CUDA graphs/plain"), get("rout, cuDNN graph, CUDA graphs/plain"),
 					get("rout, cuDNN graph, packed, CUDA graphs/plain"), (bestTool == "" ? "none" : bestTool), (best == "" ? "n/a" : best), ov, te, tc
 				if (best != "" && te != "n/a") printf " [rout>=eager: %s]", (best + 0 >= te + 0 ? "yes" : "NO")

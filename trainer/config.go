@@ -76,7 +76,7 @@ type Config struct {
 	TF32            bool    `json:"tf32" cat:"run" resume:"ok" usage:"GPU: allow TF32 tensor cores (ignored with --gpu-deterministic)"`
 	CuDNNGraph      bool    `json:"cudnn-graph" cat:"run" resume:"ok" usage:"GPU: run the convolutions through cuDNN's graph API instead of its legacy calls (new: not yet measured on a GPU)"`
 	CUDAGraph       bool    `json:"cuda-graph" cat:"run" resume:"ok" usage:"GPU: capture each training step into a CUDA graph once and replay it (new: not yet run on a GPU)"`
-	CuDNNPacked     bool    `json:"cudnn-packed" cat:"run" resume:"ok" usage:"GPU: give cuDNN's convolutions packed tensors only, copying an inception branch's output and gradient (channel slices of its block's concat) through buffers, as PyTorch does (new: not yet measured on a GPU)"`
+	CuDNNPacked     bool    `json:"cudnn-packed" cat:"run" resume:"ok" usage:"GPU: give cuDNN's convolutions packed tensors only, copying an inception branch's output and gradient (channel slices of its block's concat) through buffers, as PyTorch's cat does (new: not yet run on a GPU)"`
 }
 
 // field is one Config setting as the table built from the struct tags sees it.

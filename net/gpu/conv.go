@@ -120,8 +120,10 @@ func checkConv(op string, x, w, y *net.Tensor, p net.ConvParams) {
 }
 
 // packed is t itself, unless Options.PackedConv is set and t is a channel slice: then it is a
-// dense buffer of t's shape (one per shape, kept for the backend's life; each use fills it and
-// empties it within one operation, so tensors of the same shape can share it).
+// dense buffer of t's shape (one per shape, kept for the backend's life). Each use fills it and
+// empties it within one operation, no operation stages two operands, and the stream orders the
+// operations, so tensors of the same shape can share it. Only y and dy are staged: x and dx are
+// dense in rout's networks (an inception block's input is a whole tensor).
 func (b *Backend) packed(t *net.Tensor) *net.Tensor {
 	if !b.packedConv || t.Dense() {
 		return t
