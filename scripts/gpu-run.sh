@@ -23,9 +23,9 @@
 #            steps are CUDA graphs against one made call by call).
 #   speed    `rout bench` and scripts/bench_torch.py, inception28, batch 128, fp32, with and
 #            without RandomOut, side by side: SGD (rout with --plans; with CUDA graphs; with CUDA
-#            graphs and packed convolution tensors; with CUDA graphs and cuDNN's graph API, without
-#            and with packed tensors; PyTorch eager and --profile, torch.compile too with
-#            GPU_RUN_TORCH_COMPILE=1) and Adam (rout; PyTorch eager).
+#            graphs and packed convolution tensors; PyTorch eager and --profile, torch.compile too
+#            with GPU_RUN_TORCH_COMPILE=1), Adam (rout; PyTorch eager), then SGD with CUDA graphs
+#            and cuDNN's graph API, without and with packed tensors.
 #   real     `rout sweep --preset paper --device gpu` on the archive for --epochs epochs and
 #            --seeds seeds, four arms (baseline, RandomOut, RandomOut with the bias re-drawn too,
 #            He's initialiser), 4 runs at once, and its report (failure rates, accuracies, tests).
