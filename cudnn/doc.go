@@ -27,7 +27,8 @@
 //	Load() error                                 open all four libraries (NewContext does it)
 //	DeviceCount, DeviceInfo, DriverVersion, CUDNNVersion, CUBLASVersion, NVRTCVersion, LibraryPath
 //	GraphAPI() error                             whether cuDNN's graph API resolved (optional)
-//	NewContext(Options{Device, Deterministic, AllowTF32, KernelCache, MaxWorkspace, GraphConv}) (*Context, error)
+//	StepGraphAPI() error                         whether the driver's CUDA graphs resolved (optional)
+//	NewContext(Options{Device, Deterministic, AllowTF32, KernelCache, MaxWorkspace, GraphConv, StepGraphs}) (*Context, error)
 //	  one device, its primary context, one non-blocking stream, a cuDNN and a cuBLAS handle on it
 //	(*Context) Sync, Close, Device, MemInfo, TF32, Deterministic
 //
@@ -52,6 +53,7 @@
 //	(*Context) ActivationForward/Backward, PoolingForward/Backward
 //	(*Context) BatchNormForwardTraining/Inference, BatchNormBackward  (spatial; *BatchNorm buffers)
 //	(*Context) Sgemm(transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)   column-major
+//	(*Context) RunStep(f) error, StepStats()     a training step through CUDA graphs (stepgraph.go)
 //
 // cuDNN and cuBLAS calls take descriptors and DevicePtrs (buffer.At(offset)), so views into a
 // larger buffer need no allocation; descriptors carry strides (a channel slice of an N x C x H x W
@@ -78,8 +80,9 @@
 // Everything a Context does is queued on its one stream in call order; only Download, Sync,
 // Event.Wait/Since, Alloc/Free and the first use of a convolution shape (PlanConv: algorithm
 // search, workspace growth) wait for the device, and Upload may (the driver stages pageable host
-// memory). Plan every convolution shape and allocate every
-// buffer before the training loop, and a step never waits, so it can be captured as a CUDA graph.
+// memory). Plan every convolution shape and allocate every buffer before the training loop, and
+// a step never waits, so it can be captured as a CUDA graph: with Options.StepGraphs, RunStep
+// does that, a step's first run being its warm-up (stepgraph.go).
 //
 // TF32 is off unless Options.AllowTF32: convolutions use CUDNN_FMA_MATH (graph API: engines with
 // the tensor-core or down-convert numerical notes are refused) and cuBLAS its default math
