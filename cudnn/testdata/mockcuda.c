@@ -185,10 +185,10 @@ int cuEventSynchronize(void *e) { return OK; }
 int cuEventDestroy_v2(void *e) { free(e); return OK; }
 int cuEventElapsedTime_v2(float *ms, void *a, void *b) { *ms = *(double *)b - *(double *)a; return OK; }
 // ---- cudnn
-// A library call made under capture is recorded (mock_defer) with its operands in a struct,
-// alpha, beta and descriptors by value, and made at each launch by a function of that struct.
-#define CAPTURE(run, ...) \
-	do { if (mock_capture) { struct run##_args op_ = {__VA_ARGS__}; return mock_defer(run, &op_, sizeof op_); } } while (0)
+// A library call's operands go into a struct (alpha, beta and descriptors by value), and a
+// function of that struct makes the call: RUN makes it now, or under capture records it
+// (mock_defer) to be made at each launch.
+#define RUN(run, args) (mock_capture ? mock_defer(run, &(args), sizeof(args)) : run(&(args)))
 size_t cudnnGetVersion(void) { return 91400; }
 size_t cudnnGetCudartVersion(void) { return 13000; }
 const char *cudnnGetErrorString(int s) {
@@ -246,7 +246,6 @@ int cudnnGetConvolutionBackwardFilterWorkspaceSize(void *h, T *x, T *dy, CV *c, 
 static int no_compute(void) { static int v = -1; if (v < 0) { const char *e = getenv("ROUT_MOCK_NO_COMPUTE"); v = e && !strcmp(e, "1"); } return v; }
 // conv loops: mode 0 fwd, 1 bwd data, 2 bwd filter
 static int conv(int mode, float al, float be, T *x, float *xp, F *w, float *wp, CV *c, T *y, float *yp) {
-	if (c->math != 3) return 3000; // must be FMA in these tests
 	if (no_compute()) return OK;
 	int OH = y->h, OW = y->w;
 	if (mode == 0) for (int n = 0; n < y->n; n++) for (int k = 0; k < y->c; k++) for (int i = 0; i < OH; i++) for (int j = 0; j < OW; j++) AT(y, yp, n, k, i, j) *= be;
@@ -265,29 +264,20 @@ static int conv(int mode, float al, float be, T *x, float *xp, F *w, float *wp, 
 }
 struct conv_run_args { int mode; float al, be; T x; float *xp; F w; float *wp; CV c; T y; float *yp; };
 static int conv_run(void *p) { struct conv_run_args *a = p; return conv(a->mode, a->al, a->be, &a->x, a->xp, &a->w, a->wp, &a->c, &a->y, a->yp); }
+// conv_call checks a convolution's math type (FMA in these tests) and runs it, or records it.
+static int conv_call(int mode, float al, float be, T *x, float *xp, F *w, float *wp, CV *c, T *y, float *yp) {
+	if (c->math != 3) return 3000;
+	struct conv_run_args a = {mode, al, be, *x, xp, *w, wp, *c, *y, yp};
+	return RUN(conv_run, a);
+}
 int cudnnConvolutionForward(void *h, const float *al, T *x, float *xp, F *w, float *wp, CV *c, int a, void *ws, size_t wsz, const float *be, T *y, float *yp) {
-	if (wsz < (size_t)a * 100)
-		return 2000;
-	if (c->math != 3)
-		return 3000; // FMA math in these tests, checked before a capture
-	CAPTURE(conv_run, 0, *al, *be, *x, xp, *w, wp, *c, *y, yp);
-	return conv(0, *al, *be, x, xp, w, wp, c, y, yp);
+	return wsz < (size_t)a * 100 ? 2000 : conv_call(0, *al, *be, x, xp, w, wp, c, y, yp);
 }
 int cudnnConvolutionBackwardData(void *h, const float *al, F *w, float *wp, T *dy, float *dyp, CV *c, int a, void *ws, size_t wsz, const float *be, T *dx, float *dxp) {
-	if (wsz < (size_t)a * 100)
-		return 2000;
-	if (c->math != 3)
-		return 3000; // FMA math in these tests, checked before a capture
-	CAPTURE(conv_run, 1, *al, *be, *dx, dxp, *w, wp, *c, *dy, dyp);
-	return conv(1, *al, *be, dx, dxp, w, wp, c, dy, dyp);
+	return wsz < (size_t)a * 100 ? 2000 : conv_call(1, *al, *be, dx, dxp, w, wp, c, dy, dyp);
 }
 int cudnnConvolutionBackwardFilter(void *h, const float *al, T *x, float *xp, T *dy, float *dyp, CV *c, int a, void *ws, size_t wsz, const float *be, F *dw, float *dwp) {
-	if (wsz < (size_t)a * 100)
-		return 2000;
-	if (c->math != 3)
-		return 3000; // FMA math in these tests, checked before a capture
-	CAPTURE(conv_run, 2, *al, *be, *x, xp, *dw, dwp, *c, *dy, dyp);
-	return conv(2, *al, *be, x, xp, dw, dwp, c, dy, dyp);
+	return wsz < (size_t)a * 100 ? 2000 : conv_call(2, *al, *be, x, xp, dw, dwp, c, dy, dyp);
 }
 struct bias_run_args { float al, be; T dy; float *dyp; T db; float *dbp; };
 static int bias_run(void *p) {
@@ -298,8 +288,8 @@ static int bias_run(void *p) {
 	return OK;
 }
 int cudnnConvolutionBackwardBias(void *h, const float *al, T *dy, float *dyp, const float *be, T *db, float *dbp) {
-	CAPTURE(bias_run, *al, *be, *dy, dyp, *db, dbp);
-	return bias_run(&(struct bias_run_args){*al, *be, *dy, dyp, *db, dbp});
+	struct bias_run_args q = {*al, *be, *dy, dyp, *db, dbp};
+	return RUN(bias_run, q);
 }
 struct add_run_args { float al, be; T a; float *ap; T c; float *cp; };
 static int add_run(void *p) {
@@ -310,8 +300,8 @@ static int add_run(void *p) {
 	return OK;
 }
 int cudnnAddTensor(void *h, const float *al, T *a, float *ap, const float *be, T *c, float *cp) {
-	CAPTURE(add_run, *al, *be, *a, ap, *c, cp);
-	return add_run(&(struct add_run_args){*al, *be, *a, ap, *c, cp});
+	struct add_run_args q = {*al, *be, *a, ap, *c, cp};
+	return RUN(add_run, q);
 }
 // ---- cudnn graph API: descriptors hold their attributes as set; Execute reads them back.
 typedef struct { int name, type; int64_t n; char *data; } ATTR;
@@ -428,10 +418,9 @@ int cudnnBackendExecute(void *h, BD *plan, BD *vp) {
 	int bad = 0;
 	float *xp = dataOf(vp, tx, &bad), *wp = dataOf(vp, tw, &bad), *yp = dataOf(vp, ty, &bad);
 	if (bad) return bad;
-	CAPTURE(conv_run, mode, *(float *)al->data, *(float *)be->data, x, xp, w, wp, c, y, yp);
 	static const double engineMs[] = {0.2, 0.8, 0.5, 0, 0.1, 1.0};
-	mock_pending = engineMs[plan->engine];
-	return conv(mode, *(float *)al->data, *(float *)be->data, &x, xp, &w, wp, &c, &y, yp);
+	if (!mock_capture) mock_pending = engineMs[plan->engine];
+	return conv_call(mode, *(float *)al->data, *(float *)be->data, &x, xp, &w, wp, &c, &y, yp);
 }
 typedef struct { int mode, nan; double coef; } A;
 int cudnnCreateActivationDescriptor(A **d) { *d = calloc(1, sizeof(A)); return OK; }
@@ -450,13 +439,11 @@ static int act_run(void *p) {
 }
 int cudnnActivationForward(void *h, A *a, const float *al, T *x, float *xp, const float *be, T *y, float *yp) {
 	struct act_run_args q = {0, *a, *al, *be, *y, yp, {0}, 0, *x, xp, {0}, 0};
-	CAPTURE(act_run, 0, *a, *al, *be, *y, yp, {0}, 0, *x, xp, {0}, 0);
-	return act_run(&q);
+	return RUN(act_run, q);
 }
 int cudnnActivationBackward(void *h, A *a, const float *al, T *y, float *yp, T *dy, float *dyp, T *x, float *xp, const float *be, T *dx, float *dxp) {
 	struct act_run_args q = {1, *a, *al, *be, *y, yp, *dy, dyp, *x, xp, *dx, dxp};
-	CAPTURE(act_run, 1, *a, *al, *be, *y, yp, *dy, dyp, *x, xp, *dx, dxp);
-	return act_run(&q);
+	return RUN(act_run, q);
 }
 typedef struct { int mode, nan, wh, ww, ph, pw, sh, sw; } PL;
 int cudnnCreatePoolingDescriptor(PL **d) { *d = calloc(1, sizeof(PL)); return OK; }
@@ -487,14 +474,12 @@ static void pool(int back, PL *p, float al, T *x, float *xp, float be, T *y, flo
 struct pool_run_args { int back; PL p; float al; T x; float *xp; float be; T y; float *yp, *dyp, *dxp; };
 static int pool_run(void *q) { struct pool_run_args *a = q; if (!no_compute()) pool(a->back, &a->p, a->al, &a->x, a->xp, a->be, &a->y, a->yp, a->dyp, a->dxp); return OK; }
 int cudnnPoolingForward(void *h, PL *p, const float *al, T *x, float *xp, const float *be, T *y, float *yp) {
-	CAPTURE(pool_run, 0, *p, *al, *x, xp, *be, *y, yp, 0, 0);
-	if (!no_compute()) pool(0, p, *al, x, xp, *be, y, yp, 0, 0);
-	return OK;
+	struct pool_run_args q = {0, *p, *al, *x, xp, *be, *y, yp, 0, 0};
+	return RUN(pool_run, q);
 }
 int cudnnPoolingBackward(void *h, PL *p, const float *al, T *y, float *yp, T *dy, float *dyp, T *x, float *xp, const float *be, T *dx, float *dxp) {
-	CAPTURE(pool_run, 1, *p, *al, *x, xp, *be, *y, yp, dyp, dxp);
-	if (!no_compute()) pool(1, p, *al, x, xp, *be, y, yp, dyp, dxp);
-	return OK;
+	struct pool_run_args q = {1, *p, *al, *x, xp, *be, *y, yp, dyp, dxp};
+	return RUN(pool_run, q);
 }
 int cudnnDeriveBNTensorDescriptor(T *d, T *x, int m) { *d = (T){1, x->c, 1, 1, x->c, 1, 1, 1}; return OK; }
 // The three batch-norm calls share one operand struct: which (0 training forward, 1 inference
@@ -535,16 +520,16 @@ static int bn_run(void *p) {
 }
 int cudnnBatchNormalizationForwardTraining(void *h, int m, const float *al, const float *be, T *x, float *xp, T *y, float *yp, T *bd, float *sc, float *bi, double f, float *rm, float *rv, double eps, float *sm, float *si) {
 	struct bn_run_args a = {.which = 0, .x = *x, .y = *y, .xp = xp, .yp = yp, .sc = sc, .bi = bi, .rm = rm, .rv = rv, .sm = sm, .si = si, .f = f, .eps = eps};
-	return mock_capture ? mock_defer(bn_run, &a, sizeof a) : bn_run(&a);
+	return RUN(bn_run, a);
 }
 int cudnnBatchNormalizationForwardInference(void *h, int m, const float *al, const float *be, T *x, float *xp, T *y, float *yp, T *bd, float *sc, float *bi, float *mean, float *var, double eps) {
 	struct bn_run_args a = {.which = 1, .x = *x, .y = *y, .xp = xp, .yp = yp, .sc = sc, .bi = bi, .rm = mean, .rv = var, .eps = eps};
-	return mock_capture ? mock_defer(bn_run, &a, sizeof a) : bn_run(&a);
+	return RUN(bn_run, a);
 }
 int cudnnBatchNormalizationBackward(void *h, int m, const float *ad, const float *bd_, const float *ap, const float *bp, T *x, float *xp, T *dy, float *dyp, T *dx, float *dxp, T *bd, float *sc, float *ds, float *db, double eps, float *sm, float *si) {
 	struct bn_run_args a = {.which = 2, .x = *x, .y = *dy, .dx = *dx, .xp = xp, .yp = dyp, .dxp = dxp, .sc = sc, .ds = ds, .db = db, .sm = sm, .si = si,
 		.eps = eps, .ad = *ad, .bd = *bd_};
-	return mock_capture ? mock_defer(bn_run, &a, sizeof a) : bn_run(&a);
+	return RUN(bn_run, a);
 }
 // ---- cublas
 int cublasCreate_v2(void **h) { *h = malloc(1); return OK; }
@@ -568,8 +553,8 @@ static int gemm_run(void *p) {
 }
 int cublasSgemm_v2(void *h, int ta, int tb, int m, int n, int k, const float *al, const float *a, int lda, const float *b, int ldb, const float *be, float *c, int ldc) {
 	if (lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m) return 7;
-	CAPTURE(gemm_run, ta, tb, m, n, k, *al, a, lda, b, ldb, *be, c, ldc);
-	return gemm_run(&(struct gemm_run_args){ta, tb, m, n, k, *al, a, lda, b, ldb, *be, c, ldc});
+	struct gemm_run_args q = {ta, tb, m, n, k, *al, a, lda, b, ldb, *be, c, ldc};
+	return RUN(gemm_run, q);
 }
 // ---- nvrtc
 const char *nvrtcGetErrorString(int r) { return r == 6 ? "NVRTC_ERROR_COMPILATION" : r == 0 ? "NVRTC_SUCCESS" : "NVRTC_ERROR_INTERNAL_ERROR"; }
