@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"unsafe"
 )
 
 // AlgoChoice is the algorithm picked for one direction of one convolution shape.
@@ -330,8 +329,8 @@ func (c *Context) conv(dir int, alpha, beta float32, x *TensorDesc, xp DevicePtr
 	if c.counting() {
 		p.Calls[dir]++
 	}
-	if !c.queue(opConv, uint64(dir), uint64(choice.Algo), uint64(choice.math), f32Word(alpha), f32Word(beta), ptrWord(unsafe.Pointer(x.d)), uint64(xp),
-		ptrWord(unsafe.Pointer(w.d)), uint64(wp), ptrWord(unsafe.Pointer(cv.d)), ptrWord(unsafe.Pointer(y.d)), uint64(yp), uint64(ws), uint64(wsSize)) {
+	if !c.queue(opConv, uint64(dir), uint64(choice.Algo), uint64(choice.math), f32Word(alpha), f32Word(beta), x.word(), uint64(xp),
+		w.word(), uint64(wp), cv.word(), y.word(), uint64(yp), uint64(ws), uint64(wsSize)) {
 		return nil
 	}
 	done, err := c.bind()

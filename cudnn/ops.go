@@ -21,7 +21,7 @@ func scalars(alpha, beta float32) (unsafe.Pointer, unsafe.Pointer) {
 // AddTensor computes c = alpha * a + beta * cc, broadcasting a over the dimensions where it has
 // size 1: with a 1 x K x 1 x 1 bias and beta = 1 it adds a convolution's bias.
 func (c *Context) AddTensor(alpha float32, a *TensorDesc, ap DevicePtr, beta float32, cd *TensorDesc, cp DevicePtr) error {
-	if !c.queue(opAddTensor, f32Word(alpha), ptrWord(unsafe.Pointer(a.d)), uint64(ap), f32Word(beta), ptrWord(unsafe.Pointer(cd.d)), uint64(cp)) {
+	if !c.queueMap(opAddTensor, 0, alpha, a, ap, beta, cd, cp) {
 		return nil
 	}
 	done, err := c.bind()
@@ -36,7 +36,7 @@ func (c *Context) AddTensor(alpha float32, a *TensorDesc, ap DevicePtr, beta flo
 // ConvBackwardBias computes db = alpha * (dy summed over N, H and W) + beta * db, db being
 // 1 x K x 1 x 1.
 func (c *Context) ConvBackwardBias(alpha float32, dy *TensorDesc, dyp DevicePtr, beta float32, db *TensorDesc, dbp DevicePtr) error {
-	if !c.queue(opConvBias, f32Word(alpha), ptrWord(unsafe.Pointer(dy.d)), uint64(dyp), f32Word(beta), ptrWord(unsafe.Pointer(db.d)), uint64(dbp)) {
+	if !c.queueMap(opConvBias, 0, alpha, dy, dyp, beta, db, dbp) {
 		return nil
 	}
 	done, err := c.bind()
@@ -50,7 +50,7 @@ func (c *Context) ConvBackwardBias(alpha float32, dy *TensorDesc, dyp DevicePtr,
 
 // ActivationForward computes y = alpha * act(x) + beta * y. y may be x.
 func (c *Context) ActivationForward(act *ActivationDesc, alpha float32, x *TensorDesc, xp DevicePtr, beta float32, y *TensorDesc, yp DevicePtr) error {
-	if !c.queue(opActivation, ptrWord(unsafe.Pointer(act.d)), f32Word(alpha), ptrWord(unsafe.Pointer(x.d)), uint64(xp), f32Word(beta), ptrWord(unsafe.Pointer(y.d)), uint64(yp)) {
+	if !c.queueMap(opActivation, act.word(), alpha, x, xp, beta, y, yp) {
 		return nil
 	}
 	done, err := c.bind()
@@ -66,8 +66,7 @@ func (c *Context) ActivationForward(act *ActivationDesc, alpha float32, x *Tenso
 // and output y.
 func (c *Context) ActivationBackward(act *ActivationDesc, alpha float32, y *TensorDesc, yp DevicePtr, dy *TensorDesc, dyp DevicePtr,
 	x *TensorDesc, xp DevicePtr, beta float32, dx *TensorDesc, dxp DevicePtr) error {
-	if !c.queue(opActivationBackward, ptrWord(unsafe.Pointer(act.d)), f32Word(alpha), ptrWord(unsafe.Pointer(y.d)), uint64(yp), ptrWord(unsafe.Pointer(dy.d)), uint64(dyp), ptrWord(unsafe.Pointer(x.d)), uint64(xp),
-		f32Word(beta), ptrWord(unsafe.Pointer(dx.d)), uint64(dxp)) {
+	if !c.queueMapBackward(opActivationBackward, act.word(), alpha, y, yp, dy, dyp, x, xp, beta, dx, dxp) {
 		return nil
 	}
 	done, err := c.bind()
@@ -82,7 +81,7 @@ func (c *Context) ActivationBackward(act *ActivationDesc, alpha float32, y *Tens
 
 // PoolingForward computes y = alpha * pool(x) + beta * y.
 func (c *Context) PoolingForward(p *PoolingDesc, alpha float32, x *TensorDesc, xp DevicePtr, beta float32, y *TensorDesc, yp DevicePtr) error {
-	if !c.queue(opPool, ptrWord(unsafe.Pointer(p.d)), f32Word(alpha), ptrWord(unsafe.Pointer(x.d)), uint64(xp), f32Word(beta), ptrWord(unsafe.Pointer(y.d)), uint64(yp)) {
+	if !c.queueMap(opPool, p.word(), alpha, x, xp, beta, y, yp) {
 		return nil
 	}
 	done, err := c.bind()
@@ -97,8 +96,7 @@ func (c *Context) PoolingForward(p *PoolingDesc, alpha float32, x *TensorDesc, x
 // PoolingBackward computes dx = alpha * (gradient of the pooling, given x, y and dy) + beta * dx.
 func (c *Context) PoolingBackward(p *PoolingDesc, alpha float32, y *TensorDesc, yp DevicePtr, dy *TensorDesc, dyp DevicePtr,
 	x *TensorDesc, xp DevicePtr, beta float32, dx *TensorDesc, dxp DevicePtr) error {
-	if !c.queue(opPoolBackward, ptrWord(unsafe.Pointer(p.d)), f32Word(alpha), ptrWord(unsafe.Pointer(y.d)), uint64(yp), ptrWord(unsafe.Pointer(dy.d)), uint64(dyp), ptrWord(unsafe.Pointer(x.d)), uint64(xp),
-		f32Word(beta), ptrWord(unsafe.Pointer(dx.d)), uint64(dxp)) {
+	if !c.queueMapBackward(opPoolBackward, p.word(), alpha, y, yp, dy, dyp, x, xp, beta, dx, dxp) {
 		return nil
 	}
 	done, err := c.bind()
@@ -126,7 +124,7 @@ type BatchNorm struct {
 
 // words are the operands that fix what a batch-norm call does, for a step's shape (stepgraph.go).
 func (bn *BatchNorm) words() []uint64 {
-	return []uint64{ptrWord(unsafe.Pointer(bn.Param.d)), uint64(bn.Scale), uint64(bn.Bias), uint64(bn.RunMean), uint64(bn.RunVar),
+	return []uint64{bn.Param.word(), uint64(bn.Scale), uint64(bn.Bias), uint64(bn.RunMean), uint64(bn.RunVar),
 		uint64(bn.SaveMean), uint64(bn.SaveInvStd), uint64(bn.DScale), uint64(bn.DBias), math.Float64bits(bn.Eps), math.Float64bits(bn.Momentum)}
 }
 
@@ -134,7 +132,7 @@ func (bn *BatchNorm) words() []uint64 {
 // 1/sqrt(var+eps) and updates the running averages (run = (1-Momentum)*run + Momentum*batch,
 // the variance unbiased).
 func (c *Context) BatchNormForwardTraining(x *TensorDesc, xp DevicePtr, y *TensorDesc, yp DevicePtr, bn *BatchNorm) error {
-	if !c.queue(opBatchNormTraining, append(bn.words(), ptrWord(unsafe.Pointer(x.d)), uint64(xp), ptrWord(unsafe.Pointer(y.d)), uint64(yp))...) {
+	if !c.queue(opBatchNormTraining, append(bn.words(), x.word(), uint64(xp), y.word(), uint64(yp))...) {
 		return nil
 	}
 	done, err := c.bind()
@@ -150,7 +148,7 @@ func (c *Context) BatchNormForwardTraining(x *TensorDesc, xp DevicePtr, y *Tenso
 
 // BatchNormForwardInference normalises x with the running statistics into y.
 func (c *Context) BatchNormForwardInference(x *TensorDesc, xp DevicePtr, y *TensorDesc, yp DevicePtr, bn *BatchNorm) error {
-	if !c.queue(opBatchNormInference, append(bn.words(), ptrWord(unsafe.Pointer(x.d)), uint64(xp), ptrWord(unsafe.Pointer(y.d)), uint64(yp))...) {
+	if !c.queue(opBatchNormInference, append(bn.words(), x.word(), uint64(xp), y.word(), uint64(yp))...) {
 		return nil
 	}
 	done, err := c.bind()
@@ -172,7 +170,7 @@ func (c *Context) BatchNormBackward(x *TensorDesc, xp DevicePtr, dy *TensorDesc,
 	if accumulate {
 		acc = 1
 	}
-	if !c.queue(opBatchNormBackward, append(bn.words(), ptrWord(unsafe.Pointer(x.d)), uint64(xp), ptrWord(unsafe.Pointer(dy.d)), uint64(dyp), ptrWord(unsafe.Pointer(dx.d)), uint64(dxp), acc)...) {
+	if !c.queue(opBatchNormBackward, append(bn.words(), x.word(), uint64(xp), dy.word(), uint64(dyp), dx.word(), uint64(dxp), acc)...) {
 		return nil
 	}
 	done, err := c.bind()

@@ -431,6 +431,24 @@ func (c *Context) mayWait(call string) error {
 // of a step, whose dry run counted it.
 func (c *Context) counting() bool { return c.steps.mode == direct || c.steps.mode == dryRun }
 
+// queueMap is queue for a call y = alpha f(x) + beta y, f described by desc (0 for none).
+func (c *Context) queueMap(op, desc uint64, alpha float32, x *TensorDesc, xp DevicePtr, beta float32, y *TensorDesc, yp DevicePtr) bool {
+	return c.queue(op, desc, f32Word(alpha), x.word(), uint64(xp), f32Word(beta), y.word(), uint64(yp))
+}
+
+// queueMapBackward is queue for a call dx = alpha f'(x, y, dy) + beta dx.
+func (c *Context) queueMapBackward(op, desc uint64, alpha float32, y *TensorDesc, yp DevicePtr, dy *TensorDesc, dyp DevicePtr,
+	x *TensorDesc, xp DevicePtr, beta float32, dx *TensorDesc, dxp DevicePtr) bool {
+	return c.queue(op, desc, f32Word(alpha), y.word(), uint64(yp), dy.word(), uint64(dyp), x.word(), uint64(xp), f32Word(beta), dx.word(), uint64(dxp))
+}
+
+// The descriptors' words in a step's shape: their addresses.
+func (t *TensorDesc) word() uint64     { return ptrWord(unsafe.Pointer(t.d)) }
+func (f *FilterDesc) word() uint64     { return ptrWord(unsafe.Pointer(f.d)) }
+func (d *ConvDesc) word() uint64       { return ptrWord(unsafe.Pointer(d.d)) }
+func (a *ActivationDesc) word() uint64 { return ptrWord(unsafe.Pointer(a.d)) }
+func (p *PoolingDesc) word() uint64    { return ptrWord(unsafe.Pointer(p.d)) }
+
 func ptrWord(p unsafe.Pointer) uint64 { return uint64(uintptr(p)) }
 func f32Word(v float32) uint64        { return uint64(math.Float32bits(v)) }
 
