@@ -129,6 +129,16 @@ type StepRunner interface {
 	StepReport() string
 }
 
+// RunStep runs f, one training step's work, through b's RunStep when b is a StepRunner, else
+// directly.
+func RunStep(b Backend, f func()) {
+	if sr, ok := b.(StepRunner); ok {
+		sr.RunStep(f)
+		return
+	}
+	f()
+}
+
 // ImageSet is a dataset held by a backend (device memory for the GPU).
 type ImageSet interface {
 	Len() int

@@ -530,11 +530,7 @@ func (r *run) step(lr float64) {
 		r.opt.Update(r.st.Step, lr)
 		r.rev.AfterUpdate(r.st.Step)
 	}
-	if sr, ok := r.b.(net.StepRunner); ok {
-		sr.RunStep(work)
-	} else {
-		work()
-	}
+	net.RunStep(r.b, work)
 }
 
 // readStats reads back and clears the training sums since the last read, adding them to the

@@ -243,13 +243,8 @@ func (r *benchRig) run(steps int, randomOut bool) {
 			r.ro.AfterUpdate(r.step)
 		}
 	}
-	sr, graphs := r.b.(net.StepRunner)
 	for i := 0; i < steps; i++ {
-		if graphs {
-			sr.RunStep(work)
-		} else {
-			work()
-		}
+		net.RunStep(r.b, work)
 		r.step++
 	}
 }
