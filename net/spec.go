@@ -285,47 +285,23 @@ func convertLayers(tl []tomlLayer, where string) ([]LayerSpec, error) {
 		l := LayerSpec{Type: t.Type, Name: t.Name, Act: t.Act, Bias: t.Bias, Init: t.Init}
 		// Fields present in the file, checked against the type below.
 		var given []string
-		if t.Filters != nil {
-			l.Filters = *t.Filters
-			given = append(given, "filters")
-		}
-		if t.Kernel != nil {
-			l.Kernel = *t.Kernel
-			given = append(given, "kernel")
-		}
-		if t.Stride != nil {
-			l.Stride = *t.Stride
-			given = append(given, "stride")
-		}
-		if t.Pad != nil {
-			l.Pad = *t.Pad
-			given = append(given, "pad")
-		}
+		take(&l.Filters, t.Filters, "filters", &given)
+		take(&l.Kernel, t.Kernel, "kernel", &given)
+		take(&l.Stride, t.Stride, "stride", &given)
+		take(&l.Pad, t.Pad, "pad", &given)
 		if t.Act != "" {
 			given = append(given, "act")
 		}
-		if t.BN != nil {
-			l.BN = *t.BN
-			given = append(given, "bn")
-		}
+		take(&l.BN, t.BN, "bn", &given)
 		if t.Bias != nil {
 			given = append(given, "bias")
 		}
 		if t.Init != "" {
 			given = append(given, "init")
 		}
-		if t.Ceil != nil {
-			l.Ceil = *t.Ceil
-			given = append(given, "ceil")
-		}
-		if t.Global != nil {
-			l.Global = *t.Global
-			given = append(given, "global")
-		}
-		if t.Units != nil {
-			l.Units = *t.Units
-			given = append(given, "units")
-		}
+		take(&l.Ceil, t.Ceil, "ceil", &given)
+		take(&l.Global, t.Global, "global", &given)
+		take(&l.Units, t.Units, "units", &given)
 		if t.Branches != nil {
 			given = append(given, "branches")
 		}
@@ -521,4 +497,13 @@ func (in Initialiser) BoundFor(fanIn, fanOut int) float32 {
 		return float32(math.Sqrt(6 / float64(fanIn)))
 	}
 	return float32(in.Bound)
+}
+
+// take copies a field present in a layer's TOML (src not nil) into dst and notes its name in
+// given, for the check that it applies to the layer's type.
+func take[T any](dst *T, src *T, name string, given *[]string) {
+	if src != nil {
+		*dst = *src
+		*given = append(*given, name)
+	}
 }
