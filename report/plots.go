@@ -131,7 +131,7 @@ func (r *Report) accuracyPicture() (Picture, error) {
 		Title: "Final test accuracy per arm",
 		Caption: "Box: quartiles and median of the final test accuracy of all finished runs of each arm " +
 			"(whiskers to the furthest runs within 1.5 IQR). Points: every finished run, jittered sideways; " +
-			"red crosses failed to train, red triangles diverged. Dashed line: chance accuracy.",
+			"red crosses failed to train, red triangles diverged (drawn at chance accuracy, as they count). Dashed line: chance accuracy.",
 	}
 	p := plot.New()
 	p.Title.Text = pic.Title
@@ -161,10 +161,14 @@ func (r *Report) accuracyPicture() (Picture, error) {
 			p.Add(box)
 		}
 		for _, run := range r.Sweep.Runs {
-			if run.Arm != a.Arm.Name || run.Summary == nil || run.Summary.FinalTestAcc == nil {
+			if run.Arm != a.Arm.Name || run.Summary == nil {
 				continue
 			}
-			pt := plotter.XY{X: float64(i) + 0.3*(2*float64(jitter.Float32())-1), Y: 100 * float64(*run.Summary.FinalTestAcc)}
+			acc, scored := Score(run.Summary)
+			if !scored {
+				continue
+			}
+			pt := plotter.XY{X: float64(i) + 0.3*(2*float64(jitter.Float32())-1), Y: 100 * acc}
 			switch run.Summary.Status {
 			case runlog.StatusFailed:
 				failed = append(failed, pt)

@@ -9,10 +9,12 @@ package report
 import (
 	"fmt"
 	"math"
-	"rout/runlog"
+	"slices"
 	"strconv"
+	"strings"
 
 	"rout/rng"
+	"rout/runlog"
 )
 
 // DefaultResamples is the number of bootstrap resamples behind each interval.
@@ -30,9 +32,9 @@ type ArmStats struct {
 	Failures         int       // Failed + Diverged
 	FailRate         float64   // Failures/Done (NaN when nothing is done)
 	FailCI           Interval  // Wilson 95% interval of FailRate
-	NoAccuracy       int       // finished runs without a final accuracy (excluded from All)
-	All, Trained     Spread    // final test accuracy (fraction) over finished runs / runs with status ok
-	Reinits          []float64 // mean re-inits per finished run, per layer of Report.Layers
+	NoAccuracy       int       // finished runs without a score (see Score; excluded from All)
+	All, Trained     Spread    // Score over finished runs / final test accuracy of runs with status ok
+	Reinits          []float64 // mean re-inits per finished run, per layer of Report.Layers (NaN: not watched)
 	ReinitsTotal     float64   // mean re-inits per finished run, all layers
 	MeanWallSeconds  float64   // mean wall time of a finished run
 	ChanceAcc        float64   // from the runs' summaries (the last one read), 0 if none
@@ -99,6 +101,7 @@ func (r *Report) armStats(a Arm) ArmStats {
 		layerIndex[l] = i
 	}
 	var wall float64
+	watched := make([]bool, len(r.Layers))
 	for _, run := range r.Sweep.Runs {
 		if run.Arm != a.Name {
 			continue
@@ -119,18 +122,18 @@ func (r *Report) armStats(a Arm) ArmStats {
 		case runlog.StatusDiverged:
 			s.Diverged++
 		}
-		if sum.FinalTestAcc == nil {
-			s.NoAccuracy++
-		} else {
-			acc := float64(*sum.FinalTestAcc)
+		if acc, ok := Score(sum); ok {
 			s.finalAcc = append(s.finalAcc, acc)
 			s.accBySeed[run.Seed] = acc
 			if sum.Status == runlog.StatusOK {
 				s.okAcc = append(s.okAcc, acc)
 			}
+		} else {
+			s.NoAccuracy++
 		}
 		for i, l := range sum.ReinitsPerLayer.Layers {
 			s.Reinits[layerIndex[l]] += float64(sum.ReinitsPerLayer.Counts[i])
+			watched[layerIndex[l]] = true
 		}
 		s.ReinitsTotal += float64(sum.ReinitsTotal)
 	}
@@ -143,6 +146,9 @@ func (r *Report) armStats(a Arm) ArmStats {
 		s.MeanWallSeconds = wall / float64(s.Done)
 		for i := range s.Reinits {
 			s.Reinits[i] /= float64(s.Done)
+			if !watched[i] {
+				s.Reinits[i] = math.NaN() // shown as "-", not as a watched layer with no re-init
+			}
 		}
 		s.ReinitsTotal /= float64(s.Done)
 	} else {
@@ -154,6 +160,21 @@ func (r *Report) armStats(a Arm) ArmStats {
 	s.All = Describe(s.finalAcc)
 	s.Trained = Describe(s.okAcc)
 	return s
+}
+
+// Score is the accuracy a finished run counts with in every comparison of accuracies: its final
+// test accuracy, or the chance accuracy for a diverged run, whose summary has none (its weights
+// hold NaN or infinities, so it predicts no better than chance). Leaving diverged runs out would
+// make an arm that diverges often look better than one that trains badly. ok is false for a run
+// with neither (a run that made no evaluation).
+func Score(sum *runlog.Summary) (acc float64, ok bool) {
+	switch {
+	case sum.FinalTestAcc != nil:
+		return float64(*sum.FinalTestAcc), true
+	case sum.Status == runlog.StatusDiverged && sum.ChanceAcc > 0:
+		return sum.ChanceAcc, true
+	}
+	return math.NaN(), false
 }
 
 // pairedDifferenceResolution rounds paired differences of accuracies before ranking: accuracies are
@@ -182,7 +203,7 @@ func compare(ref, arm *ArmStats, seeds []uint64, resamples int, item uint32) Com
 	if est, ci, err := BootstrapMedianDiff(x, y, resamples, stream); err == nil {
 		c.MedianDiff, c.CI = est, ci
 		if c.Pairs < minBootstrapPairs {
-			c.Notes = append(c.Notes, fmt.Sprintf("only %d paired seeds: the bootstrap interval understates the uncertainty, and no two-sided signed-rank p can fall below 0.05 with fewer than 6", c.Pairs))
+			c.Notes = append(c.Notes, fmt.Sprintf("only %d paired %s: the bootstrap interval understates the uncertainty, and no two-sided signed-rank p can fall below 0.05 with fewer than 6", c.Pairs, plural(c.Pairs, "seed", "seeds")))
 		}
 	} else {
 		c.Notes = append(c.Notes, "no seed has finished with an accuracy in both arms")
@@ -197,33 +218,39 @@ func compare(ref, arm *ArmStats, seeds []uint64, resamples int, item uint32) Com
 	if t, err := MannWhitney(arm.finalAcc, ref.finalAcc); err == nil {
 		c.MannWhitney = t
 	}
-	if p, err := FisherExact(ref.Failures, ref.Done-ref.Failures, arm.Failures, arm.Done-arm.Failures); err == nil {
-		c.FisherP = p
+	if ref.Done > 0 && arm.Done > 0 {
+		if p, err := FisherExact(ref.Failures, ref.Done-ref.Failures, arm.Failures, arm.Done-arm.Failures); err == nil {
+			c.FisherP = p
+		}
 	}
 	return c
 }
 
-// layerOrder lists the layers named in the runs' summaries (re-inits per layer), in the order of
-// first appearance, falling back to the metrics of unfinished runs.
+// layerOrder lists the layers named in the runs' summaries (re-inits per layer), falling back to
+// the metrics of unfinished runs. Each run lists its watched layers in network order, and an arm
+// with --randomout-layers watches only some of them, so the longest list goes first and the
+// others add what it lacks.
 func layerOrder(runs []Run) []string {
-	var order []string
-	seen := map[string]bool{}
-	add := func(lc runlog.LayerCounts) {
-		for _, l := range lc.Layers {
-			if !seen[l] {
-				seen[l] = true
-				order = append(order, l)
-			}
-		}
-	}
+	var lists [][]string
 	for _, run := range runs {
 		if run.Summary != nil {
-			add(run.Summary.ReinitsPerLayer)
+			lists = append(lists, run.Summary.ReinitsPerLayer.Layers)
 		}
 	}
 	for _, run := range runs {
 		for _, m := range run.Metrics {
-			add(m.Reinits)
+			lists = append(lists, m.Reinits.Layers)
+		}
+	}
+	slices.SortStableFunc(lists, func(a, b []string) int { return len(b) - len(a) })
+	var order []string
+	seen := map[string]bool{}
+	for _, l := range lists {
+		for _, name := range l {
+			if !seen[name] {
+				seen[name] = true
+				order = append(order, name)
+			}
 		}
 	}
 	return order
@@ -248,7 +275,7 @@ func (r *Report) Tables() []Table {
 		Title:  "Final test accuracy (%)",
 		Header: []string{"arm", "runs", "n", "median", "mean", "sd", "IQR", "Q1", "Q3"},
 		Notes: []string{
-			"all: every finished run with a final accuracy (failed runs included); trained: status ok only.",
+			"all: every finished run (failed runs included; a diverged run counts at chance accuracy); trained: status ok only.",
 			"Quartiles and medians by Hyndman & Fan definition 7 (R's default); sd with the n-1 denominator.",
 		},
 	}
@@ -267,19 +294,20 @@ func (r *Report) Tables() []Table {
 			})
 		}
 		if a.NoAccuracy > 0 {
-			acc.Notes = append(acc.Notes, fmt.Sprintf("%s: %d finished run(s) recorded no final accuracy and are left out of \"all\".", a.Arm.Name, a.NoAccuracy))
+			acc.Notes = append(acc.Notes, fmt.Sprintf("%s: %d finished %s no evaluation and %s left out of \"all\" and of the comparisons.", a.Arm.Name, a.NoAccuracy, plural(a.NoAccuracy, "run made", "runs made"), plural(a.NoAccuracy, "is", "are")))
 		}
 	}
 	tables := []Table{fail, acc}
 	if len(r.Comparisons) > 0 {
 		diff := Table{
 			Title:  "Differences against " + r.Arms[0].Arm.Name + " (final test accuracy, all finished runs)",
-			Header: []string{"arm", "paired seeds", "median diff (pp)", "bootstrap 95%", "Wilcoxon p", "Mann-Whitney p", "Fisher p (failures)"},
+			Header: []string{"arm", "paired seeds", "diff of medians (pp)", "bootstrap 95%", "Wilcoxon p", "Mann-Whitney p", "Fisher p (failures)"},
 			Notes: []string{
-				"median diff: median(arm) - median(" + r.Arms[0].Arm.Name + ") over seeds finished in both arms, in percentage points;",
+				"Accuracies as in \"all\" above: a diverged run counts at chance accuracy.",
+				"diff of medians: median(arm) - median(" + r.Arms[0].Arm.Name + ") over seeds finished in both arms, in percentage points;",
 				fmt.Sprintf("bootstrap: %d paired resamples of seeds, percentile interval, fixed random stream (reproducible).", r.Resamples),
-				"Wilcoxon: signed-rank on the paired differences, two-sided, zero differences dropped (Wilcoxon's convention), exact without ties or zeros for n < 50, else normal with tie and continuity corrections.",
-				"Mann-Whitney: rank-sum on all finished runs with an accuracy, two-sided, exact without ties, else normal with tie and continuity corrections. Fisher: two-sided exact test on failures/finished. * marks a p-value from the normal approximation.",
+				"Wilcoxon: signed-rank on the paired differences, two-sided, zero differences dropped (Wilcoxon's convention), exact (ties included) for n < 50, else normal with tie and continuity corrections.",
+				"Mann-Whitney: rank-sum on all finished runs, two-sided, exact (ties included) when both arms have fewer than 50, else normal with tie and continuity corrections. Fisher: two-sided exact test on failures/finished. * marks a p-value from the normal approximation.",
 			},
 		}
 		for _, c := range r.Comparisons {
@@ -317,7 +345,8 @@ func (r *Report) Tables() []Table {
 
 // Progress is the line that says how far the sweep is.
 func (r *Report) Progress() string {
-	s := fmt.Sprintf("%d of %d runs done (%d arms x %d seeds)", r.Done, r.Total, len(r.Sweep.Plan.Arms), len(r.Sweep.Plan.Seeds))
+	arms, seeds := len(r.Sweep.Plan.Arms), len(r.Sweep.Plan.Seeds)
+	s := fmt.Sprintf("%d of %d runs done (%d %s x %d %s)", r.Done, r.Total, arms, plural(arms, "arm", "arms"), seeds, plural(seeds, "seed", "seeds"))
 	if len(r.Unfinished) > 0 {
 		s += fmt.Sprintf("; unfinished: %s", joinShort(r.Unfinished, 12))
 	}
@@ -346,11 +375,25 @@ func num(v float64, decimals int) string {
 	return strconv.FormatFloat(v, 'f', decimals, 64)
 }
 
+// signed formats v with a sign and the given decimals, "-" when v is NaN; a v that rounds to
+// zero prints as 0 without a sign (the difference of two equal medians can come out as -1e-17).
 func signed(v float64, decimals int) string {
 	if math.IsNaN(v) {
 		return "-"
 	}
-	return fmt.Sprintf("%+.*f", decimals, v)
+	s := fmt.Sprintf("%+.*f", decimals, v)
+	if z := strings.TrimLeft(s[1:], "0."); z == "" {
+		return s[1:]
+	}
+	return s
+}
+
+// plural is one when n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func pct(v float64, decimals int) string {

@@ -20,9 +20,11 @@ import (
 // The fixture sweep in testdata/sweep: 3 arms x 4 seeds, 3 epochs of 40 steps.
 //
 //	baseline  1 ok 0.6012 | 2 failed 0.1 | 3 ok 0.6240 | 4 failed 0.1
-//	randomout 1 ok 0.7011 | 2 ok 0.6905  | 3 diverged 0.1 (step 70) | 4 ok 0.7102
-//	ro-bias   1 ok 0.7050 | 2 diverged, no accuracy (step 25) | 3 ok 0.6980 | 4 unfinished (claimed,
+//	randomout 1 ok 0.7011 | 2 ok 0.6905  | 3 diverged (step 70) | 4 ok 0.7102
+//	ro-bias   1 ok 0.7050 | 2 diverged (step 25) | 3 ok 0.6980 | 4 unfinished (claimed,
 //	          metrics end in a half-written line)
+//
+// Diverged runs have no final accuracy, as the trainer writes them, and count at chance (0.1).
 //
 // Re-inits per layer grow as floor(rate_l * step * (1 + seed/10)) with rates 0, .5, .1, .02, 1.5
 // (randomout) and 0, .8, .2, .05, 2 (ro-bias); layers are listed in network order, which is not
@@ -97,9 +99,12 @@ func TestComputeFixture(t *testing.T) {
 	near(t, "baseline IQR", base.All.IQR, 0.6069-0.1, 1e-12)
 	near(t, "baseline trained median", base.Trained.Median, 0.6126, 1e-12)
 	near(t, "baseline trained sd", base.Trained.SD, 0.0228/math.Sqrt2, 1e-12)
-	if ro.All.N != 4 || ro.Trained.N != 3 || bias.All.N != 2 || bias.NoAccuracy != 1 {
-		t.Errorf("sample sizes: randomout %d/%d, ro-bias %d (no accuracy %d); want 4/3, 2 (1)", ro.All.N, ro.Trained.N, bias.All.N, bias.NoAccuracy)
+	if ro.All.N != 4 || ro.Trained.N != 3 || bias.All.N != 3 || bias.NoAccuracy != 0 {
+		t.Errorf("sample sizes: randomout %d/%d, ro-bias %d (no accuracy %d); want 4/3, 3 (0)", ro.All.N, ro.Trained.N, bias.All.N, bias.NoAccuracy)
 	}
+	// The diverged runs count at chance: ro-bias all = 0.1 0.6980 0.7050.
+	near(t, "ro-bias median", bias.All.Median, 0.6980, 1e-12)
+	near(t, "ro-bias Q1", bias.All.Q1, 0.399, 1e-12)
 	near(t, "randomout trained median", ro.Trained.Median, 0.7011, 1e-12)
 
 	// Paired against baseline.
@@ -117,25 +122,29 @@ func TestComputeFixture(t *testing.T) {
 		t.Errorf("Wilcoxon %+v, want exact V = 8", c.Wilcoxon)
 	}
 	near(t, "randomout Wilcoxon p", c.Wilcoxon.P, 0.375, 1e-12)
-	// W = 4 + 4 + 1 (0.1 ties two baseline 0.1s) + 4 = 13; ties (three 0.1s) -> normal:
-	// Var = 16/12 (9 - 24/56), z = (5 - 0.5)/sqrt(Var) = 1.3311180, p = 0.18315020 (hand/Python).
-	if c.MannWhitney.Exact || c.MannWhitney.Statistic != 13 {
-		t.Errorf("Mann-Whitney %+v, want normal approximation, W = 13", c.MannWhitney)
+	// W = 4 + 4 + 1 (0.1 ties two baseline 0.1s) + 4 = 13 of 16; exact with the ties: 7 of the
+	// C(8, 4) = 70 splits of the mid-ranks give W >= 13, p = 2 * 7/70 (enumerated in Python; R's
+	// normal approximation gives 0.183).
+	if !c.MannWhitney.Exact || c.MannWhitney.Statistic != 13 {
+		t.Errorf("Mann-Whitney %+v, want exact, W = 13", c.MannWhitney)
 	}
-	near(t, "randomout Mann-Whitney p", c.MannWhitney.P, 0.183150203156622, 1e-9)
+	near(t, "randomout Mann-Whitney p", c.MannWhitney.P, 0.2, 1e-12)
 	near(t, "randomout Fisher p", c.FisherP, 1, 1e-12) // [[2 2] [1 3]]
 
 	c = r.Comparisons[1]
-	// Seeds 1 and 3 only (seed 2 has no accuracy, seed 4 is unfinished):
-	// median(0.7050 0.6980) - median(0.6012 0.6240) = 0.7015 - 0.6126.
-	if c.Arm != "ro-bias" || c.Pairs != 2 {
-		t.Fatalf("comparison %s with %d pairs, want ro-bias with 2", c.Arm, c.Pairs)
+	// Seeds 1-3 (seed 4 is unfinished; seed 2 diverged and counts at chance, as baseline's failed
+	// seed 2): median(0.7050 0.1 0.6980) - median(0.6012 0.1 0.6240) = 0.6980 - 0.6012.
+	if c.Arm != "ro-bias" || c.Pairs != 3 {
+		t.Fatalf("comparison %s with %d pairs, want ro-bias with 3", c.Arm, c.Pairs)
 	}
-	near(t, "ro-bias median diff", c.MedianDiff, 0.0889, 1e-12)
-	if len(c.Notes) != 1 || !strings.Contains(c.Notes[0], "only 2 paired seeds") {
-		t.Errorf("ro-bias notes %q, want a warning about 2 pairs", c.Notes)
+	near(t, "ro-bias median diff", c.MedianDiff, 0.0968, 1e-12)
+	if len(c.Notes) != 1 || !strings.Contains(c.Notes[0], "only 3 paired seeds") {
+		t.Errorf("ro-bias notes %q, want a warning about 3 pairs", c.Notes)
 	}
-	near(t, "ro-bias Wilcoxon p", c.Wilcoxon.P, 0.5, 1e-12) // V = 3 of 3, exact 2 * 1/4
+	near(t, "ro-bias Wilcoxon p", c.Wilcoxon.P, 0.5, 1e-12) // the zero dropped; V = 3 of 3, exact 2 * 1/4
+	// 0.7050 0.1 0.6980 against 0.6012 0.1 0.6240 0.1: W = 9 of 12, 7 of C(7, 3) = 35 splits as
+	// extreme, p = 2 * 7/35 (enumerated in Python).
+	near(t, "ro-bias Mann-Whitney p", c.MannWhitney.P, 0.4, 1e-12)
 	// Fisher on [[2 2] [1 2]]: tables with a = 1, 2, 3 have probabilities 3/7... p = 1.
 	near(t, "ro-bias Fisher p", c.FisherP, 1, 1e-12)
 
@@ -202,9 +211,9 @@ func TestTextTable(t *testing.T) {
 		"randomout 4/4 0 1 25.0% [4.6%, 69.9%] 62.3", // (3 * 70.2 + 38.7)/4 = 62.325
 		"baseline all 4 35.06 35.63 29.61 50.69 10.00 60.69",
 		"randomout trained 3 70.11 70.06 0.99 0.99 69.58 70.56",
-		"ro-bias all 2 70.15 70.15 0.49 0.35 69.97 70.32",
-		"randomout 4 +34.52 " + interval(r.Comparisons[0].CI, 2, "signed") + " 0.375 0.183* 1",
-		"ro-bias 2 +8.89 " + interval(r.Comparisons[1].CI, 2, "signed") + " 0.5 0.1* 1",
+		"ro-bias all 3 69.80 50.10 34.73 30.25 39.90 70.15",
+		"randomout 4 +34.52 " + interval(r.Comparisons[0].CI, 2, "signed") + " 0.375 0.2 1",
+		"ro-bias 3 +9.68 " + interval(r.Comparisons[1].CI, 2, "signed") + " 0.5 0.4 1",
 		"s1.1x1 0.0 66.8 84.3",
 		"total 0.0 282.0 322.0",
 	} {
@@ -254,7 +263,7 @@ func TestWriteFixture(t *testing.T) {
 	if len(rows) != 13 || len(rows[0]) != 12 || rows[0][0] != "arm" {
 		t.Fatalf("runs.csv: %d rows of %d fields, want a header and 12 runs of 12", len(rows), len(rows[0]))
 	}
-	if got := strings.Join(rows[7][:5], ","); got != "randomout,3,diverged,0.1,0.3012" {
+	if got := strings.Join(rows[7][:5], ","); got != "randomout,3,diverged,,0.3012" {
 		t.Errorf("runs.csv row 7 = %q", got)
 	}
 	if rows[12][2] != "claimed" || rows[10][3] != "" {
@@ -438,5 +447,41 @@ func TestEpochAccuracyKeepsTheLastLine(t *testing.T) {
 	got := epochAccuracy(ms)
 	if len(got) != 2 || got[0].X != 1 || got[0].Y != 40 || got[1].X != 2 || got[1].Y != 50 {
 		t.Errorf("epoch accuracy %v, want [{1 40} {2 50}]", got)
+	}
+}
+
+// TestComputeEdges: layers in network order with "-" for a layer an arm does not watch, Fisher
+// only where both arms have finished runs, and no sign on a zero difference.
+func TestComputeEdges(t *testing.T) {
+	acc := func(v float64) *runlog.Number { n := runlog.Number(v); return &n }
+	layers := func(names ...string) runlog.LayerCounts {
+		return runlog.LayerCounts{Layers: names, Counts: make([]int64, len(names))}
+	}
+	sw := &Sweep{Plan: Plan{Arms: []Arm{{Name: "few"}, {Name: "all"}, {Name: "none"}}, Seeds: []uint64{1, 2}}}
+	for _, seed := range []uint64{1, 2} {
+		sw.Runs = append(sw.Runs,
+			Run{Arm: "few", Seed: seed, Summary: &runlog.Summary{Status: runlog.StatusOK, FinalTestAcc: acc([]float64{0.5007, 0.5007}[seed-1]), ReinitsPerLayer: layers("b")}},
+			Run{Arm: "all", Seed: seed, Summary: &runlog.Summary{Status: runlog.StatusOK, FinalTestAcc: acc([]float64{0.5, 0.5014}[seed-1]), ReinitsPerLayer: layers("a", "b", "c")}},
+			Run{Arm: "none", Seed: seed},
+		)
+	}
+	r := Compute(sw, 200)
+	if got := strings.Join(r.Layers, " "); got != "a b c" {
+		t.Errorf("layers %q, want network order a b c", got)
+	}
+	if few := r.Arms[0]; !math.IsNaN(few.Reinits[0]) || few.Reinits[1] != 0 || !math.IsNaN(few.Reinits[2]) {
+		t.Errorf("arm few watches only b: re-inits %v, want [NaN 0 NaN]", few.Reinits)
+	}
+	// Medians 0.5007 and 0.5007: the difference prints as 0.00, whatever its rounding.
+	if got := signed(100*r.Comparisons[0].MedianDiff, 2); got != "0.00" {
+		t.Errorf("difference of equal medians printed %q (%g), want 0.00", got, r.Comparisons[0].MedianDiff)
+	}
+	if p := r.Comparisons[1].FisherP; !math.IsNaN(p) {
+		t.Errorf("Fisher p against an arm with no finished run = %g, want none", p)
+	}
+	for v, want := range map[float64]string{-1e-17: "0.00", 0.004: "0.00", -0.005: "-0.01", 0.0051: "+0.01", 12.5: "+12.50", math.NaN(): "-"} {
+		if got := signed(v, 2); got != want {
+			t.Errorf("signed(%g) = %q, want %q", v, got, want)
+		}
 	}
 }

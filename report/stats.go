@@ -95,26 +95,29 @@ type Test struct {
 // ErrTooFew is returned by a test given too few observations to say anything.
 var ErrTooFew = errors.New("too few observations")
 
+// exactBelow is the sample size below which the rank tests count their null distribution
+// exactly (R's wilcox.test uses the same limit, but only where there are no ties).
+const exactBelow = 50
+
 // SignedRank is the two-sided Wilcoxon signed-rank test of the paired differences d against a
-// median of zero. It follows R's wilcox.test(paired = TRUE): zero differences are dropped before
-// ranking (Wilcoxon's convention, not Pratt's); the statistic V is the sum of the ranks of the
-// positive differences, tied |d| sharing their mean rank. The p-value is exact (the null
-// distribution of V counted over all 2^n sign patterns) when n < 50 and there are neither ties
-// nor zeros, else from the normal approximation with the tie-corrected variance and a continuity
-// correction of 1/2. Equality of floating-point values is exact, so callers should round
-// differences to their resolution first.
+// median of zero. As R's wilcox.test(paired = TRUE), zero differences are dropped before ranking
+// (Wilcoxon's convention, not Pratt's) and the statistic V is the sum of the ranks of the positive
+// differences, tied |d| sharing their mean rank. For n < 50 the p-value is exact: V's null
+// distribution counted over all 2^n sign patterns of the observed ranks, ties and all. (R instead
+// falls back to the normal approximation whenever ties or zeros occur, which at the few seeds
+// of a sweep can give p below 0.05 where no sign pattern is that rare: five tied differences of
+// one sign give R's 0.037 against the exact 2/32.) From 50 on, the normal approximation with the
+// tie-corrected variance and a continuity correction of 1/2, as R. Equality of floating-point
+// values is exact, so callers should round differences to their resolution first.
 func SignedRank(d []float64) (Test, error) {
 	var nz []float64
-	zeros := false
 	for _, v := range d {
 		if math.IsNaN(v) {
 			return Test{}, fmt.Errorf("signed-rank: difference is NaN")
 		}
-		if v == 0 {
-			zeros = true
-			continue
+		if v != 0 {
+			nz = append(nz, v)
 		}
-		nz = append(nz, v)
 	}
 	n := len(nz)
 	if n == 0 {
@@ -132,22 +135,30 @@ func SignedRank(d []float64) (Test, error) {
 		}
 	}
 	t := Test{Statistic: v, N: n}
-	if n < 50 && len(tieSizes) == 0 && !zeros {
+	if n < exactBelow {
+		// Doubled, the mid-ranks are whole numbers; the doubled ranks sum to n(n+1).
 		t.Exact = true
-		t.P = exactTwoSided(signedRankCounts(n), v, float64(n*(n+1))/4)
+		t.P = exactTwoSided(subsetSumCounts(doubled(ranks), n), 2*v, float64(n*(n+1))/2)
 		return t, nil
 	}
-	nf := float64(n)
-	variance := nf*(nf+1)*(2*nf+1)/24 - tieSum(tieSizes)/48
-	t.P = normalTwoSided(v-nf*(nf+1)/4, variance)
+	t.P = signedRankNormal(v, n, tieSizes)
 	return t, nil
 }
 
+// signedRankNormal is the signed-rank test's p-value from the normal approximation: V has mean
+// n(n+1)/4 and variance n(n+1)(2n+1)/24 less sum(t^3 - t)/48 over the groups of tied |d|.
+func signedRankNormal(v float64, n int, tieSizes []int) float64 {
+	nf := float64(n)
+	variance := nf*(nf+1)*(2*nf+1)/24 - tieSum(tieSizes)/48
+	return normalTwoSided(v-nf*(nf+1)/4, variance)
+}
+
 // MannWhitney is the two-sided Mann-Whitney U (Wilcoxon rank-sum) test of x against y, as R's
-// wilcox.test(x, y): W counts the pairs (x_i, y_j) with x_i > y_j, ties counting 1/2. The p-value
-// is exact (the null distribution of W counted over all rank assignments) when both samples are
-// smaller than 50 and there are no ties, else from the normal approximation with the
-// tie-corrected variance and a continuity correction of 1/2.
+// wilcox.test(x, y): W counts the pairs (x_i, y_j) with x_i > y_j, ties counting 1/2. When both
+// samples are smaller than 50 the p-value is exact: W's null distribution counted over all ways
+// to split the observed (mid-)ranks between the samples, so ties are conditioned on, not
+// approximated (R approximates whenever there are ties; see SignedRank). Otherwise it is the
+// normal approximation with the tie-corrected variance and a continuity correction of 1/2, as R.
 func MannWhitney(x, y []float64) (Test, error) {
 	nx, ny := len(x), len(y)
 	if nx == 0 || ny == 0 {
@@ -166,16 +177,27 @@ func MannWhitney(x, y []float64) (Test, error) {
 	}
 	w := rx - float64(nx*(nx+1))/2
 	t := Test{Statistic: w, N: nx + ny}
-	mean := float64(nx*ny) / 2
-	if nx < 50 && ny < 50 && len(tieSizes) == 0 {
+	if nx < exactBelow && ny < exactBelow {
+		// The distribution of the smaller sample's doubled rank sum, centred on k(n+1); the
+		// two-sided p-value is the same from either sample's side.
+		k, sum := nx, 2*rx
+		if ny < nx {
+			k, sum = ny, float64((nx+ny)*(nx+ny+1))-2*rx
+		}
 		t.Exact = true
-		t.P = exactTwoSided(rankSumCounts(nx, ny), w, mean)
+		t.P = exactTwoSided(subsetSumCounts(doubled(ranks), k), sum, float64(k*(nx+ny+1)))
 		return t, nil
 	}
+	t.P = mannWhitneyNormal(w, nx, ny, tieSizes)
+	return t, nil
+}
+
+// mannWhitneyNormal is the rank-sum test's p-value from the normal approximation: W has mean
+// nx ny/2 and variance nx ny/12 ((n+1) - sum(t^3 - t)/(n(n-1))) over the groups of tied values.
+func mannWhitneyNormal(w float64, nx, ny int, tieSizes []int) float64 {
 	n := float64(nx + ny)
 	variance := float64(nx*ny) / 12 * ((n + 1) - tieSum(tieSizes)/(n*(n-1)))
-	t.P = normalTwoSided(w-mean, variance)
-	return t, nil
+	return normalTwoSided(w-float64(nx*ny)/2, variance)
 }
 
 // FisherExact is the two-sided p-value of Fisher's exact test on the 2x2 table [[a, b], [c, d]]
@@ -299,7 +321,8 @@ func normalTwoSided(dev, variance float64) float64 {
 
 // exactTwoSided turns counts[k] = number of equally likely outcomes with statistic k into the
 // two-sided p-value of the observed statistic, as R does: twice the smaller tail on the observed
-// side of the centre, at most 1.
+// side of the centre, at most 1. Both rank tests' null distributions are symmetric about their
+// centre, ties included (the mirror image of a mid-rank is a mid-rank).
 func exactTwoSided(counts []float64, stat, centre float64) float64 {
 	var total, tail float64
 	for _, c := range counts {
@@ -318,45 +341,48 @@ func exactTwoSided(counts []float64, stat, centre float64) float64 {
 	return math.Min(1, 2*tail/total)
 }
 
-// signedRankCounts[v] is the number of subsets of {1..n} whose sum is v: the null distribution of
-// V times 2^n.
-func signedRankCounts(n int) []float64 {
-	maxSum := n * (n + 1) / 2
-	c := make([]float64, maxSum+1)
-	c[0] = 1
-	for r := 1; r <= n; r++ {
-		for v := maxSum; v >= r; v-- {
-			c[v] += c[v-r]
-		}
+// doubled returns twice each mid-rank, which is a whole number.
+func doubled(ranks []float64) []int {
+	d := make([]int, len(ranks))
+	for i, r := range ranks {
+		d[i] = int(math.Round(2 * r))
 	}
-	return c
+	return d
 }
 
-// rankSumCounts[w] is the number of ways to choose nx of the ranks 1..nx+ny such that the
-// Mann-Whitney statistic (rank sum minus nx(nx+1)/2) is w: the null distribution of W times
-// C(nx+ny, nx).
-func rankSumCounts(nx, ny int) []float64 {
-	// ways[k][s]: subsets of size k of the ranks seen so far with rank sum s.
-	n := nx + ny
-	maxSum := n * (n + 1) / 2
-	ways := make([][]float64, nx+1)
-	for k := range ways {
-		ways[k] = make([]float64, maxSum+1)
+// subsetSumCounts[s] is the number of k-element subsets of w (non-negative weights, the doubled
+// ranks) whose sum is s. With k = len(w) every subset counts: the signed-rank null distribution,
+// where each rank is in the sum or not; with k < len(w), the rank-sum null distribution. The
+// counts are float64: exact below 2^53 (every subset of 49 ranks), and to rounding beyond.
+func subsetSumCounts(w []int, k int) []float64 {
+	total := 0
+	for _, r := range w {
+		total += r
+	}
+	if k == len(w) {
+		c := make([]float64, total+1)
+		c[0] = 1
+		for _, r := range w {
+			for s := total; s >= r; s-- {
+				c[s] += c[s-r]
+			}
+		}
+		return c
+	}
+	// ways[j][s]: j-element subsets of the weights seen so far with sum s.
+	ways := make([][]float64, k+1)
+	for j := range ways {
+		ways[j] = make([]float64, total+1)
 	}
 	ways[0][0] = 1
-	for r := 1; r <= n; r++ {
-		for k := min(r, nx); k >= 1; k-- {
-			for s := maxSum; s >= r; s-- {
-				ways[k][s] += ways[k-1][s-r]
+	for i, r := range w {
+		for j := min(i+1, k); j >= 1; j-- {
+			for s := total; s >= r; s-- {
+				ways[j][s] += ways[j-1][s-r]
 			}
 		}
 	}
-	base := nx * (nx + 1) / 2
-	counts := make([]float64, nx*ny+1)
-	for w := range counts {
-		counts[w] = ways[nx][w+base]
-	}
-	return counts
+	return ways[k]
 }
 
 // logChoose is log C(n, k).

@@ -1,8 +1,11 @@
 package report
 
 import (
+	"fmt"
 	"maps"
 	"math"
+	"math/bits"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -115,22 +118,124 @@ func TestSignedRankExactRExample(t *testing.T) {
 	near(t, "p mirrored", r.P, 0.375, 1e-12)
 }
 
-func TestSignedRankNormalWithTiesAndZero(t *testing.T) {
-	// Hand-computed. The zero is dropped (Wilcoxon's convention), n = 7; |d| = 1 1 2 2 3 4 5 get
-	// ranks 1.5 1.5 3.5 3.5 5 6 7; V = 26.5; E V = 14; Var V = 7*8*15/24 - (6+6)/48 = 34.75;
-	// z = (12.5 - 0.5)/sqrt(34.75) = 2.0356534; p = 2(1 - Phi(z)) = 0.04178517 (R gives the same,
-	// with its warnings about ties and zeros).
+func TestSignedRankExactWithTiesAndZero(t *testing.T) {
+	// The zero is dropped (Wilcoxon's convention), n = 7; |d| = 1 1 2 2 3 4 5 get ranks 1.5 1.5
+	// 3.5 3.5 5 6 7; V = 26.5 of 28. Of the 2^7 sign patterns, 3 give V >= 26.5 (all positive,
+	// or one rank-1.5 difference negative): p = 2 * 3/128.
 	r, err := SignedRank([]float64{1, 2, 2, 3, -1, 4, 0, 5})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Exact || r.N != 7 || r.Statistic != 26.5 {
-		t.Errorf("got %+v, want normal approximation, n 7, V 26.5", r)
+	if !r.Exact || r.N != 7 || r.Statistic != 26.5 {
+		t.Errorf("got %+v, want exact, n 7, V 26.5", r)
 	}
-	near(t, "p", r.P, 0.0417851684039221, 1e-9)
+	near(t, "p", r.P, 6.0/128, 1e-12)
+
+	// Five tied differences of one sign: the rarest pattern there is, p = 2/32. (R's normal
+	// approximation gives 0.0369.)
+	r, _ = SignedRank([]float64{0.1, 0.1, 0.1, 0.1, 0.1})
+	near(t, "p of five tied positive differences", r.P, 2.0/32, 1e-12)
 
 	if _, err := SignedRank([]float64{0, 0}); err == nil {
 		t.Error("all-zero differences: no error")
+	}
+}
+
+func TestSignedRankNormal(t *testing.T) {
+	// Hand-computed for the case above: E V = 14; Var V = 7*8*15/24 - (6+6)/48 = 34.75;
+	// z = (12.5 - 0.5)/sqrt(34.75) = 2.0356534; p = 2(1 - Phi(z)) = 0.04178517, as R's
+	// wilcox.test gives (with its warnings about ties and zeros).
+	near(t, "p", signedRankNormal(26.5, 7, []int{2, 2}), 0.0417851684039221, 1e-9)
+	// At n = 60 SignedRank takes this path.
+	d := make([]float64, 60)
+	for i := range d {
+		d[i] = float64(i%7 - 2)
+	}
+	r, err := SignedRank(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nz := d[:0:0]
+	for _, v := range d {
+		if v != 0 {
+			nz = append(nz, math.Abs(v))
+		}
+	}
+	_, ties := midranks(nz)
+	if r.Exact || r.N != len(nz) {
+		t.Errorf("n = 60: got %+v, want the normal approximation over %d differences", r, len(nz))
+	}
+	near(t, "p at n = 60", r.P, signedRankNormal(r.Statistic, len(nz), ties), 0)
+}
+
+// TestRankTestsMatchEnumeration checks the exact p-values, ties included, against a direct
+// enumeration of every sign pattern (signed rank) and every split of the ranks (rank sum).
+func TestRankTestsMatchEnumeration(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 0))
+	tail := func(stats []float64, obs, centre float64) float64 {
+		var k int
+		for _, s := range stats {
+			if (obs > centre && s >= obs-1e-9) || (obs <= centre && s <= obs+1e-9) {
+				k++
+			}
+		}
+		return math.Min(1, 2*float64(k)/float64(len(stats)))
+	}
+	draw := func(n int) []float64 { // few distinct values, so ties are common
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = float64(r.IntN(7) - 3)
+		}
+		return v
+	}
+	for trial := 0; trial < 200; trial++ {
+		d := draw(1 + r.IntN(12))
+		got, err := SignedRank(d)
+		if err != nil {
+			continue // all zero
+		}
+		var nz []float64
+		for _, v := range d {
+			if v != 0 {
+				nz = append(nz, v)
+			}
+		}
+		abs := make([]float64, len(nz))
+		for i, v := range nz {
+			abs[i] = math.Abs(v)
+		}
+		ranks, _ := midranks(abs)
+		var stats []float64
+		for mask := 0; mask < 1<<len(nz); mask++ {
+			var v float64
+			for i := range nz {
+				if mask&(1<<i) != 0 {
+					v += ranks[i]
+				}
+			}
+			stats = append(stats, v)
+		}
+		n := float64(len(nz))
+		near(t, fmt.Sprintf("signed-rank p of %v", d), got.P, tail(stats, got.Statistic, n*(n+1)/4), 1e-12)
+
+		x, y := draw(1+r.IntN(6)), draw(1+r.IntN(6))
+		got, _ = MannWhitney(x, y)
+		all := append(slices.Clone(x), y...)
+		ranks, _ = midranks(all)
+		stats = stats[:0]
+		for mask := 0; mask < 1<<len(all); mask++ {
+			if bits.OnesCount(uint(mask)) != len(x) {
+				continue
+			}
+			var w float64
+			for i := range all {
+				if mask&(1<<i) != 0 {
+					w += ranks[i]
+				}
+			}
+			stats = append(stats, w-float64(len(x)*(len(x)+1))/2)
+		}
+		near(t, fmt.Sprintf("rank-sum p of %v against %v", x, y), got.P, tail(stats, got.Statistic, float64(len(x)*len(y))/2), 1e-12)
 	}
 }
 
@@ -155,18 +260,21 @@ func TestMannWhitneyExactRExample(t *testing.T) {
 	near(t, "p swapped", r.P, 0.2544122544122544, 1e-12)
 }
 
-func TestMannWhitneyNormalWithTies(t *testing.T) {
-	// Hand-computed. x = 1 2 2 3, y = 2 3 4 4 5: W = 0 + 0.5 + 0.5 + 1.5 = 2.5; E W = 10;
-	// tie groups of 3, 2, 2 give sum(t^3 - t) = 36; Var W = 20/12 * (10 - 36/72) = 15.8333;
-	// z = (-7.5 + 0.5)/sqrt(15.8333) = -1.7591864; p = 2 Phi(z) = 0.07854585.
+func TestMannWhitneyWithTies(t *testing.T) {
+	// x = 1 2 2 3, y = 2 3 4 4 5: W = 0 + 0.5 + 0.5 + 1.5 = 2.5 of 20. Of the C(9, 4) = 126 splits
+	// of the mid-ranks, 7 give W <= 2.5: p = 2 * 7/126.
 	r, err := MannWhitney([]float64{1, 2, 2, 3}, []float64{2, 3, 4, 4, 5})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Exact || r.Statistic != 2.5 {
-		t.Errorf("got %+v, want normal approximation, W 2.5", r)
+	if !r.Exact || r.Statistic != 2.5 {
+		t.Errorf("got %+v, want exact, W 2.5", r)
 	}
-	near(t, "p", r.P, 0.0785458509511907, 1e-9)
+	near(t, "p", r.P, 14.0/126, 1e-12)
+	// Hand-computed normal approximation of the same (R's wilcox.test): E W = 10; tie groups of
+	// 3, 2, 2 give sum(t^3 - t) = 36; Var W = 20/12 * (10 - 36/72) = 15.8333;
+	// z = (-7.5 + 0.5)/sqrt(15.8333) = -1.7591864; p = 2 Phi(z) = 0.07854585.
+	near(t, "normal p", mannWhitneyNormal(2.5, 4, 5, []int{3, 2, 2}), 0.0785458509511907, 1e-9)
 	if _, err := MannWhitney(nil, []float64{1}); err == nil {
 		t.Error("empty sample: no error")
 	}
