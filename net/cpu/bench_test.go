@@ -93,3 +93,60 @@ func BenchmarkIm2col(b *testing.B) {
 		})
 	}
 }
+
+// The pooling and ReLU shapes of convnet-small's first two layers and inception28's first
+// downsampling block, at batch 128.
+var benchPools = []struct {
+	name       string
+	n, c, h, w int
+	p          net.PoolParams
+}{
+	{"max2x2s2_32x28x28", 128, 32, 28, 28, pp(net.MaxPool, 2, 2, 0, false)},
+	{"max2x2s2_64x14x14", 128, 64, 14, 14, pp(net.MaxPool, 2, 2, 0, false)},
+	{"max3x3s2ceil_80x28x28", 128, 80, 28, 28, pp(net.MaxPool, 3, 2, 0, true)},
+}
+
+// BenchmarkPool times pooling forward and backward on the whole batch.
+func BenchmarkPool(b *testing.B) {
+	for _, bp := range benchPools {
+		be := newBackend(b, 0)
+		r := newRand(1)
+		oh, ow := bp.p.OutSize(bp.h, bp.w)
+		x := randTensor(b, be, r, bp.n, bp.c, bp.h, bp.w, false)
+		dx := randTensor(b, be, r, bp.n, bp.c, bp.h, bp.w, false)
+		y := randTensor(b, be, r, bp.n, bp.c, oh, ow, false)
+		dy := randTensor(b, be, r, bp.n, bp.c, oh, ow, false)
+		b.Run("Forward/"+bp.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				be.PoolForward(x, y, bp.p)
+			}
+		})
+		b.Run("Backward/"+bp.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				be.PoolBackward(x, y, dy, dx, bp.p, false)
+			}
+		})
+	}
+}
+
+// BenchmarkReLU times ReLU forward and backward on convnet-small's first conv output at batch
+// 128, where about half of the outputs are zero.
+func BenchmarkReLU(b *testing.B) {
+	be := newBackend(b, 0)
+	r := newRand(1)
+	x := randTensor(b, be, r, 128, 32, 28, 28, false)
+	y := randTensor(b, be, r, 128, 32, 28, 28, false)
+	dy := randTensor(b, be, r, 128, 32, 28, 28, false)
+	dx := randTensor(b, be, r, 128, 32, 28, 28, false)
+	be.ReLUForward(x, y)
+	b.Run("Forward", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			be.ReLUForward(x, y)
+		}
+	})
+	b.Run("Backward", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			be.ReLUBackward(y, dy, dx)
+		}
+	})
+}

@@ -25,7 +25,7 @@ func checkPool(op string, x, y *net.Tensor, p net.PoolParams) {
 	}
 }
 
-// PoolForward: max or average pooling of x into y.
+// PoolForward: max or average pooling of x into y. A max window holding a NaN gives NaN.
 func (b *Backend) PoolForward(x, y *net.Tensor, p net.PoolParams) {
 	checkPool("pool forward", x, y, p)
 	j := &b.pool2d
@@ -51,6 +51,19 @@ func (b *Backend) PoolBackward(x, y, dy, dx *net.Tensor, p net.PoolParams, accum
 func window(o, k, s, pad, in int) (int, int) {
 	lo := o*s - pad
 	return max(lo, 0), min(lo+k, in)
+}
+
+// windowMax is the largest element of the window [h0, h1) x [w0, w1) of the plane xp of width w,
+// or NaN if it holds one (as cuDNN is asked to propagate it). The max builtin compiles without a
+// branch, which on random data runs twice as fast as comparing and branching (BenchmarkPool).
+func windowMax(xp []float32, w, h0, h1, w0, w1 int) float32 {
+	best := xp[h0*w+w0]
+	for r := h0; r < h1; r++ {
+		for _, v := range xp[r*w+w0 : r*w+w1] {
+			best = max(best, v)
+		}
+	}
+	return best
 }
 
 func (j *poolJob) run(_, n int) {
@@ -80,6 +93,10 @@ func (j *poolJob) run(_, n int) {
 					}
 					continue
 				}
+				if p.Mode == net.MaxPool && !j.backward {
+					y[o] = windowMax(xp, w, h0, h1, w0, w1)
+					continue
+				}
 				if p.Mode == net.MaxPool {
 					best, at := xp[h0*w+w0], h0*w+w0
 					for r := h0; r < h1; r++ {
@@ -89,11 +106,7 @@ func (j *poolJob) run(_, n int) {
 							}
 						}
 					}
-					if j.backward {
-						dx[c*h*w+at] += dy[o]
-					} else {
-						y[o] = best
-					}
+					dx[c*h*w+at] += dy[o]
 					continue
 				}
 				count := float32((h1 - h0) * (w1 - w0))

@@ -126,6 +126,22 @@ func TestMaxPoolTies(t *testing.T) {
 	}
 }
 
+// TestMaxPoolNaN checks that a NaN anywhere in a max window comes out, as on the GPU (cuDNN
+// propagates NaN), so that a diverging run shows in its loss.
+func TestMaxPoolNaN(t *testing.T) {
+	b := newBackend(t, 1)
+	x, _ := b.Alloc(1, 1, 2, 4)
+	y, _ := b.Alloc(1, 1, 1, 2)
+	nan := float32(math.NaN())
+	b.Upload(x, []float32{1, 2, 3, 4, 5, nan, 7, 8})
+	b.PoolForward(x, y, pp(net.MaxPool, 2, 2, 0, false))
+	got := make([]float32, 2)
+	b.Download(y, got)
+	if !math.IsNaN(float64(got[0])) || got[1] != 8 {
+		t.Fatalf("max pool of windows {1 2 5 NaN} and {3 4 7 8} gave %v, want [NaN 8]", got)
+	}
+}
+
 func TestReLU(t *testing.T) {
 	b := newBackend(t, 2)
 	r := newRand(4)
@@ -159,5 +175,24 @@ func TestReLU(t *testing.T) {
 		near(t, "relu backward in place", get64(b, dy), gx, 1e-6)
 		b.ReLUForward(x, x)
 		near(t, "relu forward in place", get64(b, x), relu(x64), 0)
+	}
+}
+
+// TestPositiveMask checks the branch-free v > 0 of ReLU's backward pass at the edges of the
+// float32 encoding.
+func TestPositiveMask(t *testing.T) {
+	nan := float32(math.NaN())
+	for _, v := range []float32{
+		0, float32(math.Copysign(0, -1)), math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32,
+		1, -1, math.MaxFloat32, -math.MaxFloat32, float32(math.Inf(1)), float32(math.Inf(-1)),
+		nan, -nan, math.Float32frombits(0x7F800001), math.Float32frombits(0xFFFFFFFF),
+	} {
+		want := uint32(0)
+		if v > 0 {
+			want = 0xFFFFFFFF
+		}
+		if got := positiveMask(v); got != want {
+			t.Errorf("positiveMask(%v, bits %08x) = %08x, want %08x", v, math.Float32bits(v), got, want)
+		}
 	}
 }
