@@ -236,17 +236,34 @@ func (cl *Claim) StartHeartbeat(lost func()) {
 				return
 			case <-t.C:
 			}
-			now, _, err := readClaim(cl.Path)
-			if err == nil && now.Token != cl.Info.Token || errors.Is(err, fs.ErrNotExist) {
+			if cl.Check() != nil {
 				lost()
 				return
 			}
-			if err == nil {
+			if _, err := os.Stat(cl.Path); err == nil {
 				tm := time.Now()
 				os.Chtimes(cl.Path, tm, tm) // a failed touch (a filesystem hiccup) is retried next beat
 			}
 		}
 	}()
+}
+
+// ErrClaimLost is the error of Check, and the cause of a run's cancellation, when another
+// worker took a claim over.
+var ErrClaimLost = errors.New("this worker's claim on the run was taken over by another worker (was this worker stalled past the claim timeout?)")
+
+// Check returns an error wrapping ErrClaimLost, naming the new holder, when the claim is no longer
+// this worker's: another worker holds it, or none does (it took the run over and finished).
+// A claim it cannot read for another reason (a filesystem hiccup) counts as still held.
+func (cl *Claim) Check() error {
+	now, _, err := readClaim(cl.Path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w; no worker holds it now", ErrClaimLost)
+	case err == nil && now.Token != cl.Info.Token:
+		return fmt.Errorf("%w: now held by %s", ErrClaimLost, now)
+	}
+	return nil
 }
 
 // Release stops the heartbeat and removes the claim if it is still this worker's.

@@ -19,6 +19,9 @@ type Job struct {
 	Dir    string         // the run folder, DIR/runs/ARM/SEED
 	Config trainer.Config // the run's full config (plan, worker settings, seed)
 	Resume bool           // the folder holds the checkpoint of an interrupted run: continue it
+	// Guard, called before every write to Dir, fails once this worker's claim on the run is
+	// lost: the run must then stop without writing (trainer.WithGuard).
+	Guard func() error
 }
 
 // RunFunc carries out one run into j.Dir as `rout train` would, writing summary.json when the
@@ -213,9 +216,6 @@ func (r *Runner) pool(ctx context.Context, pairs []Pair, f func(Pair)) {
 	wg.Wait()
 }
 
-// errClaimLost is the cause of a run's cancellation when its claim was taken over.
-var errClaimLost = errors.New("this worker's claim on the run was taken over by another worker (was this worker stalled past the claim timeout?)")
-
 // do carries out one pair and reports it; it returns the kind of the last event.
 func (r *Runner) do(ctx context.Context, p Pair, adopted bool, emit func(Event)) EventKind {
 	dir := p.Dir(r.Dir)
@@ -269,14 +269,19 @@ func (r *Runner) runClaimed(ctx context.Context, p Pair, dir string, cl *Claim, 
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	cl.StartHeartbeat(func() { cancel(errClaimLost) })
+	cl.StartHeartbeat(func() { cancel(ErrClaimLost) })
 	report(Event{Kind: Started, Resume: resume, Previous: cl.Previous})
-	sum, err := r.Run(runCtx, Job{Pair: p, Dir: dir, Config: cfg, Resume: resume})
+	sum, err := r.Run(runCtx, Job{Pair: p, Dir: dir, Config: cfg, Resume: resume, Guard: cl.Check})
 	switch {
 	case err == nil:
 		return Event{Kind: Finished, Summary: sum}
-	case errors.Is(context.Cause(runCtx), errClaimLost):
-		return Event{Kind: Failed, Err: fmt.Errorf("%w: %v", errClaimLost, err)}
+	case errors.Is(err, ErrClaimLost) || errors.Is(context.Cause(runCtx), ErrClaimLost):
+		// Another worker has the run (or finished it): it is left to that worker, as a run
+		// found held would be.
+		if now, _, rerr := readClaim(cl.Path); rerr == nil {
+			return Event{Kind: Held, Holder: &now}
+		}
+		return Event{Kind: Held}
 	case ctx.Err() != nil && errors.Is(err, trainer.ErrInterrupted):
 		return Event{Kind: Interrupted, Err: err}
 	default:

@@ -416,3 +416,59 @@ func TestRunnerHeldCountOnCancel(t *testing.T) {
 		t.Errorf("held, then stale, then cancelled: calls %v result %+v events %v", f.calls, res, events)
 	}
 }
+
+// takeOverAt replaces the run's claim with another worker's at a step, as a worker that judged
+// this one stalled would.
+type takeOverAt struct {
+	t    *testing.T
+	dir  string
+	step int
+}
+
+func (o *takeOverAt) Start(trainer.Plan)    {}
+func (o *takeOverAt) Record(trainer.Record) {}
+func (o *takeOverAt) Step(step int) {
+	if step == o.step {
+		writeClaim(o.t, o.dir, ClaimInfo{Host: "other", PID: 4242, Token: "theirs"})
+	}
+}
+
+// TestRunnerStopsWritingWhenTakenOver: once its claim is taken over, a worker writes nothing more
+// into the run (no checkpoint on the way out, no further metrics line) and leaves the run to the
+// new holder.
+func TestRunnerStopsWritingWhenTakenOver(t *testing.T) {
+	arms := mustArms(t, "baseline")
+	p, err := NewPlan("quick", arms, []uint64{1}, map[string]string{"model": "convnet-small@0.25", "crop": "16",
+		"batch": "16", "max-steps": "12", "log-every": "2", "checkpoint-every": "4", "init": "he"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "sw")
+	if p, err = Ensure(dir, p); err != nil {
+		t.Fatal(err)
+	}
+	runDir := p.Pairs()[0].Dir(dir)
+	var events []Event
+	r := &Runner{Dir: dir, Plan: p, Worker: map[string]string{"device": "cpu", "threads": "1"}, Shard: All, Parallel: 1,
+		Claimer: testClaimer(t, "h", 2*time.Hour, time.Hour), // no heartbeat: the guard alone must notice
+		Run:     TrainFunc(func(Job) trainer.Observer { return &takeOverAt{t, runDir, 5} }),
+		OnEvent: func(e Event) { events = append(events, e) }}
+	res, err := r.Execute(context.Background())
+	if err != nil || res.Held != 1 || len(res.Errors) != 0 {
+		t.Fatalf("result %+v, errors %v, err %v; want the run held", res, res.Errors, err)
+	}
+	last := events[len(events)-1]
+	if last.Kind != Held || last.Holder == nil || last.Holder.Token != "theirs" {
+		t.Errorf("last event %+v, want held by the new holder", last)
+	}
+	sw, err := report.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := sw.Runs[0].Metrics; len(m) != 2 || m[1].Step != 4 {
+		t.Errorf("metrics lines %+v, want those of steps 2 and 4 only", m)
+	}
+	if b, _ := os.ReadFile(filepath.Join(runDir, ClaimFile)); !strings.Contains(string(b), "theirs") {
+		t.Errorf("the new holder's claim was removed: %s", b)
+	}
+}

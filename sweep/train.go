@@ -40,6 +40,9 @@ func TrainFunc(observe func(Job) trainer.Observer, opts ...trainer.Option) RunFu
 		if j.Resume {
 			o = append(o, trainer.Resume())
 		}
+		if j.Guard != nil {
+			o = append(o, trainer.WithGuard(j.Guard))
+		}
 		if observe != nil {
 			o = append(o, trainer.WithObserver(observe(j)))
 		}

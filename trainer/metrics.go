@@ -45,16 +45,14 @@ func num(x float64) *Number {
 type metricsLog struct {
 	f    *os.File
 	path string
-	// lastEval is the step of the last "epoch" line kept on resume (-1: none), so that a resumed
-	// run knows whether the checkpoint's step was already evaluated.
-	lastEval int
 }
 
 // openMetrics creates path, or on resume keeps only its lines up to step keep (the checkpoint's
 // position) and appends after them: the lines a killed run wrote after its last checkpoint are
-// written again by the resumed run.
-func openMetrics(path string, resume bool, keep int) (*metricsLog, error) {
-	lastEval := -1
+// written again by the resumed run. An epoch line at keep itself is kept only if evaluated (the
+// checkpoint knows its evaluation); otherwise the resumed run evaluates and writes it again. A
+// torn last line (a kill during a write) is dropped; a damaged line before others is an error.
+func openMetrics(path string, resume bool, keep int, evaluated bool) (*metricsLog, error) {
 	if resume {
 		old, err := os.ReadFile(path)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -63,19 +61,29 @@ func openMetrics(path string, resume bool, keep int) (*metricsLog, error) {
 		var kept bytes.Buffer
 		sc := bufio.NewScanner(bytes.NewReader(old))
 		sc.Buffer(make([]byte, 1<<20), 1<<26)
-		for sc.Scan() {
+		for line := 1; sc.Scan(); line++ {
 			var r struct {
 				Kind string `json:"kind"`
 				Step *int   `json:"step"`
 			}
-			if json.Unmarshal(sc.Bytes(), &r) != nil || r.Step == nil || *r.Step > keep {
-				break // a torn last line, or past the checkpoint
+			if err := json.Unmarshal(sc.Bytes(), &r); err != nil || r.Step == nil {
+				bad := string(sc.Bytes())
+				if sc.Scan() {
+					return nil, fmt.Errorf("metrics %s: line %d is not a metrics record (%.40q), and lines follow it: the file is damaged; remove the line to resume", path, line, bad)
+				}
+				break // a torn last line
 			}
-			if r.Kind == "epoch" {
-				lastEval = *r.Step
+			if *r.Step > keep {
+				break
+			}
+			if r.Kind == "epoch" && *r.Step == keep && !evaluated {
+				continue
 			}
 			kept.Write(sc.Bytes())
 			kept.WriteByte('\n')
+		}
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("metrics %s: %w", path, err)
 		}
 		if err := atomicfile.Write(path, kept.Bytes()); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
@@ -89,7 +97,7 @@ func openMetrics(path string, resume bool, keep int) (*metricsLog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	return &metricsLog{f: f, path: path, lastEval: lastEval}, nil
+	return &metricsLog{f: f, path: path}, nil
 }
 
 // write appends one record as a line.
@@ -99,6 +107,15 @@ func (m *metricsLog) write(r Record) error {
 		return fmt.Errorf("metrics %s: %w", m.path, err)
 	}
 	if _, err := m.f.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("metrics %s: %w", m.path, err)
+	}
+	return nil
+}
+
+// sync makes the lines written so far durable: before a checkpoint or the summary, which a
+// resume or a report trusts to come with every line before them.
+func (m *metricsLog) sync() error {
+	if err := m.f.Sync(); err != nil {
 		return fmt.Errorf("metrics %s: %w", m.path, err)
 	}
 	return nil

@@ -28,6 +28,7 @@ type runOptions struct {
 	backend  net.Backend
 	dataset  *data.Dataset
 	version  string
+	guard    func() error
 }
 
 // Resume continues the run in the output folder from its checkpoint instead of starting afresh.
@@ -48,6 +49,12 @@ func WithDataset(d *data.Dataset) Option { return func(o *runOptions) { o.datase
 
 // WithVersion records rout's version in config.json.
 func WithVersion(v string) Option { return func(o *runOptions) { o.version = v } }
+
+// WithGuard calls g before every write to the run folder (config.json, each metrics line, each
+// checkpoint, summary.json). When g returns an error the run stops at once with it and writes
+// nothing more. A sweep worker checks with it that the run is still its own: a worker stalled
+// past its claim's timeout must not write into a run another worker took over, or finished.
+func WithGuard(g func() error) Option { return func(o *runOptions) { o.guard = g } }
 
 // Observer is told about a run's progress. Its methods run on the training goroutine between
 // steps, so they must be quick.
@@ -131,6 +138,10 @@ type runState struct {
 	TrainLoss Number `json:"train_loss"`
 	BestTest  Number `json:"best_test_acc"`
 	BestVal   Number `json:"best_val_acc"`
+	// EvalStep is the step of the latest evaluation (-1: none; 0 in checkpoints from before
+	// it was kept). A resume at the end of a run tells by it whether the checkpoint's step still
+	// needs the final evaluation.
+	EvalStep int `json:"eval_step"`
 }
 
 // run is one training run being carried out.
@@ -204,7 +215,7 @@ func newRun(cfg Config, out string, o runOptions) (_ *run, err error) {
 		return nil, err
 	}
 	r.st = runState{TestAcc: nan(), TestLoss: nan(), ValAcc: nan(), ValLoss: nan(), TrainLoss: nan(),
-		BestTest: nan(), BestVal: nan()}
+		BestTest: nan(), BestVal: nan(), EvalStep: -1}
 	if ck != nil {
 		if err := r.restore(ck); err != nil {
 			return nil, fmt.Errorf("resume %s: %w", out, err)
@@ -219,16 +230,36 @@ func newRun(cfg Config, out string, o runOptions) (_ *run, err error) {
 		return nil, fmt.Errorf("setting max-steps: %d is below the checkpoint's step %d", end, r.st.Step)
 	}
 	r.prov = newProvenance(r, ck)
+	if err := r.guarded(); err != nil {
+		return nil, err
+	}
 	if err := writeJSON(filepath.Join(out, ConfigFile), configFile{Config: cfg, Provenance: r.prov}); err != nil {
 		return nil, err
 	}
-	if r.metrics, err = openMetrics(filepath.Join(out, MetricsFile), ck != nil, r.st.Step); err != nil {
+	if r.metrics, err = openMetrics(filepath.Join(out, MetricsFile), ck != nil, r.st.Step, r.evaluatedAtStep()); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
 func nan() Number { return Number(math.NaN()) }
+
+// guarded runs the WithGuard check, if any, before a write to the run folder.
+func (r *run) guarded() error {
+	if r.o.guard == nil {
+		return nil
+	}
+	if err := r.o.guard(); err != nil {
+		return fmt.Errorf("stopped without writing to %s: %w", r.out, err)
+	}
+	return nil
+}
+
+// evaluatedAtStep reports whether the run's evaluation at its present step is done: it was made
+// there, or the step ends an epoch (an epoch's evaluation comes before its checkpoint).
+func (r *run) evaluatedAtStep() bool {
+	return r.st.EvalStep == r.st.Step || r.st.EpochStep == 0
+}
 
 // prepareFolder creates the output folder, refusing to start afresh over another run's record.
 func (r *run) prepareFolder() error {
@@ -460,7 +491,7 @@ func (r *run) loop(ctx context.Context) (Summary, error) {
 	}
 	r.segStart = time.Now()
 	r.lastLogTime, r.lastLogStep = r.segStart, r.st.Step
-	if r.st.Step == end && r.st.EpochStep != 0 && r.metrics.lastEval != r.st.Step {
+	if r.st.Step == end && !r.evaluatedAtStep() {
 		// Resumed at its end from a checkpoint taken mid-epoch (an interruption): the evaluation
 		// that --max-steps promises has not been made yet.
 		r.epochStep0, r.epochTime0 = r.st.Step, time.Now()
@@ -574,6 +605,9 @@ func (r *run) record(kind string, loss, acc, lr float64) Record {
 
 // emit writes a record and shows it to the observer.
 func (r *run) emit(rec Record) error {
+	if err := r.guarded(); err != nil {
+		return err
+	}
 	if err := r.metrics.write(rec); err != nil {
 		return err
 	}
@@ -617,6 +651,7 @@ func (r *run) endEpoch(lr float64, full bool) (string, error) {
 	}
 	rec.TestAcc, rec.TestLoss = num(testAcc), num(testLoss)
 	r.st.TestAcc, r.st.TestLoss, r.st.TrainLoss = Number(testAcc), Number(testLoss), Number(trainLoss)
+	r.st.EvalStep = r.st.Step
 	if !(float64(r.st.BestTest) >= testAcc) {
 		r.st.BestTest = Number(testAcc)
 	}
@@ -720,6 +755,12 @@ func (r *run) finish(diverged string, err error) (Summary, error) {
 		s.Message = fmt.Sprintf("final test accuracy %.4f is within %.4g of chance (%.4f): the network did not train", float64(*s.FinalTestAcc), r.cfg.FailMargin, chance)
 	default:
 		s.Status = StatusOK
+	}
+	if err := r.guarded(); err != nil {
+		return s, err
+	}
+	if err := r.metrics.sync(); err != nil { // the summary must not outlive the lines it sums up
+		return s, err
 	}
 	if err := writeJSON(filepath.Join(r.out, SummaryFile), s); err != nil {
 		return s, err

@@ -645,3 +645,102 @@ func TestEvalKeepsTheTrainedImageSize(t *testing.T) {
 		t.Errorf("eval on 28x28 images: %v, want an error naming the sizes", err)
 	}
 }
+
+// TestResumeAtMaxStepsAfterAFailedCheckpoint: a resume at the end of a run evaluates, writes the
+// epoch line, then fails to rewrite the checkpoint (here its guard refuses; a full disk does
+// the same). The next resume must still evaluate (the checkpoint says it has not), and the
+// metrics must hold that epoch line once, as an uninterrupted run's do.
+func TestResumeAtMaxStepsAfterAFailedCheckpoint(t *testing.T) {
+	cfg := tinyConfig() // 20 steps per epoch
+	cfg.MaxSteps = 7
+	ref := t.TempDir()
+	want := mustRun(t, cfg, ref)
+	wantMetrics := readMetrics(t, ref)
+
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := Run(ctx, tinyConfig(), dir, WithDataset(tinyData), WithObserver(&cancelAt{7, cancel}))
+	cancel()
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("kill at 7: err %v, want ErrInterrupted", err)
+	}
+	full := errors.New("disk full")
+	calls := 0
+	guard := func() error { // config.json, the epoch line, then the checkpoint
+		if calls++; calls == 3 {
+			return full
+		}
+		return nil
+	}
+	if _, err := Run(context.Background(), cfg, dir, WithDataset(tinyData), Resume(), WithGuard(guard)); !errors.Is(err, full) {
+		t.Fatalf("resume whose checkpoint fails: err %v, want %v", err, full)
+	}
+	if n := len(readMetrics(t, dir)); n != len(wantMetrics) {
+		t.Fatalf("after the failed checkpoint: %d metrics lines, want %d (the epoch line written)", n, len(wantMetrics))
+	}
+	got := mustRun(t, cfg, dir, Resume())
+	if got.Status != want.Status || got.FinalTestAcc == nil || *got.FinalTestAcc != *want.FinalTestAcc {
+		t.Fatalf("second resume: summary %+v, want %+v", got, want)
+	}
+	gotMetrics := readMetrics(t, dir)
+	if len(gotMetrics) != len(wantMetrics) || gotMetrics[len(gotMetrics)-1].Kind != "epoch" {
+		t.Fatalf("second resume: %d metrics lines, want %d ending in the epoch line", len(gotMetrics), len(wantMetrics))
+	}
+}
+
+// TestGuardStopsWithoutWriting: a run stopped because its guard fails (a sweep worker whose claim
+// was taken over) writes no checkpoint on its way out, unlike an interrupted one.
+func TestGuardStopsWithoutWriting(t *testing.T) {
+	cfg := tinyConfig()
+	dir := t.TempDir()
+	lost := errors.New("claim taken over")
+	ctx, cancel := context.WithCancel(context.Background())
+	guard := func() error {
+		if ctx.Err() != nil {
+			return lost
+		}
+		return nil
+	}
+	_, err := Run(ctx, cfg, dir, WithDataset(tinyData), WithObserver(&cancelAt{9, cancel}), WithGuard(guard))
+	cancel()
+	if !errors.Is(err, lost) || !strings.Contains(err.Error(), "stopped without writing to "+dir) {
+		t.Fatalf("err %v, want the guard's error", err)
+	}
+	if HasCheckpoint(dir) {
+		t.Error("a run stopped by its guard wrote a checkpoint")
+	}
+	if n := len(readMetrics(t, dir)); n != 1 { // the log line of step 5; none after step 9
+		t.Errorf("%d metrics lines, want 1", n)
+	}
+}
+
+// TestResumeRefusesDamagedMetrics: an unreadable line with lines after it is damage, not a torn
+// last line, and the resume names it rather than dropping every later line.
+func TestResumeRefusesDamagedMetrics(t *testing.T) {
+	cfg := tinyConfig()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := Run(ctx, cfg, dir, WithDataset(tinyData), WithObserver(&cancelAt{12, cancel}))
+	cancel()
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("kill at 12: err %v", err)
+	}
+	path := filepath.Join(dir, MetricsFile)
+	b, _ := os.ReadFile(path)
+	lines := strings.SplitAfter(string(b), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("metrics has %d lines, want at least 2", len(lines)-1)
+	}
+	if err := os.WriteFile(path, []byte("garbage\n"+strings.Join(lines[1:], "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(context.Background(), cfg, dir, WithDataset(tinyData), Resume())
+	if err == nil || !strings.Contains(err.Error(), path+": line 1 is not a metrics record") {
+		t.Fatalf("resume over a damaged first line: %v, want an error naming the file and line", err)
+	}
+	// A torn last line is what a kill during a write leaves: dropped.
+	if err := os.WriteFile(path, []byte(string(b)+`{"kind":"log","st`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, cfg, dir, Resume())
+}

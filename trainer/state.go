@@ -100,6 +100,12 @@ func (r *run) checkpoint() (diverged string, err error) {
 		metaStep:  strconv.Itoa(st.Step), metaEpoch: strconv.Itoa(st.Epoch), metaEpochStep: strconv.Itoa(st.EpochStep),
 		metaSeed: strconv.FormatUint(r.cfg.Seed, 10), metaDataSeed: strconv.FormatUint(r.cfg.DataSeed, 10),
 	}
+	if err := r.guarded(); err != nil {
+		return "", err
+	}
+	if err := r.metrics.sync(); err != nil { // a checkpoint must not outlive the lines before it
+		return "", err
+	}
 	if err := writeSafetensors(filepath.Join(r.out, CheckpointFile), ts, meta); err != nil {
 		return "", err
 	}

@@ -283,7 +283,11 @@ func printEvent(out, errw io.Writer, dir string, plan *sweep.Plan, e sweep.Event
 	case sweep.Skipped:
 		fmt.Fprintf(errw, "%s: finished before, kept\n", name)
 	case sweep.Held:
-		fmt.Fprintf(errw, "%s: held by %s, left to it\n", name, e.Holder)
+		if e.Holder == nil { // this worker's claim was taken over, and the run since finished
+			fmt.Fprintf(errw, "%s: taken over by another worker, left to it\n", name)
+		} else {
+			fmt.Fprintf(errw, "%s: held by %s, left to it\n", name, e.Holder)
+		}
 	case sweep.Interrupted:
 		fmt.Fprintf(errw, "%s: interrupted, checkpointed\n", name)
 	case sweep.Failed:
