@@ -259,13 +259,8 @@ func (r *Runner) runClaimed(ctx context.Context, p Pair, dir string, cl *Claim, 
 		return Event{Kind: Failed, Err: err}
 	}
 	resume := trainer.HasCheckpoint(dir)
-	if !resume {
-		// A run killed before its first checkpoint left only partial files: start afresh.
-		for _, f := range []string{trainer.MetricsFile, trainer.ConfigFile} {
-			if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return Event{Kind: Failed, Err: fmt.Errorf("clearing the unfinished run: %w", err)}
-			}
-		}
+	if _, err := trainer.ClearUnstarted(dir); err != nil {
+		return Event{Kind: Failed, Err: err}
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

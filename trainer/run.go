@@ -94,6 +94,28 @@ func HasCheckpoint(out string) bool {
 	return err == nil
 }
 
+// ClearUnstarted removes the partial record (config.json, metrics.jsonl) of a run stopped before
+// its first checkpoint, which can be neither resumed nor kept, so that the run can start afresh
+// in folder out. It reports whether there was such a record. A folder with a checkpoint or a
+// summary is left alone. The caller must hold the folder (a sweep claim), since the record may
+// also be a live run's that has not reached its first checkpoint yet.
+func ClearUnstarted(out string) (bool, error) {
+	for _, f := range []string{CheckpointFile, SummaryFile} {
+		if _, err := os.Stat(filepath.Join(out, f)); !errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+	}
+	cleared := false
+	for _, f := range []string{MetricsFile, ConfigFile} {
+		err := os.Remove(filepath.Join(out, f))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return cleared, fmt.Errorf("clearing the run stopped before its first checkpoint: %w", err)
+		}
+		cleared = cleared || err == nil
+	}
+	return cleared, nil
+}
+
 // Run trains the network that cfg describes and leaves the run's record in the folder out:
 // config.json, metrics.jsonl, checkpoint.safetensors and, when the run completes,
 // summary.json. A run that completes returns its Summary and a nil error whatever its status

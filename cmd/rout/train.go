@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"rout/sweep"
 	"rout/trainer"
 )
 
@@ -52,6 +54,9 @@ func runTrain(c *cli.Context) error {
 		}
 		var err error
 		if cfg, err = trainer.ResumeConfig(out); err != nil {
+			if !trainer.HasCheckpoint(out) {
+				return fmt.Errorf("train --resume: %s holds no checkpoint to resume (a run stopped before its first checkpoint starts again without --resume): %w", out, err)
+			}
 			return fmt.Errorf("train --resume: %w", err)
 		}
 		if err := trainer.ApplyFlags(c, &cfg); err != nil {
@@ -69,10 +74,34 @@ func runTrain(c *cli.Context) error {
 			out = "runs/train-" + time.Now().Format("20060102-150405")
 		}
 	}
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	sigCtx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ctx, cancel := context.WithCancelCause(sigCtx)
+	defer cancel(nil)
+	// The run folder is claimed as a sweep worker claims a run, so that two processes (two
+	// `rout train`, or one and a sweep worker) never train into one folder.
+	claimer, err := sweep.NewClaimer("rout train", sweep.DefaultClaimTimeout, sweep.DefaultHeartbeat)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	cl, holder, err := claimer.Acquire(out)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if cl == nil {
+		return fmt.Errorf("train: %s is in use by %s: wait for that run to end, or choose another --out", out, holder)
+	}
+	defer cl.Release()
+	cl.StartHeartbeat(func() { cancel(sweep.ErrClaimLost) })
+	if !c.Bool("resume") {
+		if cleared, err := trainer.ClearUnstarted(out); err != nil {
+			return fmt.Errorf("train: %s: %w", out, err)
+		} else if cleared {
+			fmt.Fprintf(c.App.ErrWriter, "%s held a run stopped before its first checkpoint: starting it afresh\n", out)
+		}
+	}
 	prog := newProgress(c.App.ErrWriter)
-	opts := []trainer.Option{trainer.WithVersion(version), trainer.WithObserver(prog)}
+	opts := []trainer.Option{trainer.WithVersion(version), trainer.WithObserver(prog), trainer.WithGuard(cl.Check)}
 	if c.Bool("resume") {
 		opts = append(opts, trainer.Resume())
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"rout/sweep"
 	"rout/trainer"
 )
 
@@ -173,5 +174,43 @@ func readJSONFile(t *testing.T, path string, v any) {
 	t.Helper()
 	if err := json.Unmarshal([]byte(readFile(t, path)), v); err != nil {
 		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// TestTrainFolderInUseAndUnstarted: a folder another live process is training into is refused;
+// a run stopped before its first checkpoint cannot be resumed, says so, and starts afresh.
+func TestTrainFolderInUseAndUnstarted(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	host, _ := os.Hostname()
+	ns, _ := os.Readlink("/proc/self/ns/pid")
+	live := sweep.ClaimInfo{Host: host, PID: os.Getppid(), PIDNamespace: ns, Worker: "other", Token: "theirs"}
+	os.MkdirAll(dir, 0o755)
+	b, _ := json.Marshal(live)
+	if err := os.WriteFile(filepath.Join(dir, sweep.ClaimFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := runCtx(context.Background(), append(tinyTrain, "--out", dir)...); err == nil || !strings.Contains(err.Error(), "is in use by") {
+		t.Fatalf("train into a folder a live process holds: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, trainer.ConfigFile)); err == nil {
+		t.Error("the refused run wrote config.json")
+	}
+	os.Remove(filepath.Join(dir, sweep.ClaimFile))
+
+	// What a run killed before its first checkpoint leaves.
+	os.WriteFile(filepath.Join(dir, trainer.ConfigFile), []byte("{}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, trainer.MetricsFile), []byte(`{"kind":"log","step":3}`+"\n"), 0o644)
+	if _, _, _, err := runCtx(context.Background(), "train", "--out", dir, "--resume"); err == nil || !strings.Contains(err.Error(), "holds no checkpoint to resume") {
+		t.Errorf("resume without a checkpoint: %v", err)
+	}
+	_, stderr, _, err := runCtx(context.Background(), append(tinyTrain, "--out", dir)...)
+	if err != nil || !strings.Contains(stderr, "stopped before its first checkpoint: starting it afresh") {
+		t.Fatalf("train over a run stopped before its first checkpoint: %v\n%s", err, stderr)
+	}
+	if lines := strings.Split(strings.TrimSpace(readFile(t, filepath.Join(dir, trainer.MetricsFile))), "\n"); len(lines) != 3 {
+		t.Errorf("metrics.jsonl has %d lines, want the new run's 3", len(lines))
+	}
+	if _, err := os.Stat(filepath.Join(dir, sweep.ClaimFile)); !os.IsNotExist(err) {
+		t.Errorf("the claim was not released: %v", err)
 	}
 }
