@@ -219,32 +219,68 @@ func mergeKeys(a, b map[string]string) map[string]bool {
 // shards) and the new ones spread over the shards. Grow a sweep with its other workers stopped:
 // a worker still on the old plan does not see the new seeds, and two growing it at once keep
 // only the last one's seeds on record.
-func Ensure(dir string, p Plan) (Plan, error) {
+//
+// A plan none of whose runs has trained (no run folder holds a checkpoint, a summary or a claim)
+// is replaced by p, with a note saying what changed: a sweep whose every run failed to start, say
+// on a misspelt --data, must not need a new folder once the setting is fixed.
+func Ensure(dir string, p Plan) (Plan, string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Plan{}, fmt.Errorf("sweep: output folder: %w", err)
+		return Plan{}, "", fmt.Errorf("sweep: output folder: %w", err)
 	}
 	path := filepath.Join(dir, PlanFile)
 	if old, err := ReadPlan(dir); err == nil {
-		return grow(path, old, p)
+		return growOrReplace(dir, old, p)
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return Plan{}, err
+		return Plan{}, "", err
 	}
 	p.Created = time.Now().UTC().Format(time.RFC3339)
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
-		return Plan{}, fmt.Errorf("sweep: %s: %w", path, err)
+		return Plan{}, "", fmt.Errorf("sweep: %s: %w", path, err)
 	}
 	if err := atomicfile.Create(path, append(b, '\n')); err != nil {
 		if !errors.Is(err, fs.ErrExist) {
-			return Plan{}, fmt.Errorf("sweep: writing %s: %w", path, err)
+			return Plan{}, "", fmt.Errorf("sweep: writing %s: %w", path, err)
 		}
 		old, err := ReadPlan(dir)
 		if err != nil {
-			return Plan{}, err
+			return Plan{}, "", err
 		}
-		return grow(path, old, p)
+		return growOrReplace(dir, old, p)
 	}
-	return p, nil
+	return p, "", nil
+}
+
+// growOrReplace is grow, except that a recorded plan none of whose runs has trained is replaced
+// by p rather than refused.
+func growOrReplace(dir string, old, p Plan) (Plan, string, error) {
+	path := filepath.Join(dir, PlanFile)
+	got, err := grow(path, old, p)
+	if err == nil || trained(dir, old) {
+		return got, "", err
+	}
+	p.Created = time.Now().UTC().Format(time.RFC3339)
+	b, merr := json.MarshalIndent(p, "", "  ")
+	if merr != nil {
+		return Plan{}, "", fmt.Errorf("sweep: %s: %w", path, merr)
+	}
+	if werr := atomicfile.Write(path, append(b, '\n')); werr != nil {
+		return Plan{}, "", fmt.Errorf("sweep: replacing %s: %w", path, werr)
+	}
+	return p, fmt.Sprintf("%s recorded another plan (%s), none of whose runs had trained: replaced by this one", path, strings.Join(old.Diff(&p), "; ")), nil
+}
+
+// trained reports whether a run of plan p in dir has trained or is training: its folder holds a
+// checkpoint, a summary or a claim.
+func trained(dir string, p Plan) bool {
+	for _, pr := range p.Pairs() {
+		for _, f := range []string{trainer.CheckpointFile, trainer.SummaryFile, ClaimFile} {
+			if _, err := os.Stat(filepath.Join(pr.Dir(dir), f)); !errors.Is(err, fs.ErrNotExist) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // grow checks plan p against the recorded plan old, its seeds as a set (the recorded order

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"rout/trainer"
 )
 
 func mustArms(t *testing.T, s string) []Arm {
@@ -109,7 +111,7 @@ func TestEnsurePlan(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got, err := Ensure(dir, p)
+			got, _, err := Ensure(dir, p)
 			created[i], errs[i] = got.Created, err
 		}()
 	}
@@ -131,15 +133,31 @@ func TestEnsurePlan(t *testing.T) {
 	if err != nil || len(back.Diff(&p)) != 0 || back.Created != created[0] {
 		t.Errorf("read back %+v, %v", back, err)
 	}
+	// Before any run has trained, another plan replaces the recorded one (a typo fixed).
+	typo, _ := NewPlan("quick", mustArms(t, "baseline,randomout"), []uint64{1, 2, 3}, map[string]string{"epochs": "2", "data": "shapez"}, false)
+	if _, note, err := Ensure(dir, typo); err != nil || !strings.Contains(note, "none of whose runs had trained: replaced") || !strings.Contains(note, "--data not given, now shapez") {
+		t.Fatalf("another plan before any run trained: note %q, err %v; want it replaced", note, err)
+	}
+	if _, note, err := Ensure(dir, p); err != nil || note == "" {
+		t.Fatalf("the fixed plan: note %q, err %v", note, err)
+	}
+	back, _ = ReadPlan(dir)
+	created[0] = back.Created
+	// From the first trained run on (a summary, a checkpoint or a live claim), the plan stays.
+	ck := filepath.Join(p.Pairs()[4].Dir(dir), trainer.CheckpointFile)
+	os.MkdirAll(filepath.Dir(ck), 0o755)
+	if err := os.WriteFile(ck, []byte("ck"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// The same plan written differently (1e-30 is the preset's tau) is still the same plan...
 	same, _ := NewPlan("quick", mustArms(t, "baseline,randomout"), []uint64{1, 2, 3}, map[string]string{"epochs": "02"}, false)
-	if _, err := Ensure(dir, same); err != nil {
+	if _, _, err := Ensure(dir, same); err != nil {
 		t.Errorf("same plan: %v", err)
 	}
 	// ...and another plan is an error naming every difference (its added seed 4 is not one: a
 	// sweep may grow).
 	other, _ := NewPlan("quick", mustArms(t, "baseline,randomout:tau=1e-6"), []uint64{1, 2, 3, 4}, map[string]string{"lr": "0.01"}, true)
-	_, err = Ensure(dir, other)
+	_, _, err = Ensure(dir, other)
 	for _, want := range []string{"records another plan", "arm randomout:randomout=true, now randomout:randomout=true,tau=1e-06",
 		"--epochs 2, now not given", "--lr not given, now 0.01", "vary-data-seed false, now true", "choose another --out"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -147,14 +165,14 @@ func TestEnsurePlan(t *testing.T) {
 		}
 	}
 	renamed, _ := NewPlan("paper", mustArms(t, "baseline"), []uint64{1, 2, 3}, map[string]string{"epochs": "2"}, false)
-	_, err = Ensure(dir, renamed)
+	_, _, err = Ensure(dir, renamed)
 	if err == nil || !strings.Contains(err.Error(), "preset quick, now paper") || !strings.Contains(err.Error(), "arms baseline,randomout, now baseline") {
 		t.Errorf("renamed arms: %v", err)
 	}
 	// More seeds grow the recorded plan, recorded seeds first; fewer, or more seeds with another
 	// change, are errors.
 	more, _ := NewPlan("quick", mustArms(t, "baseline,randomout"), []uint64{7, 1, 2, 3, 5}, map[string]string{"epochs": "2"}, false)
-	grown, err := Ensure(dir, more)
+	grown, _, err := Ensure(dir, more)
 	if err != nil || !slices.Equal(grown.Seeds, []uint64{1, 2, 3, 7, 5}) || grown.Created != created[0] {
 		t.Fatalf("adding seeds 7 and 5: %+v, %v; want seeds 1,2,3,7,5 and the original creation time", grown, err)
 	}
@@ -162,21 +180,21 @@ func TestEnsurePlan(t *testing.T) {
 		t.Errorf("after growing, sweep.json holds %+v, %v", back, err)
 	}
 	// The command that grew it resumes it (its seeds in its own order).
-	if again, err := Ensure(dir, more); err != nil || !slices.Equal(again.Seeds, grown.Seeds) {
+	if again, _, err := Ensure(dir, more); err != nil || !slices.Equal(again.Seeds, grown.Seeds) {
 		t.Errorf("the growing command again: %+v, %v; want the grown plan", again.Seeds, err)
 	}
-	if _, err := Ensure(dir, p); err == nil || !strings.Contains(err.Error(), "seeds 1-3,7,5, now 1-3") {
+	if _, _, err := Ensure(dir, p); err == nil || !strings.Contains(err.Error(), "seeds 1-3,7,5, now 1-3") {
 		t.Errorf("fewer seeds than recorded: %v", err)
 	}
 	moreAndOther, _ := NewPlan("quick", mustArms(t, "baseline,randomout"), []uint64{1, 2, 3, 5, 7, 8}, map[string]string{"epochs": "3"}, false)
-	if _, err := Ensure(dir, moreAndOther); err == nil || !strings.Contains(err.Error(), "--epochs 2, now 3") {
+	if _, _, err := Ensure(dir, moreAndOther); err == nil || !strings.Contains(err.Error(), "--epochs 2, now 3") {
 		t.Errorf("more seeds and another epoch count: %v", err)
 	}
 	if back, _ := ReadPlan(dir); !slices.Equal(back.Seeds, grown.Seeds) {
 		t.Errorf("a refused plan changed sweep.json's seeds to %v", back.Seeds)
 	}
 	os.WriteFile(filepath.Join(dir, PlanFile), []byte(`{"preset": "quick", "arms": 3}`), 0o644)
-	if _, err := Ensure(dir, p); err == nil || !strings.Contains(err.Error(), PlanFile) {
+	if _, _, err := Ensure(dir, p); err == nil || !strings.Contains(err.Error(), PlanFile) {
 		t.Errorf("damaged plan: %v", err)
 	}
 }

@@ -330,7 +330,7 @@ func TestRealSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "sw")
-	if p, err = Ensure(dir, p); err != nil {
+	if p, _, err = Ensure(dir, p); err != nil {
 		t.Fatal(err)
 	}
 	r := &Runner{Dir: dir, Plan: p, Worker: map[string]string{"device": "cpu", "threads": "1"}, Shard: All, Parallel: 2,
@@ -444,7 +444,7 @@ func TestRunnerStopsWritingWhenTakenOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "sw")
-	if p, err = Ensure(dir, p); err != nil {
+	if p, _, err = Ensure(dir, p); err != nil {
 		t.Fatal(err)
 	}
 	runDir := p.Pairs()[0].Dir(dir)

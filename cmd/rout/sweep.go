@@ -203,9 +203,12 @@ func runSweep(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("sweep: %w", err)
 	}
-	plan, err := sweep.Ensure(s.out, s.plan)
+	plan, note, err := sweep.Ensure(s.out, s.plan)
 	if err != nil {
 		return err
+	}
+	if note != "" {
+		fmt.Fprintln(c.App.ErrWriter, note)
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
