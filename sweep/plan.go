@@ -88,6 +88,13 @@ func NewPlan(preset string, arms []Arm, seeds []uint64, flags map[string]string,
 	if _, ok := norm["data-seed"]; ok && varyDataSeed {
 		return Plan{}, fmt.Errorf("flags: data-seed and vary-data-seed together: with vary-data-seed each run's data seed is its seed")
 	}
+	// The preset and flags alone first, so that a bad flag is not blamed on the first arm.
+	flagsOnly := Plan{Preset: preset, Arms: []Arm{{Name: "flags"}}, Seeds: seeds, Flags: norm, VaryDataSeed: varyDataSeed}
+	if cfg, err := flagsOnly.Config("flags", seeds[0], nil); err != nil {
+		return Plan{}, fmt.Errorf("flags: %w", err)
+	} else if err := cfg.Validate(); err != nil {
+		return Plan{}, fmt.Errorf("flags: %w", err)
+	}
 	p := Plan{Preset: preset, Arms: arms, Seeds: seeds, Flags: norm, VaryDataSeed: varyDataSeed}
 	for _, a := range arms {
 		for _, k := range WorkerKeys {

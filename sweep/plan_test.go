@@ -83,7 +83,7 @@ func TestPlanConfig(t *testing.T) {
 		{"quick", "baseline", nil, nil, false, "seeds: none given"},
 		{"quick", "baseline", []uint64{1, 1}, nil, false, "seed 1 listed twice"},
 		{"quick", "baseline", []uint64{1}, map[string]string{"device": "cpu"}, false, "device is a worker setting"},
-		{"quick", "baseline", []uint64{1}, map[string]string{"epochs": "0"}, false, `arm "baseline": setting epochs: 0, want 1 or more`},
+		{"quick", "baseline", []uint64{1}, map[string]string{"epochs": "0"}, false, `flags: setting epochs: 0, want 1 or more`},
 		{"quick", "baseline", []uint64{1}, map[string]string{"data-seed": "3"}, true, "data-seed and vary-data-seed"},
 		{"quick", "ds:data-seed=3", []uint64{1}, nil, true, `arm "ds": overrides data-seed`},
 		{"quick", "baseline,cpu:randomout=true,device=cpu", []uint64{1}, nil, false, `arm "cpu": overrides device, a worker setting`},

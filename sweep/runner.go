@@ -291,7 +291,7 @@ func finished(dir string) (bool, error) {
 		return false, nil
 	}
 	if _, err := trainer.ReadSummary(dir); err != nil {
-		return false, fmt.Errorf("%w (the run is left as it is)", err)
+		return false, fmt.Errorf("%w (the run is left as it is: remove the file to train the run again)", err)
 	}
 	return true, nil
 }

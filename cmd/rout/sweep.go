@@ -253,7 +253,10 @@ func runSweep(c *cli.Context) error {
 		fmt.Fprintf(out, "\n`rout report %s` writes report.md, report.html, runs.csv and the pictures.\n", s.out)
 	}
 	if len(res.Errors) > 0 {
-		return fmt.Errorf("sweep: %d runs stopped with errors (listed above; rerun the same command to retry them)", len(res.Errors))
+		if rerr != nil {
+			fmt.Fprintf(errw, "error: %v\n", rerr)
+		}
+		return fmt.Errorf("sweep: %d runs stopped with errors (listed above: fix what they name, then rerun the same command)", len(res.Errors))
 	}
 	return rerr
 }
@@ -298,11 +301,11 @@ func printEvent(out, errw io.Writer, dir string, plan *sweep.Plan, e sweep.Event
 	}
 }
 
-// countDone counts the plan's runs with a summary.json.
+// countDone counts the plan's runs with a readable summary.json.
 func countDone(dir string, plan *sweep.Plan) int {
 	n := 0
 	for _, p := range plan.Pairs() {
-		if _, err := os.Stat(p.Dir(dir) + "/" + trainer.SummaryFile); err == nil {
+		if _, err := trainer.ReadSummary(p.Dir(dir)); err == nil {
 			n++
 		}
 	}
