@@ -259,7 +259,7 @@ func (r *Runner) runClaimed(ctx context.Context, p Pair, dir string, cl *Claim, 
 		return Event{Kind: Failed, Err: err}
 	}
 	resume := trainer.HasCheckpoint(dir)
-	if _, err := trainer.ClearUnstarted(dir); err != nil {
+	if _, err := trainer.ClearLeftovers(dir); err != nil {
 		return Event{Kind: Failed, Err: err}
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)

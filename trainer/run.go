@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"rout/data"
+	"rout/internal/atomicfile"
 	"rout/net"
 )
 
@@ -94,12 +95,16 @@ func HasCheckpoint(out string) bool {
 	return err == nil
 }
 
-// ClearUnstarted removes the partial record (config.json, metrics.jsonl) of a run stopped before
-// its first checkpoint, which can be neither resumed nor kept, so that the run can start afresh
-// in folder out. It reports whether there was such a record. A folder with a checkpoint or a
-// summary is left alone. The caller must hold the folder (a sweep claim), since the record may
-// also be a live run's that has not reached its first checkpoint yet.
-func ClearUnstarted(out string) (bool, error) {
+// ClearLeftovers removes what killed runs leave in folder out that can be neither resumed nor
+// kept: the temporary files of interrupted writes, and the partial record (config.json,
+// metrics.jsonl) of a run stopped before its first checkpoint, so that the run can start afresh.
+// It reports whether there was such a record; a folder with a checkpoint or a summary keeps its
+// record. The caller must hold the folder (a sweep claim), since the same files may also be a
+// live run's.
+func ClearLeftovers(out string) (bool, error) {
+	if err := atomicfile.RemoveTemps(out, CheckpointFile, SummaryFile, ConfigFile, MetricsFile); err != nil {
+		return false, err
+	}
 	for _, f := range []string{CheckpointFile, SummaryFile} {
 		if _, err := os.Stat(filepath.Join(out, f)); !errors.Is(err, fs.ErrNotExist) {
 			return false, nil

@@ -93,12 +93,10 @@ func runTrain(c *cli.Context) error {
 	}
 	defer cl.Release()
 	cl.StartHeartbeat(func() { cancel(sweep.ErrClaimLost) })
-	if !c.Bool("resume") {
-		if cleared, err := trainer.ClearUnstarted(out); err != nil {
-			return fmt.Errorf("train: %s: %w", out, err)
-		} else if cleared {
-			fmt.Fprintf(c.App.ErrWriter, "%s held a run stopped before its first checkpoint: starting it afresh\n", out)
-		}
+	if cleared, err := trainer.ClearLeftovers(out); err != nil {
+		return fmt.Errorf("train: %s: %w", out, err)
+	} else if cleared {
+		fmt.Fprintf(c.App.ErrWriter, "%s held a run stopped before its first checkpoint: starting it afresh\n", out)
 	}
 	prog := newProgress(c.App.ErrWriter)
 	opts := []trainer.Option{trainer.WithVersion(version), trainer.WithObserver(prog), trainer.WithGuard(cl.Check)}

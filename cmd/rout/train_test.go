@@ -200,6 +200,8 @@ func TestTrainFolderInUseAndUnstarted(t *testing.T) {
 	// What a run killed before its first checkpoint leaves.
 	os.WriteFile(filepath.Join(dir, trainer.ConfigFile), []byte("{}\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, trainer.MetricsFile), []byte(`{"kind":"log","step":3}`+"\n"), 0o644)
+	tmp := filepath.Join(dir, "."+trainer.CheckpointFile+".tmp1234") // a write killed half-way
+	os.WriteFile(tmp, []byte("half a checkpoint"), 0o644)
 	if _, _, _, err := runCtx(context.Background(), "train", "--out", dir, "--resume"); err == nil || !strings.Contains(err.Error(), "holds no checkpoint to resume") {
 		t.Errorf("resume without a checkpoint: %v", err)
 	}
@@ -212,5 +214,8 @@ func TestTrainFolderInUseAndUnstarted(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, sweep.ClaimFile)); !os.IsNotExist(err) {
 		t.Errorf("the claim was not released: %v", err)
+	}
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Errorf("the temporary file of a killed write was left: %v", err)
 	}
 }

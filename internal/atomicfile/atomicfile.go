@@ -41,6 +41,24 @@ func Create(path string, data []byte) error {
 	return nil
 }
 
+// RemoveTemps removes from dir the temporary files that writes of the named files left behind
+// when their process was killed mid-write. Call it only while no live process writes those
+// names there (a live write's temporary file looks the same).
+func RemoveTemps(dir string, names ...string) error {
+	for _, name := range names {
+		temps, err := filepath.Glob(filepath.Join(dir, "."+name+".tmp*"))
+		if err != nil {
+			return fmt.Errorf("removing temporary files of %s: %w", name, err)
+		}
+		for _, t := range temps {
+			if err := os.Remove(t); err != nil && !os.IsNotExist(err) {
+				return fmt.Errorf("removing a temporary file: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
 // SyncDir makes a folder's entries durable; best effort, since some file systems refuse.
 func SyncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {

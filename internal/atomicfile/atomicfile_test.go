@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -53,5 +54,26 @@ func TestCreateRefusesAnExistingFile(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Fatalf("folder holds %d entries, want only the claim", len(entries))
+	}
+}
+
+// TestRemoveTemps removes the temporary files of the named files only.
+func TestRemoveTemps(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{".summary.json.tmp1", ".summary.json.tmp22", ".claim.tmp3", "summary.json", ".summary.jsonx"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := RemoveTemps(dir, "summary.json", "config.json"); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if got := strings.Join(left, " "); got != ".claim.tmp3 .summary.jsonx summary.json" {
+		t.Errorf("left %q", got)
 	}
 }
