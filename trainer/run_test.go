@@ -744,3 +744,34 @@ func TestResumeRefusesDamagedMetrics(t *testing.T) {
 	}
 	mustRun(t, cfg, dir, Resume())
 }
+
+// TestProvenanceKeepsEarlierSegments: each resume replaces config.json, and its provenance keeps
+// where and when the earlier stretches of the run ran.
+func TestProvenanceKeepsEarlierSegments(t *testing.T) {
+	cfg := tinyConfig()
+	dir := t.TempDir()
+	for i, k := range []int{5, 9} {
+		ctx, cancel := context.WithCancel(context.Background())
+		opts := []Option{WithDataset(tinyData), WithObserver(&cancelAt{k, cancel})}
+		if i > 0 {
+			opts = append(opts, Resume())
+		}
+		_, err := Run(ctx, cfg, dir, opts...)
+		cancel()
+		if !errors.Is(err, ErrInterrupted) {
+			t.Fatalf("kill at %d: %v", k, err)
+		}
+	}
+	mustRun(t, cfg, dir, Resume())
+	var cf configFile
+	readJSON(t, filepath.Join(dir, ConfigFile), &cf)
+	p := cf.Provenance
+	if p.Resumed == nil || *p.Resumed != 9 || len(p.Earlier) != 2 || p.Earlier[0].FromStep != 0 || p.Earlier[1].FromStep != 5 {
+		t.Fatalf("provenance resumed from %v with earlier segments %+v; want 9, and segments from 0 and 5", p.Resumed, p.Earlier)
+	}
+	for _, s := range p.Earlier {
+		if s.StartTime == "" || s.Hostname == "" || len(s.Backend) == 0 {
+			t.Errorf("segment %+v lacks its start time, host or backend", s)
+		}
+	}
+}

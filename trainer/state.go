@@ -214,6 +214,46 @@ type provenance struct {
 		WatchedLayers int    `json:"watched_layers"`
 	} `json:"model"`
 	StepsPerEpoch int `json:"steps_per_epoch"`
+	// Earlier are the run's earlier segments, oldest first: each resume replaces config.json,
+	// and a run that moved between machines or devices would otherwise seem to have run on its
+	// last one alone.
+	Earlier []segment `json:"earlier_segments,omitempty"`
+}
+
+// segment is where and with what one stretch of a run (a start, or a resume) ran.
+type segment struct {
+	FromStep  int               `json:"from_step"`
+	StartTime string            `json:"start_time"`
+	Hostname  string            `json:"hostname"`
+	Version   string            `json:"rout_version"`
+	Commit    string            `json:"commit,omitempty"`
+	Backend   map[string]string `json:"backend"`
+}
+
+// segment is this provenance's own stretch of the run.
+func (p provenance) segment() segment {
+	from := 0
+	if p.Resumed != nil {
+		from = *p.Resumed
+	}
+	return segment{FromStep: from, StartTime: p.StartTime, Hostname: p.Hostname, Version: p.Version, Commit: p.Commit, Backend: p.Backend}
+}
+
+// earlierSegments reads the segments a resumed run's config.json records (its own included), so
+// that the new config.json keeps them. A config.json that does not read (a run killed while it
+// was written long ago, edited by hand) loses that history, not the run.
+func earlierSegments(out string) []segment {
+	b, err := os.ReadFile(filepath.Join(out, ConfigFile))
+	if err != nil {
+		return nil
+	}
+	var old struct {
+		Provenance provenance `json:"provenance"`
+	}
+	if json.Unmarshal(b, &old) != nil || old.Provenance.StartTime == "" {
+		return nil
+	}
+	return append(old.Provenance.Earlier, old.Provenance.segment())
 }
 
 func newProvenance(r *run, ck *checkpoint) provenance {
@@ -244,6 +284,7 @@ func newProvenance(r *run, ck *checkpoint) provenance {
 	if ck != nil {
 		s := ck.state.Step
 		p.Resumed = &s
+		p.Earlier = earlierSegments(r.out)
 	}
 	p.Backend = r.b.Provenance()
 	p.Data.Name, p.Data.Source, p.Data.Classes = r.ds.Name, r.ds.Source, r.ds.Classes
