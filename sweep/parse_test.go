@@ -30,7 +30,7 @@ func TestParseSeeds(t *testing.T) {
 		"":          "empty list",
 		"1,,2":      "empty item",
 		"a":         `"a" is not a non-negative integer`,
-		"-1":        `"" is not`,
+		"-1":        `"-1": seeds are non-negative integers (a range is LO-HI)`,
 		"3-":        `"" is not`,
 		"5-3":       "goes backwards",
 		"1-3,2":     "seed 2 listed twice",

@@ -30,6 +30,9 @@ func ParseSeeds(s string) ([]uint64, error) {
 		if item == "" {
 			return nil, fmt.Errorf("seeds %q: empty item between commas", s)
 		}
+		if strings.HasPrefix(item, "-") {
+			return nil, fmt.Errorf("seeds %q: %q: seeds are non-negative integers (a range is LO-HI)", s, item)
+		}
 		lo, hi, isRange := strings.Cut(item, "-")
 		first, err := parseSeed(s, lo)
 		if err != nil {
