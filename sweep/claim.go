@@ -63,8 +63,8 @@ type Claimer struct {
 
 // NewClaimer is a claimer for this process, as worker (its shard), with the given timings.
 func NewClaimer(worker string, timeout, heartbeat time.Duration) (*Claimer, error) {
-	if heartbeat <= 0 || timeout <= heartbeat {
-		return nil, fmt.Errorf("claims: timeout %v must exceed the heartbeat %v (which must be positive)", timeout, heartbeat)
+	if heartbeat <= 0 || timeout < 2*heartbeat {
+		return nil, fmt.Errorf("claims: timeout %v must be at least twice the heartbeat %v (which must be positive): a live worker's claim is up to one heartbeat old", timeout, heartbeat)
 	}
 	host, err := os.Hostname()
 	if err != nil {

@@ -188,8 +188,8 @@ func parseSweep(c *cli.Context, getenv func(string) string) (sweepSetup, error) 
 			return s, fmt.Errorf("--shard-count %d without a shard index: give --shard I/N, or run as a Kubernetes Indexed Job (JOB_COMPLETION_INDEX)", count)
 		}
 	}
-	if c.Duration("heartbeat") <= 0 || c.Duration("claim-timeout") <= c.Duration("heartbeat") {
-		return s, fmt.Errorf("--claim-timeout %v must exceed --heartbeat %v (which must be positive)", c.Duration("claim-timeout"), c.Duration("heartbeat"))
+	if c.Duration("heartbeat") <= 0 || c.Duration("claim-timeout") < 2*c.Duration("heartbeat") {
+		return s, fmt.Errorf("--claim-timeout %v must be at least twice --heartbeat %v (which must be positive): a live worker's claim is up to one heartbeat old", c.Duration("claim-timeout"), c.Duration("heartbeat"))
 	}
 	return s, nil
 }
