@@ -207,6 +207,18 @@ func (c *cancelAt) Step(step int) {
 	}
 }
 
+// killAt runs cfg into dir until it is interrupted after step (resuming it with Resume among
+// opts), as Ctrl-C would, and checks that it reports the interruption.
+func killAt(t *testing.T, cfg Config, dir string, step int, opts ...Option) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := Run(ctx, cfg, dir, append([]Option{WithDataset(tinyData), WithObserver(&cancelAt{step, cancel})}, opts...)...)
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("kill at %d: err %v, want ErrInterrupted", step, err)
+	}
+}
+
 // TestKillAndResume interrupts runs at several points (mid-interval, on a log step, on an epoch
 // boundary), resumes them, and checks that the final weights, optimiser state, counters and
 // metrics equal an uninterrupted run's.
@@ -517,13 +529,7 @@ func TestResumeAtMaxSteps(t *testing.T) {
 	wantMetrics := readMetrics(t, ref)
 
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	full := tinyConfig()
-	_, err := Run(ctx, full, dir, WithDataset(tinyData), WithObserver(&cancelAt{7, cancel}))
-	cancel()
-	if !errors.Is(err, ErrInterrupted) {
-		t.Fatalf("kill at 7: err %v, want ErrInterrupted", err)
-	}
+	killAt(t, tinyConfig(), dir, 7)
 	for range 2 {
 		got, err := Run(context.Background(), cfg, dir, WithDataset(tinyData), Resume())
 		if err != nil {
@@ -550,7 +556,7 @@ func TestResumeAtMaxSteps(t *testing.T) {
 
 	before, _ := os.ReadFile(filepath.Join(dir, ConfigFile))
 	cfg.MaxSteps = 5
-	_, err = Run(context.Background(), cfg, dir, WithDataset(tinyData), Resume())
+	_, err := Run(context.Background(), cfg, dir, WithDataset(tinyData), Resume())
 	if err == nil || !strings.Contains(err.Error(), "max-steps: 5 is below the checkpoint's step 7") {
 		t.Errorf("resume with max-steps 5 at step 7: %v, want an error", err)
 	}
@@ -658,12 +664,7 @@ func TestResumeAtMaxStepsAfterAFailedCheckpoint(t *testing.T) {
 	wantMetrics := readMetrics(t, ref)
 
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	_, err := Run(ctx, tinyConfig(), dir, WithDataset(tinyData), WithObserver(&cancelAt{7, cancel}))
-	cancel()
-	if !errors.Is(err, ErrInterrupted) {
-		t.Fatalf("kill at 7: err %v, want ErrInterrupted", err)
-	}
+	killAt(t, tinyConfig(), dir, 7)
 	full := errors.New("disk full")
 	calls := 0
 	guard := func() error { // config.json, the epoch line, then the checkpoint
@@ -719,12 +720,7 @@ func TestGuardStopsWithoutWriting(t *testing.T) {
 func TestResumeRefusesDamagedMetrics(t *testing.T) {
 	cfg := tinyConfig()
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	_, err := Run(ctx, cfg, dir, WithDataset(tinyData), WithObserver(&cancelAt{12, cancel}))
-	cancel()
-	if !errors.Is(err, ErrInterrupted) {
-		t.Fatalf("kill at 12: err %v", err)
-	}
+	killAt(t, cfg, dir, 12)
 	path := filepath.Join(dir, MetricsFile)
 	b, _ := os.ReadFile(path)
 	lines := strings.SplitAfter(string(b), "\n")
@@ -734,7 +730,7 @@ func TestResumeRefusesDamagedMetrics(t *testing.T) {
 	if err := os.WriteFile(path, []byte("garbage\n"+strings.Join(lines[1:], "")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Run(context.Background(), cfg, dir, WithDataset(tinyData), Resume())
+	_, err := Run(context.Background(), cfg, dir, WithDataset(tinyData), Resume())
 	if err == nil || !strings.Contains(err.Error(), path+": line 1 is not a metrics record") {
 		t.Fatalf("resume over a damaged first line: %v, want an error naming the file and line", err)
 	}
@@ -750,18 +746,8 @@ func TestResumeRefusesDamagedMetrics(t *testing.T) {
 func TestProvenanceKeepsEarlierSegments(t *testing.T) {
 	cfg := tinyConfig()
 	dir := t.TempDir()
-	for i, k := range []int{5, 9} {
-		ctx, cancel := context.WithCancel(context.Background())
-		opts := []Option{WithDataset(tinyData), WithObserver(&cancelAt{k, cancel})}
-		if i > 0 {
-			opts = append(opts, Resume())
-		}
-		_, err := Run(ctx, cfg, dir, opts...)
-		cancel()
-		if !errors.Is(err, ErrInterrupted) {
-			t.Fatalf("kill at %d: %v", k, err)
-		}
-	}
+	killAt(t, cfg, dir, 5)
+	killAt(t, cfg, dir, 9, Resume())
 	mustRun(t, cfg, dir, Resume())
 	var cf configFile
 	readJSON(t, filepath.Join(dir, ConfigFile), &cf)
