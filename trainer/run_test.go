@@ -517,19 +517,26 @@ func TestSGDTrains(t *testing.T) {
 	}
 }
 
+// stoppedMidEpoch runs tinyConfig stopped by --max-steps 7 (mid-epoch) for reference, and the
+// same run without the limit killed at step 7 into dir: cfg is the config with the limit.
+func stoppedMidEpoch(t *testing.T) (cfg Config, want Summary, wantMetrics []Record, dir string) {
+	t.Helper()
+	cfg = tinyConfig() // 20 steps per epoch
+	cfg.MaxSteps = 7
+	ref := t.TempDir()
+	want = mustRun(t, cfg, ref)
+	wantMetrics = readMetrics(t, ref)
+	dir = t.TempDir()
+	killAt(t, tinyConfig(), dir, 7)
+	return cfg, want, wantMetrics, dir
+}
+
 // TestResumeAtMaxSteps: a run interrupted mid-epoch and resumed with --max-steps at the
 // checkpoint's step makes the evaluation --max-steps promises (the summary and metrics equal a
 // run stopped there by --max-steps, and resuming once more adds no line); a --max-steps below
 // the checkpoint's step is an error that leaves the run alone.
 func TestResumeAtMaxSteps(t *testing.T) {
-	cfg := tinyConfig() // 20 steps per epoch
-	cfg.MaxSteps = 7
-	ref := t.TempDir()
-	want := mustRun(t, cfg, ref)
-	wantMetrics := readMetrics(t, ref)
-
-	dir := t.TempDir()
-	killAt(t, tinyConfig(), dir, 7)
+	cfg, want, wantMetrics, dir := stoppedMidEpoch(t)
 	for range 2 {
 		got, err := Run(context.Background(), cfg, dir, WithDataset(tinyData), Resume())
 		if err != nil {
@@ -657,14 +664,7 @@ func TestEvalKeepsTheTrainedImageSize(t *testing.T) {
 // the same). The next resume must still evaluate (the checkpoint says it has not), and the
 // metrics must hold that epoch line once, as an uninterrupted run's do.
 func TestResumeAtMaxStepsAfterAFailedCheckpoint(t *testing.T) {
-	cfg := tinyConfig() // 20 steps per epoch
-	cfg.MaxSteps = 7
-	ref := t.TempDir()
-	want := mustRun(t, cfg, ref)
-	wantMetrics := readMetrics(t, ref)
-
-	dir := t.TempDir()
-	killAt(t, tinyConfig(), dir, 7)
+	cfg, want, wantMetrics, dir := stoppedMidEpoch(t)
 	full := errors.New("disk full")
 	calls := 0
 	guard := func() error { // config.json, the epoch line, then the checkpoint
