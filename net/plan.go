@@ -85,7 +85,7 @@ func newPlan(spec *Spec, in [3]int, classes int) (*plan, error) {
 	}
 	p := &plan{spec: spec, classes: classes, summary: &Summary{Spec: spec, In: in, Classes: classes}}
 	var index uint32
-	top, out, err := p.seq(spec.Layers, in, "", 0, "", &index)
+	top, out, err := p.seq(spec.Layers, in, "", 0, "", &index, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", spec.Name, err)
 	}
@@ -103,8 +103,13 @@ func newPlan(spec *Spec, in [3]int, classes int) (*plan, error) {
 
 // seq plans a sequence of layers reading shape in. prefix is the enclosing block's name plus ".";
 // where locates the sequence in error messages.
-func (p *plan) seq(ls []LayerSpec, in [3]int, prefix string, depth int, where string, index *uint32) ([]*node, [3]int, error) {
-	names := autoNames(ls, prefix == "")
+// taken holds the names already given in the enclosing block (nil: a fresh set), since the
+// branches of a block share one namespace.
+func (p *plan) seq(ls []LayerSpec, in [3]int, prefix string, depth int, where string, index *uint32, taken map[string]bool) ([]*node, [3]int, error) {
+	if taken == nil {
+		taken = explicitNames(ls)
+	}
+	names := autoNames(ls, prefix == "", taken)
 	var nodes []*node
 	for i := range ls {
 		l := &ls[i]
@@ -145,16 +150,25 @@ func (p *plan) seq(ls []LayerSpec, in [3]int, prefix string, depth int, where st
 	return nodes, in, nil
 }
 
-// autoNames names the unnamed layers of a block: at the top level "conv1", "maxpool2", ... (the
-// count of that type so far), inside a branch "3x3" for a conv and the type otherwise; a name
-// already taken gets "_2", "_3", ...
-func autoNames(ls []LayerSpec, top bool) []string {
+// explicitNames is the set of the names given in the files to the layers of the sequences
+// (one sequence, or the branches of a block).
+func explicitNames(seqs ...[]LayerSpec) map[string]bool {
 	taken := map[string]bool{}
-	for _, l := range ls {
-		if l.Name != "" {
-			taken[l.Name] = true
+	for _, ls := range seqs {
+		for _, l := range ls {
+			if l.Name != "" {
+				taken[l.Name] = true
+			}
 		}
 	}
+	return taken
+}
+
+// autoNames names the unnamed layers of a sequence: at the top level "conv1", "maxpool2", ...
+// (the count of that type so far), inside a branch "3x3" for a conv and the type otherwise; a
+// name already in taken (the block's explicit names and those given so far, in any of its
+// branches) gets "_2", "_3", ... Every name given is added to taken.
+func autoNames(ls []LayerSpec, top bool, taken map[string]bool) []string {
 	names := make([]string, len(ls))
 	count := map[string]int{}
 	for i, l := range ls {
@@ -275,9 +289,10 @@ func (p *plan) planPool(n *node, l *LayerSpec) error {
 
 func (p *plan) planConcat(n *node, l *LayerSpec, depth int, loc string, index *uint32) error {
 	var hw [2]int
+	taken := explicitNames(l.Branches...)
 	for b, br := range l.Branches {
 		where := fmt.Sprintf("%s branch %d ", loc, b+1)
-		nodes, out, err := p.seq(br, n.in, n.name+".", depth+1, where, index)
+		nodes, out, err := p.seq(br, n.in, n.name+".", depth+1, where, index, taken)
 		if err != nil {
 			return err
 		}

@@ -426,9 +426,20 @@ func checkLayers(ls []LayerSpec, where string) error {
 			if len(l.Branches) == 0 {
 				return fmt.Errorf("%s: concat without branches", loc)
 			}
+			// A block's branches share one namespace: their layers are all named BLOCK.NAME.
+			first := map[string]int{}
 			for b, br := range l.Branches {
 				if err := checkLayers(br, fmt.Sprintf("%s branch %d ", loc, b+1)); err != nil {
 					return err
+				}
+				for _, bl := range br {
+					if bl.Name == "" {
+						continue
+					}
+					if a, ok := first[bl.Name]; ok && a != b {
+						return fmt.Errorf("%s: name %q is used in branches %d and %d (a block's layers share one namespace)", loc, bl.Name, a+1, b+1)
+					}
+					first[bl.Name] = b
 				}
 			}
 		}

@@ -240,6 +240,40 @@ func writeFile(t *testing.T, name, text string) string {
 	return path
 }
 
+// TestBranchNamesShareTheBlock: an unnamed layer in one branch does not take the name given to
+// a layer of another branch (the README's example block: an explicit "1x1" in the first branch
+// and an unnamed 1x1 conv after the pool), nor one generated in an earlier branch.
+func TestBranchNamesShareTheBlock(t *testing.T) {
+	s, err := ParseSpec([]byte(`input = [3, 8, 8]
+[[layer]]
+type = "concat"
+name = "s1"
+branches = [
+  [{ type = "maxpool", kernel = 3, stride = 1, pad = 1 }, { type = "conv", filters = 2, kernel = 1 }],
+  [{ type = "conv", name = "1x1", filters = 2, kernel = 1 }],
+  [{ type = "conv", filters = 2, kernel = 1 }],
+  [{ type = "maxpool", kernel = 3, stride = 1, pad = 1 }],
+]
+[[layer]]
+type = "dense"
+`), "names.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Summarize(s, s.Input, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range sum.Layers {
+		names = append(names, l.Name)
+	}
+	want := "s1 s1.maxpool s1.1x1_2 s1.1x1 s1.1x1_3 s1.maxpool_2 dense1"
+	if got := strings.Join(names, " "); got != want {
+		t.Errorf("names %s, want %s", got, want)
+	}
+}
+
 func TestUserSpecRoundTrip(t *testing.T) {
 	path := writeFile(t, "mine.toml", userSpec)
 	s, err := LoadSpec(path)
@@ -347,6 +381,7 @@ func TestBadSpecs(t *testing.T) {
 		{"bad layer init", "[[layer]]\ntype = \"conv\"\nfilters = 3\nkernel = 3\ninit = \"uniform:-1\"\n" + dense, "layer 1: init"},
 		{"bad act", "[[layer]]\ntype = \"conv\"\nfilters = 3\nkernel = 3\nact = \"tanh\"\n" + dense, `act = "tanh"`},
 		{"duplicate name", "[[layer]]\ntype = \"relu\"\nname = \"a\"\n[[layer]]\ntype = \"relu\"\nname = \"a\"\n" + dense, `name "a" is used twice`},
+		{"name in two branches", conv + "[[layer]]\ntype = \"concat\"\nname = \"s1\"\nbranches = [[{ type = \"relu\", name = \"a\" }], [{ type = \"relu\", name = \"a\" }]]\n" + dense, `layer 2 (s1): name "a" is used in branches 1 and 2`},
 		{"dotted name", "[[layer]]\ntype = \"relu\"\nname = \"a.b\"\n" + dense, `name "a.b"`},
 		{"no layers", "name = \"x\"\n", "no layers"},
 		{"bad input", "input = [3, 28]\n" + conv + dense, "input = [3 28]"},
