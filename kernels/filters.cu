@@ -46,7 +46,8 @@ extern "C" __global__ void filter_norms(const int* table, int groups, int filter
 }
 
 // mark_below: mask[f] = norms[f] < tau (times the group's mean norm when relative: the mean
-// summed in double, rounded to float, then one float multiply, as the CPU does), and
+// summed in double, rounded to float, then one float multiply, as the CPU does; a group whose
+// mean is zero is marked whole when tau > 0, since every filter of it is dead), and
 // counts[g] += the number marked in group g (counts may be null). One block per group, so each
 // count is added once, by one thread: no atomics and no order dependence.
 extern "C" __global__ void mark_below(const int* table, const float* norms, float* mask, float* counts,
@@ -55,6 +56,7 @@ extern "C" __global__ void mark_below(const int* table, const float* norms, floa
 	const int* g = table + ROUT_GROUP_WORDS * blockIdx.x;
 	int first = g[ROUT_G_FIRST], n = g[ROUT_G_FILTERS];
 	float limit = tau;
+	int all_dead = 0;
 	if (relative) {
 		double s = 0.0;
 		for (int k = threadIdx.x; k < n; k += blockDim.x) {
@@ -62,12 +64,14 @@ extern "C" __global__ void mark_below(const int* table, const float* norms, floa
 		}
 		s = block_sum(s, scratch);
 		if (n > 0) {
-			limit = __fmul_rn(tau, (float)(s / (double)n));
+			float mean = (float)(s / (double)n);
+			limit = __fmul_rn(tau, mean);
+			all_dead = tau > 0.0f && mean == 0.0f;
 		}
 	}
 	double marked = 0.0;
 	for (int k = threadIdx.x; k < n; k += blockDim.x) {
-		float m = norms[first + k] < limit ? 1.0f : 0.0f;
+		float m = (norms[first + k] < limit || all_dead) ? 1.0f : 0.0f;
 		mask[first + k] = m;
 		marked += (double)m;
 	}

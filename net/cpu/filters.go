@@ -54,7 +54,8 @@ func (b *Backend) FilterNorms(ft *net.FilterTable, grads, norms *net.Tensor, kin
 
 // MarkBelow sets mask[f] = 1 where norms[f] < Tau, else 0, and adds each group's count to counts.
 // With Relative the threshold is Tau * mean, where mean is the group's mean norm summed in
-// float64 and rounded to float32, and the product is a float32 multiply.
+// float64 and rounded to float32, and the product is a float32 multiply; a group whose mean is
+// zero (every filter dead) is marked whole when Tau > 0, where the product alone would mark none.
 func (b *Backend) MarkBelow(ft *net.FilterTable, norms, mask, counts *net.Tensor, th net.Threshold) {
 	nv := checkFilters("mark below", ft, norms, 1)
 	mv := checkFilters("mark below", ft, mask, 1)
@@ -65,19 +66,20 @@ func (b *Backend) MarkBelow(ft *net.FilterTable, norms, mask, counts *net.Tensor
 	f := 0
 	for gi := range ft.Groups {
 		g := &ft.Groups[gi]
-		tau := th.Tau
+		tau, allDead := th.Tau, false
 		if th.Relative {
 			var s float64
 			for _, v := range nv[f : f+g.Filters] {
 				s += float64(v)
 			}
 			if g.Filters > 0 {
-				tau = th.Tau * float32(s/float64(g.Filters))
+				mean := float32(s / float64(g.Filters))
+				tau, allDead = th.Tau*mean, th.Tau > 0 && mean == 0
 			}
 		}
 		marked := 0
 		for k := 0; k < g.Filters; k++ {
-			if nv[f] < tau {
+			if nv[f] < tau || allDead {
 				mv[f] = 1
 				marked++
 			} else {

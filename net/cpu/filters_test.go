@@ -75,6 +75,15 @@ func TestMarkBelow(t *testing.T) {
 	b.MarkBelow(ft, norms, mask, counts, net.Threshold{Tau: 0.9, Relative: true})
 	near(t, "relative mask", get64(b, mask), []float64{1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 0)
 	near(t, "relative counts", get64(b, counts), []float64{6, 7, 11}, 0)
+
+	// A group whose every filter is dead has mean 0: relative marks it whole (tau > 0), where
+	// 0 < 0.9 * 0 alone would mark none; tau 0 still marks nothing.
+	b.Upload(norms, []float32{0, 0, 0, 0, 0, 0, 10, 10, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1})
+	b.MarkBelow(ft, norms, mask, counts, net.Threshold{Tau: 0.9, Relative: true})
+	near(t, "relative all-dead mask", get64(b, mask), []float64{1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 0)
+	near(t, "relative all-dead counts", get64(b, counts), []float64{10, 9, 11}, 0)
+	b.MarkBelow(ft, norms, mask, counts, net.Threshold{Tau: 0, Relative: true})
+	near(t, "relative tau 0 counts", get64(b, counts), []float64{10, 9, 11}, 0)
 }
 
 func TestRedrawFilters(t *testing.T) {

@@ -499,8 +499,13 @@ func TestFilterNormsMarkBelow(t *testing.T) {
 		e.g.FilterNorms(ft, grads.g, norms.g, kind)
 		e.c.FilterNorms(ft, grads.c, norms.c, kind)
 		e.check(fmt.Sprintf("norms (kind %d)", kind), norms, sums64)
-		// Decide on the CPU's norms on both sides, so that the decision is tested exactly.
-		e.set(norms, download(t, e.c, norms.c))
+		// Decide on the CPU's norms on both sides, so that the decision is tested exactly; the
+		// first group's filters all dead as well, the case a relative threshold must still mark.
+		nv := download(t, e.c, norms.c)
+		for i := range ft.Groups[0].Filters {
+			nv[i] = 0
+		}
+		e.set(norms, nv)
 		for _, th := range []net.Threshold{{Tau: 1e-30}, {Tau: 0.9, Relative: true}, {Tau: 2}} {
 			mask := e.tensor(ft.Filters, 1, 1, 1, false, 1)
 			counts := e.tensor(len(ft.Groups), 1, 1, 1, false, 0)
