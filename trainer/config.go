@@ -50,6 +50,7 @@ type Config struct {
 	Beta1       float64 `json:"beta1" cat:"optimiser" usage:"Adam's first-moment decay"`
 	Beta2       float64 `json:"beta2" cat:"optimiser" usage:"Adam's second-moment decay"`
 	Eps         float64 `json:"eps" cat:"optimiser" usage:"Adam's epsilon"`
+	MXNetEps    bool    `json:"adam-mxnet-eps" cat:"optimiser" usage:"Adam adds eps to the uncorrected sqrt(v), as MXNet's Adam in the authors' code does, not to the bias-corrected one as PyTorch's: eps acts 1/sqrt(1-beta2^t) times larger early on (31.6x at step 1)"`
 	Momentum    float64 `json:"momentum" cat:"optimiser" usage:"SGD's momentum"`
 	Nesterov    bool    `json:"nesterov" cat:"optimiser" usage:"SGD uses Nesterov momentum"`
 	WeightDecay float64 `json:"weight-decay" cat:"optimiser" usage:"L2 penalty added to every parameter's gradient (biases included)"`

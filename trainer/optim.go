@@ -38,8 +38,8 @@ func newOptimizer(b net.Backend, c *Config, params, grads *net.Tensor) (Optimize
 		if err != nil {
 			return nil, err
 		}
-		return &adam{b: b, params: params, grads: grads, m: m, v: v, h: net.AdamParams{
-			Beta1: float32(c.Beta1), Beta2: float32(c.Beta2), Eps: float32(c.Eps), WeightDecay: float32(c.WeightDecay)}}, nil
+		return &adam{b: b, params: params, grads: grads, m: m, v: v, eps: c.Eps, beta2: c.Beta2, mxnetEps: c.MXNetEps,
+			h: net.AdamParams{Beta1: float32(c.Beta1), Beta2: float32(c.Beta2), Eps: float32(c.Eps), WeightDecay: float32(c.WeightDecay)}}, nil
 	case "sgd":
 		vel, err := alloc()
 		if err != nil {
@@ -56,12 +56,20 @@ type adam struct {
 	params, grads *net.Tensor
 	m, v          *net.Tensor
 	h             net.AdamParams
+	eps, beta2    float64
+	mxnetEps      bool
 }
 
+// Update runs the backend's Adam step. MXNet's Adam, p -= lr sqrt(1-b2^t)/(1-b1^t) m/(sqrt(v) +
+// eps), is the backend's (PyTorch's) rule with eps/sqrt(1-b2^t) for eps, so --adam-mxnet-eps
+// only changes the eps passed each step.
 func (a *adam) Update(step int, lr float64) {
 	h := a.h
 	h.LR = float32(lr)
 	h.Step = step + 1
+	if a.mxnetEps {
+		h.Eps = float32(a.eps / math.Sqrt(-math.Expm1(float64(h.Step)*math.Log(a.beta2))))
+	}
 	a.b.AdamUpdate(a.params, a.grads, a.m, a.v, h)
 }
 
