@@ -261,7 +261,7 @@ func (c *Config) Validate() error {
 		{c.LRStep >= 1, "lr-step-epochs", "1 or more", c.LRStep},
 		{c.LRGamma > 0, "lr-gamma", "a positive number", c.LRGamma},
 		{c.LRMin >= 0 && c.LRMin <= c.LR, "lr-min", "a number in [0, lr]", c.LRMin},
-		{c.Tau >= 0, "tau", "0 or more", c.Tau},
+		{c.Tau == 0 || c.Tau > 0 && float32(c.Tau) > 0 && !math.IsInf(float64(float32(c.Tau)), 0), "tau", "0, or a positive number a float32 holds (1.4e-45 to 3.4e38: the norms are float32)", c.Tau},
 		{c.RandomOutEvery >= 1, "randomout-every", "1 or more", c.RandomOutEvery},
 		{c.FailMargin >= 0 && c.FailMargin <= 1, "fail-margin", "a number in [0, 1]", c.FailMargin},
 		{c.LogEvery >= 1, "log-every", "1 or more", c.LogEvery},

@@ -128,7 +128,7 @@ func TestValidate(t *testing.T) {
 		k, v string
 	}{
 		{"epochs", "0"}, {"batch", "0"}, {"lr", "0"}, {"lr", "NaN"}, {"beta2", "1"}, {"eps", "0"},
-		{"tau", "-1"}, {"randomout-every", "0"}, {"fail-margin", "2"}, {"log-every", "0"},
+		{"tau", "-1"}, {"tau", "1e-46"}, {"tau", "1e39"}, {"randomout-every", "0"}, {"fail-margin", "2"}, {"log-every", "0"},
 		{"val-fraction", "1"}, {"init", "normal:0.1"}, {"model", ""}, {"data", ""}, {"scale", "0"},
 		{"lr-min", "1"}, {"threads", "-1"}, {"crop", "-1"},
 	} {
