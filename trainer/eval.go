@@ -28,7 +28,7 @@ type EvalResult struct {
 	Split      string  `json:"split"`
 	Examples   int     `json:"examples"`
 	Step       int     `json:"step"` // the training step the checkpoint was saved at
-	Loss       float64 `json:"loss"` // mean per example
+	Loss       Number  `json:"loss"` // mean per example; null in JSON when not finite (a diverged network)
 	Acc        float64 `json:"acc"`  // fraction correct
 }
 
@@ -150,5 +150,5 @@ func Evaluate(path string, s EvalSettings, opts ...Option) (_ EvalResult, err er
 		return EvalResult{}, err
 	}
 	return EvalResult{Checkpoint: path, Data: cfg.Data, Split: s.Split, Examples: split.N, Step: ck.state.Step,
-		Loss: loss, Acc: acc}, nil
+		Loss: Number(loss), Acc: acc}, nil
 }

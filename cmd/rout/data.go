@@ -20,6 +20,8 @@ func dataCommand() *cli.Command {
 		Name:         "data",
 		Usage:        "inspect datasets and download the official ones",
 		OnUsageError: commandUsageError,
+		Action:       unknownCommand,
+		UsageText:    "rout data command [command options] [arguments...]",
 		Subcommands: []*cli.Command{
 			{
 				Name:         "inspect",
@@ -27,11 +29,15 @@ func dataCommand() *cli.Command {
 				ArgsUsage:    "SPEC (shapes, shapes:SEED, cifar10[:PATH], cifar100[:PATH], cifar100-coarse[:PATH], mnist[:PATH], fashion-mnist[:PATH], folder:PATH)",
 				OnUsageError: commandUsageError,
 				Action: func(c *cli.Context) error {
-					if c.NArg() != 1 {
-						return usageError{fmt.Errorf("data inspect: want one dataset spec, got %d arguments", c.NArg())}
+					args, err := interspersedFlags(c)
+					if err != nil {
+						return usageError{fmt.Errorf("data inspect: %w", err)}
+					}
+					if len(args) != 1 {
+						return usageError{fmt.Errorf("data inspect: want one dataset spec, got %d arguments", len(args))}
 					}
 					start := time.Now()
-					d, err := data.Open(c.Args().First())
+					d, err := data.Open(args[0])
 					if err != nil {
 						return err
 					}

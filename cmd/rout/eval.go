@@ -44,6 +44,16 @@ func runEval(c *cli.Context) error {
 	default:
 		return usageError{fmt.Errorf("eval: --device %q: want auto, cpu or gpu", d)}
 	}
+	switch s := c.String("split"); s {
+	case "test", "train", "val":
+	default:
+		return usageError{fmt.Errorf("eval: --split %q: want test, train or val", s)}
+	}
+	for _, f := range []string{"batch", "threads"} {
+		if c.Int(f) < 0 {
+			return usageError{fmt.Errorf("eval: --%s %d: want 0 or more", f, c.Int(f))}
+		}
+	}
 	path := args[0]
 	if !strings.HasSuffix(path, ".safetensors") {
 		path = strings.TrimSuffix(path, "/") + "/" + trainer.CheckpointFile
@@ -54,11 +64,14 @@ func runEval(c *cli.Context) error {
 		return fmt.Errorf("eval: %w", err)
 	}
 	if c.Bool("json") {
-		b, _ := json.Marshal(res)
+		b, err := json.Marshal(res)
+		if err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
 		fmt.Fprintln(c.App.Writer, string(b))
 		return nil
 	}
 	fmt.Fprintf(c.App.Writer, "%s split of %s: accuracy %.2f%% (%d examples), loss %.4f; checkpoint at step %d\n",
-		res.Split, res.Data, 100*res.Acc, res.Examples, res.Loss, res.Step)
+		res.Split, res.Data, 100*res.Acc, res.Examples, float64(res.Loss), res.Step)
 	return nil
 }

@@ -37,6 +37,7 @@ func newApp() *cli.App {
 			benchCommand(),
 			infoCommand(),
 		},
+		Action: unknownCommand,
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
 			return usageError{err}
 		},
@@ -48,7 +49,7 @@ type usageError struct{ error }
 
 func main() {
 	err := newApp().Run(os.Args)
-	if err == nil {
+	if err == nil || errors.Is(err, errHelpShown) {
 		os.Exit(exitOK)
 	}
 	fmt.Fprintln(os.Stderr, "rout:", err)

@@ -16,6 +16,8 @@ func modelCommand() *cli.Command {
 		Name:         "model",
 		Usage:        "inspect network specs (built-in models or your own TOML files)",
 		OnUsageError: commandUsageError,
+		Action:       unknownCommand,
+		UsageText:    "rout model command [command options] [arguments...]",
 		Subcommands: []*cli.Command{
 			{
 				Name:         "summary",

@@ -40,3 +40,32 @@ func TestEveryCommandMarksBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestCommandLineMistakes: an unknown command or subcommand, a flag after a command's argument
+// and an out-of-range eval setting are usage errors (exit 2) that say what is wrong, and --help
+// after an argument shows the help instead of running the command.
+func TestCommandLineMistakes(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bogus"}, `unknown command "bogus" (commands: model, data, train`},
+		{[]string{"data", "bogus"}, `unknown command "bogus" (commands: inspect, get`},
+		{[]string{"model", "bogus"}, `unknown command "bogus" (commands: summary, list`},
+		{[]string{"data", "inspect", "shapes", "--bogus"}, "flag provided but not defined: --bogus"},
+		{[]string{"eval", "run", "--split", "bogus"}, `--split "bogus": want test, train or val`},
+		{[]string{"eval", "run", "--batch", "-1"}, "--batch -1: want 0 or more"},
+	} {
+		_, _, _, err := runCtx(context.Background(), c.args...)
+		var ue usageError
+		if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("rout %s: %v, want a usage error containing %q", strings.Join(c.args, " "), err, c.want)
+		}
+	}
+	for _, args := range [][]string{{"model", "summary", "convnet-small", "--help"}, {"data", "inspect", "shapes", "-h"}} {
+		stdout, _, _, err := runCtx(context.Background(), args...)
+		if !errors.Is(err, errHelpShown) || !strings.Contains(stdout, "USAGE:") || strings.Contains(stdout, "conv1") || strings.Contains(stdout, "loaded in") {
+			t.Errorf("rout %s: err %v, printed %q; want the help only", strings.Join(args, " "), err, stdout)
+		}
+	}
+}
