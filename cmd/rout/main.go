@@ -47,6 +47,8 @@ func newApp() *cli.App {
 // usageError marks an error in the command line itself.
 type usageError struct{ error }
 
+func (u usageError) Unwrap() error { return u.error }
+
 func main() {
 	err := newApp().Run(os.Args)
 	if err == nil || errors.Is(err, errHelpShown) {
