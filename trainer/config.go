@@ -361,17 +361,22 @@ func Flags() []cli.Flag {
 			usage += " (" + strings.Join(f.choices, "|") + ")"
 		}
 		usage += " [" + strings.Join(parts, "; ") + "]"
+		// The presets' values are in the usage; urfave's own default would be the type's zero.
+		const presets = "the preset's"
 		switch f.kind {
 		case reflect.Bool:
-			fs = append(fs, &cli.BoolFlag{Name: f.name, Usage: usage, Category: f.cat})
+			if strings.Contains(usage, ": true") {
+				usage += " (--" + f.name + "=false turns it off)"
+			}
+			fs = append(fs, &cli.BoolFlag{Name: f.name, Usage: usage, Category: f.cat, DisableDefaultText: true})
 		case reflect.Int:
-			fs = append(fs, &cli.IntFlag{Name: f.name, Usage: usage, Category: f.cat})
+			fs = append(fs, &cli.IntFlag{Name: f.name, Usage: usage, Category: f.cat, DefaultText: presets})
 		case reflect.Uint64:
-			fs = append(fs, &cli.Uint64Flag{Name: f.name, Usage: usage, Category: f.cat})
+			fs = append(fs, &cli.Uint64Flag{Name: f.name, Usage: usage, Category: f.cat, DefaultText: presets})
 		case reflect.Float64:
-			fs = append(fs, &cli.Float64Flag{Name: f.name, Usage: usage, Category: f.cat})
+			fs = append(fs, &cli.Float64Flag{Name: f.name, Usage: usage, Category: f.cat, DefaultText: presets})
 		default:
-			fs = append(fs, &cli.StringFlag{Name: f.name, Usage: usage, Category: f.cat})
+			fs = append(fs, &cli.StringFlag{Name: f.name, Usage: usage, Category: f.cat, DefaultText: presets})
 		}
 	}
 	return fs
