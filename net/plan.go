@@ -2,6 +2,7 @@ package net
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -94,9 +95,19 @@ func newPlan(spec *Spec, in [3]int, classes int) (*plan, error) {
 			spec.Name, shapeString(out), shapeString(in), classes)
 	}
 	p.top = top
+	var params, flops float64 // in float64, where an absurd network's int sums would overflow
 	for _, l := range p.summary.Layers {
 		p.summary.Params += l.Params
 		p.summary.FLOPs += l.FLOPs
+		params += float64(l.Params)
+		flops += float64(l.FLOPs)
+		if l.Params < 0 || l.FLOPs < 0 {
+			params, flops = math.Inf(1), math.Inf(1)
+		}
+	}
+	if params > MaxParams || flops > math.MaxInt64/2 {
+		return nil, fmt.Errorf("%s: %.3g parameters and %.3g FLOPs per example: rout holds at most %d parameters (one flat float32 tensor, indexed by 32-bit integers on the GPU)",
+			spec.Name, params, flops, MaxParams)
 	}
 	return p, nil
 }
@@ -149,6 +160,10 @@ func (p *plan) seq(ls []LayerSpec, in [3]int, prefix string, depth int, where st
 	}
 	return nodes, in, nil
 }
+
+// MaxParams bounds a network's parameters: they live in one flat tensor, which the GPU kernels
+// index with 32-bit integers.
+const MaxParams = math.MaxInt32
 
 // explicitNames is the set of the names given in the files to the layers of the sequences
 // (one sequence, or the branches of a block).

@@ -171,6 +171,9 @@ func LoadSpec(nameOrPath string) (*Spec, error) {
 	}
 	if mult != 1 {
 		s = s.Scaled(mult)
+		if err := s.Check(); err != nil {
+			return nil, fmt.Errorf("model %q: width multiplier %g: %w", nameOrPath, mult, err)
+		}
 	}
 	return s, nil
 }
@@ -403,8 +406,8 @@ func checkLayers(ls []LayerSpec, where string) error {
 		}
 		switch l.Type {
 		case TypeConv:
-			if l.Filters < 1 {
-				return fmt.Errorf("%s: filters = %d: want at least 1", loc, l.Filters)
+			if l.Filters < 1 || l.Filters > MaxFilters {
+				return fmt.Errorf("%s: filters = %d: want 1 to %d", loc, l.Filters, MaxFilters)
 			}
 			if l.Kernel[0] < 1 || l.Kernel[1] < 1 {
 				return fmt.Errorf("%s: kernel %v: want at least 1", loc, l.Kernel)
@@ -447,6 +450,10 @@ func checkLayers(ls []LayerSpec, where string) error {
 	return nil
 }
 
+// MaxFilters bounds a conv layer's filter count, so that a typo or a huge width multiplier is an
+// error rather than an absurd network.
+const MaxFilters = 1 << 20
+
 // Scaled returns a copy of s with every conv filter count multiplied by mult, rounded to the
 // nearest integer and at least 1 (dense layers keep their units). Its name gets "@mult".
 func (s *Spec) Scaled(mult float64) *Spec {
@@ -461,7 +468,9 @@ func scaleLayers(ls []LayerSpec, mult float64) []LayerSpec {
 	out := make([]LayerSpec, len(ls))
 	for i, l := range ls {
 		if l.Type == TypeConv {
-			l.Filters = max(1, int(math.Round(float64(l.Filters)*mult)))
+			// Beyond MaxFilters the count stays one past it (a float too large for an int would
+			// convert to nonsense), for Check to refuse.
+			l.Filters = int(max(1, min(math.Round(float64(l.Filters)*mult), MaxFilters+1)))
 		}
 		if l.Branches != nil {
 			br := make([][]LayerSpec, len(l.Branches))

@@ -177,10 +177,18 @@ func TestWidthMultiplier(t *testing.T) {
 	if a, b := layerByName(t, r, "s2.3x3").Out[0], layerByName(t, r, "s7.1x1").Out[0]; a != 14 || b != 53 {
 		t.Errorf("@0.3: s2.3x3 %d (want 14), s7.1x1 %d (want 53)", a, b)
 	}
-	for _, bad := range []string{"inception28@0", "inception28@-1", "inception28@x", "inception28@"} {
+	for _, bad := range []string{"inception28@0", "inception28@-1", "inception28@x", "inception28@", "inception28@1e300", "inception28@1e10"} {
 		if _, err := LoadSpec(bad); err == nil || !strings.Contains(err.Error(), "width multiplier") {
 			t.Errorf("%s: error %v", bad, err)
 		}
+	}
+	// Within the filter bound but beyond what one flat tensor holds: an error, not an overflow.
+	wide, err := LoadSpec("convnet-small@1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Summarize(wide, [3]int{3, 32, 32}, 10); err == nil || !strings.Contains(err.Error(), "at most 2147483647 parameters") {
+		t.Errorf("convnet-small@1000: %v, want the parameter bound", err)
 	}
 }
 
@@ -370,6 +378,7 @@ func TestBadSpecs(t *testing.T) {
 		{"missing filters", "[[layer]]\ntype = \"conv\"\nkernel = 3\n" + dense, "layer 1: conv without filters"},
 		{"missing kernel", "[[layer]]\ntype = \"conv\"\nfilters = 3\n" + dense, "layer 1: conv without kernel"},
 		{"zero filters", "[[layer]]\ntype = \"conv\"\nfilters = 0\nkernel = 3\n" + dense, "filters = 0"},
+		{"huge filters", "[[layer]]\ntype = \"conv\"\nfilters = 9223372036854775807\nkernel = 3\n" + dense, "want 1 to 1048576"},
 		{"concat without branches", conv + "[[layer]]\ntype = \"concat\"\nname = \"s1\"\n" + dense, "layer 2 (s1): concat without branches"},
 		{"field of another type", "[[layer]]\ntype = \"maxpool\"\nkernel = 2\nfilters = 3\n" + dense, "filters does not apply to a maxpool layer"},
 		{"unknown key", "[[layer]]\ntype = \"conv\"\nfilter = 3\nkernel = 3\n", "unknown key layer.filter"},
