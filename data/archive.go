@@ -66,6 +66,9 @@ func walkTar(path string, fn func(h *tar.Header, r io.Reader) error) error {
 			return fmt.Errorf("the archive is damaged or cut short after entry %s: %w", last, err)
 		}
 		last = h.Name
+		if h.Typeflag == tar.TypeSymlink || h.Typeflag == tar.TypeLink {
+			return fmt.Errorf("entry %s: a link (to %s), which archives here cannot hold: unpack it and give the folder, or archive with tar -h", h.Name, h.Linkname)
+		}
 		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeDir {
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	_ "image/jpeg" // registers the decoders image.Decode uses
 	_ "image/png"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path"
@@ -103,7 +104,14 @@ func scanFolder(root string) ([]imageEntry, [2]map[string]int, error) {
 		}
 		classes[s] = map[string]int{}
 		for _, c := range list {
-			if !c.IsDir() {
+			if strings.HasPrefix(c.Name(), ".") {
+				continue // hidden: .ipynb_checkpoints, .DS_Store
+			}
+			isDir, _, err := entryType(dir, c)
+			if err != nil {
+				return nil, classes, err
+			}
+			if !isDir {
 				if isImageName(c.Name()) {
 					return nil, classes, fmt.Errorf("%s: an image outside a class folder (want %s/<class>/<image>)", filepath.Join(dir, c.Name()), split)
 				}
@@ -116,7 +124,12 @@ func scanFolder(root string) ([]imageEntry, [2]map[string]int, error) {
 			}
 			classes[s][c.Name()] = 0
 			for _, f := range files {
-				if f.Type().IsRegular() && isImageName(f.Name()) {
+				if strings.HasPrefix(f.Name(), ".") || !isImageName(f.Name()) {
+					continue
+				}
+				if _, regular, err := entryType(cdir, f); err != nil {
+					return nil, classes, err
+				} else if regular {
 					entries = append(entries, imageEntry{split: s, class: c.Name(), name: f.Name(), where: filepath.Join(cdir, f.Name())})
 					classes[s][c.Name()]++
 				}
@@ -124,6 +137,20 @@ func scanFolder(root string) ([]imageEntry, [2]map[string]int, error) {
 		}
 	}
 	return entries, classes, nil
+}
+
+// entryType tells whether the entry e of folder dir is a folder or a regular file, following a
+// symbolic link (a dataset made of links to another copy's images is common); a dangling link
+// is an error naming it.
+func entryType(dir string, e fs.DirEntry) (isDir, regular bool, err error) {
+	if e.Type()&fs.ModeSymlink == 0 {
+		return e.IsDir(), e.Type().IsRegular(), nil
+	}
+	st, err := os.Stat(filepath.Join(dir, e.Name()))
+	if err != nil {
+		return false, false, fmt.Errorf("%s: a symbolic link to nothing readable: %w", filepath.Join(dir, e.Name()), err)
+	}
+	return st.IsDir(), st.Mode().IsRegular(), nil
 }
 
 // scanArchive lists the images of a tar archive of such a tree, reading their bytes.
@@ -146,8 +173,8 @@ func scanArchive(arch string) ([]imageEntry, [2]map[string]int, error) {
 	err := walkTar(arch, func(h *tar.Header, r io.Reader) error {
 		name := strings.TrimSuffix(path.Clean(strings.TrimPrefix(h.Name, "./")), "/")
 		parts := strings.Split(name, "/")
-		if slices.Contains(parts, "__MACOSX") {
-			return nil
+		if slices.ContainsFunc(parts, func(p string) bool { return p == "__MACOSX" || strings.HasPrefix(p, ".") && p != "." }) {
+			return nil // hidden, as in a folder (.ipynb_checkpoints, ._name from macOS)
 		}
 		n := len(parts)
 		if h.Typeflag == tar.TypeDir {

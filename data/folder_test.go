@@ -1,6 +1,7 @@
 package data
 
 import (
+	"archive/tar"
 	"bytes"
 	"image"
 	"image/color"
@@ -281,5 +282,69 @@ func TestFolderCIFAR10JPEG(t *testing.T) {
 	}
 	if psnr := 10 * math.Log10(255*255/(sq/cifarPixels)); psnr < 20 {
 		t.Fatalf("first frog JPEG vs original record 0: PSNR %.1f dB, want > 20", psnr)
+	}
+}
+
+// TestFolderLinksAndHiddenEntries: symbolic links to class folders and to images are followed
+// (a subset made of links is a common way to build a dataset), hidden entries are skipped in a
+// folder and an archive alike, and a dangling link or a link inside an archive is an error.
+func TestFolderLinksAndHiddenEntries(t *testing.T) {
+	tree := makeTree(t, false)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	for _, f := range tree.files {
+		writeFile(t, filepath.Join(src, f.name), f.data)
+	}
+	linked := filepath.Join(dir, "linked")
+	for _, f := range tree.files {
+		split, class, _ := strings.Cut(f.name, "/")
+		class, _, _ = strings.Cut(class, "/")
+		if split == "train" { // the class folder is a link
+			link := filepath.Join(linked, split, class)
+			os.MkdirAll(filepath.Dir(link), 0o755)
+			if _, err := os.Lstat(link); err != nil {
+				if err := os.Symlink(filepath.Join(src, split, class), link); err != nil {
+					t.Fatal(err)
+				}
+			}
+			continue
+		}
+		link := filepath.Join(linked, f.name) // the image is a link
+		os.MkdirAll(filepath.Dir(link), 0o755)
+		if err := os.Symlink(filepath.Join(src, f.name), link); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.MkdirAll(filepath.Join(linked, "train", ".ipynb_checkpoints"), 0o755)
+	writeFile(t, filepath.Join(linked, "test", "dog", ".hidden.png"), []byte("not an image"))
+	d, err := Open("folder:" + linked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDataset(t, "linked folder", d, tree.want)
+
+	hidden := append(slices.Clone(tree.files), tarEntry{"train/.ipynb_checkpoints/", nil}, tarEntry{"test/dog/._q.png", []byte("x")})
+	writeTar(t, filepath.Join(dir, "hidden.tar.gz"), true, hidden)
+	if d, err = Open("folder:" + filepath.Join(dir, "hidden.tar.gz")); err != nil {
+		t.Fatal(err)
+	}
+	checkDataset(t, "archive with hidden entries", d, tree.want)
+
+	if err := os.Symlink(filepath.Join(dir, "nowhere.png"), filepath.Join(src, "test", "dog", "r.png")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open("folder:" + src); err == nil || !strings.Contains(err.Error(), "r.png: a symbolic link to nothing readable") {
+		t.Errorf("dangling link: %v, want an error naming it", err)
+	}
+
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "train/cat/x.png", Typeflag: tar.TypeSymlink, Linkname: "../bird/a.PNG"})
+	tw.Close()
+	if err := os.WriteFile(filepath.Join(dir, "link.tar"), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open("folder:" + filepath.Join(dir, "link.tar")); err == nil || !strings.Contains(err.Error(), "entry train/cat/x.png: a link") {
+		t.Errorf("a link in an archive: %v, want an error naming the entry", err)
 	}
 }
