@@ -84,7 +84,13 @@ func openCIFAR(f *cifarFormat, p string) (*Dataset, error) {
 		err error
 	)
 	if strings.Contains(p, ",") {
-		d, err = cifarFromFiles(f, strings.Split(p, ","))
+		files := strings.Split(p, ",")
+		for i := range files {
+			if files[i] = strings.TrimSpace(files[i]); files[i] == "" {
+				return nil, fmt.Errorf("%s: %q: item %d of the comma-separated list of files is empty", f.kind, p, i+1)
+			}
+		}
+		d, err = cifarFromFiles(f, files)
 	} else {
 		st, serr := os.Stat(p)
 		switch {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -82,6 +83,9 @@ func checkCIFAR10Forms(t *testing.T, batches [5][]byte, test []byte) {
 	t.Setenv("ROUT_DATA", filepath.Join(dir, "cache"))
 	writeTar(t, filepath.Join(dir, "cache", "cifar10", "cifar-10-binary.tar.gz"), true, entries)
 
+	if _, err := Open("cifar10:" + filepath.Join(files, "data_batch_1.bin") + ","); err == nil || !strings.Contains(err.Error(), "item 2 of the comma-separated list of files is empty") {
+		t.Errorf("a trailing comma: %v, want an error naming the empty item", err)
+	}
 	for _, spec := range []string{
 		"cifar10:" + archive,
 		"cifar10:" + filepath.Dir(archive),
@@ -91,6 +95,10 @@ func checkCIFAR10Forms(t *testing.T, batches [5][]byte, test []byte) {
 		"cifar10:" + filepath.Join(files, "data_batch_1.bin") + "," + filepath.Join(files, "data_batch_2.bin") + "," +
 			filepath.Join(files, "data_batch_3.bin") + "," + filepath.Join(files, "data_batch_4.bin") + "," +
 			filepath.Join(files, "data_batch_5.bin") + "," + filepath.Join(files, "test_batch.bin"),
+		// Spaces after the commas, as a user types a list.
+		"cifar10:" + filepath.Join(files, "data_batch_1.bin") + ", " + filepath.Join(files, "data_batch_2.bin") + ", " +
+			filepath.Join(files, "data_batch_3.bin") + ", " + filepath.Join(files, "data_batch_4.bin") + ", " +
+			filepath.Join(files, "data_batch_5.bin") + ", " + filepath.Join(files, "test_batch.bin"),
 	} {
 		d, err := Open(spec)
 		if err != nil {
