@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"strings"
@@ -84,6 +85,8 @@ func runTrain(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
+	_, statErr := os.Stat(out)
+	created := errors.Is(statErr, fs.ErrNotExist)
 	cl, holder, err := claimer.Acquire(out)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
@@ -91,7 +94,12 @@ func runTrain(c *cli.Context) error {
 	if cl == nil {
 		return fmt.Errorf("train: %s is in use by %s: wait for that run to end, or choose another --out", out, holder)
 	}
-	defer cl.Release()
+	defer func() {
+		cl.Release()
+		if created {
+			os.Remove(out) // only if empty: a run that failed before writing leaves no folder
+		}
+	}()
 	cl.StartHeartbeat(func() { cancel(sweep.ErrClaimLost) })
 	if cleared, err := trainer.ClearLeftovers(out); err != nil {
 		return fmt.Errorf("train: %s: %w", out, err)

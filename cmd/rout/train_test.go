@@ -219,3 +219,15 @@ func TestTrainFolderInUseAndUnstarted(t *testing.T) {
 		t.Errorf("the temporary file of a killed write was left: %v", err)
 	}
 }
+
+// TestTrainFailureLeavesNoFolder: a run that fails before writing anything (here its crop does
+// not fit the images) removes the folder it created, so typos leave no empty run folders.
+func TestTrainFailureLeavesNoFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	if _, _, _, err := runCtx(context.Background(), append(tinyTrain, "--crop", "40", "--out", dir)...); err == nil || !strings.Contains(err.Error(), "crop") {
+		t.Fatalf("train --crop 40: %v, want an error naming the crop", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the failed run left its folder: %v", err)
+	}
+}
