@@ -511,4 +511,15 @@ func TestLoadSpecAtInPath(t *testing.T) {
 	if s, err = net.LoadSpec(path + "@0.5"); err != nil || s.Layers[0].Filters != 3 {
 		t.Errorf("@0.5: %v", err)
 	}
+	// A file whose own name holds an '@' is that file, and takes a multiplier after it.
+	named := filepath.Join(dir, "tiny@v2.toml")
+	if err := os.WriteFile(named, []byte(tinySpec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = net.LoadSpec(named); err != nil || s.Width != 1 {
+		t.Errorf("%s: %v", named, err)
+	}
+	if s, err = net.LoadSpec(named + "@0.5"); err != nil || s.Layers[0].Filters != 3 {
+		t.Errorf("%s@0.5: %v", named, err)
+	}
 }

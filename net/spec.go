@@ -142,7 +142,8 @@ func BuiltinModels() []string {
 // ("inception28@0.25"; rounded, at least 1). A name that is not built in is read as a path.
 func LoadSpec(nameOrPath string) (*Spec, error) {
 	base, mult := nameOrPath, 1.0
-	if i := strings.LastIndexByte(nameOrPath, '@'); i >= 0 && !strings.ContainsAny(nameOrPath[i:], `/\`) {
+	_, statErr := os.Stat(nameOrPath) // a file whose name holds an @ is that file
+	if i := strings.LastIndexByte(nameOrPath, '@'); i >= 0 && !strings.ContainsAny(nameOrPath[i:], `/\`) && statErr != nil {
 		m, err := strconv.ParseFloat(nameOrPath[i+1:], 64)
 		if err != nil || !(m > 0) || math.IsInf(m, 0) {
 			return nil, fmt.Errorf("model %q: width multiplier %q: want a positive number (as in inception28@0.25)", nameOrPath, nameOrPath[i+1:])

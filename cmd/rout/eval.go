@@ -3,7 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
+	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
@@ -55,8 +56,8 @@ func runEval(c *cli.Context) error {
 		}
 	}
 	path := args[0]
-	if !strings.HasSuffix(path, ".safetensors") {
-		path = strings.TrimSuffix(path, "/") + "/" + trainer.CheckpointFile
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, trainer.CheckpointFile)
 	}
 	res, err := trainer.Evaluate(path, trainer.EvalSettings{Data: c.String("data"), Split: c.String("split"),
 		Batch: c.Int("batch"), Device: c.String("device"), Threads: c.Int("threads")})
