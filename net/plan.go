@@ -75,11 +75,15 @@ type plan struct {
 }
 
 func newPlan(spec *Spec, in [3]int, classes int) (*plan, error) {
+	where := spec.Name // errors name the file a user's network came from
+	if spec.Source != "" && !strings.HasPrefix(spec.Source, "builtin:") {
+		where = spec.Source
+	}
 	if classes < 1 {
-		return nil, fmt.Errorf("%s: %d classes: want at least 1", spec.Name, classes)
+		return nil, fmt.Errorf("%s: %d classes: want at least 1", where, classes)
 	}
 	if in[0] < 1 || in[1] < 1 || in[2] < 1 {
-		return nil, fmt.Errorf("%s: input %dx%dx%d: every dimension must be at least 1", spec.Name, in[0], in[1], in[2])
+		return nil, fmt.Errorf("%s: input %dx%dx%d: every dimension must be at least 1", where, in[0], in[1], in[2])
 	}
 	if err := spec.Check(); err != nil {
 		return nil, err
@@ -88,11 +92,11 @@ func newPlan(spec *Spec, in [3]int, classes int) (*plan, error) {
 	var index uint32
 	top, out, err := p.seq(spec.Layers, in, "", 0, "", &index, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", spec.Name, err)
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	if out != [3]int{classes, 1, 1} {
 		return nil, fmt.Errorf("%s: the network's output is %s for input %s; it must be %dx1x1 (end with a dense layer with units = \"classes\")",
-			spec.Name, shapeString(out), shapeString(in), classes)
+			where, shapeString(out), shapeString(in), classes)
 	}
 	p.top = top
 	var params, flops float64 // in float64, where an absurd network's int sums would overflow
@@ -107,7 +111,7 @@ func newPlan(spec *Spec, in [3]int, classes int) (*plan, error) {
 	}
 	if params > MaxParams || flops > math.MaxInt64/2 {
 		return nil, fmt.Errorf("%s: %.3g parameters and %.3g FLOPs per example: rout holds at most %d parameters (one flat float32 tensor, indexed by 32-bit integers on the GPU)",
-			spec.Name, params, flops, MaxParams)
+			where, params, flops, MaxParams)
 	}
 	return p, nil
 }

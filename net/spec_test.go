@@ -424,13 +424,14 @@ func TestBadShapes(t *testing.T) {
 			[3]int{1, 8, 8}, "branch 2 gives 2x8x8 but branch 1 gives 6x6 maps"},
 		{"output not classes", "[[layer]]\ntype = \"conv\"\nfilters = 2\nkernel = 1\n", [3]int{1, 4, 4}, "the network's output is 2x4x4"},
 	} {
-		s, err := ParseSpec([]byte(c.text), c.name)
+		// A name that is not the file's: the error must still name the file.
+		s, err := ParseSpec([]byte("name = \"my-net\"\n"+c.text), c.name+".toml")
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		_, err = Summarize(s, c.in, 10)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), c.name+".toml: ") {
+			t.Errorf("%s: error %v, want %q after the file's name", c.name, err, c.want)
 		}
 	}
 }
