@@ -93,11 +93,12 @@ func (p Pair) set() bool { return p != Pair{} }
 // dataset's class count.
 type Units int
 
-// UnmarshalTOML accepts a non-negative integer or "classes".
+// UnmarshalTOML accepts a positive integer or "classes" (0 is more likely a slip than a request
+// for the class count).
 func (u *Units) UnmarshalTOML(v any) error {
 	switch x := v.(type) {
 	case int64:
-		if x >= 0 && x <= 1<<30 {
+		if x >= 1 && x <= 1<<30 {
 			*u = Units(x)
 			return nil
 		}
@@ -107,7 +108,7 @@ func (u *Units) UnmarshalTOML(v any) error {
 			return nil
 		}
 	}
-	return fmt.Errorf(`expected a non-negative integer or "classes", got %v`, v)
+	return fmt.Errorf(`expected an integer from 1 to 1073741824 or "classes", got %v`, v)
 }
 
 // Layer types.

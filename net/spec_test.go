@@ -386,6 +386,7 @@ func TestBadSpecs(t *testing.T) {
 		{"bad branch layer", conv + "[[layer]]\ntype = \"concat\"\nname = \"s1\"\nbranches = [[], [{ type = \"conv\", kernel = 1 }]]\n" + dense, "layer 2 (s1) branch 2 layer 1: conv without filters"},
 		{"bad kernel", "[[layer]]\ntype = \"conv\"\nfilters = 3\nkernel = [1, 2, 3]\n", "[height, width]"},
 		{"bad units", conv + "[[layer]]\ntype = \"dense\"\nunits = \"labels\"\n", `"classes"`},
+		{"zero units", conv + "[[layer]]\ntype = \"dense\"\nunits = 0\n", `an integer from 1 to 1073741824 or "classes"`},
 		{"bad init", "init = \"normal\"\n" + conv + dense, `init: "normal"`},
 		{"bad layer init", "[[layer]]\ntype = \"conv\"\nfilters = 3\nkernel = 3\ninit = \"uniform:-1\"\n" + dense, "layer 1: init"},
 		{"bad act", "[[layer]]\ntype = \"conv\"\nfilters = 3\nkernel = 3\nact = \"tanh\"\n" + dense, `act = "tanh"`},

@@ -19,6 +19,9 @@ func infoCommand() *cli.Command {
 			"sees (name, compute capability, memory), and a last line saying whether a GPU is usable\n" +
 			"and if not, exactly why. Exits 0 either way.",
 		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageError{fmt.Errorf("info: unexpected argument %q (it takes none)", c.Args().First())}
+			}
 			writeInfo(c.App.Writer)
 			return nil
 		},

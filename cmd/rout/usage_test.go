@@ -55,6 +55,7 @@ func TestCommandLineMistakes(t *testing.T) {
 		{[]string{"data", "inspect", "shapes", "--bogus"}, "flag provided but not defined: --bogus"},
 		{[]string{"eval", "run", "--split", "bogus"}, `--split "bogus": want test, train or val`},
 		{[]string{"eval", "run", "--batch", "-1"}, "--batch -1: want 0 or more"},
+		{[]string{"info", "extra"}, `info: unexpected argument "extra"`},
 	} {
 		_, _, _, err := runCtx(context.Background(), c.args...)
 		var ue usageError
