@@ -2,6 +2,8 @@ package trainer
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"rout/data"
 	"rout/net"
@@ -69,6 +71,10 @@ func Evaluate(path string, s EvalSettings, opts ...Option) (_ EvalResult, err er
 	}
 	if len(ds.Classes) != len(ck.classes) {
 		return EvalResult{}, fmt.Errorf("data %s has %d classes, the checkpoint's network %d", cfg.Data, len(ds.Classes), len(ck.classes))
+	}
+	if !slices.Equal(ds.Classes, ck.classes) {
+		return EvalResult{}, fmt.Errorf("data %s has the classes %s, the checkpoint's network was trained on %s: labels would be compared with the wrong classes",
+			cfg.Data, strings.Join(ds.Classes, ", "), strings.Join(ck.classes, ", "))
 	}
 	var split data.Split
 	switch s.Split {

@@ -657,6 +657,12 @@ func TestEvalKeepsTheTrainedImageSize(t *testing.T) {
 	if _, err := Evaluate(ck, set, WithDataset(smaller)); err == nil || !strings.Contains(err.Error(), "data shapes:9: 28x28 images are smaller than the 32x32") {
 		t.Errorf("eval on 28x28 images: %v, want an error naming the sizes", err)
 	}
+	// Another dataset with as many classes, other names: its labels mean other things.
+	renamed := &data.Dataset{Name: "other", Classes: slices.Clone(tinyData.Classes), Train: tinyData.Train, Test: tinyData.Test}
+	renamed.Classes[0] = "zebra"
+	if _, err := Evaluate(ck, set, WithDataset(renamed)); err == nil || !strings.Contains(err.Error(), "has the classes zebra,") {
+		t.Errorf("eval on other classes: %v, want an error naming them", err)
+	}
 }
 
 // TestResumeAtMaxStepsAfterAFailedCheckpoint: a resume at the end of a run evaluates, writes the
