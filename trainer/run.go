@@ -139,9 +139,6 @@ func Run(ctx context.Context, cfg Config, out string, opts ...Option) (Summary, 
 	if err != nil {
 		return Summary{}, err
 	}
-	if r.done != nil {
-		return *r.done, r.close()
-	}
 	sum, err := r.loop(ctx)
 	if cerr := r.close(); err == nil && cerr != nil {
 		err = cerr
@@ -176,7 +173,6 @@ type runState struct {
 
 // run is one training run being carried out.
 type run struct {
-	done     *Summary // a resumed run that had already ended: its summary, and nothing to do
 	cfg      Config
 	out      string
 	o        runOptions
@@ -259,13 +255,6 @@ func newRun(cfg Config, out string, o runOptions) (_ *run, err error) {
 	}
 	if end := r.endStep(); r.st.Step > end { // before config.json records the setting
 		return nil, fmt.Errorf("setting max-steps: %d is below the checkpoint's step %d", end, r.st.Step)
-	}
-	if ck != nil && r.st.Step == r.endStep() && r.evaluatedAtStep() {
-		// Resumed where it ended: nothing to do, and nothing to rewrite.
-		if s, err := ReadSummary(out); err == nil && s.Steps == r.st.Step {
-			r.done = &s
-			return r, nil
-		}
 	}
 	r.prov = newProvenance(r, ck)
 	if err := r.guarded(); err != nil {

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"rout/data"
 	"rout/net"
@@ -538,8 +537,7 @@ func stoppedMidEpoch(t *testing.T) (cfg Config, want Summary, wantMetrics []Reco
 // the checkpoint's step is an error that leaves the run alone.
 func TestResumeAtMaxSteps(t *testing.T) {
 	cfg, want, wantMetrics, dir := stoppedMidEpoch(t)
-	var summaryTime time.Time
-	for i := range 2 {
+	for range 2 {
 		got, err := Run(context.Background(), cfg, dir, WithDataset(tinyData), Resume())
 		if err != nil {
 			t.Fatal(err)
@@ -552,15 +550,6 @@ func TestResumeAtMaxSteps(t *testing.T) {
 		if len(gotMetrics) != len(wantMetrics) {
 			t.Fatalf("%d metrics lines, want %d", len(gotMetrics), len(wantMetrics))
 		}
-		// Resuming a run that has ended rewrites nothing.
-		st, err := os.Stat(filepath.Join(dir, SummaryFile))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i == 1 && !st.ModTime().Equal(summaryTime) {
-			t.Error("resuming an ended run rewrote its summary")
-		}
-		summaryTime = st.ModTime()
 		for i := range gotMetrics {
 			g, w := gotMetrics[i], wantMetrics[i]
 			g.ImagesPerSec, g.Elapsed, w.ImagesPerSec, w.Elapsed = 0, 0, 0, 0
