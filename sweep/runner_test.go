@@ -176,8 +176,8 @@ func TestRunnerResumeSkipAndPartial(t *testing.T) {
 	os.WriteFile(filepath.Join(run(0), trainer.SummaryFile), []byte(done), 0o644)
 	os.WriteFile(filepath.Join(run(1), trainer.CheckpointFile), []byte("ck"), 0o644)
 	os.WriteFile(filepath.Join(run(1), trainer.MetricsFile), []byte("{}\n"), 0o644)
-	os.WriteFile(filepath.Join(run(2), trainer.MetricsFile), []byte("{}\n"), 0o644)
-	os.WriteFile(filepath.Join(run(2), trainer.ConfigFile), []byte("{}"), 0o644)
+	os.WriteFile(filepath.Join(run(2), trainer.MetricsFile), []byte(`{"kind":"log","step":20}`+"\n"), 0o644)
+	os.WriteFile(filepath.Join(run(2), trainer.ConfigFile), []byte(`{"config":{},"provenance":{"start_time":"2026-11-27T10:00:00Z"}}`), 0o644)
 	os.WriteFile(filepath.Join(run(3), trainer.SummaryFile), []byte("{trunc"), 0o644)
 
 	f := newFake()

@@ -1,19 +1,21 @@
 package trainer
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
-	"rout/net/gpu"
 	"time"
 
 	"rout/data"
 	"rout/internal/atomicfile"
 	"rout/net"
+	"rout/net/gpu"
 )
 
 // ErrInterrupted is returned (wrapped) by Run when its context is cancelled: the run saved a
@@ -110,6 +112,9 @@ func ClearLeftovers(out string) (bool, error) {
 			return false, nil
 		}
 	}
+	if !ownRecord(out) {
+		return false, nil // someone else's files: the run refuses the folder (prepareFolder)
+	}
 	cleared := false
 	for _, f := range []string{MetricsFile, ConfigFile} {
 		err := os.Remove(filepath.Join(out, f))
@@ -119,6 +124,43 @@ func ClearLeftovers(out string) (bool, error) {
 		cleared = cleared || err == nil
 	}
 	return cleared, nil
+}
+
+// ownRecord reports whether the config.json and metrics.jsonl in folder out, those that exist,
+// are a run's: config.json with its provenance, metrics.jsonl of log and epoch lines (a torn last
+// line allowed). ClearLeftovers removes nothing else, so a folder holding a user's own files of
+// those names is refused rather than emptied.
+func ownRecord(out string) bool {
+	if b, err := os.ReadFile(filepath.Join(out, ConfigFile)); err == nil {
+		var cf struct {
+			Provenance struct {
+				StartTime string `json:"start_time"`
+			} `json:"provenance"`
+		}
+		if json.Unmarshal(b, &cf) != nil || cf.Provenance.StartTime == "" {
+			return false
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(out, MetricsFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
+	if err != nil {
+		return false
+	}
+	lines := bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
+	for i, line := range lines {
+		var r Record
+		if json.Unmarshal(line, &r) != nil || r.Kind != "log" && r.Kind != "epoch" {
+			if i == len(lines)-1 && !bytes.HasSuffix(b, []byte("\n")) && i > 0 {
+				return true // a line torn by the kill
+			}
+			return len(b) == 0
+		}
+	}
+	return true
 }
 
 // Run trains the network that cfg describes and leaves the run's record in the folder out:
@@ -299,7 +341,7 @@ func (r *run) prepareFolder() error {
 	if r.o.resume {
 		return nil
 	}
-	for _, f := range []string{CheckpointFile, SummaryFile, MetricsFile} {
+	for _, f := range []string{CheckpointFile, SummaryFile, MetricsFile, ConfigFile} {
 		if _, err := os.Stat(filepath.Join(r.out, f)); err == nil {
 			return fmt.Errorf("output folder %s already holds a run (%s): resume it (--resume) or choose another --out", r.out, f)
 		} else if !errors.Is(err, fs.ErrNotExist) {

@@ -767,3 +767,35 @@ func TestProvenanceKeepsEarlierSegments(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnRecord: ClearLeftovers clears only what a run writes: config.json with its provenance,
+// metrics.jsonl of log and epoch lines (a torn last line allowed), and not a user's files.
+func TestOwnRecord(t *testing.T) {
+	for _, c := range []struct {
+		config, metrics string // "" for no file
+		own             bool
+	}{
+		{"", "", true},
+		{`{"config":{},"provenance":{"start_time":"2026-11-27T10:00:00Z"}}`, `{"kind":"log","step":5}` + "\n", true},
+		{"", `{"kind":"log","step":5}` + "\n" + `{"kind":"epo`, true},
+		{"", " ", false},
+		{`{"my":"settings"}`, "", false},
+		{"", `{"epoch":1,"my_loss":0.3}` + "\n", false},
+	} {
+		dir := t.TempDir()
+		if c.config != "" {
+			os.WriteFile(filepath.Join(dir, ConfigFile), []byte(c.config), 0o644)
+		}
+		if c.metrics != "" {
+			os.WriteFile(filepath.Join(dir, MetricsFile), []byte(c.metrics), 0o644)
+		}
+		if got := ownRecord(dir); got != c.own {
+			t.Errorf("config %q metrics %q: own %v, want %v", c.config, c.metrics, got, c.own)
+		}
+		cleared, err := ClearLeftovers(dir)
+		_, stillThere := os.Stat(filepath.Join(dir, MetricsFile))
+		if err != nil || c.own && c.metrics != "" && (!cleared || stillThere == nil) || !c.own && cleared {
+			t.Errorf("config %q metrics %q: ClearLeftovers cleared %v (err %v)", c.config, c.metrics, cleared, err)
+		}
+	}
+}

@@ -56,7 +56,7 @@ func runTrain(c *cli.Context) error {
 		var err error
 		if cfg, err = trainer.ResumeConfig(out); err != nil {
 			if !trainer.HasCheckpoint(out) {
-				return fmt.Errorf("train --resume: %s holds no checkpoint to resume (a run stopped before its first checkpoint starts again without --resume): %w", out, err)
+				return fmt.Errorf("train --resume: %s holds no checkpoint yet (a run still before its first checkpoint, or stopped before it: such a run starts again without --resume): %w", out, err)
 			}
 			return fmt.Errorf("train --resume: %w", err)
 		}

@@ -197,12 +197,21 @@ func TestTrainFolderInUseAndUnstarted(t *testing.T) {
 	}
 	os.Remove(filepath.Join(dir, sweep.ClaimFile))
 
+	// A user's own files of those names are not a run's: refused, and left alone.
+	os.WriteFile(filepath.Join(dir, trainer.ConfigFile), []byte(`{"my": "settings"}`+"\n"), 0o644)
+	if _, _, _, err := runCtx(context.Background(), append(tinyTrain, "--out", dir)...); err == nil || !strings.Contains(err.Error(), "already holds") {
+		t.Errorf("train over a user's config.json: %v, want a refusal", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, trainer.ConfigFile)); !strings.Contains(string(b), "settings") {
+		t.Errorf("the user's config.json was replaced: %s", b)
+	}
+
 	// What a run killed before its first checkpoint leaves.
-	os.WriteFile(filepath.Join(dir, trainer.ConfigFile), []byte("{}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, trainer.ConfigFile), []byte(`{"config": {}, "provenance": {"start_time": "2026-11-27T10:00:00Z"}}`+"\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, trainer.MetricsFile), []byte(`{"kind":"log","step":3}`+"\n"), 0o644)
 	tmp := filepath.Join(dir, "."+trainer.CheckpointFile+".tmp1234") // a write killed half-way
 	os.WriteFile(tmp, []byte("half a checkpoint"), 0o644)
-	if _, _, _, err := runCtx(context.Background(), "train", "--out", dir, "--resume"); err == nil || !strings.Contains(err.Error(), "holds no checkpoint to resume") {
+	if _, _, _, err := runCtx(context.Background(), "train", "--out", dir, "--resume"); err == nil || !strings.Contains(err.Error(), "holds no checkpoint yet") {
 		t.Errorf("resume without a checkpoint: %v", err)
 	}
 	_, stderr, _, err := runCtx(context.Background(), append(tinyTrain, "--out", dir)...)

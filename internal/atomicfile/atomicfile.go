@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Write replaces path with data. The file is readable by everyone (0644), since run and sweep
@@ -45,14 +46,16 @@ func Create(path string, data []byte) error {
 // when their process was killed mid-write. Call it only while no live process writes those
 // names there (a live write's temporary file looks the same).
 func RemoveTemps(dir string, names ...string) error {
-	for _, name := range names {
-		temps, err := filepath.Glob(filepath.Join(dir, "."+name+".tmp*"))
-		if err != nil {
-			return fmt.Errorf("removing temporary files of %s: %w", name, err)
-		}
-		for _, t := range temps {
-			if err := os.Remove(t); err != nil && !os.IsNotExist(err) {
-				return fmt.Errorf("removing a temporary file: %w", err)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("removing temporary files: %w", err)
+	}
+	for _, e := range entries {
+		for _, name := range names {
+			if strings.HasPrefix(e.Name(), "."+name+".tmp") {
+				if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !os.IsNotExist(err) {
+					return fmt.Errorf("removing a temporary file: %w", err)
+				}
 			}
 		}
 	}

@@ -59,7 +59,18 @@ func TestCreateRefusesAnExistingFile(t *testing.T) {
 
 // TestRemoveTemps removes the temporary files of the named files only.
 func TestRemoveTemps(t *testing.T) {
-	dir := t.TempDir()
+	for _, name := range []string{"plain", "exp[1]", "a[", "*"} { // glob characters are plain
+		removeTemps(t, name)
+	}
+}
+
+func removeTemps(t *testing.T, name string) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, name)
+	os.Mkdir(dir, 0o755)
+	neighbour := filepath.Join(parent, "exp1")
+	os.Mkdir(neighbour, 0o755)
+	os.WriteFile(filepath.Join(neighbour, ".summary.json.tmp9"), nil, 0o644)
 	for _, f := range []string{".summary.json.tmp1", ".summary.json.tmp22", ".claim.tmp3", "summary.json", ".summary.jsonx"} {
 		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
 			t.Fatal(err)
@@ -74,6 +85,9 @@ func TestRemoveTemps(t *testing.T) {
 		left = append(left, e.Name())
 	}
 	if got := strings.Join(left, " "); got != ".claim.tmp3 .summary.jsonx summary.json" {
-		t.Errorf("left %q", got)
+		t.Errorf("%s: left %q", name, got)
+	}
+	if _, err := os.Stat(filepath.Join(neighbour, ".summary.json.tmp9")); err != nil {
+		t.Errorf("%s: a neighbouring folder's temporary file was removed: %v", name, err)
 	}
 }
