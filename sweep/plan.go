@@ -88,11 +88,12 @@ func NewPlan(preset string, arms []Arm, seeds []uint64, flags map[string]string,
 	if _, ok := norm["data-seed"]; ok && varyDataSeed {
 		return Plan{}, fmt.Errorf("flags: data-seed and vary-data-seed together: with vary-data-seed each run's data seed is its seed")
 	}
-	// The preset and flags alone first, so that a bad flag is not blamed on the first arm.
+	// The preset and flags alone, so that a bad flag is not blamed on an arm. A setting may be
+	// valid only with each arm's overrides (--lr-min under arms that raise lr), so the flags
+	// alone are only parsed here, and blamed below when they fail as an arm fails.
 	flagsOnly := Plan{Preset: preset, Arms: []Arm{{Name: "flags"}}, Seeds: seeds, Flags: norm, VaryDataSeed: varyDataSeed}
-	if cfg, err := flagsOnly.Config("flags", seeds[0], nil); err != nil {
-		return Plan{}, fmt.Errorf("flags: %w", err)
-	} else if err := cfg.Validate(); err != nil {
+	flagsCfg, err := flagsOnly.Config("flags", seeds[0], nil)
+	if err != nil {
 		return Plan{}, fmt.Errorf("flags: %w", err)
 	}
 	p := Plan{Preset: preset, Arms: arms, Seeds: seeds, Flags: norm, VaryDataSeed: varyDataSeed}
@@ -110,6 +111,9 @@ func NewPlan(preset string, arms []Arm, seeds []uint64, flags map[string]string,
 			return Plan{}, err
 		}
 		if err := cfg.Validate(); err != nil {
+			if ferr := flagsCfg.Validate(); ferr != nil && ferr.Error() == err.Error() {
+				return Plan{}, fmt.Errorf("flags: %w", err)
+			}
 			return Plan{}, fmt.Errorf("arm %q: %w", a.Name, err)
 		}
 	}

@@ -89,11 +89,16 @@ func TestPlanConfig(t *testing.T) {
 		{"quick", "baseline,cpu:randomout=true,device=cpu", []uint64{1}, nil, false, `arm "cpu": overrides device, a worker setting`},
 		{"quick", "t:tf32=true", []uint64{1}, nil, false, `arm "t": overrides tf32, a worker setting`},
 		{"quick", "hot:lr=-1", []uint64{1}, nil, false, `arm "hot": setting lr: -1, want a positive number`},
+		{"quick", "baseline,hot:lr=0.1", []uint64{1}, map[string]string{"lr-min": "0.01"}, false, `flags: setting lr-min: 0.01`}, // baseline keeps the preset's lr
 	} {
 		_, err := NewPlan(c.preset, mustArms(t, c.arms), c.seeds, c.flags, c.vary)
 		if err == nil || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("NewPlan(%s, %s, %v, %v, %v) = %v, want an error with %q", c.preset, c.arms, c.seeds, c.flags, c.vary, err, c.msg)
 		}
+	}
+	// A flag valid only with every arm's overrides (the preset's lr is 1e-3) makes a valid plan.
+	if _, err := NewPlan("quick", mustArms(t, "a:lr=0.1,b:lr=0.05"), []uint64{1}, map[string]string{"lr-min": "0.01"}, false); err != nil {
+		t.Errorf("lr-min 0.01 under arms with lr 0.1 and 0.05: %v", err)
 	}
 }
 
