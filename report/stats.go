@@ -320,25 +320,21 @@ func normalTwoSided(dev, variance float64) float64 {
 }
 
 // exactTwoSided turns counts[k] = number of equally likely outcomes with statistic k into the
-// two-sided p-value of the observed statistic, as R does: twice the smaller tail on the observed
-// side of the centre, at most 1. Both rank tests' null distributions are symmetric about their
-// centre, ties included (the mirror image of a mid-rank is a mid-rank).
+// two-sided p-value of the observed statistic: the probability of a statistic at least as far
+// from the centre as the observed one. Where the null distribution is symmetric (the
+// signed-rank test always; the rank-sum test without ties or with equal samples) this is R's
+// twice the smaller tail; the rank-sum distribution of unequal samples with ties is not
+// symmetric, and there only this rule gives a statistic at its centre p = 1.
 func exactTwoSided(counts []float64, stat, centre float64) float64 {
-	var total, tail float64
-	for _, c := range counts {
+	var total, far float64
+	dev := math.Abs(stat-centre) - 1e-9 // statistics and centre are whole or half numbers
+	for k, c := range counts {
 		total += c
-	}
-	k := int(math.Round(stat))
-	if stat > centre {
-		for i := k; i < len(counts); i++ {
-			tail += counts[i]
-		}
-	} else {
-		for i := 0; i <= k && i < len(counts); i++ {
-			tail += counts[i]
+		if math.Abs(float64(k)-centre) >= dev {
+			far += c
 		}
 	}
-	return math.Min(1, 2*tail/total)
+	return math.Min(1, far/total)
 }
 
 // doubled returns twice each mid-rank, which is a whole number.

@@ -172,14 +172,15 @@ func TestSignedRankNormal(t *testing.T) {
 // enumeration of every sign pattern (signed rank) and every split of the ranks (rank sum).
 func TestRankTestsMatchEnumeration(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 0))
+	// The probability of a statistic at least as far from the centre as the observed one.
 	tail := func(stats []float64, obs, centre float64) float64 {
 		var k int
 		for _, s := range stats {
-			if (obs > centre && s >= obs-1e-9) || (obs <= centre && s <= obs+1e-9) {
+			if math.Abs(s-centre) >= math.Abs(obs-centre)-1e-9 {
 				k++
 			}
 		}
-		return math.Min(1, 2*float64(k)/float64(len(stats)))
+		return float64(k) / float64(len(stats))
 	}
 	draw := func(n int) []float64 { // few distinct values, so ties are common
 		v := make([]float64, n)
@@ -218,7 +219,7 @@ func TestRankTestsMatchEnumeration(t *testing.T) {
 		n := float64(len(nz))
 		near(t, fmt.Sprintf("signed-rank p of %v", d), got.P, tail(stats, got.Statistic, n*(n+1)/4), 1e-12)
 
-		x, y := draw(1+r.IntN(6)), draw(1+r.IntN(6))
+		x, y := draw(1+r.IntN(6)), draw(1+r.IntN(6)) // unequal sizes with ties: not symmetric
 		got, _ = MannWhitney(x, y)
 		all := append(slices.Clone(x), y...)
 		ranks, _ = midranks(all)
@@ -261,8 +262,9 @@ func TestMannWhitneyExactRExample(t *testing.T) {
 }
 
 func TestMannWhitneyWithTies(t *testing.T) {
-	// x = 1 2 2 3, y = 2 3 4 4 5: W = 0 + 0.5 + 0.5 + 1.5 = 2.5 of 20. Of the C(9, 4) = 126 splits
-	// of the mid-ranks, 7 give W <= 2.5: p = 2 * 7/126.
+	// x = 1 2 2 3, y = 2 3 4 4 5: W = 0 + 0.5 + 0.5 + 1.5 = 2.5 of 20, 7.5 below its mean 10. Of
+	// the C(9, 4) = 126 splits of the mid-ranks, 11 are as far from the mean (7 below, 4 above:
+	// with ties and unequal samples the distribution is not symmetric): p = 11/126.
 	r, err := MannWhitney([]float64{1, 2, 2, 3}, []float64{2, 3, 4, 4, 5})
 	if err != nil {
 		t.Fatal(err)
@@ -270,7 +272,11 @@ func TestMannWhitneyWithTies(t *testing.T) {
 	if !r.Exact || r.Statistic != 2.5 {
 		t.Errorf("got %+v, want exact, W 2.5", r)
 	}
-	near(t, "p", r.P, 14.0/126, 1e-12)
+	near(t, "p", r.P, 11.0/126, 1e-12)
+	// A statistic at its mean is no evidence at all: p = 1 (twice a tail gave 0.857 here).
+	if r, _ := MannWhitney([]float64{3, 0}, []float64{2, 1, 2, 2, 2, 2}); r.Statistic != 6 || r.P != 1 {
+		t.Errorf("W at its mean: %+v, want W 6, p 1", r)
+	}
 	// Hand-computed normal approximation of the same (R's wilcox.test): E W = 10; tie groups of
 	// 3, 2, 2 give sum(t^3 - t) = 36; Var W = 20/12 * (10 - 36/72) = 15.8333;
 	// z = (-7.5 + 0.5)/sqrt(15.8333) = -1.7591864; p = 2 Phi(z) = 0.07854585.
