@@ -26,6 +26,11 @@ func gunzipIfCompressed(r io.Reader) (io.Reader, error) {
 	return br, nil
 }
 
+// linkError is the error for a link entry where a file is needed: its bytes are elsewhere.
+func linkError(h *tar.Header) error {
+	return fmt.Errorf("entry %s: a link (to %s) where a file is needed, which rout does not follow in archives: unpack the archive and give the folder, or archive with tar -h", h.Name, h.Linkname)
+}
+
 // isArchive reports whether the file at path is a tar archive, gzipped or not, by its contents.
 func isArchive(path string) (bool, error) {
 	f, err := os.Open(path)
@@ -42,7 +47,8 @@ func isArchive(path string) (bool, error) {
 	return n >= 262 && bytes.Equal(head[257:262], []byte("ustar")), nil
 }
 
-// walkTar calls fn with every regular file and folder of the tar archive (gzipped or not) at path, in the
+// walkTar calls fn with every regular file, folder and link (symbolic or hard: fn decides
+// whether one it needs is an error) of the tar archive (gzipped or not) at path, in the
 // archive's order. Errors are prefixed with the entry they concern. After the last entry it
 // reads the compressed stream to its end, so a damaged gzip trailer is reported too.
 func walkTar(path string, fn func(h *tar.Header, r io.Reader) error) error {
@@ -66,10 +72,9 @@ func walkTar(path string, fn func(h *tar.Header, r io.Reader) error) error {
 			return fmt.Errorf("the archive is damaged or cut short after entry %s: %w", last, err)
 		}
 		last = h.Name
-		if h.Typeflag == tar.TypeSymlink || h.Typeflag == tar.TypeLink {
-			return fmt.Errorf("entry %s: a link (to %s), which archives here cannot hold: unpack it and give the folder, or archive with tar -h", h.Name, h.Linkname)
-		}
-		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeDir {
+		switch h.Typeflag {
+		case tar.TypeReg, tar.TypeDir, tar.TypeSymlink, tar.TypeLink:
+		default:
 			continue
 		}
 		if err := fn(h, tr); err != nil {

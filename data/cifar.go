@@ -232,10 +232,16 @@ func cifarFromArchive(f *cifarFormat, arch string) (*Dataset, error) {
 		wanted[t] = true
 	}
 	err := walkTar(arch, func(h *tar.Header, r io.Reader) error {
+		base := path.Base(h.Name)
+		if h.Typeflag == tar.TypeSymlink || h.Typeflag == tar.TypeLink {
+			if wanted[base] || base == f.names {
+				return linkError(h)
+			}
+			return nil
+		}
 		if h.Typeflag != tar.TypeReg {
 			return nil
 		}
-		base := path.Base(h.Name)
 		switch {
 		case wanted[base]:
 			if _, dup := parts[base]; dup {

@@ -173,10 +173,19 @@ func scanArchive(arch string) ([]imageEntry, [2]map[string]int, error) {
 	err := walkTar(arch, func(h *tar.Header, r io.Reader) error {
 		name := strings.TrimSuffix(path.Clean(strings.TrimPrefix(h.Name, "./")), "/")
 		parts := strings.Split(name, "/")
-		if slices.ContainsFunc(parts, func(p string) bool { return p == "__MACOSX" || strings.HasPrefix(p, ".") && p != "." }) {
-			return nil // hidden, as in a folder (.ipynb_checkpoints, ._name from macOS)
-		}
 		n := len(parts)
+		// Hidden entries are skipped as in a folder (.ipynb_checkpoints, macOS's ._name): a
+		// hidden file, or a file or folder in a hidden class folder. A hidden root is fine.
+		hidden := strings.HasPrefix(parts[n-1], ".") || h.Typeflag != tar.TypeDir && n >= 2 && strings.HasPrefix(parts[n-2], ".")
+		if hidden || slices.Contains(parts, "__MACOSX") {
+			return nil
+		}
+		if h.Typeflag == tar.TypeSymlink || h.Typeflag == tar.TypeLink {
+			if isImageName(parts[n-1]) {
+				return linkError(h)
+			}
+			return nil
+		}
 		if h.Typeflag == tar.TypeDir {
 			// ROOT/split/class/: a class folder, which must not stay empty.
 			if s, ok := splitIndex[at(parts, n-2)]; ok && n >= 2 {
