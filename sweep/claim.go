@@ -12,6 +12,7 @@ import (
 	"rout/internal/atomicfile"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,7 +35,7 @@ type ClaimInfo struct {
 	// PIDNamespace tells apart processes on one host name in different pid namespaces
 	// (containers sharing the host's name), whose pids cannot be checked from each other.
 	PIDNamespace string `json:"pid_namespace,omitempty"`
-	Worker       string `json:"worker"` // the shard, I/N
+	Worker       string `json:"worker"` // a sweep worker's shard, I/N, or what else holds it ("rout train")
 	Started      string `json:"started"`
 	Token        string `json:"token"` // unique to this claim
 }
@@ -43,7 +44,11 @@ func (i ClaimInfo) String() string {
 	if i.Token == "" {
 		return "an unknown worker (unreadable claim)"
 	}
-	return fmt.Sprintf("pid %d on %s (shard %s, since %s)", i.PID, i.Host, i.Worker, i.Started)
+	who := i.Worker
+	if _, err := ParseShard(who); err == nil {
+		who = "shard " + who
+	}
+	return fmt.Sprintf("pid %d on %s (%s, since %s)", i.PID, i.Host, who, i.Started)
 }
 
 // Claimer claims runs for one worker process. Use one per process: it knows which claims the
@@ -83,6 +88,7 @@ type Claim struct {
 	c        *Claimer
 	stop     chan struct{}
 	done     chan struct{}
+	lost     atomic.Pointer[error] // set once Check finds the claim lost
 }
 
 // Acquire claims the run in folder dir (which it creates). It returns the claim, or nil and the
@@ -250,20 +256,27 @@ func (cl *Claim) StartHeartbeat(lost func()) {
 
 // ErrClaimLost is the error of Check, and the cause of a run's cancellation, when another
 // worker took a claim over.
-var ErrClaimLost = errors.New("this worker's claim on the run was taken over by another worker (was this worker stalled past the claim timeout?)")
+var ErrClaimLost = errors.New("this process's claim on the run was taken over by another process (was it stalled past the claim timeout?)")
 
 // Check returns an error wrapping ErrClaimLost, naming the new holder, when the claim is no longer
 // this worker's: another worker holds it, or none does (it took the run over and finished).
 // A claim it cannot read for another reason (a filesystem hiccup) counts as still held.
+// Once lost, a claim stays lost: a later read error must not let a stopped run write again.
 func (cl *Claim) Check() error {
+	if lost := cl.lost.Load(); lost != nil {
+		return *lost
+	}
 	now, _, err := readClaim(cl.Path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("%w; no worker holds it now", ErrClaimLost)
+		err = fmt.Errorf("%w; no process holds it now", ErrClaimLost)
 	case err == nil && now.Token != cl.Info.Token:
-		return fmt.Errorf("%w: now held by %s", ErrClaimLost, now)
+		err = fmt.Errorf("%w: now held by %s", ErrClaimLost, now)
+	default:
+		return nil
 	}
-	return nil
+	cl.lost.CompareAndSwap(nil, &err)
+	return *cl.lost.Load()
 }
 
 // Release stops the heartbeat and removes the claim if it is still this worker's.

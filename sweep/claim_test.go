@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -248,5 +249,27 @@ func TestClaimHeartbeat(t *testing.T) {
 	cl.Release()
 	if now, _, err := readClaim(path); err != nil || now.Token != "theirs" {
 		t.Errorf("release removed another worker's claim: %v %v", now, err)
+	}
+}
+
+// TestClaimCheckIsSticky: once Check has found the claim taken over, it keeps saying so, even if
+// the claim file later reads as this process's again or not at all.
+func TestClaimCheckIsSticky(t *testing.T) {
+	dir := t.TempDir()
+	a := testClaimer(t, "host-a", time.Minute, time.Second)
+	cl, _, err := a.Acquire(dir)
+	if err != nil || cl == nil {
+		t.Fatal(err)
+	}
+	if err := cl.Check(); err != nil {
+		t.Fatalf("a fresh claim: %v", err)
+	}
+	writeClaim(t, dir, ClaimInfo{Host: "host-b", PID: 2, Token: "theirs"})
+	if err := cl.Check(); !errors.Is(err, ErrClaimLost) || !strings.Contains(err.Error(), "host-b") {
+		t.Fatalf("after a takeover: %v, want ErrClaimLost naming host-b", err)
+	}
+	writeClaim(t, dir, cl.Info)
+	if err := cl.Check(); !errors.Is(err, ErrClaimLost) {
+		t.Errorf("a lost claim read back as held: %v", err)
 	}
 }

@@ -754,6 +754,15 @@ func TestProvenanceKeepsEarlierSegments(t *testing.T) {
 	dir := t.TempDir()
 	killAt(t, cfg, dir, 5)
 	killAt(t, cfg, dir, 9, Resume())
+	// A resume that fails before its first step (here at once: a damaged metrics line) leaves
+	// no segment behind.
+	metrics := filepath.Join(dir, MetricsFile)
+	good, _ := os.ReadFile(metrics)
+	os.WriteFile(metrics, append([]byte("garbage\n"), good...), 0o644)
+	if _, err := Run(context.Background(), cfg, dir, WithDataset(tinyData), Resume()); err == nil {
+		t.Fatal("a resume over a damaged metrics line succeeded")
+	}
+	os.WriteFile(metrics, good, 0o644)
 	mustRun(t, cfg, dir, Resume())
 	var cf configFile
 	readJSON(t, filepath.Join(dir, ConfigFile), &cf)

@@ -240,9 +240,10 @@ func (p provenance) segment() segment {
 }
 
 // earlierSegments reads the segments a resumed run's config.json records (its own included), so
-// that the new config.json keeps them. A config.json that does not read (a run killed while it
-// was written long ago, edited by hand) loses that history, not the run.
-func earlierSegments(out string) []segment {
+// that the new config.json keeps them: those that began before step from, where this resume
+// begins (a resume that failed or was killed before its first checkpoint left nothing). A
+// config.json that does not read (edited by hand) loses that history, not the run.
+func earlierSegments(out string, from int) []segment {
 	b, err := os.ReadFile(filepath.Join(out, ConfigFile))
 	if err != nil {
 		return nil
@@ -253,7 +254,13 @@ func earlierSegments(out string) []segment {
 	if json.Unmarshal(b, &old) != nil || old.Provenance.StartTime == "" {
 		return nil
 	}
-	return append(old.Provenance.Earlier, old.Provenance.segment())
+	var kept []segment
+	for _, sg := range append(old.Provenance.Earlier, old.Provenance.segment()) {
+		if sg.FromStep < from {
+			kept = append(kept, sg)
+		}
+	}
+	return kept
 }
 
 func newProvenance(r *run, ck *checkpoint) provenance {
@@ -284,7 +291,7 @@ func newProvenance(r *run, ck *checkpoint) provenance {
 	if ck != nil {
 		s := ck.state.Step
 		p.Resumed = &s
-		p.Earlier = earlierSegments(r.out)
+		p.Earlier = earlierSegments(r.out, s)
 	}
 	p.Backend = r.b.Provenance()
 	p.Data.Name, p.Data.Source, p.Data.Classes = r.ds.Name, r.ds.Source, r.ds.Classes

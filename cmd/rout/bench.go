@@ -47,6 +47,9 @@ func benchCommand() *cli.Command {
 			&cli.BoolFlag{Name: "cudnn-packed", Usage: "GPU: give cuDNN's convolutions packed tensors only (channel slices copied through buffers)"},
 		},
 		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageError{fmt.Errorf("bench: unexpected argument %q (settings are flags: --model NAME)", c.Args().First())}
+			}
 			o := benchOptions{model: c.String("model"), batch: c.Int("batch"), optimizer: c.String("optimizer"),
 				steps: c.Int("steps"), warmup: c.Int("warmup"), repeats: c.Int("repeats"), tf32: c.Bool("tf32"),
 				device: c.String("device"), seed: c.Uint64("seed"), plans: c.Bool("plans"), graph: c.Bool("cudnn-graph"),

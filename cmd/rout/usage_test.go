@@ -56,6 +56,7 @@ func TestCommandLineMistakes(t *testing.T) {
 		{[]string{"eval", "run", "--split", "bogus"}, `--split "bogus": want test, train or val`},
 		{[]string{"eval", "run", "--batch", "-1"}, "--batch -1: want 0 or more"},
 		{[]string{"info", "extra"}, `info: unexpected argument "extra"`},
+		{[]string{"bench", "inception28"}, `bench: unexpected argument "inception28"`},
 	} {
 		_, _, _, err := runCtx(context.Background(), c.args...)
 		var ue usageError
