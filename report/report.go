@@ -227,14 +227,19 @@ func compare(ref, arm *ArmStats, seeds []uint64, resamples int, item uint32) Com
 }
 
 // layerOrder lists the layers named in the runs' summaries (re-inits per layer), falling back to
-// the metrics of unfinished runs. Each run lists its watched layers in network order, and an arm
-// with --randomout-layers watches only some of them, so the longest list goes first and the
-// others add what it lacks.
+// the metrics of unfinished runs, in network order. Each run lists its watched layers in that
+// order, but an arm with --randomout-layers watches only some of them, so the order comes from
+// a summary's list of every conv layer (conv_layers) where there is one; otherwise the longest
+// list goes first and the others add what it lacks.
 func layerOrder(runs []Run) []string {
 	var lists [][]string
+	var network []string
 	for _, run := range runs {
 		if run.Summary != nil {
 			lists = append(lists, run.Summary.ReinitsPerLayer.Layers)
+			if len(run.Summary.ConvLayers) > len(network) {
+				network = run.Summary.ConvLayers
+			}
 		}
 	}
 	for _, run := range runs {
@@ -242,12 +247,18 @@ func layerOrder(runs []Run) []string {
 			lists = append(lists, m.Reinits.Layers)
 		}
 	}
+	named := map[string]bool{}
+	for _, l := range lists {
+		for _, name := range l {
+			named[name] = true
+		}
+	}
 	slices.SortStableFunc(lists, func(a, b []string) int { return len(b) - len(a) })
 	var order []string
 	seen := map[string]bool{}
-	for _, l := range lists {
+	for _, l := range append([][]string{network}, lists...) {
 		for _, name := range l {
-			if !seen[name] {
+			if named[name] && !seen[name] {
 				seen[name] = true
 				order = append(order, name)
 			}

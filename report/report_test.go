@@ -479,6 +479,16 @@ func TestComputeEdges(t *testing.T) {
 	if p := r.Comparisons[1].FisherP; !math.IsNaN(p) {
 		t.Errorf("Fisher p against an arm with no finished run = %g, want none", p)
 	}
+	// Arms watching disjoint layers: the order comes from a summary's list of every conv layer,
+	// and a layer no arm watches is not listed.
+	sw.Runs[0].Summary.ReinitsPerLayer = layers("a", "c")
+	sw.Runs[1].Summary.ReinitsPerLayer = layers("b")
+	sw.Runs[3].Summary.ReinitsPerLayer = layers("a", "c")
+	sw.Runs[4].Summary.ReinitsPerLayer = layers("b")
+	sw.Runs[1].Summary.ConvLayers = []string{"a", "b", "c", "d"}
+	if got := strings.Join(Compute(sw, 200).Layers, " "); got != "a b c" {
+		t.Errorf("disjoint watched layers: order %q, want a b c", got)
+	}
 	for v, want := range map[float64]string{-1e-17: "0.00", 0.004: "0.00", -0.005: "-0.01", 0.0051: "+0.01", 12.5: "+12.50", math.NaN(): "-"} {
 		if got := signed(v, 2); got != want {
 			t.Errorf("signed(%g) = %q, want %q", v, got, want)

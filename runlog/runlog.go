@@ -158,6 +158,9 @@ type Summary struct {
 	Steps          int     `json:"steps"`
 	WallSeconds    float64 `json:"wall_seconds"` // training and evaluation time, across resumes
 	ReinitsTotal   int64   `json:"reinits_total"`
+	// ConvLayers are all the network's conv layers in network order, watched or not: the
+	// order a report lists layers in when arms watch different subsets.
+	ConvLayers []string `json:"conv_layers,omitempty"`
 	// ReinitsPerLayer and DeadFinalPerLayer cover the watched layers, in network order.
 	ReinitsPerLayer   LayerCounts `json:"reinits_per_layer"`
 	DeadFinalPerLayer LayerCounts `json:"dead_final_per_layer"`

@@ -802,6 +802,11 @@ func (r *run) finish(diverged string, err error) (Summary, error) {
 		ReinitsPerLayer: LayerCounts{Layers: layers, Counts: reinits}, DeadFinalPerLayer: LayerCounts{Layers: layers, Counts: dead},
 	}
 	s.ReinitsTotal = s.ReinitsPerLayer.Total()
+	if ft, err := r.n.ConvTable(nil); err == nil {
+		for _, g := range ft.Groups {
+			s.ConvLayers = append(s.ConvLayers, g.Name)
+		}
+	}
 	if sr, ok := r.b.(net.StepRunner); ok {
 		s.StepGraphs = sr.StepReport()
 	}
