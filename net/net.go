@@ -238,28 +238,9 @@ func (bd *builder) bn(nd *node) *bnPart {
 // is the sum of the branches' contributions: the first branch run in backward replaces dx's
 // contents (unless the block itself accumulates) and the others add to it. Only conv, pool and
 // dense layers can add, so a branch starting with anything else (relu, an empty branch, a block
-// that contains one) has to run first; a block with two such branches is rejected.
+// that contains one) has to run first; the plan refused a block with two (checkAccumulation).
 func (bd *builder) concat(nd *node, x, dx *Tensor, acc bool, y, dy *Tensor) (layer, error) {
-	order := make([]int, 0, len(nd.branches))
-	if dx != nil {
-		var fixed []int
-		for i, br := range nd.branches {
-			if !canAccumulate(br) {
-				fixed = append(fixed, i)
-			}
-		}
-		if len(fixed) > 1 || len(fixed) == 1 && acc {
-			return nil, fmt.Errorf("block %s: branches %v start with a layer whose input gradient cannot be summed with the other branches' (relu, an empty branch); "+
-				"at most one branch per block may, and none in a block that starts a branch of an outer block: start them with a conv or pool",
-				nd.name, oneBased(fixed))
-		}
-		order = append(order, fixed...)
-	}
-	for i := range nd.branches {
-		if len(order) == 0 || order[0] != i {
-			order = append(order, i)
-		}
-	}
+	order := branchOrder(nd, dx != nil)
 	c0 := make([]int, len(nd.branches))
 	for i := 1; i < len(c0); i++ {
 		c0[i] = c0[i-1] + nd.chans[i-1]
@@ -299,6 +280,56 @@ func canAccumulate(br []*node) bool {
 		return true
 	}
 	return false
+}
+
+// branchOrder is the order a block's branches run in backward: the one that cannot add to the
+// input gradient first, when the block needs one.
+func branchOrder(nd *node, needDx bool) []int {
+	order := make([]int, 0, len(nd.branches))
+	if needDx {
+		order = append(order, fixedBranches(nd)...)
+	}
+	for i := range nd.branches {
+		if len(order) == 0 || order[0] != i {
+			order = append(order, i)
+		}
+	}
+	return order
+}
+
+// fixedBranches are the branches of a block that cannot add their input gradient to another's.
+func fixedBranches(nd *node) []int {
+	var fixed []int
+	for i, br := range nd.branches {
+		if !canAccumulate(br) {
+			fixed = append(fixed, i)
+		}
+	}
+	return fixed
+}
+
+// checkAccumulation refuses, before anything is built (so `rout model summary` does too), a block
+// whose input gradient would need two branches that cannot add to it, or one in a block that
+// must itself add (one that starts a branch run after another). nodes is a sequence whose first
+// layer needs an input gradient when needDx and adds to it when acc.
+func checkAccumulation(nodes []*node, needDx, acc bool) error {
+	for i, nd := range nodes {
+		needDx, acc := needDx || i > 0, acc && i == 0
+		if nd.spec.Type != TypeConcat {
+			continue
+		}
+		if fixed := fixedBranches(nd); needDx && (len(fixed) > 1 || len(fixed) == 1 && acc) {
+			return fmt.Errorf("block %s: branches %v start with a layer whose input gradient cannot be summed with the other branches' (relu, an empty branch); "+
+				"at most one branch per block may, and none in a block that starts a branch of an outer block: start them with a conv or pool",
+				nd.name, oneBased(fixed))
+		}
+		for k, b := range branchOrder(nd, needDx) {
+			if err := checkAccumulation(nd.branches[b], needDx, acc || k > 0); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func oneBased(idx []int) []int {

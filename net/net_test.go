@@ -465,6 +465,10 @@ type = "dense"
 	if _, err := net.Build(b, bad, 1, [3]int{1, 4, 4}, 2); err == nil || !strings.Contains(err.Error(), "block b: branches [1 2]") {
 		t.Errorf("two non-summing branches: %v", err)
 	}
+	// The summary (rout model summary) refuses it too, naming the file.
+	if _, err := net.Summarize(bad, [3]int{1, 4, 4}, 2); err == nil || !strings.Contains(err.Error(), "two.toml: block b: branches [1 2]") {
+		t.Errorf("summary of two non-summing branches: %v", err)
+	}
 	// The same block reading the network input needs no input gradient: fine.
 	first, _ := net.ParseSpec([]byte("[[layer]]\ntype = \"concat\"\nbranches = [[], [{ type = \"relu\" }]]\n[[layer]]\ntype = \"dense\"\n"), "first.toml")
 	if _, err := net.Build(b, first, 1, [3]int{1, 4, 4}, 2); err != nil {

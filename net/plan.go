@@ -98,6 +98,9 @@ func newPlan(spec *Spec, in [3]int, classes int) (*plan, error) {
 		return nil, fmt.Errorf("%s: the network's output is %s for input %s; it must be %dx1x1 (end with a dense layer with units = \"classes\")",
 			where, shapeString(out), shapeString(in), classes)
 	}
+	if err := checkAccumulation(top, false, false); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
 	p.top = top
 	var params, flops float64 // in float64, where an absurd network's int sums would overflow
 	for _, l := range p.summary.Layers {
