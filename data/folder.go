@@ -388,7 +388,16 @@ func storeRGB(img image.Image, dst []uint8, hw int) (grey bool) {
 		}
 		return false
 	}
-	_, isGrey16 := img.(*image.Gray16)
+	grey = false
+	switch m := img.(type) {
+	case *image.Gray16:
+		grey = true
+	case *image.Paletted: // a greyscale PNG with a palette: grey when every entry is
+		grey = !slices.ContainsFunc(m.Palette, func(c color.Color) bool {
+			n := color.NRGBAModel.Convert(c).(color.NRGBA)
+			return n.R != n.G || n.G != n.B
+		})
+	}
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
 			c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
@@ -396,7 +405,7 @@ func storeRGB(img image.Image, dst []uint8, hw int) (grey bool) {
 			r[k], g[k], bl[k] = c.R, c.G, c.B
 		}
 	}
-	return isGrey16
+	return grey
 }
 
 // toGrey keeps only the first of a split's three identical planes.

@@ -365,3 +365,37 @@ func TestFolderLinksAndHiddenEntries(t *testing.T) {
 		t.Errorf("a link to an image in an archive: %v, want an error naming the entry", err)
 	}
 }
+
+// TestPalettedGrey: a palette PNG whose palette is all grey is a greyscale image (one channel
+// when every image is); one palette entry with colour makes it RGB.
+func TestPalettedGrey(t *testing.T) {
+	for _, c := range []struct {
+		palette color.Palette
+		grey    bool
+	}{
+		{color.Palette{color.Gray{0}, color.Gray{128}, color.Gray{255}}, true},
+		{color.Palette{color.Gray{0}, color.NRGBA{200, 10, 10, 255}}, false},
+	} {
+		img := image.NewPaletted(image.Rect(0, 0, 2, 2), c.palette)
+		img.SetColorIndex(1, 0, 1)
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, img); err != nil {
+			t.Fatal(err)
+		}
+		dec, err := png.Decode(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := dec.(*image.Paletted); !ok {
+			t.Fatalf("decoded as %T, want *image.Paletted", dec)
+		}
+		dst := make([]uint8, 12)
+		if got := storeRGB(dec, dst, 4); got != c.grey {
+			t.Errorf("palette %v: grey %v, want %v", c.palette, got, c.grey)
+		}
+		want := color.NRGBAModel.Convert(c.palette[1]).(color.NRGBA)
+		if dst[1] != want.R || dst[4+1] != want.G || dst[8+1] != want.B {
+			t.Errorf("palette %v: pixel 1 stored as %d,%d,%d, want %v", c.palette, dst[1], dst[5], dst[9], want)
+		}
+	}
+}
