@@ -67,7 +67,7 @@ type Config struct {
 	RandomOutScope  string  `json:"randomout-scope" cat:"randomout" choices:"weights,weights+bias,weights+bias+optimizer" usage:"what a re-draw resets: the weights (the paper), also zero the bias, also zero the optimiser's moments"`
 	RandomOutLayers string  `json:"randomout-layers" cat:"randomout" usage:"comma-separated conv layers watched (empty: every conv layer)"`
 
-	FailMargin      float64 `json:"fail-margin" cat:"run" usage:"status failed when the final test accuracy is within this of chance (1/classes)"`
+	FailMargin      float64 `json:"fail-margin" cat:"run" usage:"status failed when the final test accuracy is within this of chance (the test split's most common class's share: 1/classes when balanced)"`
 	LogEvery        int     `json:"log-every" cat:"run" resume:"ok" usage:"steps between log lines (loss, accuracy and counters are read back only then)"`
 	CheckpointEvery int     `json:"checkpoint-every" cat:"run" resume:"ok" usage:"steps between extra checkpoints (0: none; one is always written after every epoch and where the run stops)"`
 	MaxSteps        int     `json:"max-steps" cat:"run" resume:"ok" usage:"stop after this many steps in all, evaluating once more (0: run every epoch)"`

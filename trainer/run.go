@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"rout/data"
@@ -778,6 +779,22 @@ func evaluateSet(b net.Backend, n *net.Net, set net.ImageSet, count int, aug net
 	return float64(s[0]) / float64(s[2]), float64(s[1]) / float64(s[2]), nil
 }
 
+// chanceAccuracy is what a network that learned nothing scores on the test split: a collapsed
+// network predicts one class, at best the most common one, so it is that class's share of the
+// labels (1/classes on a balanced split, and with no labels).
+func chanceAccuracy(labels []int32, classes int) float64 {
+	if len(labels) == 0 || classes < 1 {
+		return 1 / float64(max(classes, 1))
+	}
+	counts := make([]int, classes)
+	for _, l := range labels {
+		if l >= 0 && int(l) < classes {
+			counts[l]++
+		}
+	}
+	return float64(slices.Max(counts)) / float64(len(labels))
+}
+
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 // finish writes summary.json for a run that ended (divergence: msg is its reason).
@@ -792,7 +809,7 @@ func (r *run) finish(diverged string, err error) (Summary, error) {
 		return Summary{}, fmt.Errorf("device %s: %w", r.b.Name(), err)
 	}
 	layers := r.rev.Layers()
-	chance := 1 / float64(r.classes)
+	chance := chanceAccuracy(r.ds.Test.Labels, r.classes)
 	s := Summary{
 		Arm: r.cfg.Arm, Seed: r.cfg.Seed,
 		FinalTestAcc: num(float64(r.st.TestAcc)), BestTestAcc: num(float64(r.st.BestTest)),

@@ -808,3 +808,21 @@ func TestOwnRecord(t *testing.T) {
 		}
 	}
 }
+
+// TestChanceAccuracy: chance is the most common test class's share, which a collapsed network
+// predicting that class scores; on a balanced split 1/classes.
+func TestChanceAccuracy(t *testing.T) {
+	for _, c := range []struct {
+		labels  []int32
+		classes int
+		want    float64
+	}{
+		{[]int32{0, 1, 2, 0, 1, 2}, 3, 1.0 / 3},
+		{[]int32{0, 0, 0, 1}, 3, 0.75},
+		{nil, 4, 0.25},
+	} {
+		if got := chanceAccuracy(c.labels, c.classes); math.Abs(got-c.want) > 1e-15 {
+			t.Errorf("labels %v of %d classes: chance %v, want %v", c.labels, c.classes, got, c.want)
+		}
+	}
+}
