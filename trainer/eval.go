@@ -23,6 +23,28 @@ type EvalSettings struct {
 	Threads int
 }
 
+// Check refuses settings Evaluate cannot take, before anything is read, so that a command line
+// can report them as its own mistakes.
+func (s EvalSettings) Check() error {
+	switch s.Split {
+	case "", "test", "train", "val":
+	default:
+		return fmt.Errorf("split %q: want test, train or val", s.Split)
+	}
+	switch s.Device {
+	case "", "auto", "cpu", "gpu":
+	default:
+		return fmt.Errorf("device %q: want auto, cpu or gpu", s.Device)
+	}
+	if s.Batch < 0 {
+		return fmt.Errorf("batch %d: want 0 or more", s.Batch)
+	}
+	if s.Threads < 0 {
+		return fmt.Errorf("threads %d: want 0 or more", s.Threads)
+	}
+	return nil
+}
+
 // EvalResult is a model's loss and accuracy on a split.
 type EvalResult struct {
 	Checkpoint string  `json:"checkpoint"`
@@ -38,6 +60,9 @@ type EvalResult struct {
 // its training did (crop and the training split's statistics, read from the checkpoint).
 // WithBackend and WithDataset apply; other options are ignored.
 func Evaluate(path string, s EvalSettings, opts ...Option) (_ EvalResult, err error) {
+	if err := s.Check(); err != nil {
+		return EvalResult{}, err
+	}
 	var o runOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -49,9 +74,6 @@ func Evaluate(path string, s EvalSettings, opts ...Option) (_ EvalResult, err er
 	cfg := ck.config
 	if s.Data != "" {
 		cfg.Data = s.Data
-	}
-	if s.Batch < 0 {
-		return EvalResult{}, fmt.Errorf("batch %d, want 0 or more", s.Batch)
 	}
 	if s.Batch > 0 {
 		cfg.Batch = s.Batch
@@ -80,7 +102,7 @@ func Evaluate(path string, s EvalSettings, opts ...Option) (_ EvalResult, err er
 	switch s.Split {
 	case "", "test":
 		s.Split, split = "test", ds.Test
-	case "train", "val":
+	default: // train or val (Check)
 		split = ds.Train
 		if cfg.ValFraction > 0 {
 			train, val, err := ds.CarveValidation(cfg.ValFraction, cfg.DataSeed)
@@ -94,8 +116,6 @@ func Evaluate(path string, s EvalSettings, opts ...Option) (_ EvalResult, err er
 		} else if s.Split == "val" {
 			return EvalResult{}, fmt.Errorf("split val: the run carved no validation split (its val-fraction is 0)")
 		}
-	default:
-		return EvalResult{}, fmt.Errorf("split %q: want test, train or val", s.Split)
 	}
 	if split.N == 0 {
 		return EvalResult{}, fmt.Errorf("data %s: the %s split is empty", cfg.Data, s.Split)

@@ -40,27 +40,16 @@ func runEval(c *cli.Context) error {
 	if len(args) != 1 {
 		return usageError{fmt.Errorf("eval: want one checkpoint, got %d arguments", len(args))}
 	}
-	switch d := c.String("device"); d {
-	case "auto", "cpu", "gpu":
-	default:
-		return usageError{fmt.Errorf("eval: --device %q: want auto, cpu or gpu", d)}
-	}
-	switch s := c.String("split"); s {
-	case "test", "train", "val":
-	default:
-		return usageError{fmt.Errorf("eval: --split %q: want test, train or val", s)}
-	}
-	for _, f := range []string{"batch", "threads"} {
-		if c.Int(f) < 0 {
-			return usageError{fmt.Errorf("eval: --%s %d: want 0 or more", f, c.Int(f))}
-		}
+	set := trainer.EvalSettings{Data: c.String("data"), Split: c.String("split"),
+		Batch: c.Int("batch"), Device: c.String("device"), Threads: c.Int("threads")}
+	if err := set.Check(); err != nil {
+		return usageError{fmt.Errorf("eval: %w", err)}
 	}
 	path := args[0]
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, trainer.CheckpointFile)
 	}
-	res, err := trainer.Evaluate(path, trainer.EvalSettings{Data: c.String("data"), Split: c.String("split"),
-		Batch: c.Int("batch"), Device: c.String("device"), Threads: c.Int("threads")})
+	res, err := trainer.Evaluate(path, set)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}

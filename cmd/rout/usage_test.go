@@ -53,8 +53,9 @@ func TestCommandLineMistakes(t *testing.T) {
 		{[]string{"data", "bogus"}, `unknown command "bogus" (commands: inspect, get`},
 		{[]string{"model", "bogus"}, `unknown command "bogus" (commands: summary, list`},
 		{[]string{"data", "inspect", "shapes", "--bogus"}, "flag provided but not defined: --bogus"},
-		{[]string{"eval", "run", "--split", "bogus"}, `--split "bogus": want test, train or val`},
-		{[]string{"eval", "run", "--batch", "-1"}, "--batch -1: want 0 or more"},
+		{[]string{"eval", "run", "--split", "bogus"}, `eval: split "bogus": want test, train or val`},
+		{[]string{"eval", "run", "--batch", "-1"}, "eval: batch -1: want 0 or more"},
+		{[]string{"eval", "run", "--device", "tpu"}, `eval: device "tpu": want auto, cpu or gpu`},
 		{[]string{"info", "extra"}, `info: unexpected argument "extra"`},
 		{[]string{"bench", "inception28"}, `bench: unexpected argument "inception28"`},
 	} {
