@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -58,6 +59,24 @@ func finalTensor(t *testing.T, dir, name string) []float32 {
 		t.Fatalf("%s: no tensor %s", dir, name)
 	}
 	return d.Data
+}
+
+// sameMetrics checks that dir's metrics.jsonl holds want's lines, but for the timings.
+func sameMetrics(t *testing.T, what, dir string, want []Record) {
+	t.Helper()
+	got := readMetrics(t, dir)
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d metrics lines, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		g.ImagesPerSec, g.Elapsed, w.ImagesPerSec, w.Elapsed = 0, 0, 0, 0
+		gb, _ := json.Marshal(g)
+		wb, _ := json.Marshal(w)
+		if string(gb) != string(wb) {
+			t.Errorf("%s: metrics line %d\n got %s\nwant %s", what, i, gb, wb)
+		}
+	}
 }
 
 // readMetrics reads metrics.jsonl.
@@ -273,19 +292,7 @@ func TestKillAndResume(t *testing.T) {
 		if *got.FinalTestAcc != *want.FinalTestAcc || got.ReinitsTotal != want.ReinitsTotal || got.Steps != want.Steps || got.Epochs != want.Epochs {
 			t.Errorf("kill at %d: summary %+v, want %+v", k, got, want)
 		}
-		gotMetrics := readMetrics(t, dir)
-		if len(gotMetrics) != len(wantMetrics) {
-			t.Fatalf("kill at %d: %d metrics lines, want %d", k, len(gotMetrics), len(wantMetrics))
-		}
-		for i := range gotMetrics {
-			g, w := gotMetrics[i], wantMetrics[i]
-			g.ImagesPerSec, g.Elapsed, w.ImagesPerSec, w.Elapsed = 0, 0, 0, 0
-			gb, _ := json.Marshal(g)
-			wb, _ := json.Marshal(w)
-			if string(gb) != string(wb) {
-				t.Errorf("kill at %d: metrics line %d\n got %s\nwant %s", k, i, gb, wb)
-			}
-		}
+		sameMetrics(t, fmt.Sprintf("kill at %d", k), dir, wantMetrics)
 	}
 }
 
@@ -546,19 +553,7 @@ func TestResumeAtMaxSteps(t *testing.T) {
 			*got.FinalTrainLoss != *want.FinalTrainLoss || got.Steps != 7 || got.Epochs != 1 {
 			t.Fatalf("resumed at max-steps: summary %+v, want %+v", got, want)
 		}
-		gotMetrics := readMetrics(t, dir)
-		if len(gotMetrics) != len(wantMetrics) {
-			t.Fatalf("%d metrics lines, want %d", len(gotMetrics), len(wantMetrics))
-		}
-		for i := range gotMetrics {
-			g, w := gotMetrics[i], wantMetrics[i]
-			g.ImagesPerSec, g.Elapsed, w.ImagesPerSec, w.Elapsed = 0, 0, 0, 0
-			gb, _ := json.Marshal(g)
-			wb, _ := json.Marshal(w)
-			if string(gb) != string(wb) {
-				t.Errorf("metrics line %d\n got %s\nwant %s", i, gb, wb)
-			}
-		}
+		sameMetrics(t, "resumed at max-steps", dir, wantMetrics)
 	}
 
 	before, _ := os.ReadFile(filepath.Join(dir, ConfigFile))
@@ -689,10 +684,7 @@ func TestResumeAtMaxStepsAfterAFailedCheckpoint(t *testing.T) {
 	if got.Status != want.Status || got.FinalTestAcc == nil || *got.FinalTestAcc != *want.FinalTestAcc {
 		t.Fatalf("second resume: summary %+v, want %+v", got, want)
 	}
-	gotMetrics := readMetrics(t, dir)
-	if len(gotMetrics) != len(wantMetrics) || gotMetrics[len(gotMetrics)-1].Kind != "epoch" {
-		t.Fatalf("second resume: %d metrics lines, want %d ending in the epoch line", len(gotMetrics), len(wantMetrics))
-	}
+	sameMetrics(t, "second resume", dir, wantMetrics)
 }
 
 // TestGuardStopsWithoutWriting: a run stopped because its guard fails (a sweep worker whose claim
