@@ -1,6 +1,7 @@
 package sweep
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -225,6 +226,15 @@ func (c *Claimer) takeOver(dir string, old ClaimInfo, mtime time.Time) (*Claim, 
 		return &Claim{Path: path, Info: info, Previous: &prev, c: c}, nil
 	}
 	return nil, fmt.Errorf("claim %s: 100 abandoned takeover locks (%s.takeover-*): remove them", path, ClaimFile)
+}
+
+// Watch starts the heartbeat and returns a context derived from ctx that is cancelled, with
+// the cause ErrClaimLost, if the claim is lost: the context to run the claimed run under.
+// Call cancel when the run ends.
+func (cl *Claim) Watch(ctx context.Context) (_ context.Context, cancel func()) {
+	runCtx, cancelCause := context.WithCancelCause(ctx)
+	cl.StartHeartbeat(func() { cancelCause(ErrClaimLost) })
+	return runCtx, func() { cancelCause(nil) }
 }
 
 // StartHeartbeat touches the claim every Heartbeat until Release. If the claim stops being

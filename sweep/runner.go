@@ -262,9 +262,8 @@ func (r *Runner) runClaimed(ctx context.Context, p Pair, dir string, cl *Claim, 
 	if _, err := trainer.ClearLeftovers(dir); err != nil {
 		return Event{Kind: Failed, Err: err}
 	}
-	runCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	cl.StartHeartbeat(func() { cancel(ErrClaimLost) })
+	runCtx, cancel := cl.Watch(ctx)
+	defer cancel()
 	report(Event{Kind: Started, Resume: resume, Previous: cl.Previous})
 	sum, err := r.Run(runCtx, Job{Pair: p, Dir: dir, Config: cfg, Resume: resume, Guard: cl.Check})
 	switch {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -77,8 +76,6 @@ func runTrain(c *cli.Context) error {
 	}
 	sigCtx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithCancelCause(sigCtx)
-	defer cancel(nil)
 	// The run folder is claimed as a sweep worker claims a run, so that two processes (two
 	// `rout train`, or one and a sweep worker) never train into one folder.
 	claimer, err := sweep.NewClaimer("rout train", sweep.DefaultClaimTimeout, sweep.DefaultHeartbeat)
@@ -100,7 +97,8 @@ func runTrain(c *cli.Context) error {
 			os.Remove(out) // only if empty: a run that failed before writing leaves no folder
 		}
 	}()
-	cl.StartHeartbeat(func() { cancel(sweep.ErrClaimLost) })
+	ctx, cancel := cl.Watch(sigCtx)
+	defer cancel()
 	if cleared, err := trainer.ClearLeftovers(out); err != nil {
 		return fmt.Errorf("train: %s: %w", out, err)
 	} else if cleared {
