@@ -53,8 +53,9 @@ type ShapePlan struct {
 }
 
 // Plans lists the choices made so far, one per convolution shape and API, in shape order. With
-// GraphConv a shape is listed under "graph", and also under "legacy" if some of its calls had no
-// usable engine and took the legacy path.
+// GraphConv a shape is listed under "graph", and also under "legacy" if some of its calls were
+// scaled or accumulating (alpha != 1 or beta != 0) or had no usable engine, and so took the
+// legacy path.
 func (c *Context) Plans() []ShapePlan {
 	out := make([]ShapePlan, 0, len(c.algos)+len(c.graphInfo))
 	for k, p := range c.algos {
@@ -310,13 +311,16 @@ func (c *Context) ConvBackwardFilter(alpha float32, x *TensorDesc, xp DevicePtr,
 }
 
 // conv runs direction dir (0 forward, 1 backward data, 2 backward filter) of the convolution
-// x (*) w -> y: x is dx and y is dy backward, w is dw for the filter gradient. With GraphConv it
-// goes through the graph API, else (or when that has no usable engine) through the legacy call
-// with the algorithm PlanConv chose.
+// x (*) w -> y: x is dx and y is dy backward, w is dw for the filter gradient. With GraphConv an
+// unscaled, overwriting call (alpha 1, beta 0) goes through the graph API; every other call (or
+// one whose graph has no usable engine) goes through the legacy call with the algorithm
+// PlanConv chose. Graph-API engines were seen to get scaling wrong: on an H200 with cuDNN 9.14,
+// forward engines given alpha 0.5 and beta 1 wrote the plain convolution, or refused to execute
+// (CUDNN_STATUS_BAD_PARAM), where the legacy call computes it right.
 func (c *Context) conv(dir int, alpha, beta float32, x *TensorDesc, xp DevicePtr, w *FilterDesc, wp DevicePtr,
 	cv *ConvDesc, y *TensorDesc, yp DevicePtr) error {
-	if c.opts.GraphConv {
-		if err := c.graphConv(dir, alpha, beta, x, xp, w, wp, cv, y, yp); err != errLegacy {
+	if c.opts.GraphConv && alpha == 1 && beta == 0 {
+		if err := c.graphConv(dir, x, xp, w, wp, cv, y, yp); err != errLegacy {
 			return err
 		}
 	}

@@ -165,13 +165,22 @@ func testConv(t *testing.T, c *Context, cc convCase, parityMode bool) {
 	}
 	near(t, "forward + bias + accumulate", download(t, yb), want, atol, 1e-5)
 
-	// Backward data, accumulated into a dx slice that holds other values.
+	// Backward data into a dx slice whose other channels hold other values: overwritten, then
+	// accumulated (the two calls a block's branches make).
 	dy := randVec(r, yv.len())
 	dyb := upload(t, c, dy)
 	dx0 := randVec(r, xv.len())
 	dxb := upload(t, c, dx0)
+	must(t, c.ConvBackwardData(1, wd, wb.Ptr(), yd, yv.ptr(dyb), cv, 0, xd, xv.ptr(dxb)))
 	must(t, c.ConvBackwardData(1, wd, wb.Ptr(), yd, yv.ptr(dyb), cv, 1, xd, xv.ptr(dxb)))
 	wantDx := widen(dx0)
+	for n := 0; n < cc.N; n++ {
+		for ch := 0; ch < cc.C; ch++ {
+			for i := 0; i < cc.H*cc.W; i++ {
+				wantDx[xv.at(n, ch, 0, 0)+i] = 0
+			}
+		}
+	}
 	for n := 0; n < cc.N; n++ {
 		for k := 0; k < cc.K; k++ {
 			for o := 0; o < oh; o++ {
@@ -182,7 +191,7 @@ func testConv(t *testing.T, c *Context, cc convCase, parityMode bool) {
 							for j := 0; j < cc.KW; j++ {
 								h, ww := o*cc.p.StrideH-cc.p.PadH+i, q*cc.p.StrideW-cc.p.PadW+j
 								if h >= 0 && h < cc.H && ww >= 0 && ww < cc.W {
-									wantDx[xv.at(n, ch, h, ww)] += g * float64(w[((k*cc.C+ch)*cc.KH+i)*cc.KW+j])
+									wantDx[xv.at(n, ch, h, ww)] += 2 * g * float64(w[((k*cc.C+ch)*cc.KH+i)*cc.KW+j])
 								}
 							}
 						}
@@ -191,7 +200,7 @@ func testConv(t *testing.T, c *Context, cc convCase, parityMode bool) {
 			}
 		}
 	}
-	near(t, "backward data (accumulated)", download(t, dxb), wantDx, atol, 1e-5)
+	near(t, "backward data (overwritten, then accumulated)", download(t, dxb), wantDx, 2*atol, 1e-5)
 
 	// Backward filter (overwrite) and bias gradient.
 	dwb := upload(t, c, randVec(r, len(w)))
@@ -244,8 +253,8 @@ func checkChoices(t *testing.T, c *Context, plan *ConvPlan, parityMode bool) {
 }
 
 // checkGraphPlans checks what Plans reports for this test's shape with GraphConv: the calls made
-// (forward twice, each backward once) summed over the graph API and the legacy path it falls
-// back to, the choices against the context's rules and, on the CPU stand-in, the very engines
+// (forward and backward data twice, backward filter once) summed over the graph API and the
+// legacy path that scaled calls and shapes without a usable engine take, the choices against the context's rules and, on the CPU stand-in, the very engines
 // and fallbacks its heuristics make right (see testdata/mockcuda.c).
 func checkGraphPlans(t *testing.T, c *Context, x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *TensorDesc, parityMode bool) {
 	t.Helper()
@@ -260,11 +269,15 @@ func checkGraphPlans(t *testing.T, c *Context, x *TensorDesc, w *FilterDesc, cv 
 			}
 		}
 	}
-	if calls != [3]int{2, 1, 1} {
-		t.Errorf("calls %v over %d APIs, want [2 1 1] (forward twice, each backward once)", calls, len(plans))
+	if calls != [3]int{2, 2, 1} {
+		t.Errorf("calls %v over %d APIs, want [2 2 1] (forward and backward data twice, backward filter once)", calls, len(plans))
 	}
 	if g, ok := plans["graph"]; ok {
 		checkChoices(t, c, &g, parityMode)
+		// Only the unscaled, overwriting call of each direction may take the graph API.
+		if g.Calls[0] > 1 || g.Calls[1] > 1 || g.Calls[2] > 1 {
+			t.Errorf("graph-API calls %v: the scaled forward or the accumulating backward data went through the graph API", g.Calls)
+		}
 	}
 	t.Logf("plans %+v", plans)
 	if c.Device().Name != "Mock GPU" {
@@ -273,19 +286,20 @@ func checkGraphPlans(t *testing.T, c *Context, x *TensorDesc, w *FilterDesc, cv 
 	// The stand-in: engine 4 is compiled at run time (never), 0 uses tensor cores (only with
 	// TF32, and then fastest), 2 is not deterministic and otherwise fastest; in parity mode the
 	// heuristics' first acceptable engine, 5, wins though 1 is faster; 1, 2 and 5 refuse stride 2.
-	want, legacy := 2, false
+	// The scaled forward and the accumulating backward data take the legacy path either way.
+	want, legacyCalls := 2, [3]int{1, 1, 0}
 	switch {
 	case c.TF32():
 		want = 0
 	case cv.P.StrideH > 1 || cv.P.StrideW > 1:
-		legacy = true
+		legacyCalls = [3]int{2, 2, 1}
 	case parityMode:
 		want = 5
 	}
-	if _, ok := plans["legacy"]; ok != legacy {
-		t.Errorf("legacy path taken %v, want %v", ok, legacy)
+	if got := plans["legacy"].Calls; got != legacyCalls {
+		t.Errorf("legacy calls %v, want %v", got, legacyCalls)
 	}
-	if legacy {
+	if legacyCalls[2] > 0 {
 		return
 	}
 	g := plans["graph"]

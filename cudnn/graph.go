@@ -21,11 +21,12 @@ import (
 // of the cudnnConvolution*Algo_t enums; the graph API's engine heuristics also offer the engines
 // PyTorch's convolutions run on (the sm80_xmma implicit-GEMM kernels: on an H200, PyTorch's
 // fp32 convolutions of inception28 took about 5 ms of a step where rout's legacy choices took
-// 7.7-8 ms). A convolution shape, direction, alpha, beta and data alignment make one operation
-// graph; its candidate engine configurations are finalised into execution plans, run and timed on
-// the device like cudnnFind's search, and the fastest acceptable one is kept (in the
-// deterministic mode, the heuristics' first that runs). A call then needs only a variant pack
-// (the data pointers and the workspace), made once per set of pointers.
+// 7.7-8 ms). A convolution shape, direction and data alignment make one operation graph, always
+// unscaled (alpha 1, beta 0; see Context.conv); its candidate engine configurations are
+// finalised into execution plans, run and timed on the device like cudnnFind's search, and the
+// fastest acceptable one is kept (in the deterministic mode, the heuristics' first that runs). A
+// call then needs only a variant pack (the data pointers and the workspace), made once per set
+// of pointers.
 
 // bdesc is one backend descriptor.
 type bdesc struct{ d C.rc_cudnnBackendDescriptor_t }
@@ -101,13 +102,12 @@ func (b *bdesc) get(name, typ C.int, n int, p unsafe.Pointer) (int, error) {
 	return int(got), err
 }
 
-// graphKey identifies one operation graph: a convolution shape in one direction with its
-// scaling and the alignment of each tensor's data (x, w, y).
+// graphKey identifies one operation graph: a convolution shape in one direction with the
+// alignment of each tensor's data (x, w, y).
 type graphKey struct {
-	k           convKey
-	dir         int // 0 forward, 1 backward data, 2 backward filter
-	alpha, beta float32
-	align       [3]int64
+	k     convKey
+	dir   int // 0 forward, 1 backward data, 2 backward filter
+	align [3]int64
 }
 
 // graphPlan is the execution plan chosen for a graphKey.
@@ -161,14 +161,14 @@ const (
 	maxCandidates = 10
 )
 
-// graphConv runs one convolution through the graph API: dir 0 is y = alpha conv(x, w) + beta y,
-// 1 is x = alpha convT(y, w) + beta x, 2 is w = alpha dW(x, y) + beta w. It returns errLegacy
-// when cuDNN has no usable engine for the graph, and the caller then uses the legacy call.
-func (c *Context) graphConv(dir int, alpha, beta float32, x *TensorDesc, xp DevicePtr, w *FilterDesc, wp DevicePtr,
+// graphConv runs one unscaled, overwriting convolution through the graph API: dir 0 is
+// y = conv(x, w), 1 is x = convT(y, w), 2 is w = dW(x, y). (The operations are built with alpha 1
+// and beta 0; conv sends scaled calls to the legacy API.) It returns errLegacy when cuDNN has no
+// usable engine for the graph, and the caller then uses the legacy call.
+func (c *Context) graphConv(dir int, x *TensorDesc, xp DevicePtr, w *FilterDesc, wp DevicePtr,
 	cv *ConvDesc, y *TensorDesc, yp DevicePtr) error {
 	ptrs := [3]DevicePtr{xp, wp, yp}
-	gk := graphKey{k: keyOf(x, w, cv, y), dir: dir, alpha: alpha, beta: beta,
-		align: [3]int64{alignment(xp), alignment(wp), alignment(yp)}}
+	gk := graphKey{k: keyOf(x, w, cv, y), dir: dir, align: [3]int64{alignment(xp), alignment(wp), alignment(yp)}}
 	p, ok := c.graphs[gk]
 	if !ok {
 		var err error
@@ -345,8 +345,8 @@ func (c *Context) opGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvDes
 	}[gk.dir]
 	op, err := build(ops.kind, "convolution operation", func(d *bdesc) error {
 		return errors.Join(
-			d.setFloat(ops.alpha, gk.alpha),
-			d.setFloat(ops.beta, gk.beta),
+			d.setFloat(ops.alpha, 1),
+			d.setFloat(ops.beta, 0),
 			d.setDescs(ops.desc, conv),
 			d.setDescs(ops.x, tx),
 			d.setDescs(ops.w, tw),
@@ -491,7 +491,7 @@ func (c *Context) planGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvD
 	}
 	defer done()
 	began := time.Now()
-	shape := fmt.Sprintf("%s direction %d beta %g", gk.k, gk.dir, gk.beta)
+	shape := fmt.Sprintf("%s direction %d", gk.k, gk.dir)
 	g, release, err := c.opGraph(gk, x, w, cv, y)
 	if err != nil {
 		return nil, fmt.Errorf("cudnn: graph for %s: %w", shape, err)
@@ -657,7 +657,7 @@ func (c *Context) planGraph(gk graphKey, x *TensorDesc, w *FilterDesc, cv *ConvD
 		TensorOps:     has(C.RC_CUDNN_NUMERICAL_NOTE_TENSOR_CORE),
 		Candidates:    len(cands), SearchMs: float32(time.Since(began).Seconds() * 1e3)}}
 	// Report the latest choice of the direction, with the time of all its searches (a direction
-	// may have several graphs: beta 0 and 1, other alignments).
+	// may have several graphs: other alignments).
 	dst := c.graphReport(gk.k).direction(gk.dir)
 	p.choice.SearchMs += dst.SearchMs
 	*dst = p.choice

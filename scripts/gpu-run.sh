@@ -18,14 +18,15 @@
 #   parity   trainer's TestGPUMatchesCPU on the JPEG CIFAR-10 archive: 20 steps of the paper
 #            preset on GPU and CPU (TF32 off, deterministic algorithms): in lockstep (every step
 #            from the CPU's state; losses and every filter's re-draw decision compared), run free
-#            (losses compared), a variant that forces re-draws (legacy and graph cuDNN API), and
-#            pairs of deterministic GPU runs that must agree bit for bit (a rerun, and a run whose
-#            steps are CUDA graphs against one made call by call).
+#            (losses compared, with `rout train`'s GPU defaults), a variant that forces re-draws
+#            (legacy cuDNN API on channel slices, graph API, packed tensors), and pairs of
+#            deterministic GPU runs that must agree bit for bit (a rerun, and a run whose steps are
+#            CUDA graphs against one made call by call).
 #   speed    `rout bench` and scripts/bench_torch.py, inception28, batch 128, fp32, with and
-#            without RandomOut, side by side: SGD (rout with --plans; with CUDA graphs; with CUDA
-#            graphs and packed convolution tensors; PyTorch eager and --profile, torch.compile too
-#            with GPU_RUN_TORCH_COMPILE=1), Adam (rout; PyTorch eager), then SGD with CUDA graphs
-#            and cuDNN's graph API, without and with packed tensors.
+#            without RandomOut, side by side: SGD (rout as it is, on packed convolution tensors,
+#            with --plans; with CUDA graphs; on channel slices; PyTorch eager and --profile,
+#            torch.compile too with GPU_RUN_TORCH_COMPILE=1), Adam (rout; PyTorch eager), then SGD
+#            with CUDA graphs and cuDNN's graph API, on slices and on packed tensors.
 #   real     `rout sweep --preset paper --device gpu` on the archive for --epochs epochs and
 #            --seeds seeds, four arms (baseline, RandomOut, RandomOut with the bias re-drawn too,
 #            He's initialiser), 4 runs at once, and its report (failure rates, accuracies, tests).
@@ -210,7 +211,7 @@ phase_parity() {
 		/counts part at step/ { v = $0; sub(/.*counts part at step /, "", v); sub(/ .*/, "", v); part[cur] = v }
 		/final weights differ/ { v = $0; sub(/.*steps: /, "", v); sub(/ final weights differ.*/, "", v); bits[cur] = v }
 		/--- (PASS|FAIL|SKIP): TestGPUMatchesCPU\// { r = $2; sub(/:$/, "", r); t = $3; sub(/^TestGPUMatchesCPU\//, "", t); res[t] = r }
-		END { n = split("paper paper-free redraws gpu-rerun cuda-graph redraws-graph", names, " ")
+		END { n = split("paper paper-free redraws gpu-rerun cuda-graph redraws-graph redraws-packed", names, " ")
 			for (i = 1; i <= n; i++) {
 				s = names[i]
 				printf "%s %s: loss rel diff max %s", s, (s in res) ? res[s] : "no result", (s in loss) ? loss[s] : "n/a"
@@ -235,13 +236,14 @@ phase_speed() {
 	local py rc=0 d opt tool
 	d=$GPU_RUN_LOGS
 	py=$(torch_python) || echo "gpu-run: no python3 with torch found (tried \$PYTHON, python3, /opt/torch/.venv/bin/python3)"
-	# SGD first: rout as it is, with CUDA graphs, and with packed convolution tensors too (quick);
-	# PyTorch (eager and the kernel profile); Adam (rout; PyTorch eager); last, as the slowest
-	# (the graph API's engine search), rout with cuDNN's graph API and CUDA graphs, without and
-	# with packed tensors. The summary is rewritten after each command, so that a phase cut
-	# short by its limit still reports what it measured.
+	# SGD first: rout as it is (packed convolution tensors, its default), with CUDA graphs too,
+	# and on channel slices (--cudnn-packed=false) (quick); PyTorch (eager and the kernel
+	# profile); Adam (rout, also with CUDA graphs; PyTorch eager); last, as the slowest (the
+	# graph API's engine search), rout with cuDNN's graph API and CUDA graphs, on slices and on
+	# packed tensors. The summary is rewritten after each command, so that a phase cut short by
+	# its limit still reports what it measured.
 	local run
-	for run in rout:sgd routcg:sgd routpk:sgd torch:sgd rout:adam torch:adam routgraph:sgd routall:sgd; do
+	for run in rout:sgd routcg:sgd routsl:sgd torch:sgd rout:adam routcg:adam torch:adam routgraph:sgd routall:sgd; do
 		tool=${run%:*} opt=${run#*:}
 		{
 			local f=$d/speed-$tool-$opt.txt cap=60 r=0
@@ -252,10 +254,10 @@ phase_speed() {
 				local extra=()
 				case $tool in
 				rout) [[ $opt == sgd ]] && extra=(--plans) ;;
-				routcg) extra=(--cuda-graph) ;;
-				routpk) extra=(--cudnn-packed --cuda-graph --plans) ;;
-				routgraph) extra=(--cudnn-graph --cuda-graph --plans) ;;
-				routall) extra=(--cudnn-graph --cudnn-packed --cuda-graph --plans) ;;
+				routcg) extra=(--cuda-graph --plans) ;;
+				routsl) extra=(--cudnn-packed=false --plans) ;;
+				routgraph) extra=(--cudnn-graph --cudnn-packed=false --cuda-graph --plans) ;;
+				routall) extra=(--cudnn-graph --cuda-graph --plans) ;;
 				esac
 				timeout --kill-after=5 $cap "$gpu/bin/rout" bench --device gpu --model inception28 --batch 128 --optimizer "$opt" "${extra[@]}" >"$f" 2>&1
 				r=$?
@@ -294,7 +296,7 @@ speed_summary() {
 	: >"$d/speed.key"
 	for opt in sgd adam; do
 		local fs=() tool
-		for tool in rout torch routcg routpk routgraph routall; do
+		for tool in rout torch routcg routsl routgraph routall; do
 			[[ -f $d/speed-$tool-$opt.txt ]] && fs+=("$d/speed-$tool-$opt.txt")
 		done
 		((${#fs[@]})) || continue
@@ -321,8 +323,8 @@ speed_summary() {
 				te = get("torch eager/plain"); tc = get("torch.compile/plain")
 				ov = "n/a"
 				if (ms[bestTool "/plain"] > 0 && ms[bestTool "/randomout"] > 0) ov = sprintf("%+.1f", 100 * (ms[bestTool "/randomout"] / ms[bestTool "/plain"] - 1))
-				printf "%s: rout %s img/s, +CUDA graphs %s, +CUDA graphs+packed %s, +CUDA graphs+graph API %s, +all three %s; best (%s) %s img/s, RandomOut %s%%; torch eager %s, compile %s",
-					opt, get("rout/plain"), get("rout, CUDA graphs/plain"), get("rout, packed, CUDA graphs/plain"), get("rout, cuDNN graph, CUDA graphs/plain"),
+				printf "%s: rout (packed) %s img/s, +CUDA graphs %s, on slices %s, graph API+CUDA graphs on slices %s, packed %s; best (%s) %s img/s, RandomOut %s%%; torch eager %s, compile %s",
+					opt, get("rout, packed/plain"), get("rout, packed, CUDA graphs/plain"), get("rout/plain"), get("rout, cuDNN graph, CUDA graphs/plain"),
 					get("rout, cuDNN graph, packed, CUDA graphs/plain"), (bestTool == "" ? "none" : bestTool), (best == "" ? "n/a" : best), ov, te, tc
 				if (best != "" && te != "n/a") printf " [rout>=eager: %s]", (best + 0 >= te + 0 ? "yes" : "NO")
 				if (ov != "n/a") printf " [overhead<=3%%: %s]", (ov + 0 <= 3 ? "yes" : "NO")

@@ -95,9 +95,13 @@ func TestGPUMatchesCPU(t *testing.T) {
 		}
 	})
 
-	// The same with the convolutions run through cuDNN's graph API (gpu.Options.GraphConv).
+	// The same with the convolutions run through cuDNN's graph API (gpu.Options.GraphConv), and
+	// with packed convolution tensors (gpu.Options.PackedConv, the default of `rout train`).
 	t.Run("redraws-graph", func(t *testing.T) {
 		lockstepOnGPU(t, redrawsConfig(spec), ds, gpu.Options{Deterministic: true, GraphConv: true})
+	})
+	t.Run("redraws-packed", func(t *testing.T) {
+		lockstepOnGPU(t, redrawsConfig(spec), ds, gpu.Options{Deterministic: true, PackedConv: true})
 	})
 }
 
@@ -234,10 +238,13 @@ type parityRun struct {
 }
 
 // runBoth trains cfg on the GPU (first: it is quick, and a device error should not wait for the
-// CPU) and then on the CPU, each on its own backend and in its own folder.
+// CPU) and then on the CPU, each on its own backend and in its own folder. The GPU backend is the
+// one `rout train --device gpu` opens for cfg (its defaults included: packed convolution tensors).
 func runBoth(t *testing.T, cfg Config, ds *data.Dataset) (cpuRun, gpuRun parityRun) {
 	t.Helper()
-	g, err := gpu.New(gpu.Options{Deterministic: true})
+	gcfg := cfg
+	gcfg.Device = "gpu"
+	g, err := newGPU(&gcfg)
 	if err != nil {
 		t.Fatalf("opening the GPU backend: %v", err)
 	}
@@ -250,10 +257,8 @@ func runBoth(t *testing.T, cfg Config, ds *data.Dataset) (cpuRun, gpuRun parityR
 	if p["tf32"] != "false" || p["deterministic"] != "true" {
 		t.Fatalf("the GPU backend runs with tf32=%s deterministic=%s, want false and true", p["tf32"], p["deterministic"])
 	}
-	t.Logf("GPU: %s (compute %s), cuDNN %s, cuBLAS %s, tf32 %s, deterministic %s",
-		p["device"], p["compute_capability"], p["cudnn"], p["cublas"], p["tf32"], p["deterministic"])
-	gcfg := cfg
-	gcfg.Device = "gpu"
+	t.Logf("GPU: %s (compute %s), cuDNN %s, cuBLAS %s, tf32 %s, deterministic %s, packed convolution tensors %v",
+		p["device"], p["compute_capability"], p["cudnn"], p["cublas"], p["tf32"], p["deterministic"], gcfg.CuDNNPacked)
 	gpuRun = trainOn(t, gcfg, ds, g)
 
 	c := cpu.New(cpu.Options{})

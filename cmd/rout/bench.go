@@ -44,7 +44,7 @@ func benchCommand() *cli.Command {
 			&cli.BoolFlag{Name: "plans", Usage: "GPU: also list the convolution algorithms cuDNN chose, with its timings"},
 			&cli.BoolFlag{Name: "cudnn-graph", Usage: "GPU: run the convolutions through cuDNN's graph API (its engines; 'algo' is then the engine index)"},
 			&cli.BoolFlag{Name: "cuda-graph", Usage: "GPU: capture each step into a CUDA graph once and replay it"},
-			&cli.BoolFlag{Name: "cudnn-packed", Usage: "GPU: give cuDNN's convolutions packed tensors only (channel slices copied through buffers)"},
+			&cli.BoolFlag{Name: "cudnn-packed", Value: true, Usage: "GPU: give cuDNN's convolutions packed tensors only (channel slices copied through buffers), as rout train does; --cudnn-packed=false gives them channel slices"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -53,7 +53,7 @@ func benchCommand() *cli.Command {
 			o := benchOptions{model: c.String("model"), batch: c.Int("batch"), optimizer: c.String("optimizer"),
 				steps: c.Int("steps"), warmup: c.Int("warmup"), repeats: c.Int("repeats"), tf32: c.Bool("tf32"),
 				device: c.String("device"), seed: c.Uint64("seed"), plans: c.Bool("plans"), graph: c.Bool("cudnn-graph"),
-				stepGraphs: c.Bool("cuda-graph"), packed: c.Bool("cudnn-packed")}
+				stepGraphs: c.Bool("cuda-graph"), packed: c.Bool("cudnn-packed"), packedSet: c.IsSet("cudnn-packed")}
 			return runBench(c.App.Writer, o)
 		},
 	}
@@ -65,6 +65,7 @@ type benchOptions struct {
 	repeats                  int
 	tf32, plans, graph       bool
 	stepGraphs, packed       bool
+	packedSet                bool // --cudnn-packed given (its default is on, and means nothing on the CPU)
 	seed                     uint64
 }
 
@@ -90,10 +91,10 @@ func (o benchOptions) check() error {
 
 // openBenchBackend opens the backend --device names. The benchmark lets cuDNN pick its fastest
 // algorithms (no deterministic mode); TF32 only with --tf32; cuDNN's graph API with --cudnn-graph;
-// packed convolution tensors with --cudnn-packed; CUDA graphs with --cuda-graph.
+// packed convolution tensors unless --cudnn-packed=false; CUDA graphs with --cuda-graph.
 func openBenchBackend(o benchOptions) (net.Backend, error) {
 	if o.device == "cpu" || o.device == "auto" && gpu.Available() != nil {
-		if o.graph || o.tf32 || o.stepGraphs || o.packed {
+		if o.graph || o.tf32 || o.stepGraphs || o.packed && o.packedSet {
 			return nil, usageError{fmt.Errorf("bench: --cudnn-graph, --cudnn-packed, --cuda-graph and --tf32 are GPU settings; the benchmark would run on the CPU")}
 		}
 		return cpu.New(cpu.Options{}), nil
@@ -396,7 +397,7 @@ func writeBench(w io.Writer, o benchOptions, b net.Backend, model string, res []
 	if o.graph {
 		tool += ", cuDNN graph"
 	}
-	if o.packed {
+	if o.packed && b.Name() == "gpu" {
 		tool += ", packed"
 	}
 	if o.stepGraphs {

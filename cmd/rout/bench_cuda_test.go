@@ -13,8 +13,9 @@ import (
 )
 
 // TestBenchCUDAGraphsOnStandIn runs `rout bench --device gpu --cuda-graph` end to end against the
-// CPU stand-in of the CUDA libraries, with the legacy cuDNN API, and with the graph API and
-// packed convolution tensors (whose plans must then list no channel-slice shape). The stand-in runs
+// CPU stand-in of the CUDA libraries, with the legacy cuDNN API on channel slices
+// (--cudnn-packed=false), and with the graph API on packed convolution tensors (the default,
+// whose plans must then list no channel-slice shape). The stand-in runs
 // rout's kernels as kernels that do nothing (ROUT_MOCK_ANY_KERNEL=1), so the numbers mean
 // nothing; what is checked is the plumbing of CUDA graphs through a whole training step: every
 // call of the backend in a dry run, the captures and the replays with updated arguments. Each
@@ -26,7 +27,7 @@ func TestBenchCUDAGraphsOnStandIn(t *testing.T) {
 	if err := standin.Build(dir); err != nil {
 		t.Fatal(err)
 	}
-	for _, api := range [][]string{nil, {"--cudnn-graph", "--cudnn-packed"}} {
+	for _, api := range [][]string{{"--cudnn-packed=false"}, {"--cudnn-graph"}} {
 		args := append([]string{"bench", "--device", "gpu", "--cuda-graph", "--model", "inception28@0.125", "--batch", "4",
 			"--optimizer", "adam", "--steps", "3", "--warmup", "3", "--repeats", "2", "--plans"}, api...)
 		cmd := exec.Command(os.Args[0], args...)
@@ -37,7 +38,7 @@ func TestBenchCUDAGraphsOnStandIn(t *testing.T) {
 			t.Fatalf("rout %s against the stand-in: %v\n%s", strings.Join(args, " "), err, text)
 		}
 		tool := "rout, CUDA graphs"
-		if api != nil {
+		if api[0] == "--cudnn-graph" { // packed by default
 			tool = "rout, cuDNN graph, packed, CUDA graphs"
 			if strings.Contains(text, "(strided)") {
 				t.Errorf("rout %s: a convolution got a channel slice:\n%s", strings.Join(args, " "), text)
