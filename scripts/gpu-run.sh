@@ -90,7 +90,7 @@ host() {
 # --- device mode ------------------------------------------------------------------------------
 
 # Time limits per phase (seconds): 590 in all at worst, within one 600 s device call, while `all`
-# took 322 s on an H200 (before the graph-API steps were added). Each phase rewrites the summary,
+# took 258-283 s on an H200 (2026-11-27). Each phase rewrites the summary,
 # so a call cut off at its own limit still brings back every finished phase.
 declare -A limit=([check]=${GPU_RUN_LIMIT_CHECK:-60} [parity]=${GPU_RUN_LIMIT_PARITY:-200}
 	[speed]=${GPU_RUN_LIMIT_SPEED:-230} [real]=${GPU_RUN_LIMIT_REAL:-100})
