@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -50,14 +51,30 @@ type usageError struct{ error }
 func (u usageError) Unwrap() error { return u.error }
 
 func main() {
-	err := newApp().Run(os.Args)
-	if err == nil || errors.Is(err, errHelpShown) {
-		os.Exit(exitOK)
+	app := newApp()
+	app.ExitErrHandler = func(*cli.Context, error) {} // main reports every error (exitStatus)
+	code, msg := exitStatus(app.Run(os.Args))
+	if msg != "" {
+		fmt.Fprintln(os.Stderr, msg)
 	}
-	fmt.Fprintln(os.Stderr, "rout:", err)
+	os.Exit(code)
+}
+
+// exitStatus is the exit code for the error a run of rout returned, and the line to print.
+// urfave/cli's help command answers a topic that names no command with exit 3 ("No help
+// topic"), which rout reports as the usage error it is.
+func exitStatus(err error) (int, string) {
+	var exit cli.ExitCoder
 	var ue usageError
-	if errors.As(err, &ue) {
-		os.Exit(exitUsage)
+	switch {
+	case err == nil || errors.Is(err, errHelpShown):
+		return exitOK, ""
+	case errors.As(err, &exit) && exit.ExitCode() == 3 && strings.HasPrefix(err.Error(), "No help topic for "):
+		return exitUsage, "rout: help: " + strings.TrimPrefix(err.Error(), "No help topic for ") + " names no command (rout --help lists them)"
+	case errors.As(err, &exit):
+		return exit.ExitCode(), err.Error() // cli.Exit messages carry their own "rout: " prefix
+	case errors.As(err, &ue):
+		return exitUsage, "rout: " + err.Error()
 	}
-	os.Exit(exitError)
+	return exitError, "rout: " + err.Error()
 }

@@ -72,3 +72,25 @@ func TestCommandLineMistakes(t *testing.T) {
 		}
 	}
 }
+
+// TestExitStatus: the exit code and message main gives each kind of error, `rout help TOPIC` with
+// a topic that names no command (urfave/cli's exit 3) among them.
+func TestExitStatus(t *testing.T) {
+	_, _, _, helpErr := runCtx(context.Background(), "data", "help", "bogus")
+	for _, c := range []struct {
+		err  error
+		code int
+		msg  string
+	}{
+		{nil, exitOK, ""},
+		{errHelpShown, exitOK, ""},
+		{helpErr, exitUsage, "rout: help: 'bogus' names no command (rout --help lists them)"},
+		{cli.Exit("rout: train: interrupted", exitCanceled), exitCanceled, "rout: train: interrupted"},
+		{usageError{errors.New("flag provided but not defined: -x")}, exitUsage, "rout: flag provided but not defined: -x"},
+		{errors.New("reading x: no such file"), exitError, "rout: reading x: no such file"},
+	} {
+		if code, msg := exitStatus(c.err); code != c.code || msg != c.msg {
+			t.Errorf("exitStatus(%v) = %d %q, want %d %q", c.err, code, msg, c.code, c.msg)
+		}
+	}
+}
