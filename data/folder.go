@@ -43,8 +43,8 @@ type imageEntry struct {
 //
 // Classes are the class folders' names over both splits, sorted; inside a class, images are
 // taken in the order of their file names. Every image must have the size of the first one. The
-// images are stored with 3 channels (R, G, B; alpha is ignored), or 1 when every image is
-// greyscale. Decoding runs on all CPUs.
+// images are stored with 3 channels (R, G, B; alpha is ignored), or 1 when every image is grey
+// (every pixel R = G = B). Decoding runs on all CPUs.
 func OpenFolder(root string) (*Dataset, error) {
 	st, err := os.Stat(root)
 	if err != nil {
@@ -346,21 +346,13 @@ func decodeEntry(e *imageEntry) (image.Image, error) {
 }
 
 // storeRGB writes img as three planes (R, G, B) of hw pixels into dst and reports whether the
-// image is greyscale.
+// image is grey: every pixel with R = G = B, as in a greyscale PNG or JPEG, with or without alpha
+// (which Go decodes as NRGBA) or a palette.
 func storeRGB(img image.Image, dst []uint8, hw int) (grey bool) {
 	b := img.Bounds()
 	w := b.Dx()
 	r, g, bl := dst[:hw], dst[hw:2*hw], dst[2*hw:3*hw]
 	switch m := img.(type) {
-	case *image.YCbCr:
-		for y := b.Min.Y; y < b.Max.Y; y++ {
-			for x := b.Min.X; x < b.Max.X; x++ {
-				yi, ci := m.YOffset(x, y), m.COffset(x, y)
-				k := (y-b.Min.Y)*w + x - b.Min.X
-				r[k], g[k], bl[k] = color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
-			}
-		}
-		return false
 	case *image.Gray:
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			row := m.Pix[(y-b.Min.Y)*m.Stride:][:w]
@@ -370,6 +362,14 @@ func storeRGB(img image.Image, dst []uint8, hw int) (grey bool) {
 			copy(bl[k:k+w], row)
 		}
 		return true
+	case *image.YCbCr:
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				yi, ci := m.YOffset(x, y), m.COffset(x, y)
+				k := (y-b.Min.Y)*w + x - b.Min.X
+				r[k], g[k], bl[k] = color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
+			}
+		}
 	case *image.RGBA, *image.NRGBA:
 		var pix []uint8
 		var stride int
@@ -386,26 +386,16 @@ func storeRGB(img image.Image, dst []uint8, hw int) (grey bool) {
 				r[k], g[k], bl[k] = row[4*x], row[4*x+1], row[4*x+2]
 			}
 		}
-		return false
-	}
-	grey = false
-	switch m := img.(type) {
-	case *image.Gray16:
-		grey = true
-	case *image.Paletted: // a greyscale PNG with a palette: grey when every entry is
-		grey = !slices.ContainsFunc(m.Palette, func(c color.Color) bool {
-			n := color.NRGBAModel.Convert(c).(color.NRGBA)
-			return n.R != n.G || n.G != n.B
-		})
-	}
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
-			k := (y-b.Min.Y)*w + x - b.Min.X
-			r[k], g[k], bl[k] = c.R, c.G, c.B
+	default:
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+				k := (y-b.Min.Y)*w + x - b.Min.X
+				r[k], g[k], bl[k] = c.R, c.G, c.B
+			}
 		}
 	}
-	return grey
+	return slices.Equal(r, g) && slices.Equal(g, bl)
 }
 
 // toGrey keeps only the first of a split's three identical planes.

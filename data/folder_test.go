@@ -366,6 +366,40 @@ func TestFolderLinksAndHiddenEntries(t *testing.T) {
 	}
 }
 
+// TestGreyPixels: an image is grey when every pixel has R = G = B, whatever Go decodes it as
+// (a grey+alpha PNG decodes as NRGBA, a 16-bit one as NRGBA64); one coloured pixel makes it RGB.
+func TestGreyPixels(t *testing.T) {
+	r := image.Rect(0, 0, 3, 2)
+	nrgba, nrgba64, ycc := image.NewNRGBA(r), image.NewNRGBA64(r), image.NewYCbCr(r, image.YCbCrSubsampleRatio444)
+	for i := range 6 {
+		v := uint8(40 * i)
+		nrgba.SetNRGBA(i%3, i/3, color.NRGBA{v, v, v, uint8(255 - 30*i)})
+		nrgba64.SetNRGBA64(i%3, i/3, color.NRGBA64{uint16(v) * 257, uint16(v) * 257, uint16(v) * 257, 1000})
+		ycc.Y[i], ycc.Cb[i], ycc.Cr[i] = v, 128, 128
+	}
+	for _, c := range []struct {
+		name string
+		img  image.Image
+		set  func()
+	}{
+		{"NRGBA", nrgba, func() { nrgba.SetNRGBA(2, 1, color.NRGBA{10, 11, 10, 255}) }},
+		{"NRGBA64", nrgba64, func() { nrgba64.SetNRGBA64(0, 1, color.NRGBA64{0, 0, 9000, 65535}) }},
+		{"YCbCr", ycc, func() { ycc.Cr[4] = 200 }},
+	} {
+		dst := make([]uint8, 18)
+		if !storeRGB(c.img, dst, 6) {
+			t.Errorf("%s with grey pixels: not grey", c.name)
+		}
+		if dst[5] != 200 || dst[6+5] != 200 || dst[12+5] != 200 {
+			t.Errorf("%s: last pixel stored as %d,%d,%d, want 200 in each plane", c.name, dst[5], dst[11], dst[17])
+		}
+		c.set()
+		if storeRGB(c.img, dst, 6) {
+			t.Errorf("%s with a coloured pixel: grey", c.name)
+		}
+	}
+}
+
 // TestPalettedGrey: a palette PNG whose palette is all grey is a greyscale image (one channel
 // when every image is); one palette entry with colour makes it RGB.
 func TestPalettedGrey(t *testing.T) {
