@@ -111,7 +111,7 @@ func NewContext(o Options) (_ *Context, err error) {
 	if c.info, err = deviceInfo(o.Device, c.dev); err != nil {
 		return nil, err
 	}
-	if c.ctx, err = retainPrimary(c.dev); err != nil {
+	if err := cuErr("cuDevicePrimaryCtxRetain", C.rc_cuDevicePrimaryCtxRetain(&c.ctx, c.dev)); err != nil {
 		return nil, err
 	}
 	defer func() {

@@ -12,39 +12,6 @@ import (
 	"sync"
 )
 
-// keptPrimary is the set of devices whose primary context the process holds for good.
-var keptPrimary struct {
-	sync.Mutex
-	devs map[C.rc_CUdevice]bool
-}
-
-// retainPrimary retains device dev's primary context for one Context, which releases it on
-// Close, and the first time for each device once more, for the life of the process, so that the
-// primary context is never destroyed and created again while the process runs. Otherwise the
-// Close of the last open Context would destroy it, with the state cuDNN, cuBLAS and the loaded
-// kernels keep in it, possibly while another goroutine opens the next Context: the suspected
-// cause of a sweep's runs failing every algorithm of their first search with
-// CUDNN_STATUS_INTERNAL_ERROR on an H200, when they started the moment the runs before them
-// closed. The driver's runtime API keeps the primary context the same way.
-func retainPrimary(dev C.rc_CUdevice) (C.rc_CUcontext, error) {
-	keptPrimary.Lock()
-	defer keptPrimary.Unlock()
-	var ctx C.rc_CUcontext
-	if !keptPrimary.devs[dev] {
-		if err := cuErr("cuDevicePrimaryCtxRetain", C.rc_cuDevicePrimaryCtxRetain(&ctx, dev)); err != nil {
-			return nil, err
-		}
-		if keptPrimary.devs == nil {
-			keptPrimary.devs = map[C.rc_CUdevice]bool{}
-		}
-		keptPrimary.devs[dev] = true
-	}
-	if err := cuErr("cuDevicePrimaryCtxRetain", C.rc_cuDevicePrimaryCtxRetain(&ctx, dev)); err != nil {
-		return nil, err
-	}
-	return ctx, nil
-}
-
 // cuInitOnce runs cuInit once per process (the driver requires it before anything else).
 var cuInitOnce = sync.OnceValue(func() error {
 	if err := need(libCUDA); err != nil {
