@@ -103,6 +103,8 @@ func NewContext(o Options) (_ *Context, err error) {
 	if o.Device < 0 || o.Device >= n {
 		return nil, fmt.Errorf("cudnn: device %d requested, the driver sees %d", o.Device, n)
 	}
+	deviceWide.Lock() // see deviceWide
+	defer deviceWide.Unlock()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if err := cuErr("cuDeviceGet", C.rc_cuDeviceGet(&c.dev, C.int(o.Device))); err != nil {
@@ -116,7 +118,7 @@ func NewContext(o Options) (_ *Context, err error) {
 	}
 	defer func() {
 		if err != nil {
-			c.Close()
+			c.close()
 		}
 	}()
 	if err := cuErr("cuCtxSetCurrent", C.rc_cuCtxSetCurrent(c.ctx)); err != nil {
@@ -222,10 +224,26 @@ func (c *Context) WorkspaceBytes() int {
 // Close waits for queued work, frees the workspaces, destroys the handles and the stream and
 // releases the primary context. Buffers, modules, events and descriptors made from the context
 // must be freed before. Close is idempotent.
-func (c *Context) Close() error {
-	if c.closed || c.ctx == nil {
-		return nil
+func (c *Context) Close() error { return c.CloseWith(nil) }
+
+// CloseWith runs free (the owner's release of the buffers, modules, events and descriptors made
+// from the context; nil for none) and then Close, both under deviceWide, so that no other
+// Context's algorithm search or step capture runs while this one is torn down.
+func (c *Context) CloseWith(free func() error) error {
+	deviceWide.Lock() // see deviceWide
+	defer deviceWide.Unlock()
+	var err error
+	if free != nil {
+		err = free()
 	}
+	if c.closed || c.ctx == nil {
+		return err
+	}
+	return errors.Join(err, c.close())
+}
+
+// close is Close under deviceWide.
+func (c *Context) close() error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var errs []error

@@ -95,14 +95,17 @@ func keyOf(x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *TensorDesc) convKey {
 	return convKey{x: x.key(), y: y.key(), w: [4]int{w.K, w.C, w.H, w.W}, p: cv.P}
 }
 
-// searching serialises algorithm searches across the Contexts of a process (rout sweep
-// --parallel trains several runs in one process, each with its own Context on the same GPU). A
-// search times kernels on the device, so searches side by side would skew each other's timings;
-// and on an H200, two legacy searches started at the same moment by two runs once failed with
-// CUDNN_STATUS_INTERNAL_ERROR for every algorithm of a shape.
-var searching sync.Mutex
+// deviceWide serialises, across the Contexts of a process (rout sweep --parallel trains several
+// runs in one process, each with its own Context on the same GPU), what acts on the device as a
+// whole or must not see another Context come or go: algorithm searches, step captures, and
+// opening and closing Contexts. A search times kernels on the device, so searches side by side
+// would skew each other's timings. On an H200, two legacy searches started at the same moment by
+// two runs once failed with CUDNN_STATUS_INTERNAL_ERROR for every algorithm of a shape; later,
+// with searches serialised, two runs' first searches failed so while other runs were closing
+// (their cuDNN and cuBLAS handles destroyed, their memory freed), hence opening and closing too.
+var deviceWide sync.Mutex
 
-// beginSearch takes the search lock, binds the context and waits for the work queued so far
+// beginSearch takes deviceWide, binds the context and waits for the work queued so far
 // (a search may free and grow the workspace it uses); the function it returns undoes the first
 // two. Inside a step's dry run the search runs for real.
 func (c *Context) beginSearch() (func(), error) {
@@ -112,7 +115,7 @@ func (c *Context) beginSearch() (func(), error) {
 	}
 	mode := c.steps.mode
 	c.steps.mode = direct
-	searching.Lock()
+	deviceWide.Lock()
 	done, err := c.bind()
 	if err == nil {
 		err = cuErr("cuStreamSynchronize", C.rc_cuStreamSynchronize(c.stream))
@@ -121,11 +124,11 @@ func (c *Context) beginSearch() (func(), error) {
 		}
 	}
 	if err != nil {
-		searching.Unlock()
+		deviceWide.Unlock()
 		c.steps.mode = mode
 		return nil, err
 	}
-	return func() { done(); searching.Unlock(); c.steps.mode = mode }, nil
+	return func() { done(); deviceWide.Unlock(); c.steps.mode = mode }, nil
 }
 
 // PlanConv chooses, by measurement (cudnnFind*Algorithm), the fastest acceptable algorithm for

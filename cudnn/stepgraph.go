@@ -232,12 +232,12 @@ func (c *Context) keep(g *stepGraph) {
 // captureStep runs f under stream capture, checks that it queued what the dry run recorded, and
 // instantiates the graph. The capture is thread-local: a call on this thread that cannot be
 // captured (an allocation inside cuDNN or cuBLAS, say) fails it rather than running once
-// outside the graph. The search lock is held, so that no other context's algorithm search
-// (which synchronises) runs meanwhile.
+// outside the graph. deviceWide is held, so that no other context's algorithm search (which
+// synchronises) or closing runs meanwhile.
 func (c *Context) captureStep(f func() error) (_ *stepGraph, err error) {
 	s := &c.steps
-	searching.Lock()
-	defer searching.Unlock()
+	deviceWide.Lock()
+	defer deviceWide.Unlock()
 	done, err := c.bind() // the capture begins and ends on this OS thread
 	if err != nil {
 		return nil, err

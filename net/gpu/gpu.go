@@ -211,26 +211,31 @@ func (b *Backend) Close() error {
 			errs = append(errs, err)
 		}
 	}
+	free := func() error {
+		for _, o := range b.owned {
+			add(o.Free())
+		}
+		for _, t := range b.tables {
+			add(t.words.Free())
+		}
+		add(b.descs.close())
+		for _, e := range b.events {
+			if e != nil {
+				add(e.Close())
+			}
+		}
+		if b.mod != nil {
+			add(b.mod.Close())
+		}
+		return nil
+	}
 	if b.ctx != nil {
 		add(b.ctx.Sync())
-	}
-	for _, o := range b.owned {
-		add(o.Free())
-	}
-	for _, t := range b.tables {
-		add(t.words.Free())
-	}
-	add(b.descs.close())
-	for _, e := range b.events {
-		if e != nil {
-			add(e.Close())
-		}
-	}
-	if b.mod != nil {
-		add(b.mod.Close())
-	}
-	if b.ctx != nil {
-		add(b.ctx.Close())
+		// The frees and the context's close run as one, apart from other backends' algorithm
+		// searches and step captures (cudnn.Context.CloseWith).
+		add(b.ctx.CloseWith(free))
+	} else {
+		free()
 	}
 	b.closed = true
 	b.owned, b.tables = nil, nil
