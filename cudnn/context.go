@@ -29,9 +29,9 @@ type Options struct {
 	// MaxWorkspace caps the cuDNN workspace a convolution algorithm may need, in bytes
 	// (0: 1 GiB). Algorithms that need more are not chosen.
 	MaxWorkspace int
-	// GraphConv runs convolutions through cuDNN's graph (backend) API, whose engine heuristics
-	// reach more kernels than the legacy algorithm enums (see graph.go), instead of the legacy
-	// cudnnConvolution* calls.
+	// GraphConv runs unscaled, overwriting convolutions (alpha 1, beta 0) through cuDNN's graph
+	// (backend) API, whose engine heuristics reach more kernels than the legacy algorithm enums
+	// (see graph.go), instead of the legacy cudnnConvolution* calls, which keep the others.
 	GraphConv bool
 	// StepGraphs makes RunStep capture steps into CUDA graphs and replay them (stepgraph.go)
 	// instead of running them directly.

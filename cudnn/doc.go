@@ -30,7 +30,7 @@
 //	StepGraphAPI() error                         whether the driver's CUDA graphs resolved (optional)
 //	NewContext(Options{Device, Deterministic, AllowTF32, KernelCache, MaxWorkspace, GraphConv, StepGraphs}) (*Context, error)
 //	  one device, its primary context, one non-blocking stream, a cuDNN and a cuBLAS handle on it
-//	(*Context) Sync, Close, Device, MemInfo, TF32, Deterministic
+//	(*Context) Sync, Close, CloseWith(free), Device, MemInfo, TF32, Deterministic
 //
 //	Alloc[T float32|int32|uint8|uint32](c, n) (*Buffer[T], error)   zeroed device memory
 //	(*Buffer[T]) Len, Bytes, Ptr, At(i), Slice(i, j), Upload(src), Download(dst) (waits),
@@ -48,7 +48,7 @@
 //	  NewPooling(mode, kh, kw, padH, padW, strideH, strideW), NewBatchNormParams(x)
 //	(*Context) PlanConv(x, w, conv, y) (*ConvPlan, error); Plans() []ShapePlan (choices and calls)
 //	(*Context) ConvForward, ConvBackwardData, ConvBackwardFilter      alpha/beta (beta=1 accumulates);
-//	  with GraphConv through cuDNN's graph API (graph.go) instead of the legacy calls
+//	  with GraphConv the unscaled ones (alpha 1, beta 0) through cuDNN's graph API (graph.go)
 //	(*Context) AddTensor (bias add), ConvBackwardBias (bias gradient)
 //	(*Context) ActivationForward/Backward, PoolingForward/Backward
 //	(*Context) BatchNormForwardTraining/Inference, BatchNormBackward  (spatial; *BatchNorm buffers)

@@ -343,10 +343,11 @@ phase_real() {
 	[[ -f $archive ]] || { echo "no $archive" >"$GPU_RUN_LOGS/real.key"; return 1; }
 	# First, one `rout train` with the fastest settings (--cudnn-graph --cuda-graph, on packed
 	# tensors by default), which a sweep of several runs at once cannot use: RandomOut, seed 2
-	# (it trained in every sweep so far). Short (3 epochs at about 17,000 img/s on an H200).
+	# (it trained in the sweeps of 2026-11-27). Short: 3 epochs at about 17,000 img/s on an H200
+	# are 9 s, after loading the archive.
 	local fast=(--preset paper --device gpu --cudnn-graph --cuda-graph --randomout --seed 2 --epochs "$e")
 	echo "== rout train ${fast[*]}"
-	timeout --kill-after=5 60 "$gpu/bin/rout" train "${fast[@]}" --data "folder:$archive" --out "$d/train-fast" >"$d/train-fast.log" 2>&1
+	timeout --kill-after=5 $((30 + 10 * e)) "$gpu/bin/rout" train "${fast[@]}" --data "folder:$archive" --out "$d/train-fast" >"$d/train-fast.log" 2>&1
 	frc=$?
 	echo "== rout sweep --preset paper --device gpu --epochs $e --seeds $seeds (4 arms)"
 	# The sweep stops itself before the phase's limit, so that its report of the runs finished

@@ -24,7 +24,7 @@ func TestPaperPreset(t *testing.T) {
 		Schedule: "constant", LRStep: 1, LRGamma: 0.1,
 		RandomOut: false, Tau: 1e-30, TauMode: "absolute", RandomOutEvery: 1, RandomOutNorm: "l1",
 		RandomOutScope: "weights", RandomOutLayers: "",
-		FailMargin: 0.02, LogEvery: 50, Device: "auto", CuDNNPacked: true} // packed: GPU speed only, same numbers
+		FailMargin: 0.02, LogEvery: 50, Device: "auto", CuDNNPacked: true} // packed: GPU speed only, same operations
 	if d := c.Diff(&want); len(d) > 0 {
 		t.Errorf("paper preset differs from the protocol in %v", d)
 	}

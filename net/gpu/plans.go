@@ -9,8 +9,8 @@ import (
 
 // WriteConvPlans prints the convolution algorithms chosen so far, one row per shape and API: the
 // algorithm of each direction (legacy: cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t; graph:
-// the engine's global index; with two graph plans for one direction, beta 0 and 1, the last
-// chosen), the time measured for it when choosing, how often each direction ran per step over
+// the engine's global index; with two graph plans for one direction, data alignments apart, the
+// last chosen), the time measured for it when choosing, how often each direction ran per step over
 // steps steps, and the wall time of the graph API's searches. The closing line weighs each
 // measured time by its calls: an estimate of the convolutions' share of a step, for a benchmark
 // to set against the whole step's time.
