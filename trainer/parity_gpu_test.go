@@ -95,13 +95,17 @@ func TestGPUMatchesCPU(t *testing.T) {
 		}
 	})
 
-	// The same with the convolutions run through cuDNN's graph API (gpu.Options.GraphConv), and
-	// with packed convolution tensors (gpu.Options.PackedConv, the default of `rout train`).
+	// The same with the convolutions run through cuDNN's graph API (gpu.Options.GraphConv), with
+	// packed convolution tensors (gpu.Options.PackedConv, the default of `rout train`), and with
+	// both (with --cuda-graph, the fastest setting measured).
 	t.Run("redraws-graph", func(t *testing.T) {
 		lockstepOnGPU(t, redrawsConfig(spec), ds, gpu.Options{Deterministic: true, GraphConv: true})
 	})
 	t.Run("redraws-packed", func(t *testing.T) {
 		lockstepOnGPU(t, redrawsConfig(spec), ds, gpu.Options{Deterministic: true, PackedConv: true})
+	})
+	t.Run("redraws-graph-packed", func(t *testing.T) {
+		lockstepOnGPU(t, redrawsConfig(spec), ds, gpu.Options{Deterministic: true, GraphConv: true, PackedConv: true})
 	})
 }
 
