@@ -146,7 +146,7 @@ device() {
 		esac
 		[[ $res == PASS ]] || failed=1
 		local key
-		key=$(head -c 400 "$GPU_RUN_LOGS/$p.key" 2>/dev/null | tr '\n' ' ')
+		key=$(head -c 800 "$GPU_RUN_LOGS/$p.key" 2>/dev/null | tr '\n' ' ')
 		rows+=("$(printf '%-7s %-9s %5ss  %s' "$p" "$res" $((SECONDS - t0)) "${key:-see $p.log}")")
 		echo "== $p: $res in $((SECONDS - t0))s"
 		# A phase cut off before writing its figures is summarised by the end of its log.
