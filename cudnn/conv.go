@@ -101,8 +101,9 @@ func keyOf(x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *TensorDesc) convKey {
 // opening and closing Contexts. A search times kernels on the device, so searches side by side
 // would skew each other's timings. On an H200, two legacy searches started at the same moment by
 // two runs once failed with CUDNN_STATUS_INTERNAL_ERROR for every algorithm of a shape; later,
-// with searches serialised, two runs' first searches failed so while other runs were closing
-// (their cuDNN and cuBLAS handles destroyed, their memory freed), hence opening and closing too.
+// with searches serialised, two runs' first searches failed so as other runs of the sweep ended
+// (destroying their cuDNN and cuBLAS handles, freeing their memory). Whether that was the cause
+// is not known; opening and closing Contexts are serialised too, to rule it out.
 var deviceWide sync.Mutex
 
 // beginSearch takes deviceWide, binds the context and waits for the work queued so far
