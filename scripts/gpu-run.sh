@@ -214,7 +214,7 @@ phase_parity() {
 		/counts part at step/ { v = $0; sub(/.*counts part at step /, "", v); sub(/ .*/, "", v); part[cur] = v }
 		/final weights differ/ { v = $0; sub(/.*steps: /, "", v); sub(/ final weights differ.*/, "", v); bits[cur] = v }
 		/--- (PASS|FAIL|SKIP): TestGPUMatchesCPU\// { r = $2; sub(/:$/, "", r); t = $3; sub(/^TestGPUMatchesCPU\//, "", t); res[t] = r }
-		END { n = split("paper paper-free redraws gpu-rerun cuda-graph redraws-graph redraws-packed redraws-graph-packed", names, " ")
+		END { n = split("paper paper-free redraws gpu-rerun cuda-graph cuda-graph-graph-api redraws-graph redraws-packed redraws-graph-packed", names, " ")
 			for (i = 1; i <= n; i++) {
 				s = names[i]
 				printf "%s %s: loss rel diff max %s", s, (s in res) ? res[s] : "no result", (s in loss) ? loss[s] : "n/a"

@@ -76,7 +76,7 @@ type Config struct {
 	Deterministic   bool    `json:"gpu-deterministic" cat:"run" resume:"ok" usage:"GPU: deterministic cuDNN algorithms (chosen by cuDNN's heuristics, not by timing, so that reruns agree) and no TF32"`
 	TF32            bool    `json:"tf32" cat:"run" resume:"ok" usage:"GPU: allow TF32 tensor cores (ignored with --gpu-deterministic)"`
 	CuDNNGraph      bool    `json:"cudnn-graph" cat:"run" resume:"ok" usage:"GPU: run the convolutions through cuDNN's graph API instead of its legacy calls (unscaled calls only; with --cuda-graph the fastest setting measured, see the README's Benchmark)"`
-	CUDAGraph       bool    `json:"cuda-graph" cat:"run" resume:"ok" usage:"GPU: capture each training step into a CUDA graph once and replay it (on an H200: steps 3% faster; with --gpu-deterministic, results bit-identical to call by call)"`
+	CUDAGraph       bool    `json:"cuda-graph" cat:"run" resume:"ok" usage:"GPU: capture each training step into a CUDA graph once and replay it (on an H200: steps 3% faster; see the README's Benchmark)"`
 	CuDNNPacked     bool    `json:"cudnn-packed" cat:"run" resume:"ok" usage:"GPU: give cuDNN's convolutions packed tensors only, copying an inception branch's output and gradient (channel slices of its block's concat) through buffers, as PyTorch's cat does (faster algorithms for inception28 on an H200)"`
 }
 

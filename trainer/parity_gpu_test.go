@@ -83,17 +83,29 @@ func TestGPUMatchesCPU(t *testing.T) {
 	})
 
 	// CUDA graphs: the same run with each step captured once and replayed (gpu.Options.StepGraphs)
-	// must equal the run made call by call, bit for bit, and must have replayed its steps.
-	t.Run("cuda-graph", func(t *testing.T) {
-		b := sameGPURuns(t, parityConfig(spec), ds, gpu.Options{Deterministic: true}, gpu.Options{Deterministic: true, StepGraphs: true})
-		st := b.(*gpu.Backend).StepStats()
-		t.Logf("step graphs: %+v", st)
-		// Step 1 searches algorithms (and uploads RandomOut's filter table), step 2 is the shape's
-		// first sighting, step 3 is captured and replayed, and every later step is replayed.
-		if st.Off != "" || st.Captured != 1 || st.Direct != 2 || st.Replayed != paritySteps-2 {
-			t.Errorf("step graphs: %+v; want graphs on, steps 1 and 2 run directly, step 3 captured, steps 3 to %d replayed", st, paritySteps)
-		}
-	})
+	// must equal the run made call by call, bit for bit, and must have replayed its steps; on
+	// packed tensors (rout train's default), and with cuDNN's graph API too (the fastest setting).
+	for _, c := range []struct {
+		name string
+		o    gpu.Options
+	}{
+		{"cuda-graph", gpu.Options{Deterministic: true, PackedConv: true}},
+		{"cuda-graph-graph-api", gpu.Options{Deterministic: true, PackedConv: true, GraphConv: true}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			graphed := c.o
+			graphed.StepGraphs = true
+			b := sameGPURuns(t, parityConfig(spec), ds, c.o, graphed)
+			st := b.(*gpu.Backend).StepStats()
+			t.Logf("step graphs: %+v", st)
+			// Step 1 searches algorithms (and uploads RandomOut's filter table), step 2 is the
+			// shape's first sighting, step 3 is captured and replayed, and every later step is
+			// replayed.
+			if st.Off != "" || st.Captured != 1 || st.Direct != 2 || st.Replayed != paritySteps-2 {
+				t.Errorf("step graphs: %+v; want graphs on, steps 1 and 2 run directly, step 3 captured, steps 3 to %d replayed", st, paritySteps)
+			}
+		})
+	}
 
 	// The same with the convolutions run through cuDNN's graph API (gpu.Options.GraphConv), with
 	// packed convolution tensors (gpu.Options.PackedConv, the default of `rout train`), and with

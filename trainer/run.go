@@ -738,6 +738,7 @@ func (r *run) endEpoch(lr float64, full bool) (string, error) {
 	}
 	r.st.EpochsRun = r.st.Epoch + 1
 	r.lastLogTime = time.Now() // the next log line's throughput leaves the evaluation out
+	rec.Elapsed = r.elapsed()  // the line's time includes the evaluation it reports
 	if err := r.emit(rec); err != nil {
 		return "", err
 	}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"rout/data"
 	"rout/net"
@@ -816,5 +817,43 @@ func TestChanceAccuracy(t *testing.T) {
 		if got := chanceAccuracy(c.labels, c.classes); math.Abs(got-c.want) > 1e-15 {
 			t.Errorf("labels %v of %d classes: chance %v, want %v", c.labels, c.classes, got, c.want)
 		}
+	}
+}
+
+// slowEval is a backend whose evaluation batches (the loss without a gradient) each take at
+// least evalPause longer.
+type slowEval struct{ net.Backend }
+
+const evalPause = 50 * time.Millisecond
+
+func (s slowEval) SoftmaxCrossEntropy(logits, labels, dlogits, stats *net.Tensor, r net.Reduction) {
+	if dlogits == nil {
+		time.Sleep(evalPause)
+	}
+	s.Backend.SoftmaxCrossEntropy(logits, labels, dlogits, stats, r)
+}
+
+// TestEpochLineTimesItsEvaluation: an epoch line's elapsed includes the evaluation whose results
+// it carries (its throughput does not).
+func TestEpochLineTimesItsEvaluation(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Epochs = 1
+	dir := t.TempDir()
+	b := slowEval{newCPU(&cfg)}
+	defer b.Close()
+	mustRun(t, cfg, dir, WithBackend(b))
+	batches := (tinyData.Test.N + cfg.Batch - 1) / cfg.Batch // 100 test images: 7 batches of 16
+	var epoch *Record
+	recs := readMetrics(t, dir)
+	for i := range recs {
+		if recs[i].Kind == "epoch" {
+			epoch = &recs[i]
+		}
+	}
+	if epoch == nil {
+		t.Fatal("no epoch line")
+	}
+	if min := (time.Duration(batches) * evalPause).Seconds(); epoch.Elapsed < min {
+		t.Errorf("epoch line: elapsed %.3f s, want at least the %d evaluation batches' %.3f s", epoch.Elapsed, batches, min)
 	}
 }
