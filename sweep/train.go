@@ -11,25 +11,31 @@ import (
 
 // TrainFunc is the RunFunc that trains with trainer.Run, each run on its own backend (on a GPU,
 // the runs running at once share the device). Each dataset is loaded once and shared by the
-// runs that use it (trainer.Run does not modify it). opts are added to every run's options
-// (trainer.WithVersion, say); observe, when not nil, gives each run its own observer.
+// runs that use it (trainer.Run does not modify it); a dataset that fails to load fails every
+// run of this worker that uses it with the same error, without being read again. opts are added
+// to every run's options (trainer.WithVersion, say); observe, when not nil, gives each run its
+// own observer.
 func TrainFunc(observe func(Job) trainer.Observer, opts ...trainer.Option) RunFunc {
+	type loaded struct {
+		d   *data.Dataset
+		err error
+	}
 	var (
 		mu    sync.Mutex
-		cache = map[string]*data.Dataset{}
+		cache = map[string]loaded{}
 	)
 	load := func(spec string) (*data.Dataset, error) {
 		mu.Lock() // held while loading: the runs waiting for a dataset would only load it again
 		defer mu.Unlock()
-		if d, ok := cache[spec]; ok {
-			return d, nil
+		l, ok := cache[spec]
+		if !ok {
+			l.d, l.err = data.Open(spec)
+			if l.err != nil {
+				l.err = fmt.Errorf("setting data: %w", l.err)
+			}
+			cache[spec] = l
 		}
-		d, err := data.Open(spec)
-		if err != nil {
-			return nil, fmt.Errorf("setting data: %w", err)
-		}
-		cache[spec] = d
-		return d, nil
+		return l.d, l.err
 	}
 	return func(ctx context.Context, j Job) (trainer.Summary, error) {
 		d, err := load(j.Config.Data)

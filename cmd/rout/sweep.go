@@ -224,10 +224,11 @@ func runSweep(c *cli.Context) error {
 		s.out, plan.Preset, strings.Join(armNames, " "), report.FormatSeeds(plan.Seeds), total, s.shard, s.parallel, s.threads)
 
 	t0 := time.Now()
+	failures := map[string]string{} // error message -> the first run that stopped with it
 	r := &sweep.Runner{Dir: s.out, Plan: plan, Worker: s.worker, Shard: s.shard, Parallel: s.parallel,
 		Claimer: claimer, Adopt: c.Bool("adopt"),
 		Run:     sweep.TrainFunc(func(j sweep.Job) trainer.Observer { return &epochLines{w: errw, pair: j.Pair.String()} }, trainer.WithVersion(version)),
-		OnEvent: func(e sweep.Event) { printEvent(out, errw, s.out, &plan, e) }}
+		OnEvent: func(e sweep.Event) { printEvent(out, errw, s.out, &plan, failures, e) }}
 	res, err := r.Execute(ctx)
 	if err != nil {
 		return err
@@ -243,8 +244,8 @@ func runSweep(c *cli.Context) error {
 	if ctx.Err() != nil {
 		return cli.Exit(fmt.Sprintf("rout: sweep: interrupted; %d runs checkpointed. Rerun the same command to resume", res.Interrupted), exitCanceled)
 	}
-	for _, e := range res.Errors {
-		fmt.Fprintf(errw, "error: %v\n", e)
+	for _, line := range groupErrors(res.Errors) {
+		fmt.Fprintln(errw, "error:", line)
 	}
 	sw, rerr := report.Load(s.out)
 	if rerr == nil {
@@ -261,9 +262,51 @@ func runSweep(c *cli.Context) error {
 	return rerr
 }
 
+// groupErrors lists the runs' errors (each "ARM/SEED: message") with the runs that failed with
+// the same message on one line, so that a sweep whose data cannot be read says so once.
+func groupErrors(errs []error) []string {
+	type group struct {
+		msg  string
+		runs []string
+	}
+	var groups []*group
+	byMsg := map[string]*group{}
+	for _, e := range errs {
+		run, msg := "", e.Error()
+		if inner := errors.Unwrap(e); inner != nil && strings.HasSuffix(msg, ": "+inner.Error()) {
+			run, msg = strings.TrimSuffix(msg, ": "+inner.Error()), inner.Error()
+		}
+		g, ok := byMsg[msg]
+		if !ok || run == "" { // an error that names no run stands alone
+			g = &group{msg: msg}
+			groups = append(groups, g)
+			if run != "" {
+				byMsg[msg] = g
+			}
+		}
+		g.runs = append(g.runs, run)
+	}
+	lines := make([]string, len(groups))
+	for i, g := range groups {
+		switch n := len(g.runs); {
+		case g.runs[0] == "":
+			lines[i] = g.msg
+		case n == 1:
+			lines[i] = g.runs[0] + ": " + g.msg
+		case n <= 4:
+			lines[i] = fmt.Sprintf("%s (%d runs): %s", strings.Join(g.runs, ", "), n, g.msg)
+		default:
+			lines[i] = fmt.Sprintf("%s and %d more (%d runs): %s", strings.Join(g.runs[:3], ", "), n-3, n, g.msg)
+		}
+	}
+	return lines
+}
+
 // printEvent writes a runner event: finished runs to standard output (one line each: arm,
-// seed, status, final accuracy, re-inits, wall time), the rest to standard error.
-func printEvent(out, errw io.Writer, dir string, plan *sweep.Plan, e sweep.Event) {
+// seed, status, final accuracy, re-inits, wall time), the rest to standard error. An error
+// already shown for another run (failures: message -> that run) is named, not repeated. The
+// runner calls it from one goroutine at a time.
+func printEvent(out, errw io.Writer, dir string, plan *sweep.Plan, failures map[string]string, e sweep.Event) {
 	name := fmt.Sprintf("%s seed %d", e.Pair.Arm, e.Pair.Seed)
 	switch e.Kind {
 	case sweep.Started:
@@ -297,6 +340,12 @@ func printEvent(out, errw io.Writer, dir string, plan *sweep.Plan, e sweep.Event
 	case sweep.Interrupted:
 		fmt.Fprintf(errw, "%s: interrupted, checkpointed\n", name)
 	case sweep.Failed:
+		msg := e.Err.Error()
+		if first, ok := failures[msg]; ok {
+			fmt.Fprintf(errw, "%s: error: the same as %s's\n", name, first)
+			return
+		}
+		failures[msg] = name
 		fmt.Fprintf(errw, "%s: error: %v\n", name, e.Err)
 	}
 }

@@ -524,3 +524,28 @@ func TestSweepFileAgainstFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupErrors: runs that failed with the same message are listed on one line, in the order
+// first met; an error that names no run stands alone.
+func TestGroupErrors(t *testing.T) {
+	data := errors.New("setting data: cifar10: no data in the cache folder")
+	var errs []error
+	for _, run := range []string{"baseline/1", "randomout/1", "baseline/2", "randomout/2", "baseline/3"} {
+		errs = append(errs, fmt.Errorf("%s: %w", run, data))
+	}
+	errs = append(errs, fmt.Errorf("he/1: %w", errors.New("device gpu: out of memory")), errors.New("report: no runs"),
+		fmt.Errorf("he/2: %w", data))
+	got := groupErrors(errs)
+	want := []string{
+		"baseline/1, randomout/1, baseline/2 and 3 more (6 runs): setting data: cifar10: no data in the cache folder",
+		"he/1: device gpu: out of memory",
+		"report: no runs",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("groupErrors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	two := groupErrors(errs[:2])
+	if want := "baseline/1, randomout/1 (2 runs): " + data.Error(); len(two) != 1 || two[0] != want {
+		t.Errorf("two runs: %q, want %q", two, want)
+	}
+}
