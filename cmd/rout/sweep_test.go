@@ -549,3 +549,24 @@ func TestGroupErrors(t *testing.T) {
 		t.Errorf("two runs: %q, want %q", two, want)
 	}
 }
+
+// TestPrintEventNamesARepeatedError: a run that stops with an error already shown for another
+// run names that run instead of repeating the message; a different error is shown whole.
+func TestPrintEventNamesARepeatedError(t *testing.T) {
+	var out, errw bytes.Buffer
+	failures := map[string]string{}
+	data := errors.New("setting data: no data")
+	for _, e := range []sweep.Event{
+		{Kind: sweep.Failed, Pair: sweep.Pair{Arm: "baseline", Seed: 1}, Err: data},
+		{Kind: sweep.Failed, Pair: sweep.Pair{Arm: "randomout", Seed: 1}, Err: data},
+		{Kind: sweep.Failed, Pair: sweep.Pair{Arm: "randomout", Seed: 2}, Err: errors.New("device gpu: out of memory")},
+	} {
+		printEvent(&out, &errw, t.TempDir(), &sweep.Plan{}, failures, e)
+	}
+	want := "baseline seed 1: error: setting data: no data\n" +
+		"randomout seed 1: error: the same as baseline seed 1's\n" +
+		"randomout seed 2: error: device gpu: out of memory\n"
+	if errw.String() != want || out.Len() != 0 {
+		t.Errorf("printed %q to standard error and %q to standard output, want %q and nothing", errw.String(), out.String(), want)
+	}
+}
