@@ -21,7 +21,10 @@ import argparse
 import statistics
 import sys
 
-import torch
+try:
+    import torch
+except ImportError:
+    sys.exit("bench_torch.py needs PyTorch (import torch failed): run it with a python3 that has torch")
 import torch.nn as nn
 import torch.nn.functional as F
 

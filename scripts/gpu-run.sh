@@ -25,7 +25,8 @@
 #   speed    `rout bench` and scripts/bench_torch.py, inception28, batch 128, fp32, with and
 #            without RandomOut, side by side: SGD (rout as it is, on packed convolution tensors,
 #            with --plans; with CUDA graphs; on channel slices; PyTorch eager and --profile,
-#            torch.compile too with GPU_RUN_TORCH_COMPILE=1), Adam (rout; PyTorch eager), then SGD
+#            torch.compile too with GPU_RUN_TORCH_COMPILE=1), Adam (rout, also with CUDA graphs;
+#            PyTorch eager), then SGD
 #            with CUDA graphs and cuDNN's graph API, on slices and on packed tensors.
 #   real     one `rout train --preset paper --device gpu --cudnn-graph --cuda-graph
 #            --randomout --seed 2` for --epochs epochs (the fastest settings, which a sweep of

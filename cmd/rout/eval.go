@@ -22,7 +22,7 @@ func evalCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "data", Usage: "dataset spec (default: the one the run trained on)"},
 			&cli.StringFlag{Name: "split", Value: "test", Usage: "test, train (without the run's validation part) or val (the run's --val-fraction split)"},
-			&cli.IntFlag{Name: "batch", Usage: "examples per forward pass (default: the run's batch)"},
+			&cli.IntFlag{Name: "batch", Usage: "examples per forward pass", DefaultText: "the run's batch"},
 			&cli.StringFlag{Name: "device", Value: "auto", Usage: "auto, cpu or gpu"},
 			&cli.IntFlag{Name: "threads", Usage: "CPU threads (0: every core)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the result as one JSON object"},

@@ -70,7 +70,7 @@ func exitStatus(err error) (int, string) {
 	case err == nil || errors.Is(err, errHelpShown):
 		return exitOK, ""
 	case errors.As(err, &exit) && exit.ExitCode() == 3 && strings.HasPrefix(err.Error(), "No help topic for "):
-		return exitUsage, "rout: help: " + strings.TrimPrefix(err.Error(), "No help topic for ") + " names no command (rout --help lists them)"
+		return exitUsage, "rout: help: " + strings.TrimPrefix(err.Error(), "No help topic for ") + " names no command (the command's --help lists them)"
 	case errors.As(err, &exit):
 		return exit.ExitCode(), err.Error() // cli.Exit messages carry their own "rout: " prefix
 	case errors.As(err, &ue):

@@ -84,7 +84,7 @@ func TestExitStatus(t *testing.T) {
 	}{
 		{nil, exitOK, ""},
 		{errHelpShown, exitOK, ""},
-		{helpErr, exitUsage, "rout: help: 'bogus' names no command (rout --help lists them)"},
+		{helpErr, exitUsage, "rout: help: 'bogus' names no command (the command's --help lists them)"},
 		{cli.Exit("rout: train: interrupted", exitCanceled), exitCanceled, "rout: train: interrupted"},
 		{usageError{errors.New("flag provided but not defined: -x")}, exitUsage, "rout: flag provided but not defined: -x"},
 		{errors.New("reading x: no such file"), exitError, "rout: reading x: no such file"},
