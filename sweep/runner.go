@@ -81,8 +81,17 @@ type Result struct {
 	Held        int // left to other live workers
 	Adopted     int // runs of other shards taken over and completed
 	Interrupted int
-	Errors      []error
+	Errors      []RunError
 }
+
+// RunError is the error a single run stopped with.
+type RunError struct {
+	Pair Pair
+	Err  error
+}
+
+func (e RunError) Error() string { return e.Pair.String() + ": " + e.Err.Error() }
+func (e RunError) Unwrap() error { return e.Err }
 
 // Execute runs the worker's share: for each pair, in seed order (so that the arms of a seed
 // finish close together and a partial sweep is paired), it skips a finished run, claims the
@@ -121,7 +130,7 @@ func (r *Runner) Execute(ctx context.Context) (Result, error) {
 		case Interrupted:
 			res.Interrupted++
 		case Failed:
-			res.Errors = append(res.Errors, fmt.Errorf("%s: %w", e.Pair, e.Err))
+			res.Errors = append(res.Errors, RunError{e.Pair, e.Err})
 		}
 		if r.OnEvent != nil {
 			r.OnEvent(e)

@@ -262,9 +262,9 @@ func runSweep(c *cli.Context) error {
 	return rerr
 }
 
-// groupErrors lists the runs' errors (each "ARM/SEED: message") with the runs that failed with
-// the same message on one line, so that a sweep whose data cannot be read says so once.
-func groupErrors(errs []error) []string {
+// groupErrors lists the runs' errors with the runs that failed with the same message on one
+// line ("ARM/SEED, ...: message"), so that a sweep whose data cannot be read says so once.
+func groupErrors(errs []sweep.RunError) []string {
 	type group struct {
 		msg  string
 		runs []string
@@ -272,25 +272,18 @@ func groupErrors(errs []error) []string {
 	var groups []*group
 	byMsg := map[string]*group{}
 	for _, e := range errs {
-		run, msg := "", e.Error()
-		if inner := errors.Unwrap(e); inner != nil && strings.HasSuffix(msg, ": "+inner.Error()) {
-			run, msg = strings.TrimSuffix(msg, ": "+inner.Error()), inner.Error()
-		}
+		msg := e.Err.Error()
 		g, ok := byMsg[msg]
-		if !ok || run == "" { // an error that names no run stands alone
+		if !ok {
 			g = &group{msg: msg}
 			groups = append(groups, g)
-			if run != "" {
-				byMsg[msg] = g
-			}
+			byMsg[msg] = g
 		}
-		g.runs = append(g.runs, run)
+		g.runs = append(g.runs, e.Pair.String())
 	}
 	lines := make([]string, len(groups))
 	for i, g := range groups {
 		switch n := len(g.runs); {
-		case g.runs[0] == "":
-			lines[i] = g.msg
 		case n == 1:
 			lines[i] = g.runs[0] + ": " + g.msg
 		case n <= 4:

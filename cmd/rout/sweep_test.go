@@ -526,20 +526,20 @@ func TestSweepFileAgainstFlags(t *testing.T) {
 }
 
 // TestGroupErrors: runs that failed with the same message are listed on one line, in the order
-// first met; an error that names no run stands alone.
+// first met.
 func TestGroupErrors(t *testing.T) {
 	data := errors.New("setting data: cifar10: no data in the cache folder")
-	var errs []error
-	for _, run := range []string{"baseline/1", "randomout/1", "baseline/2", "randomout/2", "baseline/3"} {
-		errs = append(errs, fmt.Errorf("%s: %w", run, data))
+	var errs []sweep.RunError
+	for _, p := range []sweep.Pair{{Arm: "baseline", Seed: 1}, {Arm: "randomout", Seed: 1}, {Arm: "baseline", Seed: 2},
+		{Arm: "randomout", Seed: 2}, {Arm: "baseline", Seed: 3}} {
+		errs = append(errs, sweep.RunError{Pair: p, Err: data})
 	}
-	errs = append(errs, fmt.Errorf("he/1: %w", errors.New("device gpu: out of memory")), errors.New("report: no runs"),
-		fmt.Errorf("he/2: %w", data))
+	errs = append(errs, sweep.RunError{Pair: sweep.Pair{Arm: "he", Seed: 1}, Err: errors.New("device gpu: out of memory")},
+		sweep.RunError{Pair: sweep.Pair{Arm: "he", Seed: 2}, Err: data})
 	got := groupErrors(errs)
 	want := []string{
 		"baseline/1, randomout/1, baseline/2 and 3 more (6 runs): setting data: cifar10: no data in the cache folder",
 		"he/1: device gpu: out of memory",
-		"report: no runs",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("groupErrors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
