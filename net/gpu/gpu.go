@@ -211,7 +211,7 @@ func (b *Backend) Close() error {
 			errs = append(errs, err)
 		}
 	}
-	free := func() error {
+	free := func() error { // what was made from the context; its errors go to add
 		for _, o := range b.owned {
 			add(o.Free())
 		}
