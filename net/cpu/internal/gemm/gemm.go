@@ -1,0 +1,216 @@
+// Package gemm is the CPU backend's single-precision matrix product: packed panels of A and B
+// fed to a register-blocked 6x16 micro-kernel, in AVX+FMA assembly on amd64 CPUs that have
+// it and in Go elsewhere.
+//
+// Every element of C is one chain of fused multiply-adds in the order of k:
+//
+//	c = beta*c (or 0 when beta is 0); for p = 0..k-1: c = fma(op(A)[i][p], op(B)[p][j], c)
+//
+// with a single rounding per step. Edge tiles run the same chain on zero-padded panels, and
+// the chain does not depend on the blocking (the accumulators go through C between k slabs
+// unchanged), so an element's bits depend on its row of op(A), its column of op(B) and beta
+// alone: never on m, n, where the element sits in a tile, or how callers split the work.
+// The Go kernel computes each float32 fma exactly (see fma32), so both kernels give the same
+// bits.
+package gemm
+
+//go:generate sh -c "cd asm && go run . -pkg gemm -out ../kernel_amd64.s -stubs ../kernel_amd64.go"
+
+import (
+	"fmt"
+	"os"
+	"sync"
+)
+
+const (
+	mr = 6  // rows of a micro-tile
+	nr = 16 // columns of a micro-tile
+	// kc is the depth of a packed slab: a kc x nr strip of B (16 KiB) stays in L1 while the
+	// micro-kernel sweeps the strips of A.
+	kc = 256
+	// mc rows of A are packed at a time (120 KiB at full depth: L2).
+	mc = 120
+	// nc columns of B are packed at a time (2 MiB at full depth: L3).
+	nc = 2048
+)
+
+// Kernel names the micro-kernel in use: "fma" (AVX+FMA assembly) or "portable" (Go).
+// ROUT_GEMM=portable forces the Go kernel.
+var Kernel = pickKernel(os.Getenv("ROUT_GEMM"))
+
+func pickKernel(env string) string {
+	switch env {
+	case "", "auto":
+		if haveFMA {
+			return "fma"
+		}
+		return "portable"
+	case "portable":
+		return "portable"
+	}
+	panic(fmt.Sprintf("gemm: ROUT_GEMM=%q: want \"portable\" or \"auto\" (or unset)", env))
+}
+
+// buffers are a call's packed panels, reused across calls.
+type buffers struct{ a, b []float32 }
+
+var pool = sync.Pool{New: func() any { return new(buffers) }}
+
+// Sgemm computes C = op(A) op(B) + beta C for row-major C (m x n), op(A) (m x k) and op(B)
+// (k x n), where op transposes when tA or tB is set (A is then stored k x m, B n x k). It runs
+// on the calling goroutine.
+func Sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	check("A", tA, m, k, a, lda)
+	check("B", tB, k, n, b, ldb)
+	check("C", false, m, n, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if beta != 0 && beta != 1 || k == 0 {
+		scale(m, n, beta, c, ldc)
+		if k == 0 {
+			return
+		}
+		beta = 1
+	}
+	buf := pool.Get().(*buffers)
+	defer pool.Put(buf)
+	fma := Kernel == "fma"
+	var edge [mr * nr]float32
+	for j0 := 0; j0 < n; j0 += nc {
+		nj := min(nc, n-j0)
+		for p0 := 0; p0 < k; p0 += kc {
+			kp := min(kc, k-p0)
+			load := beta != 0 || p0 > 0
+			pb := grow(&buf.b, roundUp(nj, nr)*kp)
+			packB(pb, tB, b, ldb, p0, kp, j0, nj)
+			for i0 := 0; i0 < m; i0 += mc {
+				mi := min(mc, m-i0)
+				pa := grow(&buf.a, roundUp(mi, mr)*kp)
+				packA(pa, tA, a, lda, i0, mi, p0, kp)
+				for jr := 0; jr < nj; jr += nr {
+					bs := pb[jr*kp:]
+					cols := min(nr, nj-jr)
+					for ir := 0; ir < mi; ir += mr {
+						as := pa[ir*kp:]
+						rows := min(mr, mi-ir)
+						ct := c[(i0+ir)*ldc+j0+jr:]
+						if rows == mr && cols == nr {
+							micro(fma, kp, as, bs, ct, ldc, load)
+							continue
+						}
+						// An edge tile: the same chain on a copy of C's part of it.
+						if load {
+							for i := 0; i < rows; i++ {
+								copy(edge[i*nr:i*nr+cols], ct[i*ldc:i*ldc+cols])
+							}
+						}
+						micro(fma, kp, as, bs, edge[:], nr, load)
+						for i := 0; i < rows; i++ {
+							copy(ct[i*ldc:i*ldc+cols], edge[i*nr:i*nr+cols])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// micro runs one kernel over an mr x nr tile of c; c must hold (mr-1)*ldc+nr elements.
+func micro(fma bool, k int, a, b, c []float32, ldc int, load bool) {
+	_ = a[k*mr-1]
+	_ = b[k*nr-1]
+	_ = c[(mr-1)*ldc+nr-1]
+	if fma {
+		kernelFMA(k, &a[0], &b[0], &c[0], ldc, load)
+	} else {
+		kernelGo(k, a, b, c, ldc, load)
+	}
+}
+
+// packA copies rows i0..i0+mi of op(A), columns p0..p0+kp, into dst as strips of mr rows,
+// each strip column-major (mr values per step of k), the last strip zero-padded.
+func packA(dst []float32, tA bool, a []float32, lda, i0, mi, p0, kp int) {
+	for ir := 0; ir < mi; ir += mr {
+		s := dst[ir*kp : (ir+mr)*kp]
+		rows := min(mr, mi-ir)
+		if rows < mr {
+			clear(s)
+		}
+		for i := 0; i < rows; i++ {
+			r := i0 + ir + i
+			if tA {
+				for p := 0; p < kp; p++ {
+					s[p*mr+i] = a[(p0+p)*lda+r]
+				}
+			} else {
+				row := a[r*lda+p0 : r*lda+p0+kp]
+				for p, v := range row {
+					s[p*mr+i] = v
+				}
+			}
+		}
+	}
+}
+
+// packB copies rows p0..p0+kp of op(B), columns j0..j0+nj, into dst as strips of nr columns,
+// each strip row-major (nr values per step of k), the last strip zero-padded.
+func packB(dst []float32, tB bool, b []float32, ldb, p0, kp, j0, nj int) {
+	for jr := 0; jr < nj; jr += nr {
+		s := dst[jr*kp : (jr+nr)*kp]
+		cols := min(nr, nj-jr)
+		if cols < nr {
+			clear(s)
+		}
+		if tB {
+			for j := 0; j < cols; j++ {
+				col := b[(j0+jr+j)*ldb+p0 : (j0+jr+j)*ldb+p0+kp]
+				for p, v := range col {
+					s[p*nr+j] = v
+				}
+			}
+			continue
+		}
+		for p := 0; p < kp; p++ {
+			o := (p0+p)*ldb + j0 + jr
+			copy(s[p*nr:p*nr+cols], b[o:o+cols])
+		}
+	}
+}
+
+// scale sets C = beta C (C = 0 when beta is 0, whatever C held).
+func scale(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// check panics unless s holds a rows x cols matrix (cols x rows when t) with leading dimension ld.
+func check(name string, t bool, rows, cols int, s []float32, ld int) {
+	if t {
+		rows, cols = cols, rows
+	}
+	if rows < 0 || cols < 0 || ld < max(1, cols) {
+		panic(fmt.Sprintf("gemm: %s: %dx%d with leading dimension %d", name, rows, cols, ld))
+	}
+	if rows > 0 && cols > 0 && len(s) < (rows-1)*ld+cols {
+		panic(fmt.Sprintf("gemm: %s: %dx%d with leading dimension %d needs %d elements, have %d", name, rows, cols, ld, (rows-1)*ld+cols, len(s)))
+	}
+}
+
+func roundUp(x, m int) int { return (x + m - 1) / m * m }
+
+// grow returns (*s)[:n], reallocating when the capacity is short.
+func grow(s *[]float32, n int) []float32 {
+	if cap(*s) < n {
+		*s = make([]float32, n)
+	}
+	return (*s)[:n]
+}
