@@ -11,8 +11,9 @@ import (
 // end of inception28) still give GEMMs wide enough to run at full speed. Chunks are the parallel
 // tasks; their size depends on the shape alone.
 
-// chunkCols is the least number of GEMM columns a chunk aims for (two of gemm's column tiles).
-const chunkCols = 2 * tileN
+// chunkCols is the least number of GEMM columns a chunk aims for: 24 of the micro-kernel's
+// 16-column strips, so that the packed panels are reused across many tiles.
+const chunkCols = 384
 
 // filterGroups is how many partial sums ConvBackwardFilter keeps: chunk i adds into partial
 // i mod filterGroups, and the partials are summed in order. Fixed, so that the weight gradient
@@ -173,7 +174,7 @@ func (j *convJob) forward(w, i int) {
 	col, ldc := j.cols(sc, n0, s, cols)
 	if s == 1 {
 		out := sample(j.y, j.yt, n0)
-		gemm(false, false, g.k, g.p, g.ckk, j.w, g.ckk, col, ldc, 0, out, g.p)
+		sc.gemm.Sgemm(false, false, g.k, g.p, g.ckk, j.w, g.ckk, col, ldc, 0, out, g.p)
 		if j.bias != nil {
 			for k, v := range j.bias {
 				addConst(out[k*g.p:(k+1)*g.p], v)
@@ -182,7 +183,7 @@ func (j *convJob) forward(w, i int) {
 		return
 	}
 	t := grow(&sc.tmp, g.k*cols)
-	gemm(false, false, g.k, cols, g.ckk, j.w, g.ckk, col, ldc, 0, t, cols)
+	sc.gemm.Sgemm(false, false, g.k, cols, g.ckk, j.w, g.ckk, col, ldc, 0, t, cols)
 	for si := 0; si < s; si++ {
 		ys := sample(j.y, j.yt, n0+si)
 		for k := 0; k < g.k; k++ {
@@ -204,11 +205,11 @@ func (j *convJob) backwardData(w, i int) {
 		if j.accumulate {
 			beta = 1
 		}
-		gemm(true, false, g.c, g.p, g.k, j.w, g.ckk, dy, ldy, beta, sample(j.x, j.xt, n0), g.p)
+		sc.gemm.Sgemm(true, false, g.c, g.p, g.k, j.w, g.ckk, dy, ldy, beta, sample(j.x, j.xt, n0), g.p)
 		return
 	}
 	dcol := grow(&sc.col, g.ckk*cols)
-	gemm(true, false, g.ckk, cols, g.k, j.w, g.ckk, dy, ldy, 0, dcol, cols)
+	sc.gemm.Sgemm(true, false, g.ckk, cols, g.k, j.w, g.ckk, dy, ldy, 0, dcol, cols)
 	for si := 0; si < s; si++ {
 		dx := sample(j.x, j.xt, n0+si)
 		if !j.accumulate {
@@ -230,7 +231,7 @@ func (j *convJob) backwardFilter(w, gi, c int, first bool) {
 		beta = 0
 	}
 	size := g.k * g.ckk
-	gemm(false, true, g.k, g.ckk, cols, dy, ldy, col, ldc, beta, j.b.partial[gi*size:(gi+1)*size], g.ckk)
+	sc.gemm.Sgemm(false, true, g.k, g.ckk, cols, dy, ldy, col, ldc, beta, j.b.partial[gi*size:(gi+1)*size], g.ckk)
 	if j.bias != nil {
 		pb := j.b.partialB[gi*g.k : (gi+1)*g.k]
 		for k := range pb {

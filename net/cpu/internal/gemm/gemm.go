@@ -19,7 +19,6 @@ package gemm
 import (
 	"fmt"
 	"os"
-	"sync"
 )
 
 const (
@@ -51,15 +50,14 @@ func pickKernel(env string) string {
 	panic(fmt.Sprintf("gemm: ROUT_GEMM=%q: want \"portable\" or \"auto\" (or unset)", env))
 }
 
-// buffers are a call's packed panels, reused across calls.
-type buffers struct{ a, b []float32 }
-
-var pool = sync.Pool{New: func() any { return new(buffers) }}
+// Buffers hold the packed panels of a caller's products, so that once grown they allocate
+// nothing. The zero value is ready; one Buffers serves one goroutine at a time.
+type Buffers struct{ a, b []float32 }
 
 // Sgemm computes C = op(A) op(B) + beta C for row-major C (m x n), op(A) (m x k) and op(B)
 // (k x n), where op transposes when tA or tB is set (A is then stored k x m, B n x k). It runs
 // on the calling goroutine.
-func Sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func (buf *Buffers) Sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	check("A", tA, m, k, a, lda)
 	check("B", tB, k, n, b, ldb)
 	check("C", false, m, n, c, ldc)
@@ -73,8 +71,6 @@ func Sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int,
 		}
 		beta = 1
 	}
-	buf := pool.Get().(*buffers)
-	defer pool.Put(buf)
 	fma := Kernel == "fma"
 	var edge [mr * nr]float32
 	for j0 := 0; j0 < n; j0 += nc {
@@ -137,17 +133,18 @@ func packA(dst []float32, tA bool, a []float32, lda, i0, mi, p0, kp int) {
 		if rows < mr {
 			clear(s)
 		}
+		if tA { // op(A)'s columns are A's rows: copy mr-long runs
+			for p := 0; p < kp; p++ {
+				o := (p0+p)*lda + i0 + ir
+				copy(s[p*mr:p*mr+rows], a[o:o+rows])
+			}
+			continue
+		}
 		for i := 0; i < rows; i++ {
 			r := i0 + ir + i
-			if tA {
-				for p := 0; p < kp; p++ {
-					s[p*mr+i] = a[(p0+p)*lda+r]
-				}
-			} else {
-				row := a[r*lda+p0 : r*lda+p0+kp]
-				for p, v := range row {
-					s[p*mr+i] = v
-				}
+			row := a[r*lda+p0 : r*lda+p0+kp]
+			for p, v := range row {
+				s[p*mr+i] = v
 			}
 		}
 	}

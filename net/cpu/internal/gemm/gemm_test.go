@@ -78,7 +78,7 @@ func (s shape) operands(r *rand.Rand) (a, b, c matrix) {
 }
 
 func (s shape) run(a, b, c matrix) {
-	Sgemm(s.tA, s.tB, s.m, s.n, s.k, a.data(), a.ld, b.data(), b.ld, s.beta, c.data(), c.ld)
+	new(Buffers).Sgemm(s.tA, s.tB, s.m, s.n, s.k, a.data(), a.ld, b.data(), b.ld, s.beta, c.data(), c.ld)
 }
 
 // chain is the definition of an element of C: beta*c, then k fused multiply-adds in order.
@@ -209,10 +209,10 @@ func TestSgemmSubproducts(t *testing.T) {
 			const m, n, k = 70, 200, 333
 			a, b := newMatrix(r, m, k), newMatrix(r, k, n)
 			full := make([]float32, m*n)
-			Sgemm(false, false, m, n, k, a.data(), a.ld, b.data(), b.ld, 0, full, n)
+			new(Buffers).Sgemm(false, false, m, n, k, a.data(), a.ld, b.data(), b.ld, 0, full, n)
 			for _, i := range []int{0, 5, 6, 33, 69} {
 				row := make([]float32, n)
-				Sgemm(false, false, 1, n, k, a.data()[i*a.ld:], a.ld, b.data(), b.ld, 0, row, n)
+				new(Buffers).Sgemm(false, false, 1, n, k, a.data()[i*a.ld:], a.ld, b.data(), b.ld, 0, row, n)
 				for j := range row {
 					if math.Float32bits(row[j]) != math.Float32bits(full[i*n+j]) {
 						t.Fatalf("%s: row %d alone differs at column %d: %g, inside the product %g", kern, i, j, row[j], full[i*n+j])
@@ -221,7 +221,7 @@ func TestSgemmSubproducts(t *testing.T) {
 			}
 			for _, j := range []int{0, 15, 16, 199} {
 				col := make([]float32, m)
-				Sgemm(false, false, m, 1, k, a.data(), a.ld, b.data()[j:], b.ld, 0, col, 1)
+				new(Buffers).Sgemm(false, false, m, 1, k, a.data(), a.ld, b.data()[j:], b.ld, 0, col, 1)
 				for i := range col {
 					if math.Float32bits(col[i]) != math.Float32bits(full[i*n+j]) {
 						t.Fatalf("%s: column %d alone differs at row %d", kern, j, i)
@@ -237,7 +237,7 @@ func TestSgemmBetaZeroIgnoresC(t *testing.T) {
 	for _, kern := range kernels() {
 		withKernel(t, kern, func() {
 			c := []float32{float32(math.NaN()), float32(math.Inf(1)), 7}
-			Sgemm(false, false, 1, 3, 1, []float32{2}, 1, []float32{1, 2, 3}, 3, 0, c, 3)
+			new(Buffers).Sgemm(false, false, 1, 3, 1, []float32{2}, 1, []float32{1, 2, 3}, 3, 0, c, 3)
 			if c[0] != 2 || c[1] != 4 || c[2] != 6 {
 				t.Fatalf("%s: got %v, want [2 4 6]", kern, c)
 			}
@@ -251,13 +251,13 @@ func TestSgemmBadShapes(t *testing.T) {
 		f    func()
 	}{
 		{"short C", func() {
-			Sgemm(false, false, 2, 2, 1, make([]float32, 2), 1, make([]float32, 2), 2, 0, make([]float32, 3), 2)
+			new(Buffers).Sgemm(false, false, 2, 2, 1, make([]float32, 2), 1, make([]float32, 2), 2, 0, make([]float32, 3), 2)
 		}},
 		{"short A", func() {
-			Sgemm(false, false, 2, 2, 2, make([]float32, 3), 2, make([]float32, 4), 2, 0, make([]float32, 4), 2)
+			new(Buffers).Sgemm(false, false, 2, 2, 2, make([]float32, 3), 2, make([]float32, 4), 2, 0, make([]float32, 4), 2)
 		}},
 		{"small ld", func() {
-			Sgemm(false, false, 2, 2, 2, make([]float32, 4), 1, make([]float32, 4), 2, 0, make([]float32, 4), 2)
+			new(Buffers).Sgemm(false, false, 2, 2, 2, make([]float32, 4), 1, make([]float32, 4), 2, 0, make([]float32, 4), 2)
 		}},
 	} {
 		func() {

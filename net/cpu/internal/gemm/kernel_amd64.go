@@ -5,6 +5,8 @@
 package gemm
 
 // kernelFMA runs the 6x16 micro-kernel: see kernelGo for its definition.
+//
+//go:noescape
 func kernelFMA(k int, a *float32, b *float32, c *float32, ldc int, load bool)
 
 // fmaPeak runs n rounds of 12 independent 8-wide FMAs (192 flops) without memory traffic.

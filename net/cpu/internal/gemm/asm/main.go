@@ -31,6 +31,7 @@ func main() {
 // leading dimension ldc.
 func kernel() {
 	TEXT("kernelFMA", NOSPLIT, "func(k int, a, b, c *float32, ldc int, load bool)")
+	Pragma("noescape")
 	Doc("kernelFMA runs the 6x16 micro-kernel: see kernelGo for its definition.")
 	k := Load(Param("k"), GP64())
 	a := Load(Param("a"), GP64())
