@@ -15,8 +15,8 @@ import (
 //
 //	go test -run '^$' -bench . -cpu 1 ./net/cpu/internal/gemm
 var benchShapes = []struct {
-	name   string
-	tA, tB bool
+	name    string
+	tA, tB  bool
 	m, n, k int
 }{
 	{"inception28/fwd_160x392x3024", false, false, 160, 392, 3024},
