@@ -52,14 +52,36 @@ func pickKernel(env string) string {
 
 // Buffers hold the packed panels of a caller's products, so that once grown they allocate
 // nothing. The zero value is ready; one Buffers serves one goroutine at a time.
-type Buffers struct{ a, b []float32 }
+type Buffers struct {
+	a, b []float32
+	mat  matrix
+}
+
+// Strip is the width of the column strips in which PackB lays out op(B).
+const Strip = nr
+
+// A Packer supplies op(B) to SgemmPacked, so that a caller can build B's panels straight from
+// its own data (a convolution's input) without first writing B out.
+type Packer interface {
+	// PackB writes rows p0..p0+kp and columns j0..j0+nj of op(B) into dst: strip s (columns
+	// j0+Strip*s onwards) at dst[s*Strip*kp:], row p of it at Strip*(p-p0) within the strip,
+	// zeros past column j0+nj. dst holds exactly the strips needed.
+	PackB(dst []float32, p0, kp, j0, nj int)
+}
 
 // Sgemm computes C = op(A) op(B) + beta C for row-major C (m x n), op(A) (m x k) and op(B)
 // (k x n), where op transposes when tA or tB is set (A is then stored k x m, B n x k). It runs
 // on the calling goroutine.
 func (buf *Buffers) Sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	check("A", tA, m, k, a, lda)
 	check("B", tB, k, n, b, ldb)
+	buf.mat = matrix{tB, b, ldb}
+	buf.SgemmPacked(tA, m, n, k, a, lda, &buf.mat, beta, c, ldc)
+	buf.mat = matrix{}
+}
+
+// SgemmPacked is Sgemm with op(B) (k x n) supplied by b.
+func (buf *Buffers) SgemmPacked(tA bool, m, n, k int, a []float32, lda int, b Packer, beta float32, c []float32, ldc int) {
+	check("A", tA, m, k, a, lda)
 	check("C", false, m, n, c, ldc)
 	if m == 0 || n == 0 {
 		return
@@ -79,7 +101,7 @@ func (buf *Buffers) Sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []fl
 			kp := min(kc, k-p0)
 			load := beta != 0 || p0 > 0
 			pb := grow(&buf.b, roundUp(nj, nr)*kp)
-			packB(pb, tB, b, ldb, p0, kp, j0, nj)
+			b.PackB(pb, p0, kp, j0, nj)
 			for i0 := 0; i0 < m; i0 += mc {
 				mi := min(mc, m-i0)
 				pa := grow(&buf.a, roundUp(mi, mr)*kp)
@@ -150,27 +172,32 @@ func packA(dst []float32, tA bool, a []float32, lda, i0, mi, p0, kp int) {
 	}
 }
 
-// packB copies rows p0..p0+kp of op(B), columns j0..j0+nj, into dst as strips of nr columns,
-// each strip row-major (nr values per step of k), the last strip zero-padded.
-func packB(dst []float32, tB bool, b []float32, ldb, p0, kp, j0, nj int) {
+// matrix is op(B) held as a row-major matrix (B is n x k when t).
+type matrix struct {
+	t  bool
+	b  []float32
+	ld int
+}
+
+func (q *matrix) PackB(dst []float32, p0, kp, j0, nj int) {
 	for jr := 0; jr < nj; jr += nr {
 		s := dst[jr*kp : (jr+nr)*kp]
 		cols := min(nr, nj-jr)
 		if cols < nr {
 			clear(s)
 		}
-		if tB {
+		if q.t {
 			for j := 0; j < cols; j++ {
-				col := b[(j0+jr+j)*ldb+p0 : (j0+jr+j)*ldb+p0+kp]
-				for p, v := range col {
+				o := (j0+jr+j)*q.ld + p0
+				for p, v := range q.b[o : o+kp] {
 					s[p*nr+j] = v
 				}
 			}
 			continue
 		}
 		for p := 0; p < kp; p++ {
-			o := (p0+p)*ldb + j0 + jr
-			copy(s[p*nr:p*nr+cols], b[o:o+cols])
+			o := (p0+p)*q.ld + j0 + jr
+			copy(s[p*nr:p*nr+cols], q.b[o:o+cols])
 		}
 	}
 }

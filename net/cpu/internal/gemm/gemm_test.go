@@ -23,17 +23,17 @@ func withKernel(t testing.TB, name string, f func()) {
 	f()
 }
 
-// matrix is a rows x cols operand stored at an odd offset with a padded leading dimension,
+// operand is a rows x cols operand stored at an odd offset with a padded leading dimension,
 // so that nothing is aligned and the gaps between rows can be checked afterwards.
-type matrix struct {
+type operand struct {
 	rows, cols, ld, off int
 	s                   []float32
 }
 
 const pad = 3
 
-func newMatrix(r *rand.Rand, rows, cols int) matrix {
-	m := matrix{rows: rows, cols: cols, ld: cols + pad, off: 1}
+func newMatrix(r *rand.Rand, rows, cols int) operand {
+	m := operand{rows: rows, cols: cols, ld: cols + pad, off: 1}
 	m.s = make([]float32, m.off+rows*m.ld+pad)
 	for i := range m.s {
 		m.s[i] = float32(r.NormFloat64())
@@ -41,11 +41,11 @@ func newMatrix(r *rand.Rand, rows, cols int) matrix {
 	return m
 }
 
-func (m matrix) at(i, j int) float32 { return m.s[m.off+i*m.ld+j] }
-func (m matrix) data() []float32     { return m.s[m.off:] }
+func (m operand) at(i, j int) float32 { return m.s[m.off+i*m.ld+j] }
+func (m operand) data() []float32     { return m.s[m.off:] }
 
 // op returns element (i, j) of op(M): M's (j, i) when t.
-func (m matrix) op(t bool, i, j int) float32 {
+func (m operand) op(t bool, i, j int) float32 {
 	if t {
 		return m.at(j, i)
 	}
@@ -63,7 +63,7 @@ func (s shape) String() string {
 }
 
 // operands makes random A, B and C for s.
-func (s shape) operands(r *rand.Rand) (a, b, c matrix) {
+func (s shape) operands(r *rand.Rand) (a, b, c operand) {
 	if s.tA {
 		a = newMatrix(r, s.k, s.m)
 	} else {
@@ -77,12 +77,12 @@ func (s shape) operands(r *rand.Rand) (a, b, c matrix) {
 	return a, b, newMatrix(r, s.m, s.n)
 }
 
-func (s shape) run(a, b, c matrix) {
+func (s shape) run(a, b, c operand) {
 	new(Buffers).Sgemm(s.tA, s.tB, s.m, s.n, s.k, a.data(), a.ld, b.data(), b.ld, s.beta, c.data(), c.ld)
 }
 
 // chain is the definition of an element of C: beta*c, then k fused multiply-adds in order.
-func (s shape) chain(a, b, c0 matrix, i, j int) float32 {
+func (s shape) chain(a, b, c0 operand, i, j int) float32 {
 	acc := float32(0)
 	if s.beta != 0 {
 		acc = s.beta * c0.at(i, j)
@@ -95,7 +95,7 @@ func (s shape) chain(a, b, c0 matrix, i, j int) float32 {
 
 // checkReference compares every element of C with a float64 reference, within the error bound
 // of k+1 float32 roundings, and checks that the padding around C is untouched.
-func checkReference(t *testing.T, s shape, a, b, c0, c matrix) {
+func checkReference(t *testing.T, s shape, a, b, c0, c operand) {
 	t.Helper()
 	const u = 0x1p-24
 	bad := 0
@@ -126,7 +126,7 @@ func checkReference(t *testing.T, s shape, a, b, c0, c matrix) {
 	}
 }
 
-func clone(m matrix) matrix {
+func clone(m operand) operand {
 	m.s = append([]float32(nil), m.s...)
 	return m
 }
@@ -317,7 +317,7 @@ func FuzzSgemm(f *testing.F) {
 		}
 		r := rand.New(rand.NewPCG(uint64(len(data)), 0))
 		a, b, c0 := s.operands(r)
-		for _, mat := range []matrix{a, b, c0} {
+		for _, mat := range []operand{a, b, c0} {
 			for i := range mat.s {
 				mat.s[i] = val()
 			}
