@@ -50,9 +50,10 @@ type Backend struct {
 
 // scratch is one worker's reusable memory; it grows to the largest shape seen and stays.
 type scratch struct {
-	col  []float32 // im2col matrix
-	tmp  []float32 // a gathered chunk of outputs or output gradients
-	gemm gemm.Buffers
+	col     []float32 // the gradient of a chunk's im2col matrix
+	tmp     []float32 // a chunk's outputs or gathered output gradients
+	gemm    gemm.Buffers
+	patches patches
 }
 
 var _ net.Backend = (*Backend)(nil)

@@ -8,8 +8,10 @@ import (
 
 // Convolutions run as im2col + GEMM on chunks of samples. A chunk's im2col matrix holds the
 // C*KH*KW x OH*OW columns of each of its samples side by side, so that small images (7x7 at the
-// end of inception28) still give GEMMs wide enough to run at full speed. Chunks are the parallel
-// tasks; their size depends on the shape alone.
+// end of inception28) still give GEMMs wide enough to run at full speed. The forward pass and
+// the weight gradient never write that matrix out: the GEMM packs its panels straight from the
+// input (patches). The data gradient writes its gradient and folds it back (col2im). Chunks are
+// the parallel tasks; their size depends on the shape alone.
 
 // chunkCols is the least number of GEMM columns a chunk aims for: 24 of the micro-kernel's
 // 16-column strips, so that the packed panels are reused across many tiles.
@@ -139,17 +141,10 @@ func (j *convJob) chunk(i int) (n0, s, cols int) {
 	return n0, s, s * j.g.p
 }
 
-// cols returns the im2col matrix of the chunk (ckk x cols) and its leading dimension.
-func (j *convJob) cols(sc *scratch, n0, s, cols int) ([]float32, int) {
-	g := &j.g
-	if g.direct && s == 1 {
-		return sample(j.x, j.xt, n0), g.p
-	}
-	col := grow(&sc.col, g.ckk*cols)
-	for si := 0; si < s; si++ {
-		im2col(sample(j.x, j.xt, n0+si), col[si*g.p:], cols, g)
-	}
-	return col, cols
+// patches returns the chunk's im2col matrix (or with t its transpose) as a gemm.Packer.
+func (j *convJob) patches(sc *scratch, n0 int, t bool) *patches {
+	sc.patches = patches{g: &j.g, x: j.x, xt: j.xt, n0: n0, t: t, seg: sc.patches.seg}
+	return &sc.patches
 }
 
 // outGrads returns the chunk's output gradients as a k x cols matrix and its leading dimension.
@@ -171,10 +166,16 @@ func (j *convJob) outGrads(sc *scratch, n0, s, cols int) ([]float32, int) {
 func (j *convJob) forward(w, i int) {
 	g, sc := &j.g, &j.b.scratch[w]
 	n0, s, cols := j.chunk(i)
-	col, ldc := j.cols(sc, n0, s, cols)
+	out, ldo := sample(j.y, j.yt, n0), g.p
+	if s > 1 {
+		out, ldo = grow(&sc.tmp, g.k*cols), cols
+	}
+	if g.direct && s == 1 {
+		sc.gemm.Sgemm(false, false, g.k, g.p, g.ckk, j.w, g.ckk, sample(j.x, j.xt, n0), g.p, 0, out, ldo)
+	} else {
+		sc.gemm.SgemmPacked(false, g.k, cols, g.ckk, j.w, g.ckk, j.patches(sc, n0, false), 0, out, ldo)
+	}
 	if s == 1 {
-		out := sample(j.y, j.yt, n0)
-		sc.gemm.Sgemm(false, false, g.k, g.p, g.ckk, j.w, g.ckk, col, ldc, 0, out, g.p)
 		if j.bias != nil {
 			for k, v := range j.bias {
 				addConst(out[k*g.p:(k+1)*g.p], v)
@@ -182,13 +183,11 @@ func (j *convJob) forward(w, i int) {
 		}
 		return
 	}
-	t := grow(&sc.tmp, g.k*cols)
-	sc.gemm.Sgemm(false, false, g.k, cols, g.ckk, j.w, g.ckk, col, ldc, 0, t, cols)
 	for si := 0; si < s; si++ {
 		ys := sample(j.y, j.yt, n0+si)
 		for k := 0; k < g.k; k++ {
 			dst := ys[k*g.p : (k+1)*g.p]
-			copy(dst, t[k*cols+si*g.p:])
+			copy(dst, out[k*cols+si*g.p:])
 			if j.bias != nil {
 				addConst(dst, j.bias[k])
 			}
@@ -224,14 +223,18 @@ func (j *convJob) backwardData(w, i int) {
 func (j *convJob) backwardFilter(w, gi, c int, first bool) {
 	g, sc := &j.g, &j.b.scratch[w]
 	n0, s, cols := j.chunk(c)
-	col, ldc := j.cols(sc, n0, s, cols)
 	dy, ldy := j.outGrads(sc, n0, s, cols)
 	beta := float32(1)
 	if first {
 		beta = 0
 	}
 	size := g.k * g.ckk
-	sc.gemm.Sgemm(false, true, g.k, g.ckk, cols, dy, ldy, col, ldc, beta, j.b.partial[gi*size:(gi+1)*size], g.ckk)
+	dw := j.b.partial[gi*size : (gi+1)*size]
+	if g.direct && s == 1 {
+		sc.gemm.Sgemm(false, true, g.k, g.ckk, cols, dy, ldy, sample(j.x, j.xt, n0), g.p, beta, dw, g.ckk)
+	} else {
+		sc.gemm.SgemmPacked(false, g.k, g.ckk, cols, dy, ldy, j.patches(sc, n0, true), beta, dw, g.ckk)
+	}
 	if j.bias != nil {
 		pb := j.b.partialB[gi*g.k : (gi+1)*g.k]
 		for k := range pb {
@@ -265,45 +268,8 @@ func colRange(kj, pad, s, w, ow int) (int, int) {
 	return lo, min(max(hi, lo), ow)
 }
 
-// im2col writes one sample's patches into col (ckk rows of g.p columns, leading dimension ld):
-// row (c, ki, kj), column (oh, ow) holds x[c, oh*sh-ph+ki, ow*sw-pw+kj], or 0 in the padding.
-func im2col(x, col []float32, ld int, g *convGeom) {
-	hw := g.h * g.w
-	for c := 0; c < g.c; c++ {
-		plane := x[c*hw : (c+1)*hw]
-		for ki := 0; ki < g.kh; ki++ {
-			for kj := 0; kj < g.kw; kj++ {
-				row := col[((c*g.kh+ki)*g.kw+kj)*ld:]
-				lo, hi := colRange(kj, g.pw, g.sw, g.w, g.ow)
-				for oh := 0; oh < g.oh; oh++ {
-					seg := row[oh*g.ow : (oh+1)*g.ow]
-					ih := oh*g.sh - g.ph + ki
-					if ih < 0 || ih >= g.h {
-						zero(seg)
-						continue
-					}
-					src := plane[ih*g.w : (ih+1)*g.w]
-					zero(seg[:lo])
-					zero(seg[hi:])
-					if hi == lo {
-						continue
-					}
-					iw := lo*g.sw - g.pw + kj
-					if g.sw == 1 {
-						copy(seg[lo:hi], src[iw:])
-						continue
-					}
-					for ow := lo; ow < hi; ow++ {
-						seg[ow] = src[iw]
-						iw += g.sw
-					}
-				}
-			}
-		}
-	}
-}
-
-// col2im adds the patch gradients in col (laid out as im2col writes them) into one sample's dx.
+// col2im adds the patch gradients in col (one sample's columns of a patches matrix, written
+// out) into the sample's dx.
 func col2im(col []float32, ld int, dx []float32, g *convGeom) {
 	hw := g.h * g.w
 	for c := 0; c < g.c; c++ {
