@@ -48,39 +48,45 @@ func (q *patches) PackB(dst []float32, p0, kp, j0, nj int) {
 	}
 }
 
-// row writes columns j0..j0+len(dst) of the matrix's row r into dst.
+// row writes columns j0..j0+len(dst) of the matrix's row r into dst, one output row (of one
+// sample) at a time.
 func (q *patches) row(dst []float32, r, j0 int) {
 	g := q.g
 	c, kk := r/(g.kh*g.kw), r%(g.kh*g.kw)
 	ki, kj := kk/g.kw, kk%g.kw
 	lo, hi := colRange(kj, g.pw, g.sw, g.w, g.ow)
-	for j, end := j0, j0+len(dst); j < end; {
-		si, rem := j/g.p, j%g.p
-		oh, ow0 := rem/g.ow, rem%g.ow
-		n := min(g.ow-ow0, end-j) // the rest of output row oh of sample si
-		out := dst[j-j0 : j-j0+n]
-		j += n
-		ih := oh*g.sh - g.ph + ki
-		if ih < 0 || ih >= g.h {
-			zero(out)
-			continue
+	si, rem := j0/g.p, j0%g.p
+	oh, ow0 := rem/g.ow, rem%g.ow
+	plane := sample(q.x, q.xt, q.n0+si)[c*g.h*g.w:]
+	for pos := 0; pos < len(dst); {
+		n := min(g.ow-ow0, len(dst)-pos)
+		out := dst[pos : pos+n]
+		if ih := oh*g.sh - g.ph + ki; ih < 0 || ih >= g.h {
+			clear(out)
+		} else {
+			// out[t] is output column ow0+t: zero below lo and from hi, input elsewhere.
+			a, b := min(max(lo-ow0, 0), n), min(max(hi-ow0, 0), n)
+			clear(out[:a])
+			clear(out[b:])
+			if a < b {
+				src := plane[ih*g.w:]
+				iw := (ow0+a)*g.sw - g.pw + kj
+				if g.sw == 1 {
+					copy(out[a:b], src[iw:])
+				} else {
+					for t := a; t < b; t++ {
+						out[t] = src[iw]
+						iw += g.sw
+					}
+				}
+			}
 		}
-		// out[t] is output column ow0+t: zero below lo and from hi, input elsewhere.
-		a, b := min(max(lo-ow0, 0), n), min(max(hi-ow0, 0), n)
-		zero(out[:a])
-		zero(out[b:])
-		if a == b {
-			continue
-		}
-		src := sample(q.x, q.xt, q.n0+si)[(c*g.h+ih)*g.w:]
-		iw := (ow0+a)*g.sw - g.pw + kj
-		if g.sw == 1 {
-			copy(out[a:b], src[iw:])
-			continue
-		}
-		for t := a; t < b; t++ {
-			out[t] = src[iw]
-			iw += g.sw
+		pos += n
+		ow0 = 0
+		if oh++; oh == g.oh && pos < len(dst) {
+			oh = 0
+			si++
+			plane = sample(q.x, q.xt, q.n0+si)[c*g.h*g.w:]
 		}
 	}
 }
