@@ -43,7 +43,7 @@ func (q *patches) PackB(dst []float32, p0, kp, j0, nj int) {
 	for p := 0; p < kp; p++ {
 		q.row(seg[:nj], p0+p, j0)
 		for jr := 0; jr < nj; jr += s {
-			copy(dst[jr*kp+p*s:jr*kp+p*s+s], seg[jr:jr+s])
+			*(*[s]float32)(dst[jr*kp+p*s:]) = *(*[s]float32)(seg[jr:])
 		}
 	}
 }

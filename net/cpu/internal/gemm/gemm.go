@@ -195,9 +195,15 @@ func (q *matrix) PackB(dst []float32, p0, kp, j0, nj int) {
 			}
 			continue
 		}
+		o := p0*q.ld + j0 + jr
+		if cols == nr { // whole strips by array assignment: vector moves, no memmove calls
+			for p := 0; p < kp; p++ {
+				*(*[nr]float32)(s[p*nr:]) = *(*[nr]float32)(q.b[o+p*q.ld:])
+			}
+			continue
+		}
 		for p := 0; p < kp; p++ {
-			o := (p0+p)*q.ld + j0 + jr
-			copy(s[p*nr:p*nr+cols], q.b[o:o+cols])
+			copy(s[p*nr:p*nr+cols], q.b[o+p*q.ld:o+p*q.ld+cols])
 		}
 	}
 }
