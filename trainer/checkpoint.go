@@ -5,15 +5,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
+	"sort"
 	"strconv"
-	"time"
 
 	"rout/net"
 )
+
+// CheckpointFile is the name of a run's checkpoint inside its folder: the latest one, replaced
+// atomically each time.
+const CheckpointFile = "checkpoint.safetensors"
+
+// checkpointFormat is the value of the "format" metadata key; readers refuse any other.
+const checkpointFormat = "rout-checkpoint/1"
 
 // checkpoint is a checkpoint file read back.
 type checkpoint struct {
@@ -24,6 +28,31 @@ type checkpoint struct {
 	classes []string
 	image   [3]int // the dataset's image C, H, W (before cropping)
 	tensors map[string]tensorData
+}
+
+// runState is the host side of a run that a checkpoint keeps (the device side is tensors).
+type runState struct {
+	Step      int `json:"step"`       // steps done
+	Epoch     int `json:"epoch"`      // the epoch in progress, from 0
+	EpochStep int `json:"epoch_step"` // steps done in it
+	// The epoch's training sums read back so far: loss, correct predictions, examples.
+	EpochLoss    float64 `json:"epoch_loss"`
+	EpochCorrect float64 `json:"epoch_correct"`
+	EpochCount   float64 `json:"epoch_count"`
+	Elapsed      float64 `json:"elapsed"` // training seconds so far
+	EpochsRun    int     `json:"epochs_run"`
+	// Results of the latest evaluation (NaN, written null, before the first).
+	TestAcc   Number `json:"test_acc"`
+	TestLoss  Number `json:"test_loss"`
+	ValAcc    Number `json:"val_acc"`
+	ValLoss   Number `json:"val_loss"`
+	TrainLoss Number `json:"train_loss"`
+	BestTest  Number `json:"best_test_acc"`
+	BestVal   Number `json:"best_val_acc"`
+	// EvalStep is the step of the latest evaluation (-1: none; 0 in checkpoints from before
+	// it was kept). A resume at the end of a run tells by it whether the checkpoint's step still
+	// needs the final evaluation.
+	EvalStep int `json:"eval_step"`
 }
 
 // Metadata keys of a checkpoint (safetensors "__metadata__", all strings). step, epoch,
@@ -59,11 +88,11 @@ func (r *run) deviceTensors() map[string]*net.Tensor {
 }
 
 // checkpoint writes the run's position atomically, unless it is already saved. It never saves
-// parameters that are not finite: it returns a divergence message instead, so the last
+// parameters that are not finite: it returns a divergence instead, so the last
 // checkpoint stays the last finite state.
-func (r *run) checkpoint() (diverged string, err error) {
+func (r *run) checkpoint() error {
 	if r.lastCkpt == r.st.Step {
-		return "", nil
+		return nil
 	}
 	ts := r.prep.tensors()
 	for name, t := range r.deviceTensors() {
@@ -72,26 +101,26 @@ func (r *run) checkpoint() (diverged string, err error) {
 		ts[name] = tensorData{Shape: []uint64{uint64(t.N), uint64(t.C), uint64(t.H), uint64(t.W)}, Data: d}
 	}
 	if err := r.b.Err(); err != nil {
-		return "", fmt.Errorf("checkpoint: device %s: %w", r.b.Name(), err)
+		return fmt.Errorf("checkpoint: device %s: %w", r.b.Name(), err)
 	}
 	for _, v := range ts["params"].Data {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return fmt.Sprintf("a parameter became %v by step %d", v, r.st.Step), nil
+			return diverged("a parameter became %v by step %d", v, r.st.Step)
 		}
 	}
 	st := r.st
 	st.Elapsed = r.elapsed()
 	cfgJSON, err := json.Marshal(r.cfg)
 	if err != nil {
-		return "", fmt.Errorf("checkpoint: %w", err)
+		return fmt.Errorf("checkpoint: %w", err)
 	}
 	stJSON, err := json.Marshal(st)
 	if err != nil {
-		return "", fmt.Errorf("checkpoint: %w", err)
+		return fmt.Errorf("checkpoint: %w", err)
 	}
 	classes, err := json.Marshal(r.ds.Classes)
 	if err != nil {
-		return "", fmt.Errorf("checkpoint: %w", err)
+		return fmt.Errorf("checkpoint: %w", err)
 	}
 	meta := map[string]string{
 		metaFormat: checkpointFormat, metaConfig: string(cfgJSON), metaTrainer: string(stJSON),
@@ -101,16 +130,16 @@ func (r *run) checkpoint() (diverged string, err error) {
 		metaSeed: strconv.FormatUint(r.cfg.Seed, 10), metaDataSeed: strconv.FormatUint(r.cfg.DataSeed, 10),
 	}
 	if err := r.guarded(); err != nil {
-		return "", err
+		return err
 	}
 	if err := r.metrics.sync(); err != nil { // a checkpoint must not outlive the lines before it
-		return "", err
+		return err
 	}
 	if err := writeSafetensors(filepath.Join(r.out, CheckpointFile), ts, meta); err != nil {
-		return "", err
+		return err
 	}
 	r.lastCkpt = st.Step
-	return "", nil
+	return nil
 }
 
 // readCheckpoint reads and checks a checkpoint file's metadata.
@@ -181,129 +210,12 @@ func (r *run) restore(ck *checkpoint) error {
 	return nil
 }
 
-// configFile is config.json: the resolved config and where the run came from.
-type configFile struct {
-	Config     Config     `json:"config"`
-	Provenance provenance `json:"provenance"`
-}
-
-// provenance records what produced a run, for config.json.
-type provenance struct {
-	Version   string            `json:"rout_version"`
-	Commit    string            `json:"commit,omitempty"` // VCS revision stamped in the binary, "+dirty" when modified
-	GoVersion string            `json:"go_version"`
-	Hostname  string            `json:"hostname"`
-	StartTime string            `json:"start_time"`
-	Resumed   *int              `json:"resumed_from_step,omitempty"`
-	Backend   map[string]string `json:"backend"`
-	Data      struct {
-		Name    string   `json:"name"`
-		Source  string   `json:"source"`
-		Classes []string `json:"classes"`
-		Image   [3]int   `json:"image"` // C, H, W before cropping
-		Train   int      `json:"train"`
-		Val     int      `json:"val"`
-		Test    int      `json:"test"`
-	} `json:"data"`
-	Model struct {
-		Name          string `json:"name"`
-		Source        string `json:"source"`
-		Init          string `json:"init"`
-		Params        int    `json:"params"`
-		Input         [3]int `json:"input"`
-		WatchedLayers int    `json:"watched_layers"`
-	} `json:"model"`
-	StepsPerEpoch int `json:"steps_per_epoch"`
-	// Earlier are the run's earlier segments, oldest first: each resume replaces config.json,
-	// and a run that moved between machines or devices would otherwise seem to have run on its
-	// last one alone.
-	Earlier []segment `json:"earlier_segments,omitempty"`
-}
-
-// segment is where and with what one stretch of a run (a start, or a resume) ran.
-type segment struct {
-	FromStep  int               `json:"from_step"`
-	StartTime string            `json:"start_time"`
-	Hostname  string            `json:"hostname"`
-	Version   string            `json:"rout_version"`
-	Commit    string            `json:"commit,omitempty"`
-	Backend   map[string]string `json:"backend"`
-}
-
-// segment is this provenance's own stretch of the run.
-func (p provenance) segment() segment {
-	from := 0
-	if p.Resumed != nil {
-		from = *p.Resumed
+// sortedKeys returns a map's keys in order, for deterministic output.
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
 	}
-	return segment{FromStep: from, StartTime: p.StartTime, Hostname: p.Hostname, Version: p.Version, Commit: p.Commit, Backend: p.Backend}
-}
-
-// earlierSegments reads the segments a resumed run's config.json records (its own included), so
-// that the new config.json keeps them: those that began before step from, where this resume
-// begins (a resume that failed or was killed before its first checkpoint left nothing). A
-// config.json that does not read (edited by hand) loses that history, not the run.
-func earlierSegments(out string, from int) []segment {
-	b, err := os.ReadFile(filepath.Join(out, ConfigFile))
-	if err != nil {
-		return nil
-	}
-	var old struct {
-		Provenance provenance `json:"provenance"`
-	}
-	if json.Unmarshal(b, &old) != nil || old.Provenance.StartTime == "" {
-		return nil
-	}
-	var kept []segment
-	for _, sg := range append(old.Provenance.Earlier, old.Provenance.segment()) {
-		if sg.FromStep < from {
-			kept = append(kept, sg)
-		}
-	}
-	return kept
-}
-
-func newProvenance(r *run, ck *checkpoint) provenance {
-	var p provenance
-	p.Version = r.o.version
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if p.Version == "" {
-			p.Version = bi.Main.Version
-		}
-		var rev, dirty string
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.modified":
-				if s.Value == "true" {
-					dirty = "+dirty"
-				}
-			}
-		}
-		if rev != "" {
-			p.Commit = rev + dirty
-		}
-	}
-	p.GoVersion = runtime.Version()
-	p.Hostname, _ = os.Hostname()
-	p.StartTime = time.Now().UTC().Format(time.RFC3339)
-	if ck != nil {
-		s := ck.state.Step
-		p.Resumed = &s
-		p.Earlier = earlierSegments(r.out, s)
-	}
-	p.Backend = r.b.Provenance()
-	p.Data.Name, p.Data.Source, p.Data.Classes = r.ds.Name, r.ds.Source, r.ds.Classes
-	p.Data.Image = [3]int{r.train.C, r.train.H, r.train.W}
-	p.Data.Train, p.Data.Test = r.train.N, r.ds.Test.N
-	if r.val != nil {
-		p.Data.Val = r.val.N
-	}
-	p.Model.Name, p.Model.Source, p.Model.Init = r.spec.Name, r.spec.Source, r.spec.Init
-	p.Model.Params = r.n.ParamCount()
-	p.Model.Input = [3]int{r.train.C, r.prep.cropH, r.prep.cropW}
-	p.Model.WatchedLayers = len(r.rev.Layers())
-	p.StepsPerEpoch = r.perEpoch
-	return p
+	sort.Strings(ks)
+	return ks
 }

@@ -594,7 +594,7 @@ func TestFinishChecksTheDevice(t *testing.T) {
 	}
 	defer r.close()
 	fb.err = errors.New("device lost")
-	if _, err := r.finish("", nil); err == nil || !strings.Contains(err.Error(), "device lost") {
+	if _, err := r.finish(nil); err == nil || !strings.Contains(err.Error(), "device lost") {
 		t.Errorf("finish on a failed device: %v, want its error", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, SummaryFile)); err == nil {

@@ -5,18 +5,11 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"rout/internal/atomicfile"
-	"sort"
 
 	"github.com/nlpodyssey/safetensors"
+
+	"rout/internal/atomicfile"
 )
-
-// CheckpointFile is the name of a run's checkpoint inside its folder: the latest one, replaced
-// atomically each time.
-const CheckpointFile = "checkpoint.safetensors"
-
-// checkpointFormat is the value of the "format" metadata key; readers refuse any other.
-const checkpointFormat = "rout-checkpoint/1"
 
 // tensorData is one named float32 tensor of a checkpoint.
 type tensorData struct {
@@ -83,14 +76,4 @@ func readSafetensors(path string) (map[string]tensorData, map[string]string, err
 		out[nt.Name] = tensorData{Shape: tv.Shape(), Data: d}
 	}
 	return out, md.Metadata(), nil
-}
-
-// sortedKeys returns a map's keys in order, for deterministic output.
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

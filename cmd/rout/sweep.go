@@ -26,7 +26,7 @@ import (
 // resumable, several at once, sharded across machines, then the report's table.
 func sweepCommand() *cli.Command {
 	var flags []cli.Flag
-	for _, f := range trainer.Flags() {
+	for _, f := range settingFlags() {
 		if f.Names()[0] != "threads" { // per run in a sweep: --threads-per-run
 			flags = append(flags, f)
 		}
@@ -120,10 +120,10 @@ func parseSweep(c *cli.Context, getenv func(string) string) (sweepSetup, error) 
 		flags = map[string]string{}
 	}
 	var given trainer.Config
-	if err := trainer.ApplyFlags(c, &given); err != nil {
+	if err := applyFlags(c, &given); err != nil {
 		return s, err
 	}
-	for _, k := range trainer.SetFlags(c) {
+	for _, k := range givenSettings(c) {
 		switch k {
 		case "seed":
 			return s, errors.New("--seed: a sweep sets each run's seed from --seeds")
