@@ -2,7 +2,6 @@ package trainer
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +9,7 @@ import (
 	"path/filepath"
 
 	"rout/internal/atomicfile"
+	"rout/runlog"
 )
 
 // ResumeConfig reads the config a run in folder out started with, from its checkpoint, so that
@@ -62,13 +62,8 @@ func ClearLeftovers(out string) (bool, error) {
 // line allowed). ClearLeftovers removes nothing else, so a folder holding a user's own files of
 // those names is refused rather than emptied.
 func ownRecord(out string) bool {
-	if b, err := os.ReadFile(filepath.Join(out, ConfigFile)); err == nil {
-		var cf struct {
-			Provenance struct {
-				StartTime string `json:"start_time"`
-			} `json:"provenance"`
-		}
-		if json.Unmarshal(b, &cf) != nil || cf.Provenance.StartTime == "" {
+	if cf, err := readConfigFile(out); err == nil {
+		if cf.Provenance.StartTime == "" {
 			return false
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -83,8 +78,7 @@ func ownRecord(out string) bool {
 	}
 	lines := bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
 	for i, line := range lines {
-		var r Record
-		if json.Unmarshal(line, &r) != nil || r.Kind != "log" && r.Kind != "epoch" {
+		if _, err := runlog.ParseRecord(line); err != nil {
 			if i == len(lines)-1 && !bytes.HasSuffix(b, []byte("\n")) && i > 0 {
 				return true // a line torn by the kill
 			}

@@ -15,6 +15,17 @@ type configFile struct {
 	Provenance provenance `json:"provenance"`
 }
 
+// readConfigFile reads config.json in run folder out; a missing file gives an error satisfying
+// errors.Is(err, fs.ErrNotExist).
+func readConfigFile(out string) (configFile, error) {
+	var cf configFile
+	b, err := os.ReadFile(filepath.Join(out, ConfigFile))
+	if err != nil {
+		return cf, err
+	}
+	return cf, json.Unmarshal(b, &cf)
+}
+
 // provenance records what produced a run, for config.json.
 type provenance struct {
 	Version   string            `json:"rout_version"`
@@ -72,14 +83,8 @@ func (p provenance) segment() segment {
 // begins (a resume that failed or was killed before its first checkpoint left nothing). A
 // config.json that does not read (edited by hand) loses that history, not the run.
 func earlierSegments(out string, from int) []segment {
-	b, err := os.ReadFile(filepath.Join(out, ConfigFile))
-	if err != nil {
-		return nil
-	}
-	var old struct {
-		Provenance provenance `json:"provenance"`
-	}
-	if json.Unmarshal(b, &old) != nil || old.Provenance.StartTime == "" {
+	old, err := readConfigFile(out)
+	if err != nil || old.Provenance.StartTime == "" {
 		return nil
 	}
 	var kept []segment

@@ -18,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"rout/report"
+	"rout/runlog"
 	"rout/sweep"
 	"rout/trainer"
 )
@@ -221,7 +222,7 @@ func runSweep(c *cli.Context) error {
 		armNames = append(armNames, a.String())
 	}
 	fmt.Fprintf(errw, "sweep %s: preset %s, arms %s, seeds %s: %d runs; this worker: shard %s, %d at once, %d CPU threads per run\n",
-		s.out, plan.Preset, strings.Join(armNames, " "), report.FormatSeeds(plan.Seeds), total, s.shard, s.parallel, s.threads)
+		s.out, plan.Preset, strings.Join(armNames, " "), runlog.FormatSeeds(plan.Seeds), total, s.shard, s.parallel, s.threads)
 
 	t0 := time.Now()
 	failures := map[string]string{} // error message -> the first run that stopped with it
@@ -347,7 +348,7 @@ func printEvent(out, errw io.Writer, dir string, plan *sweep.Plan, failures map[
 func countDone(dir string, plan *sweep.Plan) int {
 	n := 0
 	for _, p := range plan.Pairs() {
-		if _, err := trainer.ReadSummary(p.Dir(dir)); err == nil {
+		if _, err := runlog.ReadSummary(p.Dir(dir)); err == nil {
 			n++
 		}
 	}
