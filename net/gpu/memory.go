@@ -64,7 +64,7 @@ func optPtr(t *net.Tensor) cudnn.DevicePtr {
 }
 
 // stride is t's sample stride as a kernel argument (any value for a single sample).
-func stride(t *net.Tensor) int32 {
+func stride(t *net.Tensor) cInt {
 	if t.N <= 1 {
 		return i32(t.SampleLen())
 	}
@@ -125,7 +125,7 @@ func (b *Backend) Fill(t *net.Tensor, v float32) {
 		b.fail(b.ctx.MemsetD32(ptr(t), math.Float32bits(v), t.Len()))
 		return
 	}
-	b.launch("fill", b.blocks(t.Len(), 256), 256, ptr(t), stride(t), i32(t.N), i32(t.SampleLen()), v)
+	b.launchFill(b.blocks(t.Len(), 256), 256, out(t), stride(t), i32(t.N), i32(t.SampleLen()), cFloat(v))
 }
 
 // Copy copies src into dst (same shape; either may be strided).
@@ -138,6 +138,16 @@ func (b *Backend) Copy(dst, src *net.Tensor) {
 		b.fail(b.ctx.CopyDevice(ptr(dst), ptr(src), 4*dst.Len()))
 		return
 	}
-	b.launch("copy_strided", b.blocks(dst.Len(), 256), 256, ptr(dst), stride(dst), ptr(src), stride(src),
+	b.launchCopyStrided(b.blocks(dst.Len(), 256), 256, out(dst), stride(dst), in(src), stride(src),
 		i32(dst.N), i32(dst.SampleLen()))
+}
+
+// Launch wrappers of kernels/memory.cu, one per kernel, its parameters in its order.
+
+func (b *Backend) launchFill(grid, block int, y floatPtr, ys, n, len cInt, v cFloat) {
+	b.launch("fill", grid, block, y, ys, n, len, v)
+}
+
+func (b *Backend) launchCopyStrided(grid, block int, dst floatPtr, ds cInt, src constFloatPtr, ss, n, len cInt) {
+	b.launch("copy_strided", grid, block, dst, ds, src, ss, n, len)
 }
