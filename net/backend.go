@@ -99,18 +99,22 @@ type Backend interface {
 	// MarkBelow sets mask[f] = 1 where norms[f] < Tau (or < Tau times the mean norm of f's group
 	// when Relative), else 0, and adds the number marked in each group to counts
 	// (len(ft.Groups) x 1 x 1 x 1). It is RandomOut's decision, and the dead-filter measure.
+	// The relative limit is the group's mean norm, summed in float64 and rounded to float32, times
+	// Tau in float32; a group whose mean is zero (every filter dead) is marked whole when Tau > 0,
+	// where the product alone would mark none.
 	MarkBelow(ft *FilterTable, norms, mask, counts *Tensor, th Threshold)
-	// RedrawFilters re-draws the weights of every filter whose mask is 1 (every filter when mask is
-	// nil) from its group's initialiser: weight j of filter k of group g becomes
-	// g.Bound * rng.Symmetric(rng.Uint32(key(Seed), Purpose, g.Layer, k, j)).
-	// See Redraw for the optional parts.
+	// RedrawFilters re-draws the weights of every filter whose mask is non-zero (every filter when
+	// mask is nil) from its group's initialiser: weight j of filter k of group g becomes
+	// g.Bound * rng.Symmetric(rng.Uint32(key(Seed), Purpose, g.Layer, k, j)), one float32
+	// multiply. See Redraw for the optional parts.
 	RedrawFilters(ft *FilterTable, mask *Tensor, r Redraw)
 
 	// NewImageSet holds a dataset of n uint8 images (n x c x h x w, sample-major) and their labels
 	// on the device, once, for GatherBatch.
 	NewImageSet(pixels []uint8, labels []int32, n, c, h, w int) (ImageSet, error)
 	// SetOrder sets the sequence of example indices that GatherBatch reads from (an epoch's
-	// permutation, or 0..n-1 for evaluation). It may be shorter than the set.
+	// permutation, or 0..n-1 for evaluation). It may be shorter than the set. An index outside the
+	// set is recorded for Err and the order is left unchanged.
 	SetOrder(set ImageSet, order []int32)
 	// GatherBatch fills x (B x C x CropH x CropW) and labels (B x 1 x 1 x 1) with the examples at
 	// positions [start, start+B) of the order, prepared as Augment says. Positions past the end of

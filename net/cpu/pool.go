@@ -11,7 +11,7 @@ type poolJob struct {
 	xt, yt, dyt, dxt *net.Tensor
 }
 
-// PoolForward: max or average pooling of x into y. A max window holding a NaN gives NaN.
+// PoolForward runs one task per sample. A max window holding a NaN gives NaN.
 func (b *Backend) PoolForward(x, y *net.Tensor, p net.PoolParams) {
 	net.CheckPool("cpu: pool forward", x, y, p)
 	j := &b.pool2d
@@ -20,9 +20,7 @@ func (b *Backend) PoolForward(x, y *net.Tensor, p net.PoolParams) {
 	*j = poolJob{}
 }
 
-// PoolBackward: dx (+)= the gradient with respect to x. A max window's gradient goes to its first
-// maximal element in row-major window order; an average window's spreads evenly over the window's
-// elements inside the input.
+// PoolBackward runs one task per sample, adding each window's gradient in window order.
 func (b *Backend) PoolBackward(x, y, dy, dx *net.Tensor, p net.PoolParams, accumulate bool) {
 	net.CheckPool("cpu: pool backward", x, y, p)
 	sameShape("pool backward", x, dx)

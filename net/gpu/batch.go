@@ -28,7 +28,7 @@ type imageSet struct {
 
 func (s *imageSet) Len() int { return s.n }
 
-// NewImageSet copies n uint8 images and their labels to the device, once.
+// NewImageSet copies the images and their labels to the device, once.
 func (b *Backend) NewImageSet(pixels []uint8, labels []int32, n, c, h, w int) (net.ImageSet, error) {
 	if n < 0 || c <= 0 || h <= 0 || w <= 0 {
 		return nil, fmt.Errorf("gpu: image set of %d images of %dx%dx%d: bad shape", n, c, h, w)
@@ -103,9 +103,7 @@ func (b *Backend) imageSetOf(op string, set net.ImageSet) *imageSet {
 	return s
 }
 
-// SetOrder copies the example indices GatherBatch reads to the device (queued after the work
-// that reads the previous order). An index outside the set is recorded for Err and the order is
-// left unchanged.
+// SetOrder copies the order to the device, queued after the work that reads the previous one.
 func (b *Backend) SetOrder(set net.ImageSet, order []int32) {
 	s := b.imageSetOf("set order", set)
 	for i, v := range order {
@@ -131,9 +129,8 @@ func (b *Backend) SetOrder(set net.ImageSet, order []int32) {
 	s.orderLen = len(order)
 }
 
-// GatherBatch fills x and labels with the examples at positions [start, start+B) of the order,
-// prepared as net.Augment says, by one kernel (a block per example) whose arithmetic and draws
-// are the CPU's, bit for bit.
+// GatherBatch runs kernels/batch.cu's gather_batch, a block per example, whose arithmetic and
+// draws are the CPU's, bit for bit.
 func (b *Backend) GatherBatch(set net.ImageSet, start int, x, labels *net.Tensor, a net.Augment) {
 	s := b.imageSetOf("gather batch", set)
 	if err := net.CheckGather("gpu: gather batch", s.c, s.h, s.w, x, labels, a); err != nil {

@@ -167,7 +167,7 @@ func (b *Backend) fail(err error) {
 // one failure is reported once instead of cascading.
 func (b *Backend) ok() bool { return b.err == nil && !b.closed }
 
-// Err returns the first error seen so far, without waiting.
+// Err returns the first error kept, without waiting.
 func (b *Backend) Err() error {
 	if b.closed && b.err == nil {
 		return errors.New("gpu: backend used after Close")
@@ -175,7 +175,7 @@ func (b *Backend) Err() error {
 	return b.err
 }
 
-// Sync waits for all queued work and returns the first error seen.
+// Sync waits for the stream.
 func (b *Backend) Sync() error {
 	if b.ok() {
 		b.fail(b.ctx.Sync())
@@ -200,7 +200,8 @@ func (b *Backend) Time(f func()) (time.Duration, error) {
 	return d, b.Err()
 }
 
-// Close frees everything the backend allocated and releases the device.
+// Close waits for the stream, frees every buffer, descriptor and event and the module, and
+// releases the device.
 func (b *Backend) Close() error {
 	if b.closed {
 		return nil
