@@ -337,28 +337,22 @@ func (c *Context) conv(dir int, alpha, beta float32, x *TensorDesc, xp DevicePtr
 	if c.counting() {
 		p.Calls[dir]++
 	}
-	if !c.queue(opConv, uint64(dir), uint64(choice.Algo), uint64(choice.math), f32Word(alpha), f32Word(beta), x.word(), uint64(xp),
-		w.word(), uint64(wp), cv.word(), y.word(), uint64(yp), uint64(ws), uint64(wsSize)) {
-		return nil
-	}
-	done, err := c.bind()
-	if err != nil {
-		return err
-	}
-	defer done()
-	if err := cv.setMath(choice.math); err != nil {
-		return err
-	}
-	a, b := scalars(alpha, beta)
-	switch dir {
-	case 0:
-		return dnnErr("cudnnConvolutionForward", C.rc_cudnnConvolutionForward(c.dnn, a, x.d, xp.c(), w.d, wp.c(),
-			cv.d, C.rc_cudnnConvolutionFwdAlgo_t(choice.Algo), ws.c(), wsSize, b, y.d, yp.c()))
-	case 1:
-		return dnnErr("cudnnConvolutionBackwardData", C.rc_cudnnConvolutionBackwardData(c.dnn, a, w.d, wp.c(), y.d, yp.c(),
-			cv.d, C.rc_cudnnConvolutionBwdDataAlgo_t(choice.Algo), ws.c(), wsSize, b, x.d, xp.c()))
-	default:
-		return dnnErr("cudnnConvolutionBackwardFilter", C.rc_cudnnConvolutionBackwardFilter(c.dnn, a, x.d, xp.c(), y.d, yp.c(),
-			cv.d, C.rc_cudnnConvolutionBwdFilterAlgo_t(choice.Algo), ws.c(), wsSize, b, w.d, wp.c()))
-	}
+	return c.enqueue(opConv, []uint64{uint64(dir), uint64(choice.Algo), uint64(choice.math), f32Word(alpha), f32Word(beta), x.word(),
+		uint64(xp), w.word(), uint64(wp), cv.word(), y.word(), uint64(yp), uint64(ws), uint64(wsSize)}, func() error {
+		if err := cv.setMath(choice.math); err != nil {
+			return err
+		}
+		a, b := scalars(alpha, beta)
+		switch dir {
+		case 0:
+			return dnnErr("cudnnConvolutionForward", C.rc_cudnnConvolutionForward(c.dnn, a, x.d, xp.c(), w.d, wp.c(),
+				cv.d, C.rc_cudnnConvolutionFwdAlgo_t(choice.Algo), ws.c(), wsSize, b, y.d, yp.c()))
+		case 1:
+			return dnnErr("cudnnConvolutionBackwardData", C.rc_cudnnConvolutionBackwardData(c.dnn, a, w.d, wp.c(), y.d, yp.c(),
+				cv.d, C.rc_cudnnConvolutionBwdDataAlgo_t(choice.Algo), ws.c(), wsSize, b, x.d, xp.c()))
+		default:
+			return dnnErr("cudnnConvolutionBackwardFilter", C.rc_cudnnConvolutionBackwardFilter(c.dnn, a, x.d, xp.c(), y.d, yp.c(),
+				cv.d, C.rc_cudnnConvolutionBwdFilterAlgo_t(choice.Algo), ws.c(), wsSize, b, w.d, wp.c()))
+		}
+	})
 }

@@ -205,15 +205,10 @@ func (c *Context) graphConv(dir int, x *TensorDesc, xp DevicePtr, w *FilterDesc,
 		}
 		c.packs[pk] = vp
 	}
-	if !c.queue(opGraphConv, ptrWord(unsafe.Pointer(p.plan.d)), ptrWord(unsafe.Pointer(vp.d)), uint64(xp), uint64(wp), uint64(yp), uint64(ws)) {
-		return nil
-	}
-	done, err := c.bind()
-	if err != nil {
-		return err
-	}
-	defer done()
-	return dnnErr("cudnnBackendExecute", C.rc_cudnnBackendExecute(c.dnn, p.plan.d, vp.d))
+	return c.enqueue(opGraphConv, []uint64{ptrWord(unsafe.Pointer(p.plan.d)), ptrWord(unsafe.Pointer(vp.d)), uint64(xp), uint64(wp),
+		uint64(yp), uint64(ws)}, func() error {
+		return dnnErr("cudnnBackendExecute", C.rc_cudnnBackendExecute(c.dnn, p.plan.d, vp.d))
+	})
 }
 
 // dropPacks destroys every cached variant pack (when the workspace moves, or the cache is full).
