@@ -104,6 +104,9 @@ func boundaryFiles(t *testing.T) (cu, gofiles map[string]string) {
 		}
 		gofiles[name] = string(src)
 	}
+	if len(gofiles) == 0 {
+		t.Fatal("no Go files in the working folder: the test reads net/gpu's sources from there")
+	}
 	return cu, gofiles
 }
 
