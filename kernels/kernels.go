@@ -8,7 +8,10 @@
 // twin of package rng, is also valid C so that a host test can compare it with rng bit for bit.
 //
 // Every kernel is extern "C" (unmangled names), takes device pointers already offset to a view's
-// first element and int strides, and is documented in its file with its launch shape.
+// first element and int strides, and is documented in its file with its launch shape. A kernel
+// file is named after its operation, like the operation's files in net/cpu (its CPU twin, named
+// in its header) and net/gpu (its launch wrappers, which net/gpu's TestKernelWrappers checks
+// against the declarations here).
 package kernels
 
 import (
