@@ -36,7 +36,7 @@ type Backend struct {
 	owned   []interface{ Free() error } // every buffer Alloc and NewImageSet made, freed by Close
 	events  [2]*cudnn.Event
 	tables  []*deviceTable // filter tables uploaded, freed by Close
-	args    cudnn.Args     // reused by launch, so that a launch allocates nothing
+	args    cudnn.Args     // reused by launch, so that a launch allocates no argument buffer
 	closed  bool
 	maxGrid int
 
