@@ -143,8 +143,8 @@ func (j *convJob) chunk(i int) (n0, s, cols int) {
 }
 
 // patches returns the chunk's im2col matrix (or with t its transpose) as a gemm.Packer.
-func (j *convJob) patches(sc *scratch, n0 int, t bool) *patches {
-	sc.patches = patches{g: &j.g, x: j.x, xt: j.xt, n0: n0, t: t, seg: sc.patches.seg}
+func (j *convJob) patches(sc *scratch, n0, s int, t bool) *patches {
+	sc.patches = newPatches(&j.g, j.x, j.xt, n0, s, t, sc.patches.at)
 	return &sc.patches
 }
 
@@ -174,7 +174,7 @@ func (j *convJob) forward(w, i int) {
 	if g.direct && s == 1 {
 		sc.gemm.Sgemm(false, false, g.k, g.p, g.ckk, j.w, g.ckk, sample(j.x, j.xt, n0), g.p, 0, out, ldo)
 	} else {
-		sc.gemm.SgemmPacked(false, g.k, cols, g.ckk, j.w, g.ckk, j.patches(sc, n0, false), 0, out, ldo)
+		sc.gemm.SgemmPacked(false, g.k, cols, g.ckk, j.w, g.ckk, j.patches(sc, n0, s, false), 0, out, ldo)
 	}
 	if s == 1 {
 		if j.bias != nil {
@@ -234,7 +234,7 @@ func (j *convJob) backwardFilter(w, gi, c int, first bool) {
 	if g.direct && s == 1 {
 		sc.gemm.Sgemm(false, true, g.k, g.ckk, cols, dy, ldy, sample(j.x, j.xt, n0), g.p, beta, dw, g.ckk)
 	} else {
-		sc.gemm.SgemmPacked(false, g.k, g.ckk, cols, dy, ldy, j.patches(sc, n0, true), beta, dw, g.ckk)
+		sc.gemm.SgemmPacked(false, g.k, g.ckk, cols, dy, ldy, j.patches(sc, n0, s, true), beta, dw, g.ckk)
 	}
 	if j.bias != nil {
 		pb := j.b.partialB[gi*g.k : (gi+1)*g.k]

@@ -7,86 +7,86 @@ import (
 
 // patches is a chunk's im2col matrix: ckk rows (c, ki, kj) by s*p columns (sample, oh, ow),
 // element x[sample][c][oh*sh-ph+ki][ow*sw-pw+kj] or 0 in the padding. It is never written out
-// whole: the GEMM asks it for one panel at a time, which it builds from x straight into the
+// whole: the GEMM asks it for one panel at a time, which it gathers from x straight into the
 // packed layout. With t it supplies the transpose (s*p rows by ckk columns), for the weight
 // gradient.
 type patches struct {
-	g   *convGeom
-	x   []float32
-	xt  *net.Tensor
-	n0  int
-	t   bool
-	seg []float32 // one row segment of the matrix
+	g *convGeom
+	x []float32
+	t bool
+	// at[kk*cols+j] is where in x the element of row (0, kk) and column j sits, -1 in the
+	// padding; row (c, kk) is c planes further. Built once a chunk, it spares PackB the index
+	// arithmetic of short output rows (7 wide at the end of inception28).
+	at   []int
+	cols int
+}
+
+// newPatches describes the im2col matrix of samples n0..n0+s of x; at is reused.
+func newPatches(g *convGeom, x []float32, xt *net.Tensor, n0, s int, t bool, at []int) patches {
+	cols := s * g.p
+	q := patches{g: g, x: x, t: t, at: grow(&at, g.kh*g.kw*cols), cols: cols}
+	for ki := 0; ki < g.kh; ki++ {
+		for kj := 0; kj < g.kw; kj++ {
+			at := q.at[(ki*g.kw+kj)*cols:]
+			for si := 0; si < s; si++ {
+				base := xt.Offset + (n0+si)*xt.Stride
+				for oh := 0; oh < g.oh; oh++ {
+					ih := oh*g.sh - g.ph + ki
+					row := at[si*g.p+oh*g.ow : si*g.p+(oh+1)*g.ow]
+					for ow := range row {
+						iw := ow*g.sw - g.pw + kj
+						if ih < 0 || ih >= g.h || iw < 0 || iw >= g.w {
+							row[ow] = -1
+						} else {
+							row[ow] = base + ih*g.w + iw
+						}
+					}
+				}
+			}
+		}
+	}
+	return q
 }
 
 var _ gemm.Packer = (*patches)(nil)
 
 func (q *patches) PackB(dst []float32, p0, kp, j0, nj int) {
 	const s = gemm.Strip
+	g := q.g
 	if q.t {
 		// Column j of op(B) is row j of the matrix: lay it down lane j%s of its strip.
 		if r := nj % s; r != 0 {
 			zero(dst[(nj-r)*kp:])
 		}
-		seg := grow(&q.seg, kp)
 		for j := 0; j < nj; j++ {
-			q.row(seg, j0+j, p0)
+			c, kk := (j0+j)/(g.kh*g.kw), (j0+j)%(g.kh*g.kw)
+			x := q.x[c*g.h*g.w:]
 			d := dst[(j-j%s)*kp+j%s:]
-			for p, v := range seg {
+			for p, o := range q.at[kk*q.cols+p0 : kk*q.cols+p0+kp] {
+				v := float32(0)
+				if o >= 0 {
+					v = x[o]
+				}
 				d[p*s] = v
 			}
 		}
 		return
 	}
-	seg := grow(&q.seg, (nj+s-1)/s*s)
-	zero(seg[nj:])
 	for p := 0; p < kp; p++ {
-		q.row(seg[:nj], p0+p, j0)
+		c, kk := (p0+p)/(g.kh*g.kw), (p0+p)%(g.kh*g.kw)
+		x := q.x[c*g.h*g.w:]
+		at := q.at[kk*q.cols+j0 : kk*q.cols+j0+nj]
 		for jr := 0; jr < nj; jr += s {
-			*(*[s]float32)(dst[jr*kp+p*s:]) = *(*[s]float32)(seg[jr:])
-		}
-	}
-}
-
-// row writes columns j0..j0+len(dst) of the matrix's row r into dst, one output row (of one
-// sample) at a time.
-func (q *patches) row(dst []float32, r, j0 int) {
-	g := q.g
-	c, kk := r/(g.kh*g.kw), r%(g.kh*g.kw)
-	ki, kj := kk/g.kw, kk%g.kw
-	lo, hi := colRange(kj, g.pw, g.sw, g.w, g.ow)
-	si, rem := j0/g.p, j0%g.p
-	oh, ow0 := rem/g.ow, rem%g.ow
-	plane := sample(q.x, q.xt, q.n0+si)[c*g.h*g.w:]
-	for pos := 0; pos < len(dst); {
-		n := min(g.ow-ow0, len(dst)-pos)
-		out := dst[pos : pos+n]
-		if ih := oh*g.sh - g.ph + ki; ih < 0 || ih >= g.h {
-			clear(out)
-		} else {
-			// out[t] is output column ow0+t: zero below lo and from hi, input elsewhere.
-			a, b := min(max(lo-ow0, 0), n), min(max(hi-ow0, 0), n)
-			clear(out[:a])
-			clear(out[b:])
-			if a < b {
-				src := plane[ih*g.w:]
-				iw := (ow0+a)*g.sw - g.pw + kj
-				if g.sw == 1 {
-					copy(out[a:b], src[iw:])
+			d := dst[jr*kp+p*s : jr*kp+p*s+s]
+			n := min(s, nj-jr)
+			for t, o := range at[jr : jr+n] {
+				if o < 0 {
+					d[t] = 0
 				} else {
-					for t := a; t < b; t++ {
-						out[t] = src[iw]
-						iw += g.sw
-					}
+					d[t] = x[o]
 				}
 			}
-		}
-		pos += n
-		ow0 = 0
-		if oh++; oh == g.oh && pos < len(dst) {
-			oh = 0
-			si++
-			plane = sample(q.x, q.xt, q.n0+si)[c*g.h*g.w:]
+			clear(d[n:])
 		}
 	}
 }
