@@ -36,7 +36,7 @@ func FuzzIDX(f *testing.F) {
 	f.Add(idxBytes([]uint32{2, 2, 2}, make([]byte, 8)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, nd := range []int{1, 3} {
-			dims, data, err := readIDX(bytes.NewReader(b), nd)
+			dims, data, err := readIDX(bytes.NewReader(b), nd, &account{}, "fuzz input")
 			if err != nil {
 				continue
 			}
