@@ -20,10 +20,10 @@ import (
 const EnvVar = "ROUT_MEMORY_BUDGET"
 
 var (
-	mu     sync.Mutex
-	set    int64 // 0: not set
-	setBy  string
-	cached *Budget
+	mu       sync.Mutex
+	flagName string
+	flagVal  func() string // the flag's value when it is read; nil: no flag
+	machine  *Budget       // Machine(), read once
 )
 
 // Budget is a number of bytes and where it came from, for error messages.
@@ -34,34 +34,40 @@ type Budget struct {
 
 func (b Budget) String() string { return fmt.Sprintf("%s (%s)", Format(b.Bytes), b.Source) }
 
-// Set fixes the budget for this process (the --memory-budget flag); source names the setting.
-func Set(bytes int64, source string) {
+// UseFlag makes the command-line flag name (without dashes) set the budget: value returns
+// its text, "" when not given. It is read whenever the budget is, so a flag parsed after
+// this call counts.
+func UseFlag(name string, value func() string) {
 	mu.Lock()
 	defer mu.Unlock()
-	set, setBy, cached = bytes, source, nil
+	flagName, flagVal = name, value
 }
 
 // Current is the budget in force.
 func Current() (Budget, error) {
 	mu.Lock()
 	defer mu.Unlock()
-	if set > 0 {
-		return Budget{set, setBy}, nil
-	}
-	if cached != nil {
-		return *cached, nil
+	if flagVal != nil {
+		if v := flagVal(); v != "" {
+			n, err := Parse(v)
+			if err != nil {
+				return Budget{}, fmt.Errorf("--%s: %w", flagName, err)
+			}
+			return Budget{n, "--" + flagName}, nil
+		}
 	}
 	if v := os.Getenv(EnvVar); v != "" {
 		n, err := Parse(v)
 		if err != nil {
 			return Budget{}, fmt.Errorf("$%s: %w", EnvVar, err)
 		}
-		cached = &Budget{n, "$" + EnvVar}
-		return *cached, nil
+		return Budget{n, "$" + EnvVar}, nil
 	}
-	b := Machine()
-	cached = &b
-	return b, nil
+	if machine == nil {
+		b := Machine()
+		machine = &b
+	}
+	return *machine, nil
 }
 
 // Machine is the memory the machine can give this process: the smaller of the kernel's

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"rout/internal/membudget"
+)
+
+// budgeted adds --memory-budget to a command that loads data or builds a network: the memory
+// those may claim before rout refuses them (see internal/membudget).
+func budgeted(cmd *cli.Command) *cli.Command {
+	cmd.Flags = append(cmd.Flags, &cli.StringFlag{Name: "memory-budget", Category: "memory",
+		Usage: "memory that data and the network may take, e.g. 4G (default: $" + membudget.EnvVar +
+			", else the smaller of the machine's available memory and its cgroup limit)"})
+	action := cmd.Action
+	cmd.Action = func(c *cli.Context) error {
+		membudget.UseFlag("memory-budget", func() string { return c.String("memory-budget") })
+		if v := c.String("memory-budget"); v != "" {
+			if _, err := membudget.Parse(v); err != nil {
+				return usageError{fmt.Errorf("%s: --memory-budget: %w", cmd.Name, err)}
+			}
+		}
+		return action(c)
+	}
+	return cmd
+}
+
+// budgetedSub adds --memory-budget to cmd's subcommand name.
+func budgetedSub(cmd *cli.Command, name string) *cli.Command {
+	for i, sub := range cmd.Subcommands {
+		if sub.Name == name {
+			cmd.Subcommands[i] = budgeted(sub)
+		}
+	}
+	return cmd
+}
