@@ -149,6 +149,9 @@ func Evaluate(path string, s EvalSettings, opts ...Option) (_ EvalResult, err er
 			}
 		}()
 	}
+	if err := checkMemory(b, spec, cfg.Batch, [3]int{split.C, prep.cropH, prep.cropW}, len(ck.classes), 0, cfg.Threads, 1, int64(len(split.Pixels))); err != nil {
+		return EvalResult{}, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
 	n, err := net.Build(b, spec, cfg.Batch, [3]int{split.C, prep.cropH, prep.cropW}, len(ck.classes))
 	if err != nil {
 		return EvalResult{}, fmt.Errorf("checkpoint %s: %w", path, err)

@@ -33,6 +33,7 @@ type runOptions struct {
 	dataset  *data.Dataset
 	version  string
 	guard    func() error
+	sharedBy int // runs sharing the device (SharedBy)
 }
 
 // Resume continues the run in the output folder from its checkpoint instead of starting afresh.
@@ -447,6 +448,9 @@ func (r *run) build() error {
 func (r *run) setup() error {
 	var err error
 	in := [3]int{r.train.C, r.prep.cropH, r.prep.cropW}
+	if err := r.checkMemory(in); err != nil {
+		return err
+	}
 	if r.n, err = net.Build(r.b, r.spec, r.cfg.Batch, in, r.classes); err != nil {
 		return fmt.Errorf("model %s: %w", r.cfg.Model, err)
 	}

@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 
 	"github.com/urfave/cli/v2"
 
 	"rout/internal/membudget"
+	"rout/net"
 )
 
 // budgeted adds --memory-budget to a command that loads data or builds a network: the memory
@@ -35,4 +37,30 @@ func budgetedSub(cmd *cli.Command, name string) *cli.Command {
 		}
 	}
 	return cmd
+}
+
+// memorySummary ends `rout model summary`: the memory training the network takes (the
+// estimate rout train checks before it allocates) and the budget it is checked against.
+func memorySummary(c *cli.Context, spec *net.Spec, in [3]int, classes int) error {
+	batch := c.Int("batch")
+	if batch < 1 {
+		return usageError{fmt.Errorf("model summary: --batch %d: want a positive integer", batch)}
+	}
+	m, err := net.EstimateMemory(spec, batch, in, classes, 2, runtime.GOMAXPROCS(0))
+	if err != nil {
+		return err
+	}
+	if err := m.Format(c.App.Writer, batch); err != nil {
+		return err
+	}
+	b, err := membudget.Current()
+	if err != nil {
+		return usageError{err}
+	}
+	verdict := "fits"
+	if m.Total() > b.Bytes {
+		verdict = "does not fit"
+	}
+	_, err = fmt.Fprintf(c.App.Writer, "memory budget on the CPU: %s: %s\n", b, verdict)
+	return err
 }

@@ -227,7 +227,7 @@ func runSweep(c *cli.Context) error {
 	failures := map[string]string{} // error message -> the first run that stopped with it
 	r := &sweep.Runner{Dir: s.out, Plan: plan, Worker: s.worker, Shard: s.shard, Parallel: s.parallel,
 		Claimer: claimer, Adopt: c.Bool("adopt"),
-		Run:     sweep.TrainFunc(func(j sweep.Job) trainer.Observer { return &epochLines{w: errw, pair: j.Pair.String()} }, trainer.WithVersion(version)),
+		Run:     sweep.TrainFunc(func(j sweep.Job) trainer.Observer { return &epochLines{w: errw, pair: j.Pair.String()} }, trainer.WithVersion(version), trainer.SharedBy(s.parallel)),
 		OnEvent: func(e sweep.Event) { printEvent(out, errw, s.out, &plan, failures, e) }}
 	res, err := r.Execute(ctx)
 	if err != nil {
