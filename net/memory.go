@@ -74,4 +74,3 @@ func (m Memory) Format(w io.Writer, batch int) error {
 		membudget.Format(m.State), membudget.Format(m.Activations), membudget.Format(m.Workspace))
 	return err
 }
-

@@ -119,4 +119,3 @@ func kind(m fs.FileMode) string {
 	}
 	return "mode " + m.String()
 }
-
