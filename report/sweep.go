@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"rout/internal/boundedio"
 	"rout/runlog"
 	"strconv"
 )
@@ -38,6 +39,9 @@ type Run struct {
 	Summary *runlog.Summary // nil while the run is unfinished (running, interrupted or not started)
 	Claimed bool            // a worker has claimed the run (its folder has a claim file)
 	Metrics []runlog.Record // metrics.jsonl, possibly partial for an unfinished run
+	// Err says why the run's files could not be read (nil: they could); such a run is left
+	// out of the report, as if unfinished, and listed as damaged.
+	Err error
 }
 
 // Done reports whether the run has finished (written its summary).
@@ -52,11 +56,12 @@ type Sweep struct {
 }
 
 // Load reads the sweep in dir: sweep.json and, for every planned run, runs/ARM/SEED/summary.json
-// and metrics.jsonl where they exist. Missing files mean an unfinished run, not an error; a file
-// that exists but cannot be read or parsed is an error naming it.
+// and metrics.jsonl where they exist. Missing files mean an unfinished run, not an error; a run
+// whose files exist but cannot be read or parsed is damaged: its Err names the file, and the
+// other runs are reported all the same (Damaged lists them).
 func Load(dir string) (*Sweep, error) {
 	planPath := filepath.Join(dir, "sweep.json")
-	b, err := os.ReadFile(planPath)
+	b, err := boundedio.ReadFile(planPath, runlog.MaxJSONFile)
 	if err != nil {
 		return nil, fmt.Errorf("report: reading the sweep plan: %w", err)
 	}
@@ -90,7 +95,7 @@ func Load(dir string) (*Sweep, error) {
 		for _, seed := range plan.Seeds {
 			r, err := loadRun(dir, a.Name, seed)
 			if err != nil {
-				return nil, err
+				r = Run{Arm: r.Arm, Seed: r.Seed, Dir: r.Dir, Claimed: r.Claimed, Err: err}
 			}
 			sw.Runs = append(sw.Runs, r)
 		}
@@ -104,7 +109,7 @@ func loadRun(dir, arm string, seed uint64) (Run, error) {
 		r.Claimed = true
 	}
 	sumPath := filepath.Join(r.Dir, runlog.SummaryFile)
-	b, err := os.ReadFile(sumPath)
+	b, err := boundedio.ReadFile(sumPath, runlog.MaxJSONFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
@@ -141,7 +146,7 @@ func loadRun(dir, arm string, seed uint64) (Run, error) {
 // going (live), its last line may be half written: a final line without its newline that does not
 // parse is ignored. Any other bad line is an error naming the file and line.
 func readMetrics(path string, live bool) ([]runlog.Record, error) {
-	f, err := os.Open(path)
+	f, err := boundedio.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -150,9 +155,10 @@ func readMetrics(path string, live bool) ([]runlog.Record, error) {
 	}
 	defer f.Close()
 	var ms []runlog.Record
-	rd := bufio.NewReader(f)
+	rd := bufio.NewReaderSize(boundedio.Reader(f, runlog.MaxMetricsFile, path), 1<<16)
+	prev := 0 // line of the previous record
 	for line := 1; ; line++ {
-		text, err := rd.ReadBytes('\n')
+		text, err := readLine(rd, runlog.MaxMetricsLine)
 		if err != nil && err != io.EOF {
 			return nil, fmt.Errorf("report: %s: line %d: %w", path, line, err)
 		}
@@ -165,11 +171,30 @@ func readMetrics(path string, live bool) ([]runlog.Record, error) {
 				}
 				return nil, fmt.Errorf("report: %s: line %d: %w", path, line, jerr)
 			}
-			ms = append(ms, m)
+			if n := len(ms); n > 0 && m.Step < ms[n-1].Step {
+				return nil, fmt.Errorf("report: %s: line %d: step %d after step %d on line %d: the lines are out of order", path, line, m.Step, ms[n-1].Step, prev)
+			}
+			ms, prev = append(ms, m), line
 		}
 		if !complete {
 			break
 		}
 	}
 	return ms, nil
+}
+
+// readLine reads up to and including the next newline (or to the end), refusing a line longer
+// than limit bytes before it is all in memory.
+func readLine(rd *bufio.Reader, limit int) ([]byte, error) {
+	var line []byte
+	for {
+		part, err := rd.ReadSlice('\n')
+		if len(line)+len(part) > limit {
+			return nil, fmt.Errorf("a line of more than %d bytes (not a metrics line)", limit)
+		}
+		line = append(line, part...)
+		if err != bufio.ErrBufferFull {
+			return line, err
+		}
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"rout/internal/atomicfile"
+	"rout/internal/boundedio"
+	"rout/runlog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -345,7 +347,7 @@ func readClaim(path string) (ClaimInfo, time.Time, error) {
 	if err != nil {
 		return ClaimInfo{}, time.Time{}, fmt.Errorf("claim: %w", err)
 	}
-	b, err := os.ReadFile(path)
+	b, err := boundedio.ReadFile(path, runlog.MaxJSONFile)
 	if err != nil {
 		return ClaimInfo{}, time.Time{}, fmt.Errorf("claim: %w", err)
 	}

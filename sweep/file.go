@@ -3,12 +3,14 @@ package sweep
 import (
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"rout/internal/boundedio"
+	"rout/runlog"
 )
 
 // File is a sweep file: what the command line of `rout sweep` says, in TOML. Fields the file
@@ -39,7 +41,7 @@ type File struct {
 
 // ReadFile reads and checks a sweep file.
 func ReadFile(path string) (File, error) {
-	b, err := os.ReadFile(path)
+	b, err := boundedio.ReadFile(path, runlog.MaxJSONFile)
 	if err != nil {
 		return File{}, fmt.Errorf("sweep file: %w", err)
 	}

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"rout/internal/atomicfile"
+	"rout/internal/boundedio"
 	"rout/report"
+	"rout/runlog"
 	"rout/trainer"
 )
 
@@ -334,7 +336,7 @@ func samePlan(path string, old, now *Plan) error {
 // fs.ErrNotExist).
 func ReadPlan(dir string) (Plan, error) {
 	path := filepath.Join(dir, PlanFile)
-	b, err := os.ReadFile(path)
+	b, err := boundedio.ReadFile(path, runlog.MaxJSONFile)
 	if err != nil {
 		return Plan{}, fmt.Errorf("sweep: reading the plan: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"rout/internal/atomicfile"
+	"rout/internal/boundedio"
 	"rout/runlog"
 )
 
@@ -54,7 +55,7 @@ type metricsLog struct {
 // torn last line (a kill during a write) is dropped; a damaged line before others is an error.
 func openMetrics(path string, resume bool, keep int, evaluated bool) (*metricsLog, error) {
 	if resume {
-		old, err := os.ReadFile(path)
+		old, err := boundedio.ReadFile(path, runlog.MaxMetricsFile)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("metrics: %w", err)
 		}
@@ -145,7 +146,7 @@ func writeJSON(path string, v any) error {
 // ReadSummary reads a run folder's summary.json.
 func ReadSummary(dir string) (Summary, error) {
 	var s Summary
-	b, err := os.ReadFile(dir + "/" + SummaryFile)
+	b, err := boundedio.ReadFile(dir+"/"+SummaryFile, runlog.MaxJSONFile)
 	if err != nil {
 		return s, fmt.Errorf("summary: %w", err)
 	}

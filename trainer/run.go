@@ -15,8 +15,10 @@ import (
 
 	"rout/data"
 	"rout/internal/atomicfile"
+	"rout/internal/boundedio"
 	"rout/net"
 	"rout/net/gpu"
+	"rout/runlog"
 )
 
 // ErrInterrupted is returned (wrapped) by Run when its context is cancelled: the run saved a
@@ -133,7 +135,7 @@ func ClearLeftovers(out string) (bool, error) {
 // line allowed). ClearLeftovers removes nothing else, so a folder holding a user's own files of
 // those names is refused rather than emptied.
 func ownRecord(out string) bool {
-	if b, err := os.ReadFile(filepath.Join(out, ConfigFile)); err == nil {
+	if b, err := boundedio.ReadFile(filepath.Join(out, ConfigFile), runlog.MaxJSONFile); err == nil {
 		var cf struct {
 			Provenance struct {
 				StartTime string `json:"start_time"`
@@ -145,7 +147,7 @@ func ownRecord(out string) bool {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return false
 	}
-	b, err := os.ReadFile(filepath.Join(out, MetricsFile))
+	b, err := boundedio.ReadFile(filepath.Join(out, MetricsFile), runlog.MaxMetricsFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return true
 	}

@@ -12,7 +12,9 @@ import (
 	"strconv"
 	"time"
 
+	"rout/internal/boundedio"
 	"rout/net"
+	"rout/runlog"
 )
 
 // checkpoint is a checkpoint file read back.
@@ -250,7 +252,7 @@ func (p provenance) segment() segment {
 // begins (a resume that failed or was killed before its first checkpoint left nothing). A
 // config.json that does not read (edited by hand) loses that history, not the run.
 func earlierSegments(out string, from int) []segment {
-	b, err := os.ReadFile(filepath.Join(out, ConfigFile))
+	b, err := boundedio.ReadFile(filepath.Join(out, ConfigFile), runlog.MaxJSONFile)
 	if err != nil {
 		return nil
 	}
