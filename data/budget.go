@@ -21,6 +21,12 @@ const (
 // errBudget is wrapped by every refusal of the memory budget.
 var errBudget = errors.New("over the memory budget")
 
+// budgetError is a refusal of the memory budget; its message names the file itself.
+type budgetError string
+
+func (e budgetError) Error() string        { return string(e) }
+func (e budgetError) Is(target error) bool { return target == errBudget }
+
 // account adds up the memory one dataset load will hold and refuses, before it is allocated,
 // what would take it past the memory budget (membudget): every size a file announces (CIFAR
 // record counts, IDX dimensions, image headers, archive entry sizes) is reserved here first.
@@ -41,9 +47,9 @@ func (a *account) reserve(n int64, where, what string) error {
 		return err
 	}
 	if a.used > b.Bytes {
-		return fmt.Errorf("%w: %s claims %s (%s), which brings the dataset to %s, more than the memory budget of %s: "+
+		return budgetError(fmt.Sprintf("%s: %s (%s) would bring the dataset to %s, more than the memory budget of %s: "+
 			"if the file is right and the machine has the memory, raise the budget with --memory-budget or $%s",
-			errBudget, where, what, membudget.Format(n), membudget.Format(a.used), b, membudget.EnvVar)
+			where, what, membudget.Format(n), membudget.Format(a.used), b, membudget.EnvVar))
 	}
 	return nil
 }

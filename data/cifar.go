@@ -264,7 +264,7 @@ func cifarFromArchive(f *cifarFormat, arch string, acct *account) (*Dataset, err
 			if _, dup := parts[base]; dup {
 				return fmt.Errorf("entry %s: a second %s in the archive", h.Name, base)
 			}
-			if err := acct.reserve(h.Size, arch+": entry "+h.Name, fmt.Sprintf("%d bytes of %d-byte records", h.Size, f.recordLen())); err != nil {
+			if err := acct.reserve(h.Size, "entry "+h.Name, fmt.Sprintf("%d bytes of %d-byte records", h.Size, f.recordLen())); err != nil {
 				return err
 			}
 			s, err := readCIFAR(f, r, h.Size)

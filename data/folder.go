@@ -131,8 +131,10 @@ func scanFolder(root string, acct *account) ([]imageEntry, [2]map[string]int, er
 				if strings.HasPrefix(f.Name(), ".") || !isImageName(f.Name()) {
 					continue
 				}
-				if _, regular, err := entryType(cdir, f); err != nil {
+				if isDir, regular, err := entryType(cdir, f); err != nil {
 					return nil, classes, err
+				} else if !regular && !isDir {
+					return nil, classes, fmt.Errorf("%s: not a regular file (an image must be one)", filepath.Join(cdir, f.Name()))
 				} else if regular {
 					if err := acct.reserve(entryOverhead, cdir, "one more image"); err != nil {
 						return nil, classes, err

@@ -49,7 +49,7 @@ func openIDX(kind, dir string) (*Dataset, error) {
 	for i, name := range idxFiles {
 		dotted := strings.Replace(name, "-idx", ".idx", 1)
 		for _, cand := range []string{name + ".gz", name, dotted + ".gz", dotted} {
-			if fileExists(filepath.Join(dir, cand)) {
+			if _, err := os.Stat(filepath.Join(dir, cand)); err == nil { // any kind: reading refuses what is not a regular file
 				paths[i] = filepath.Join(dir, cand)
 				break
 			}
