@@ -77,12 +77,24 @@ func (ck *checkpoint) check() error {
 	if len(ck.classes) < 2 || len(ck.classes) > maxClasses {
 		return fail("%d classes, want 2 to %d", len(ck.classes), maxClasses)
 	}
-	if _, err := net.ParseSpec(ck.spec, ck.path+" (model_toml)"); err != nil {
+	spec, err := net.ParseSpec(ck.spec, ck.path+" (model_toml)")
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", ck.path, err)
+	}
+	in := [3]int{ck.image[0], ck.image[1], ck.image[2]}
+	if cfg.Crop > 0 {
+		in[1], in[2] = cfg.Crop, cfg.Crop
+	}
+	sum, err := net.Summarize(spec, in, len(ck.classes))
+	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", ck.path, err)
 	}
 	p, ok := ck.tensors["params"]
 	if !ok {
 		return fail("tensor params is missing")
+	}
+	if len(p.Data) != sum.Params {
+		return fail("tensor params has %d values, but its network (model_toml) has %d parameters", len(p.Data), sum.Params)
 	}
 	for i, v := range p.Data {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {

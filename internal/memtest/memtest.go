@@ -6,9 +6,13 @@ package memtest
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
+	"regexp"
+	"strings"
 	"testing"
+	"time"
 )
 
 // childEnv marks the subprocess; its value is the test it runs.
@@ -23,7 +27,17 @@ func Child(t *testing.T) bool { return os.Getenv(childEnv) == t.Name() }
 // binary that cannot be rerun, or a system without rusage, skips the test.
 func Run(t *testing.T, env ...string) (output string, peak int64) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
+	if os.Getenv(childEnv) != "" {
+		// A subprocess must not start another: the test did not check Child where it runs.
+		t.Fatalf("memtest.Run in the subprocess of %s: call Child(t) in the same (sub)test first", os.Getenv(childEnv))
+	}
+	var pattern []string
+	for _, part := range strings.Split(t.Name(), "/") {
+		pattern = append(pattern, "^"+regexp.QuoteMeta(part)+"$")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a hang is a failure, not a stuck CI
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run="+strings.Join(pattern, "/"), "-test.count=1", "-test.v")
 	cmd.Env = append(append(os.Environ(), childEnv+"="+t.Name()), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
