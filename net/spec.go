@@ -17,6 +17,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"rout/internal/boundedio"
+	"rout/internal/tomldepth"
 )
 
 // Spec is a network described declaratively: a sequence of layers read from TOML. The built-in
@@ -226,8 +227,8 @@ func ParseSpec(data []byte, source string) (*Spec, error) {
 	if len(data) > MaxSpecFile {
 		return nil, fmt.Errorf("%s: %d bytes, more than the %d a model file may have", source, len(data), MaxSpecFile)
 	}
-	if err := checkTOMLNesting(data); err != nil {
-		return nil, fmt.Errorf("%s: %w", source, err)
+	if err := tomldepth.Check(data, maxTOMLNesting); err != nil {
+		return nil, fmt.Errorf("%s: %w (blocks may nest at most %d deep)", source, err, MaxBlockDepth)
 	}
 	var ts tomlSpec
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&ts)
