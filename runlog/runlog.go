@@ -1,15 +1,25 @@
-// Package runlog defines the files a training run leaves in its folder, as the trainer writes
-// them and the report reads them: summary.json (Summary), metrics.jsonl (one Record a line) and
-// the JSON encodings they share (Number, LayerCounts). It depends on nothing of rout's, so
-// readers of run folders need not pull in the trainer.
+// Package runlog defines the files that training runs and sweeps leave, as the trainer and the
+// sweep write them and the report reads them, each declared once with its reader: a run
+// folder's summary.json (Summary, ReadSummary) and metrics.jsonl (one Record a line,
+// ReadMetrics), the JSON encodings they share (Number, LayerCounts), and a sweep folder's
+// sweep.json (Plan, ReadPlan) with its layout (Pair.Dir). It depends on nothing of rout's but
+// the bounded file reader (internal/boundedio), so readers of run folders need not pull in the
+// trainer or the sweep.
 package runlog
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"math"
+	"path/filepath"
 	"strconv"
+
+	"rout/internal/boundedio"
 )
 
 // Run statuses in summary.json. A run that completes has one of them, whatever it is: a failed
@@ -171,3 +181,87 @@ type Summary struct {
 
 // Failed reports whether the run counts as a failure (failed or diverged).
 func (s *Summary) Failed() bool { return s.Status == StatusFailed || s.Status == StatusDiverged }
+
+// ReadSummary reads the summary.json of run folder dir; a missing file gives an error
+// satisfying errors.Is(err, fs.ErrNotExist).
+func ReadSummary(dir string) (Summary, error) {
+	path := filepath.Join(dir, SummaryFile)
+	b, err := boundedio.ReadFile(path, MaxJSONFile)
+	if err != nil {
+		return Summary{}, err
+	}
+	var s Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		return Summary{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// ParseRecord reads one line of metrics.jsonl: a JSON record of kind log or epoch.
+func ParseRecord(line []byte) (Record, error) {
+	var r Record
+	if err := json.Unmarshal(line, &r); err != nil {
+		return Record{}, err
+	}
+	if r.Kind != "log" && r.Kind != "epoch" {
+		return Record{}, fmt.Errorf("kind %q, want log or epoch", r.Kind)
+	}
+	return r, nil
+}
+
+// ReadMetrics reads a metrics.jsonl file; a missing file gives no records. While a run is still
+// going (live), its last line may be half written: a final line without its newline that does not
+// parse is ignored. Any other bad line is an error naming the file and line.
+func ReadMetrics(path string, live bool) ([]Record, error) {
+	f, err := boundedio.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var ms []Record
+	rd := bufio.NewReaderSize(boundedio.Reader(f, MaxMetricsFile, path), 1<<16)
+	prev := 0 // line of the previous record
+	for line := 1; ; line++ {
+		text, err := readLine(rd, MaxMetricsLine)
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("%s: line %d: %w", path, line, err)
+		}
+		complete := err == nil
+		if len(bytes.TrimSpace(text)) > 0 {
+			m, perr := ParseRecord(text)
+			if perr != nil {
+				if live && !complete {
+					break
+				}
+				return nil, fmt.Errorf("%s: line %d: %w", path, line, perr)
+			}
+			if n := len(ms); n > 0 && m.Step < ms[n-1].Step {
+				return nil, fmt.Errorf("%s: line %d: step %d after step %d on line %d: the lines are out of order", path, line, m.Step, ms[n-1].Step, prev)
+			}
+			ms, prev = append(ms, m), line
+		}
+		if !complete {
+			break
+		}
+	}
+	return ms, nil
+}
+
+// readLine reads up to and including the next newline (or to the end), refusing a line longer
+// than limit bytes before it is all in memory.
+func readLine(rd *bufio.Reader, limit int) ([]byte, error) {
+	var line []byte
+	for {
+		part, err := rd.ReadSlice('\n')
+		if len(line)+len(part) > limit {
+			return nil, fmt.Errorf("a line of more than %d bytes (not a metrics line)", limit)
+		}
+		line = append(line, part...)
+		if err != bufio.ErrBufferFull {
+			return line, err
+		}
+	}
+}
