@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"runtime"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -18,12 +19,29 @@ func budgeted(cmd *cli.Command) *cli.Command {
 			", else the smaller of the machine's available memory and its cgroup limit)"})
 	action := cmd.Action
 	cmd.Action = func(c *cli.Context) error {
-		membudget.UseFlag("memory-budget", func() string { return c.String("memory-budget") })
-		if v := c.String("memory-budget"); v != "" {
+		// The value is checked here, before anything is loaded, also when it comes after the
+		// command's arguments (which the command parses itself).
+		var values []string
+		if c.IsSet("memory-budget") {
+			values = append(values, c.String("memory-budget"))
+		}
+		args := c.Args().Slice()
+		for i, a := range args {
+			name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			if name == "memory-budget" && strings.HasPrefix(a, "-") {
+				if !hasValue && i+1 < len(args) {
+					value = args[i+1]
+				}
+				values = append(values, value)
+			}
+		}
+		for _, v := range values {
 			if _, err := membudget.Parse(v); err != nil {
 				return usageError{fmt.Errorf("%s: --memory-budget: %w", cmd.Name, err)}
 			}
 		}
+		membudget.UseFlag("memory-budget", func() string { return c.String("memory-budget") })
+		defer membudget.UseFlag("", nil) // the flag is this command's
 		return action(c)
 	}
 	return cmd
