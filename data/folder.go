@@ -289,7 +289,8 @@ func decodeEntries(entries []imageEntry, classes [2]map[string]int, acct *accoun
 		counts[e.split]++
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(entries))
-	pixels := int64(len(entries)) * 3 * int64(h) * int64(w)
+	// The pixels as R, G, B planes, the one plane kept if every image is grey, and the labels.
+	pixels := int64(len(entries)) * (4*int64(h)*int64(w) + 4)
 	decoding := int64(workers) * (8*int64(h)*int64(w) + largest) // one decoded image (at most 8 bytes a pixel) and file read per worker
 	if err := acct.reserve(pixels+decoding, "the images", fmt.Sprintf("%d images of %dx%d pixels, decoded", len(entries), w, h)); err != nil {
 		return nil, err

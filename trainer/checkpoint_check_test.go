@@ -179,3 +179,25 @@ func TestNetworkWithoutConv(t *testing.T) {
 		t.Errorf("randomout without conv layers: %v", err)
 	}
 }
+
+// A checkpoint that is not a regular file (here /dev/zero) is refused by resume and eval at
+// once, not read until memory runs out.
+func TestRunFilesNotRegular(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero here")
+	}
+	dir := t.TempDir()
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, CheckpointFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ResumeConfig(dir); err == nil || !strings.Contains(err.Error(), "not a regular file (a character device)") {
+		t.Errorf("ResumeConfig with /dev/zero as the checkpoint: %v", err)
+	}
+	if _, err := Evaluate(filepath.Join(dir, CheckpointFile), EvalSettings{}, WithDataset(tinyData)); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("Evaluate of /dev/zero: %v", err)
+	}
+	_, err := Run(context.Background(), tinyConfig(), dir, WithDataset(tinyData), Resume())
+	if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("resume with /dev/zero as the checkpoint: %v", err)
+	}
+}
