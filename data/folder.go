@@ -438,13 +438,34 @@ func toGrey(s *Split) {
 // limits, or differs from the first. largest is the size of the largest file that decoding
 // will read (0 for an archive's images, which are in memory already).
 func checkHeaders(entries []imageEntry) (w, h int, largest int64, err error) {
-	for i := range entries {
+	// The headers are read on all CPUs (a folder's files are opened one by one), then checked
+	// in order, so the error names the first bad image whatever the scheduling.
+	type header struct {
+		w, h int
+		size int64
+		err  error
+	}
+	hs := make([]header, len(entries))
+	workers := min(runtime.GOMAXPROCS(0), len(entries))
+	var wg sync.WaitGroup
+	for k := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := k; i < len(entries); i += workers {
+				hd := &hs[i]
+				hd.w, hd.h, hd.size, hd.err = imageHeader(&entries[i])
+			}
+		}()
+	}
+	wg.Wait()
+	for i, hd := range hs {
 		e := &entries[i]
-		cw, ch, size, err := imageHeader(e)
-		if err != nil {
-			return 0, 0, 0, err
+		if hd.err != nil {
+			return 0, 0, 0, hd.err
 		}
-		largest = max(largest, size)
+		cw, ch := hd.w, hd.h
+		largest = max(largest, hd.size)
 		if cw > maxImageSide || ch > maxImageSide {
 			return 0, 0, 0, fmt.Errorf("%s: a %dx%d image, over the %d pixels a side rout accepts", e.where, cw, ch, maxImageSide)
 		}
