@@ -33,6 +33,7 @@ type runOptions struct {
 	dataset  *data.Dataset
 	version  string
 	guard    func() error
+	pack     *PackProvenance // set by RunPack: the pack the run trains in
 }
 
 // Resume continues the run in the output folder from its checkpoint instead of starting afresh.
@@ -421,19 +422,7 @@ func (r *run) build() error {
 	if r.opt, err = newOptimizer(r.b, cfg, r.n.Params, r.n.Grads); err != nil {
 		return err
 	}
-	ro := RandomOutOptions{Enabled: cfg.RandomOut, Seed: cfg.Seed, Every: cfg.RandomOutEvery,
-		Norm: net.NormL1, Threshold: net.Threshold{Tau: float32(cfg.Tau), Relative: cfg.TauMode == "relative"}}
-	if cfg.RandomOutNorm == "l2" {
-		ro.Norm = net.NormL2
-	}
-	switch cfg.RandomOutScope {
-	case "weights+bias":
-		ro.ZeroBias = true
-	case "weights+bias+optimizer":
-		ro.ZeroBias = true
-		ro.Moments = r.opt.Moments()
-	}
-	if r.rev, err = NewRandomOut(r.b, ft, r.n.Params, r.n.Grads, ro); err != nil {
+	if r.rev, err = NewRandomOut(r.b, ft, r.n.Params, r.n.Grads, randomOutOptions(cfg, r.opt.Moments())); err != nil {
 		return err
 	}
 	if r.trainSet, err = r.b.NewImageSet(r.train.Pixels, r.train.Labels, r.train.N, r.train.C, r.train.H, r.train.W); err != nil {
