@@ -3,6 +3,7 @@ package trainer
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -408,4 +409,17 @@ func (ps *packState) close() {
 			m.res.Err = err
 		}
 	}
+}
+
+// CheckpointStep is the step of the checkpoint in folder out (0 when there is none): runs
+// resumed together in a pack must stand at the same step.
+func CheckpointStep(out string) (int, error) {
+	if !HasCheckpoint(out) {
+		return 0, nil
+	}
+	ck, err := readCheckpoint(filepath.Join(out, CheckpointFile))
+	if err != nil {
+		return 0, err
+	}
+	return ck.state.Step, nil
 }
