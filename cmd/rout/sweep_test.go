@@ -98,6 +98,34 @@ func TestSweepCommand(t *testing.T) {
 	}
 }
 
+// TestSweepPack: with --pack the runs train in packs, each still in its own folder with its
+// own live lines, and config.json names the pack.
+func TestSweepPack(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sw")
+	args := append(tinySweep(dir, 8), "--seeds", "1-2", "--arms", "baseline,ro:randomout=true,tau=1e-3", "--pack", "4")
+	stdout, stderr, _, err := runCtx(context.Background(), args...)
+	if err != nil {
+		t.Fatalf("sweep: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "1 packs of up to 4 runs at once") || !strings.Contains(stdout, "4 of 4 runs done") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	}
+	for _, run := range []string{"baseline/1", "baseline/2", "ro/1", "ro/2"} {
+		if !strings.Contains(stderr, run+" epoch 1 (step 8/8)") {
+			t.Errorf("stderr lacks run %s's epoch line:\n%s", run, stderr)
+		}
+		var cf struct {
+			Provenance struct {
+				Pack *trainer.PackProvenance `json:"pack"`
+			} `json:"provenance"`
+		}
+		readJSONFile(t, filepath.Join(dir, "runs", run, "config.json"), &cf)
+		if cf.Provenance.Pack == nil || len(cf.Provenance.Pack.Members) != 4 {
+			t.Errorf("%s: config.json's pack %+v, want 4 members", run, cf.Provenance.Pack)
+		}
+	}
+}
+
 // TestSweepFileAndShard: a sweep file gives the plan; a Kubernetes Indexed Job's index picks
 // the shard.
 func TestSweepFileAndShard(t *testing.T) {
@@ -165,6 +193,7 @@ func TestSweepBadFlags(t *testing.T) {
 		{[]string{"--out", dir, "--seeds", "1", "--data-seed", "4", "--vary-data-seed"}, "data-seed and vary-data-seed"},
 		{[]string{"--out", dir, "--seeds", "1", "--epochs", "0"}, "setting epochs"},
 		{[]string{"--out", dir, "--seeds", "1", "--parallel", "0"}, "--parallel 0"},
+		{[]string{"--out", dir, "--seeds", "1", "--pack", "0"}, "--pack 0"},
 		{[]string{"--out", dir, "--seeds", "1", "--parallel", "2", "--cuda-graph"}, "--cuda-graph with --parallel 2"},
 		{[]string{"--out", dir, "--seeds", "1", "--shard", "2/2"}, "index 2 of 2"},
 		{[]string{"--out", dir, "--seeds", "1", "--shard", "0/2", "--shard-count", "3"}, "--shard 0/2 but --shard-count 3"},
