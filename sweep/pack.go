@@ -156,7 +156,7 @@ func (r *Runner) prepare(p Pair, dir string, cl *Claim) (packJob, *Event) {
 	} else if fin {
 		return packJob{}, &Event{Kind: Skipped}
 	}
-	cfg, err := r.Plan.Config(p.Arm, p.Seed, r.Worker)
+	cfg, err := RunConfig(&r.Plan, p.Arm, p.Seed, r.Worker)
 	if err != nil {
 		return packJob{}, &Event{Kind: Failed, Err: err}
 	}

@@ -265,18 +265,19 @@ func (ps *packState) live() []*packMember {
 	return l
 }
 
-// end finishes a member: its summary when it ended (msg says why when it diverged), or err.
-func (ps *packState) end(m *packMember, msg string, err error) {
+// end finishes a member as run.finish does: its summary when it completed or diverged (stop
+// nil, or the divergence), else stop as its error.
+func (ps *packState) end(m *packMember, stop error) {
 	m.done = true
-	m.res.Summary, m.res.Err = m.r.finish(msg, err)
+	m.res.Summary, m.res.Err = m.r.finish(stop)
 }
 
 // each runs f for every live member, ending those for which it reports a divergence or an
 // error.
-func (ps *packState) each(f func(m *packMember) (string, error)) {
+func (ps *packState) each(f func(m *packMember) error) {
 	for _, m := range ps.live() {
-		if msg, err := f(m); err != nil || msg != "" {
-			ps.end(m, msg, err)
+		if err := f(m); err != nil {
+			ps.end(m, err)
 		}
 	}
 }
@@ -298,16 +299,16 @@ func (ps *packState) loop(ctx context.Context) {
 		r.lastLogTime, r.lastLogStep = r.segStart, r.st.Step
 	}
 	lr := func(r *run, step int) float64 { return learningRate(&r.cfg, step, r.perEpoch, total) }
-	ps.each(func(m *packMember) (string, error) {
+	ps.each(func(m *packMember) error {
 		// Resumed at its end from a checkpoint taken mid-epoch, as in run.loop.
 		r := m.r
 		if r.st.Step != end || r.evaluatedAtStep() {
-			return "", nil
+			return nil
 		}
 		r.epochStep0, r.epochTime0 = r.st.Step, time.Now()
 		ps.gather(m)
-		if msg, err := r.endEpoch(lr(r, r.st.Step-1), false); err != nil || msg != "" {
-			return msg, err
+		if err := r.endEpoch(lr(r, r.st.Step-1), false); err != nil {
+			return err
 		}
 		r.lastCkpt = -1 // the checkpoint at this step lacks the evaluation: write it again
 		return r.checkpoint()
@@ -325,11 +326,11 @@ func (ps *packState) loop(ctx context.Context) {
 		if ctx.Err() != nil {
 			for _, m := range live {
 				ps.gather(m)
-				m.done = true
-				if msg, err := m.r.checkpoint(); err != nil || msg != "" {
-					m.res.Summary, m.res.Err = m.r.finish(msg, err)
+				if err := m.r.checkpoint(); err != nil {
+					ps.end(m, err)
 					continue
 				}
+				m.done = true
 				m.res.Err = fmt.Errorf("%w at step %d of %d; the checkpoint in %s resumes it", ErrInterrupted, m.r.st.Step, end, m.r.out)
 			}
 			return
@@ -352,26 +353,26 @@ func (ps *packState) loop(ctx context.Context) {
 		}
 		step := st.Step + 1
 		if step%cfg.LogEvery == 0 {
-			ps.each(func(m *packMember) (string, error) { return m.r.logLine(lr(m.r, st.Step)) })
+			ps.each(func(m *packMember) error { return m.r.logLine(lr(m.r, st.Step)) })
 		}
 		epochEnd := st.EpochStep+1 == lead.perEpoch
 		if epochEnd || step == end {
-			ps.each(func(m *packMember) (string, error) {
+			ps.each(func(m *packMember) error {
 				ps.gather(m)
-				if msg, err := m.r.endEpoch(lr(m.r, st.Step), epochEnd); err != nil || msg != "" {
-					return msg, err
+				if err := m.r.endEpoch(lr(m.r, st.Step), epochEnd); err != nil {
+					return err
 				}
 				return m.r.checkpoint()
 			})
 		} else if cfg.CheckpointEvery > 0 && step%cfg.CheckpointEvery == 0 {
-			ps.each(func(m *packMember) (string, error) {
+			ps.each(func(m *packMember) error {
 				ps.gather(m)
 				return m.r.checkpoint()
 			})
 		}
 	}
 	for _, m := range ps.live() {
-		ps.end(m, "", nil)
+		ps.end(m, nil)
 	}
 }
 
