@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,7 +79,16 @@ type packState struct {
 	moments []*net.Tensor // the optimiser's state, laid out like pk.Params
 	members []*packMember
 	lead    *run // a live member: the pack's position, data order and preprocessing
+	// whole updates every member at once when they all share the optimiser's settings (so
+	// every element gets the update its run alone gives it) and all still train; else each
+	// member updates its own stretches.
+	whole Optimizer
 }
+
+// optimizerKeys are the settings of the update rule; members equal in them get identical
+// updates from one optimiser call over the whole pack.
+var optimizerKeys = []string{"optimizer", "lr", "beta1", "beta2", "eps", "adam-mxnet-eps", "momentum", "nesterov",
+	"weight-decay", "schedule", "lr-step-epochs", "lr-gamma", "lr-min"}
 
 // RunPack trains members as one pack and returns each member's outcome, as Run would for each
 // run alone: a member that diverges ends there as diverged while the others go on; a
@@ -239,6 +249,15 @@ func (ps *packState) build() error {
 		}
 		r.rev = rev
 	}
+	same := true
+	for _, m := range ps.members[1:] {
+		for _, k := range lead.cfg.Diff(&m.r.cfg) {
+			same = same && !slices.Contains(optimizerKeys, k)
+		}
+	}
+	if same {
+		ps.whole = optimizerOn(ps.b, &lead.cfg, pk.Params, pk.Grads, ps.moments)
+	}
 	if err := ps.b.Err(); err != nil {
 		return fmt.Errorf("device %s: %w", ps.b.Name(), err)
 	}
@@ -392,11 +411,17 @@ func (ps *packState) step(live []*packMember, st runState, lr func(*run, int) fl
 			ps.b.SoftmaxCrossEntropy(logits, pk.Labels, dlogits, m.r.stats, red)
 		}
 		pk.Backward()
-		for _, m := range live {
-			rate := lr(m.r, st.Step)
-			for _, o := range m.opts {
-				o.Update(st.Step, rate)
+		if ps.whole != nil && len(live) == len(ps.members) {
+			ps.whole.Update(st.Step, lr(lead, st.Step))
+		} else {
+			for _, m := range live {
+				rate := lr(m.r, st.Step)
+				for _, o := range m.opts {
+					o.Update(st.Step, rate)
+				}
 			}
+		}
+		for _, m := range live {
 			m.r.rev.AfterUpdate(st.Step)
 		}
 	}
