@@ -170,12 +170,11 @@ func newBenchRig(real net.Backend, o benchOptions) (*benchRig, error) {
 	b := &allocCounter{Backend: real}
 	r := &benchRig{b: real, batches: benchSetBatches}
 	k := o.members
-	// The network (or pack), its flat parameters and gradients, and each member's logits and
-	// views of them: one member is a network's whole tensors.
+	// The network (or pack), its flat parameters and gradients, each member's logits and the
+	// table of each member's conv filters that its RandomOut watches.
 	var (
 		input, labels, params, grads *net.Tensor
 		logits, dlogits              []*net.Tensor
-		memberParams                 func(t *net.Tensor, m int) []*net.Tensor
 		tables                       []*net.FilterTable
 	)
 	if k == 1 {
@@ -186,7 +185,6 @@ func newBenchRig(real net.Backend, o benchOptions) (*benchRig, error) {
 		r.model, r.params = n, n.ParamCount()
 		input, labels, params, grads = n.Input, n.Labels, n.Params, n.Grads
 		logits, dlogits = []*net.Tensor{n.Logits}, []*net.Tensor{n.DLogits}
-		memberParams = func(t *net.Tensor, _ int) []*net.Tensor { return []*net.Tensor{t} }
 		ft, err := n.ConvTable(nil)
 		if err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
@@ -216,7 +214,6 @@ func newBenchRig(real net.Backend, o benchOptions) (*benchRig, error) {
 			tables = append(tables, pk.MemberTable(ft, m))
 			b.RedrawFilters(pk.MemberTable(one.Weights, m), nil, net.Redraw{Seed: o.seed + uint64(m), Params: pk.Params})
 		}
-		memberParams = func(t *net.Tensor, m int) []*net.Tensor { v, _ := pk.MemberViews(t, nil, m); return v }
 		r.describe = fmt.Sprintf("%s (%d parameters), a pack of %d", spec.Name, pk.ParamCount(), k)
 	}
 
@@ -252,8 +249,9 @@ func newBenchRig(real net.Backend, o benchOptions) (*benchRig, error) {
 	}
 
 	alloc := func() (*net.Tensor, error) { return b.Alloc(params.N, 1, 1, 1) }
+	// The members share the optimiser's settings: one update over every member's parameters, as
+	// rout sweep --pack does then.
 	var moments []*net.Tensor
-	var steps []func(step int) // one per member and parameter stretch
 	switch o.optimizer {
 	case "adam":
 		m, err1 := alloc()
@@ -262,13 +260,8 @@ func newBenchRig(real net.Backend, o benchOptions) (*benchRig, error) {
 			return nil, fmt.Errorf("bench: adam state: %w", firstErr(err1, err2))
 		}
 		moments = []*net.Tensor{m, v}
-		for mb := 0; mb < k; mb++ {
-			ps, gs, ms, vs := memberParams(params, mb), memberParams(grads, mb), memberParams(m, mb), memberParams(v, mb)
-			for i := range ps {
-				steps = append(steps, func(step int) {
-					b.AdamUpdate(ps[i], gs[i], ms[i], vs[i], net.AdamParams{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Step: step + 1})
-				})
-			}
+		r.update = func(step int) {
+			b.AdamUpdate(params, grads, m, v, net.AdamParams{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Step: step + 1})
 		}
 	default:
 		vel, err := alloc()
@@ -276,17 +269,7 @@ func newBenchRig(real net.Backend, o benchOptions) (*benchRig, error) {
 			return nil, fmt.Errorf("bench: sgd state: %w", err)
 		}
 		moments = []*net.Tensor{vel}
-		for mb := 0; mb < k; mb++ {
-			ps, gs, vs := memberParams(params, mb), memberParams(grads, mb), memberParams(vel, mb)
-			for i := range ps {
-				steps = append(steps, func(int) { b.SGDUpdate(ps[i], gs[i], vs[i], net.SGDParams{LR: 0.01, Momentum: 0.9}) })
-			}
-		}
-	}
-	r.update = func(step int) {
-		for _, f := range steps {
-			f(step)
-		}
+		r.update = func(int) { b.SGDUpdate(params, grads, vel, net.SGDParams{LR: 0.01, Momentum: 0.9}) }
 	}
 	for m, ft := range tables {
 		ro, err := trainer.NewRandomOut(b, ft, params, grads, trainer.RandomOutOptions{Enabled: true, Seed: o.seed + uint64(m),
