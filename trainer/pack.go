@@ -171,6 +171,9 @@ func RunPack(ctx context.Context, members []PackMember, opts ...Option) []PackRe
 		p := prov
 		p.Index = i
 		o.pack = &p
+		if len(ps.members) > 0 { // the same training split (PackConflict): one copy on the backend
+			o.trainSet = ps.members[0].r.trainSet
+		}
 		r, err := newRun(m.Config, m.Out, o)
 		if err != nil {
 			res[i].Err = err

@@ -26,6 +26,7 @@ type runOptions struct {
 	version  string
 	guard    func() error
 	pack     *PackProvenance // set by RunPack: the pack the run trains in
+	trainSet net.ImageSet    // set by RunPack: the training images already on the backend
 }
 
 // Resume continues the run in the output folder from its checkpoint instead of starting afresh.
