@@ -47,30 +47,7 @@ func (r *Runner) packs(ctx context.Context, pairs []Pair, emit func(Event), done
 	for i := 0; i < len(pairs); i += r.Pack {
 		groups = append(groups, pairs[i:min(i+r.Pack, len(pairs))])
 	}
-	next := make(chan []Pair)
-	finished := make(chan struct{})
-	workers := min(r.Parallel, len(groups))
-	for range workers {
-		go func() {
-			defer func() { finished <- struct{}{} }()
-			for g := range next {
-				r.packGroup(ctx, g, emit, done)
-			}
-		}()
-	}
-	for _, g := range groups {
-		if ctx.Err() != nil {
-			break
-		}
-		select {
-		case next <- g:
-		case <-ctx.Done():
-		}
-	}
-	close(next)
-	for range workers {
-		<-finished
-	}
+	inParallel(ctx, r.Parallel, groups, func(g []Pair) { r.packGroup(ctx, g, emit, done) })
 }
 
 func (r *Runner) packGroup(ctx context.Context, group []Pair, emit func(Event), done func(Pair, EventKind)) {

@@ -211,23 +211,28 @@ func (r *Runner) Execute(ctx context.Context) (Result, error) {
 
 // pool runs f on the pairs with r.Parallel goroutines, starting none after ctx is cancelled.
 func (r *Runner) pool(ctx context.Context, pairs []Pair, f func(Pair)) {
-	next := make(chan Pair)
+	inParallel(ctx, r.Parallel, pairs, f)
+}
+
+// inParallel runs f on the items with n goroutines, starting none after ctx is cancelled.
+func inParallel[T any](ctx context.Context, n int, items []T, f func(T)) {
+	next := make(chan T)
 	var wg sync.WaitGroup
-	for range min(r.Parallel, len(pairs)) {
+	for range min(n, len(items)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for p := range next {
-				f(p)
+			for it := range next {
+				f(it)
 			}
 		}()
 	}
-	for _, p := range pairs {
+	for _, it := range items {
 		if ctx.Err() != nil {
 			break
 		}
 		select {
-		case next <- p:
+		case next <- it:
 		case <-ctx.Done():
 		}
 	}
