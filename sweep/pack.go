@@ -86,22 +86,7 @@ func (r *Runner) packGroup(ctx context.Context, group []Pair, emit func(Event), 
 		}
 		claimed = append(claimed, j)
 	}
-	// Packs: runs at the same step whose settings may share one, in the group's order.
-	var packs [][]packJob
-	for _, j := range claimed {
-		placed := false
-		for i, pk := range packs {
-			if pk[0].step == j.step && trainer.PackConflict(&pk[0].Config, &j.Config) == "" {
-				packs[i] = append(pk, j)
-				placed = true
-				break
-			}
-		}
-		if !placed {
-			packs = append(packs, []packJob{j})
-		}
-	}
-	for _, pk := range packs {
+	for _, pk := range partition(claimed) {
 		jobs := make([]Job, len(pk))
 		for i, j := range pk {
 			jobs[i] = j.Job
@@ -123,6 +108,26 @@ func (r *Runner) packGroup(ctx context.Context, group []Pair, emit func(Event), 
 			report(j.Pair, ev)
 		}
 	}
+}
+
+// partition splits claimed jobs into packs: runs at the same checkpoint step whose settings may
+// share one (trainer.PackConflict), each pack in the jobs' order.
+func partition(jobs []packJob) [][]packJob {
+	var packs [][]packJob
+	for _, j := range jobs {
+		placed := false
+		for i, pk := range packs {
+			if pk[0].step == j.step && trainer.PackConflict(&pk[0].Config, &j.Config) == "" {
+				packs[i] = append(pk, j)
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			packs = append(packs, []packJob{j})
+		}
+	}
+	return packs
 }
 
 // prepare readies a claimed pair's job, as runClaimed does; it returns the event that ends the

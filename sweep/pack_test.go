@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,4 +91,35 @@ func stripTimings(t *testing.T, path string) []byte {
 		out.Write(append(s, '\n'))
 	}
 	return out.Bytes()
+}
+
+// TestPartition: a group's claimed runs share a pack only at the same checkpoint step and with
+// settings a pack allows (seed, lr and RandomOut may differ; batch and data seed may not).
+func TestPartition(t *testing.T) {
+	base, _ := trainer.Preset("quick")
+	job := func(name string, step int, change func(c *trainer.Config)) packJob {
+		c := base
+		change(&c)
+		return packJob{Job: Job{Dir: name, Config: c}, step: step}
+	}
+	jobs := []packJob{
+		job("a", 0, func(c *trainer.Config) { c.Seed = 1 }),
+		job("b", 0, func(c *trainer.Config) { c.Seed = 2; c.RandomOut = true; c.LR = 0.01 }),
+		job("c", 20, func(c *trainer.Config) { c.Seed = 3 }),
+		job("d", 0, func(c *trainer.Config) { c.Seed = 4; c.Batch = 8 }),
+		job("e", 0, func(c *trainer.Config) { c.Seed = 5; c.DataSeed = 9 }),
+		job("f", 20, func(c *trainer.Config) { c.Seed = 6; c.Init = "he" }),
+		job("g", 0, func(c *trainer.Config) { c.Seed = 7; c.Tau = 0.5 }),
+	}
+	var got []string
+	for _, pk := range partition(jobs) {
+		var names []string
+		for _, j := range pk {
+			names = append(names, j.Dir)
+		}
+		got = append(got, strings.Join(names, ""))
+	}
+	if want := []string{"abg", "cf", "d", "e"}; !slices.Equal(got, want) {
+		t.Errorf("packs %v, want %v", got, want)
+	}
 }
