@@ -41,7 +41,8 @@
 #            algorithms: losses within 1e-3, the same re-draw decisions but for edge cases); then
 #            speed in fp32, Adam, inception28, batch 128, side by side: `rout bench --pack` 1, 4
 #            and 16, and scripts/bench_torch.py --pack 4 (PyTorch's vmap ensemble, and 4
-#            processes); then, while its time lasts, --pack 8 and 32, and --tf32 at 1 and 4.
+#            processes); then, while its time lasts, --pack 8 and 32, --tf32 at 1 and 4, and a
+#            packed sweep of the paper preset (3 epochs, seeds 1-8, baseline and RandomOut).
 #
 # Output: $OUT/summary.txt (each phase's figures, then the table: phase, result, seconds, key
 # numbers) and $OUT/logs.tar.gz (every log and run record, checkpoints left out), both rewritten
@@ -345,6 +346,21 @@ phase_pack() {
 		# Key numbers: plain images/s per run.
 		awk -v run="$run" -F'|' '$3 ~ /plain/ { gsub(/ /, "", $5); printf "%s %s: %s img/s; ", run, $2, $5 }' "$f" | sed 's/  */ /g' >>"$d/pack.key"
 	done
+	# Last, while time lasts: a packed sweep of the paper preset, 3 epochs, seeds 1-8, baseline
+	# and RandomOut (16 runs in one pack), against the README's unpacked sweep figures.
+	local left=$((${limit[pack]} - (SECONDS - t0) - 20))
+	if ((left > 120)); then
+		timeout --kill-after=5 "$left" "$gpu/bin/rout" sweep --preset paper --device gpu --data "folder:$archive" --epochs 3 \
+			--seeds 1-8 --arms baseline,randomout --pack 16 --out "$d/pack-sweep" >"$d/pack-sweep.log" 2>&1
+		r=$?
+		{
+			echo "== packed sweep (exit $r)"
+			grep -E '^sweep |runs done|^\|' "$d/pack-sweep.log" | head -40
+		} >>"$d/pack.report"
+		grep -E 'runs done' "$d/pack-sweep.log" | tail -1 | sed 's/^/sweep: /; s/$/; /' >>"$d/pack.key"
+	else
+		echo "gpu-run: pack: no time left for the packed sweep" >>"$d/pack.report"
+	fi
 	return $rc
 }
 
