@@ -84,13 +84,14 @@ func (r *Runner) packGroup(ctx context.Context, group []Pair, emit func(Event), 
 			report(p, *ev)
 			continue
 		}
+		// Beat from now: the pair may wait for another pack of the group to finish first.
+		j.cl.StartHeartbeat(func() {}) // a lost claim stops its run at its next write (Guard)
 		claimed = append(claimed, j)
 	}
 	for _, pk := range partition(claimed) {
 		jobs := make([]Job, len(pk))
 		for i, j := range pk {
 			jobs[i] = j.Job
-			j.cl.StartHeartbeat(func() {}) // a lost claim stops its run at its next write (Guard)
 			report(j.Pair, Event{Kind: Started, Resume: j.Resume, Previous: j.cl.Previous})
 		}
 		var res []trainer.PackResult
