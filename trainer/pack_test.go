@@ -191,7 +191,7 @@ func TestPackKillAndResume(t *testing.T) {
 	}
 }
 
-// TestPackRefuses checks the runs that cannot share a pack.
+// TestPackRefuses checks the runs that cannot share a pack: other batch sizes, other steps.
 func TestPackRefuses(t *testing.T) {
 	arms := packArms()
 	other := arms["baseline"]
@@ -200,6 +200,16 @@ func TestPackRefuses(t *testing.T) {
 	res := runPack(t, context.Background(), arms, []string{"baseline", "other-batch"}, freshDirs(t, 2))
 	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "batch") {
 		t.Fatalf("a pack of runs with other batch sizes: %v, want an error naming batch", res[0].Err)
+	}
+	// Runs interrupted at steps 3 and 5 resume in packs of their own, not together.
+	dirs := freshDirs(t, 2)
+	killAt(t, arms["baseline"], dirs[0], 3)
+	killAt(t, arms["lr"], dirs[1], 5)
+	res = runPack(t, context.Background(), arms, []string{"baseline", "lr"}, dirs, Resume())
+	for i, r := range res {
+		if r.Err == nil || !strings.Contains(r.Err.Error(), "only runs at the same step") {
+			t.Errorf("member %d of runs at steps 3 and 5: %v, want an error saying only runs at the same step share a pack", i, r.Err)
+		}
 	}
 	base, lr := arms["baseline"], arms["lr"]
 	if c := PackConflict(&base, &lr); c != "" {
