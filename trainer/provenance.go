@@ -56,6 +56,8 @@ type provenance struct {
 		WatchedLayers int    `json:"watched_layers"`
 	} `json:"model"`
 	StepsPerEpoch int `json:"steps_per_epoch"`
+	// Pack, when the run trained in a pack, says which (see RunPack); nil for a run alone.
+	Pack *PackProvenance `json:"pack,omitempty"`
 	// Earlier are the run's earlier segments, oldest first: each resume replaces config.json,
 	// and a run that moved between machines or devices would otherwise seem to have run on its
 	// last one alone.
@@ -141,5 +143,6 @@ func newProvenance(r *run, ck *checkpoint) provenance {
 	p.Model.Input = [3]int{r.train.C, r.prep.cropH, r.prep.cropW}
 	p.Model.WatchedLayers = len(r.rev.Layers())
 	p.StepsPerEpoch = r.perEpoch
+	p.Pack = r.o.pack
 	return p
 }
