@@ -11,13 +11,13 @@ import (
 	"rout/net"
 )
 
-// countingBackend counts the bytes of every tensor allocated through it.
-type countingBackend struct {
+// allocCounter counts the bytes of every tensor allocated through it.
+type allocCounter struct {
 	net.Backend
 	bytes int64
 }
 
-func (c *countingBackend) Alloc(n, ch, h, w int) (*net.Tensor, error) {
+func (c *allocCounter) Alloc(n, ch, h, w int) (*net.Tensor, error) {
 	c.bytes += 4 * int64(n) * int64(ch) * int64(h) * int64(w)
 	return c.Backend.Alloc(n, ch, h, w)
 }
@@ -34,7 +34,7 @@ func TestMemoryEstimateMatchesBuild(t *testing.T) {
 		{loadScaled(t, "inception28-bn@0.125", "he"), [3]int{3, 28, 28}, 10},
 		{loadScaled(t, "convnet-small", "he"), [3]int{1, 20, 16}, 4},
 	} {
-		cb := &countingBackend{Backend: newCPU(t)}
+		cb := &allocCounter{Backend: newCPU(t)}
 		const batch = 5
 		if _, err := net.Build(cb, c.spec, batch, c.in, c.classes); err != nil {
 			t.Fatal(err)
