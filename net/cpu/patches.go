@@ -21,15 +21,16 @@ type patches struct {
 	cols int
 }
 
-// newPatches describes the im2col matrix of samples n0..n0+s of x; at is reused.
-func newPatches(g *convGeom, x []float32, xt *net.Tensor, n0, s int, t bool, at []int) patches {
+// newPatches describes the im2col matrix of group gr's channels of samples n0..n0+s of x; at
+// is reused.
+func newPatches(g *convGeom, x []float32, xt *net.Tensor, n0, s, gr int, t bool, at []int) patches {
 	cols := s * g.p
 	q := patches{g: g, x: x, t: t, at: grow(&at, g.kh*g.kw*cols), cols: cols}
 	for ki := 0; ki < g.kh; ki++ {
 		for kj := 0; kj < g.kw; kj++ {
 			at := q.at[(ki*g.kw+kj)*cols:]
 			for si := 0; si < s; si++ {
-				base := xt.Offset + (n0+si)*xt.Stride
+				base := xt.Offset + (n0+si)*xt.Stride + gr*g.c*g.h*g.w
 				for oh := 0; oh < g.oh; oh++ {
 					ih := oh*g.sh - g.ph + ki
 					row := at[si*g.p+oh*g.ow : si*g.p+(oh+1)*g.ow]
