@@ -421,6 +421,10 @@ func TestOutputFiles(t *testing.T) {
 			t.Errorf("config.json provenance has no %s", k)
 		}
 	}
+	if raw, _ := os.ReadFile(filepath.Join(dir, ConfigFile)); !strings.Contains(string(raw), `"conv_filters": {
+      "conv1": 8,`) {
+		t.Errorf("config.json's model has no conv_filters in layer order:\n%s", raw)
+	}
 
 	for split, want := range map[string]float64{"test": float64(*epochs[1].TestAcc), "val": float64(*epochs[1].ValAcc)} {
 		res, err := Evaluate(filepath.Join(dir, CheckpointFile), EvalSettings{Split: split, Device: "cpu", Threads: 1, Batch: 7}, WithDataset(tinyData))
