@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -421,8 +422,7 @@ func TestOutputFiles(t *testing.T) {
 			t.Errorf("config.json provenance has no %s", k)
 		}
 	}
-	if raw, _ := os.ReadFile(filepath.Join(dir, ConfigFile)); !strings.Contains(string(raw), `"conv_filters": {
-      "conv1": 8,`) {
+	if raw, _ := os.ReadFile(filepath.Join(dir, ConfigFile)); !regexp.MustCompile(`"conv_filters": \{\s*"conv1": 8,\s*"conv2": 16,\s*"conv3": 32\s*\}`).Match(raw) {
 		t.Errorf("config.json's model has no conv_filters in layer order:\n%s", raw)
 	}
 
