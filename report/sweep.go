@@ -38,6 +38,10 @@ type Run struct {
 	Summary *runlog.Summary // nil while the run is unfinished (running, interrupted or not started)
 	Claimed bool            // a worker has claimed the run (its folder has a claim file)
 	Metrics []runlog.Record // metrics.jsonl, possibly partial for an unfinished run
+	// Filters is every conv layer's filter count and Classes the dataset's class count, from
+	// config.json (empty and 0 where it does not say: a run not started, or an older rout).
+	Filters runlog.LayerCounts
+	Classes int
 }
 
 // Done reports whether the run has finished (written its summary).
@@ -132,6 +136,9 @@ func loadRun(dir, arm string, seed uint64) (Run, error) {
 			}
 		}
 		r.Summary = &s
+	}
+	if r.Filters, r.Classes, err = readRunConfig(r.Dir); err != nil {
+		return r, err
 	}
 	r.Metrics, err = readMetrics(filepath.Join(r.Dir, runlog.MetricsFile), r.Summary == nil)
 	return r, err
