@@ -47,14 +47,15 @@ func sweepCommand() *cli.Command {
 	)
 	return &cli.Command{
 		Name:  "sweep",
-		Usage: "train every (arm, seed) pair of a plan, resumably, in parallel or sharded, and print the report",
+		Usage: "train every (arm, seed) pair of a plan, resumably, in parallel or sharded, and write the report",
 		Description: "Runs each pair as `rout train` would into DIR/runs/ARM/SEED/ (any `rout train` flag applies to every run;\n" +
 			"an arm's overrides beat the flags, which beat the preset) and records the plan in DIR/sweep.json. Killed\n" +
 			"or interrupted (Ctrl-C checkpoints and exits 130), the same command resumes: finished runs are kept,\n" +
 			"interrupted ones continue from their checkpoints; the same command with more --seeds grows the sweep.\n" +
 			"Workers on several machines share DIR with --shard (or Slurm / Kubernetes variables); a claim file in\n" +
 			"each run folder keeps two from running one pair.\n" +
-			"At the end it prints the report's tables; `rout report DIR` also writes the pictures.",
+			"At the end it prints the report and writes it into DIR (report.html, report.md, runs.csv, the pictures);\n" +
+			"`rout report DIR` rebuilds it, also while a sweep runs.",
 		Flags:        flags,
 		Action:       runSweep,
 		OnUsageError: commandUsageError,
@@ -247,12 +248,8 @@ func runSweep(c *cli.Context) error {
 	for _, line := range groupErrors(res.Errors) {
 		fmt.Fprintln(errw, "error:", line)
 	}
-	sw, rerr := report.Load(s.out)
-	if rerr == nil {
-		fmt.Fprintln(out)
-		rerr = report.Compute(sw, report.DefaultResamples).WriteText(out)
-		fmt.Fprintf(out, "\n`rout report %s` writes report.md, report.html, runs.csv and the pictures.\n", s.out)
-	}
+	fmt.Fprintln(out)
+	rerr := writeReport(out, s.out, s.out, report.DefaultResamples)
 	if len(res.Errors) > 0 {
 		if rerr != nil {
 			fmt.Fprintf(errw, "error: %v\n", rerr)

@@ -46,7 +46,8 @@ func TestSweepCommand(t *testing.T) {
 	}
 	for _, want := range []string{"baseline seed 1: ", "baseline seed 2: ", "ro seed 1: ", "ro seed 2: ", "[4/4] ",
 		"4 of 4 runs done; this worker (shard 0/1, 4 runs) ran 4 (", "0 finished before",
-		"Runs and failures", "Differences against baseline", "rout report " + dir + "` writes"} {
+		"Runs and failures", "Differences against baseline", "wrote " + filepath.Join(dir, "report.html"),
+		"wrote " + filepath.Join(dir, "dead.png")} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
