@@ -179,14 +179,15 @@ figcaption { font-size: 0.9em; color: #444; }
 <h1>Sweep report: {{.Dir}}</h1>
 <section id="answer">
 {{range .Answer}}<p class="answer">{{.}}</p>
-{{end}}</section>
+{{end}}<p class="notes">What each test says: the <a href="#key">key</a> below the pictures.</p>
+</section>
 {{range .Pictures}}
 <figure id="{{.Name}}">
 <img alt="{{.Title}}" {{.Src}}>
 <figcaption><strong>{{.Title}}.</strong> {{.Caption}}</figcaption>
 </figure>
 {{end}}
-<h2>Key</h2>
+<h2 id="key">Key</h2>
 <ul class="key">{{range .Key}}<li>{{.}}</li>{{end}}</ul>
 <p>{{.Plan}}</p>
 <p><strong>{{.Progress}}</strong></p>
