@@ -21,6 +21,9 @@ type EvalSettings struct {
 	// Device and Threads choose the backend as in Config (empty device: auto).
 	Device  string
 	Threads int
+	// Logits, when set, is a safetensors file to write the first batch's input (as prepared for
+	// the network) and logits into, for checking another framework's copy of the network.
+	Logits string
 }
 
 // Check refuses settings Evaluate cannot take, before anything is read, so that a command line
@@ -174,6 +177,11 @@ func Evaluate(path string, s EvalSettings, opts ...Option) (_ EvalResult, err er
 	loss, acc, err := evaluateSet(b, n, set, split.N, prep.augment(&cfg, false), st)
 	if err != nil {
 		return EvalResult{}, err
+	}
+	if s.Logits != "" {
+		if err := dumpBatch(b, n, set, split.N, prep.augment(&cfg, false), s.Logits); err != nil {
+			return EvalResult{}, err
+		}
 	}
 	return EvalResult{Checkpoint: path, Data: cfg.Data, Split: s.Split, Examples: split.N, Step: ck.state.Step,
 		Loss: Number(loss), Acc: acc}, nil

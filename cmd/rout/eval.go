@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
@@ -26,6 +24,7 @@ func evalCommand() *cli.Command {
 			&cli.StringFlag{Name: "device", Value: "auto", Usage: "auto, cpu or gpu"},
 			&cli.IntFlag{Name: "threads", Usage: "CPU threads (0: every core)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the result as one JSON object"},
+			&cli.StringFlag{Name: "logits", Usage: "also write the first batch's input (as the network sees it), labels and logits to this safetensors file"},
 		},
 		Action:       runEval,
 		OnUsageError: commandUsageError,
@@ -41,14 +40,11 @@ func runEval(c *cli.Context) error {
 		return usageError{fmt.Errorf("eval: want one checkpoint, got %d arguments", len(args))}
 	}
 	set := trainer.EvalSettings{Data: c.String("data"), Split: c.String("split"),
-		Batch: c.Int("batch"), Device: c.String("device"), Threads: c.Int("threads")}
+		Batch: c.Int("batch"), Device: c.String("device"), Threads: c.Int("threads"), Logits: c.String("logits")}
 	if err := set.Check(); err != nil {
 		return usageError{fmt.Errorf("eval: %w", err)}
 	}
-	path := args[0]
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		path = filepath.Join(path, trainer.CheckpointFile)
-	}
+	path := trainer.CheckpointPath(args[0])
 	res, err := trainer.Evaluate(path, set)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)

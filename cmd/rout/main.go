@@ -33,6 +33,7 @@ func newApp() *cli.App {
 			dataCommand(),
 			trainCommand(),
 			evalCommand(),
+			exportCommand(),
 			sweepCommand(),
 			reportCommand(),
 			benchCommand(),
