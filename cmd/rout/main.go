@@ -40,9 +40,7 @@ func newApp() *cli.App {
 			infoCommand(),
 		},
 		Action: unknownCommand,
-		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
-			return usageError{err}
-		},
+		OnUsageError: commandUsageError,
 	}
 }
 

@@ -173,7 +173,7 @@ func TestSweepBadFlags(t *testing.T) {
 		{[]string{"--out", dir, "--seeds", "1", "--claim-timeout", "10s", "--heartbeat", "30s"}, "must be at least twice --heartbeat"},
 		{[]string{"--out", dir, "--seeds", "1", "--claim-timeout", "50s", "--heartbeat", "30s"}, "must be at least twice --heartbeat"},
 		{[]string{"--out", dir, "--seeds", "1", "--file", filepath.Join(dir, "none.toml")}, "sweep file"},
-		{[]string{"--out", dir, "--seeds", "1", "--threads", "2"}, "flag provided but not defined: -threads"},
+		{[]string{"--out", dir, "--seeds", "1", "--threads", "2"}, "--threads: unknown flag; did you mean --threads-per-run?"},
 		{[]string{"--out", dir, "--seeds", "1", "extra"}, `unexpected argument "extra"`},
 	} {
 		_, _, _, err := runCtx(context.Background(), append([]string{"sweep"}, tc.args...)...)

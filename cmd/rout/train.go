@@ -121,8 +121,11 @@ func runTrain(c *cli.Context) error {
 	return nil
 }
 
-// commandUsageError marks a command's flag-parsing errors as usage errors (exit 2).
-func commandUsageError(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+// commandUsageError marks a command's flag-parsing errors as usage errors (exit 2), an unknown
+// flag named with two dashes and the nearest flag suggested.
+func commandUsageError(c *cli.Context, err error, _ bool) error {
+	return usageError{unknownFlagError(c, err)}
+}
 
 // printSummary is the run's one-paragraph result on standard output.
 func printSummary(w io.Writer, s trainer.Summary, out string) {
