@@ -39,7 +39,7 @@ func newApp() *cli.App {
 			benchCommand(),
 			infoCommand(),
 		},
-		Action: unknownCommand,
+		Action:       unknownCommand,
 		OnUsageError: commandUsageError,
 	}
 }

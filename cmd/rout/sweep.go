@@ -221,8 +221,8 @@ func runSweep(c *cli.Context) error {
 	for _, a := range plan.Arms {
 		armNames = append(armNames, a.String())
 	}
-	fmt.Fprintf(errw, "sweep %s: preset %s, arms %s, seeds %s: %d runs; this worker: shard %s, %d at once, %d CPU threads per run\n",
-		s.out, plan.Preset, strings.Join(armNames, " "), report.FormatSeeds(plan.Seeds), total, s.shard, s.parallel, s.threads)
+	fmt.Fprintf(errw, "sweep %s: preset %s, arms %s, seeds %s: %s; this worker: shard %s, %d at once, %s per run\n",
+		s.out, plan.Preset, strings.Join(armNames, " "), report.FormatSeeds(plan.Seeds), count(total, "run"), s.shard, s.parallel, count(s.threads, "CPU thread"))
 
 	t0 := time.Now()
 	failures := map[string]string{} // error message -> the first run that stopped with it
@@ -235,15 +235,15 @@ func runSweep(c *cli.Context) error {
 		return err
 	}
 	wall := time.Since(t0).Round(time.Second)
-	fmt.Fprintf(out, "sweep %s: %d of %d runs done; this worker (shard %s, %d runs) ran %d (%d ok, %d failed, %d diverged",
-		s.out, countDone(s.out, &plan), total, s.shard, res.Mine, res.Ran, res.OK, res.Failed, res.Diverged)
+	fmt.Fprintf(out, "sweep %s: %d of %s done; this worker (shard %s, %s) ran %d (%d ok, %d failed, %d diverged",
+		s.out, countDone(s.out, &plan), count(total, "run"), s.shard, count(res.Mine, "run"), res.Ran, res.OK, res.Failed, res.Diverged)
 	if res.Adopted > 0 {
 		fmt.Fprintf(out, "; %d taken over from dead workers of other shards", res.Adopted)
 	}
-	fmt.Fprintf(out, "), %d finished before, %d held by other workers, %d interrupted, %d errors, in %s\n",
-		res.Skipped, res.Held, res.Interrupted, len(res.Errors), wall)
+	fmt.Fprintf(out, "), %d finished before, %d held by other workers, %d interrupted, %s, in %s\n",
+		res.Skipped, res.Held, res.Interrupted, count(len(res.Errors), "error"), wall)
 	if ctx.Err() != nil {
-		return cli.Exit(fmt.Sprintf("rout: sweep: interrupted; %d runs checkpointed. Rerun the same command to resume", res.Interrupted), exitCanceled)
+		return cli.Exit(fmt.Sprintf("rout: sweep: interrupted; %s checkpointed. Resume with:\n  %s", count(res.Interrupted, "run"), commandLine(c)), exitCanceled)
 	}
 	for _, line := range groupErrors(res.Errors) {
 		fmt.Fprintln(errw, "error:", line)
@@ -254,7 +254,7 @@ func runSweep(c *cli.Context) error {
 		if rerr != nil {
 			fmt.Fprintf(errw, "error: %v\n", rerr)
 		}
-		return fmt.Errorf("sweep: %d runs stopped with errors (listed above: fix what they name, then rerun the same command)", len(res.Errors))
+		return fmt.Errorf("sweep: %s stopped with errors (listed above: fix what they name, then rerun the same command:\n  %s)", count(len(res.Errors), "run"), commandLine(c))
 	}
 	return rerr
 }

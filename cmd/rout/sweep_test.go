@@ -202,7 +202,8 @@ func TestSweepInterrupted(t *testing.T) {
 	}()
 	args := append(tinySweep(dir, 100000), "--seeds", "1", "--arms", "baseline", "--checkpoint-every", "10")
 	stdout, _, exit, err := runCtx(ctx, args...)
-	if exit != exitCanceled || err == nil || !strings.Contains(err.Error(), "interrupted; 1 runs checkpointed") {
+	if exit != exitCanceled || err == nil || !strings.Contains(err.Error(), "interrupted; 1 run checkpointed. Resume with:\n  rout sweep --model=convnet-small@0.25 --init=he --crop=16") ||
+		!strings.Contains(err.Error(), " --out="+dir+" --seeds=1 --arms=baseline") {
 		t.Fatalf("exit %d, err %v, want %d", exit, err, exitCanceled)
 	}
 	if !strings.Contains(stdout, "1 interrupted") {
