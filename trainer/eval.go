@@ -61,7 +61,8 @@ type EvalResult struct {
 
 // Evaluate measures a checkpoint's network on a split of a dataset, preparing images exactly as
 // its training did (crop and the training split's statistics, read from the checkpoint).
-// WithBackend and WithDataset apply; other options are ignored.
+// WithBackend, WithDataset and WithObserver (when it is an EvalObserver, for progress) apply;
+// other options are ignored.
 func Evaluate(path string, s EvalSettings, opts ...Option) (_ EvalResult, err error) {
 	if err := s.Check(); err != nil {
 		return EvalResult{}, err
@@ -174,7 +175,7 @@ func Evaluate(path string, s EvalSettings, opts ...Option) (_ EvalResult, err er
 	if err != nil {
 		return EvalResult{}, fmt.Errorf("device %s: %w", b.Name(), err)
 	}
-	loss, acc, err := evaluateSet(b, n, set, split.N, prep.augment(&cfg, false), st)
+	loss, acc, err := evaluateSet(b, n, set, split.N, prep.augment(&cfg, false), st, evalProgress(o.observer))
 	if err != nil {
 		return EvalResult{}, err
 	}

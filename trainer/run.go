@@ -759,15 +759,23 @@ func (r *run) endEpoch(lr float64, full bool) (string, error) {
 // evaluate returns the mean loss and the accuracy of the network on a held image set, in
 // batches whose last one is padded (label -1, ignored).
 func (r *run) evaluate(set net.ImageSet, count int) (loss, acc float64, err error) {
-	return evaluateSet(r.b, r.n, set, count, r.evalAug, r.evalSt)
+	return evaluateSet(r.b, r.n, set, count, r.evalAug, r.evalSt, evalProgress(r.o.observer))
 }
 
-func evaluateSet(b net.Backend, n *net.Net, set net.ImageSet, count int, aug net.Augment, st *net.Tensor) (loss, acc float64, err error) {
+// evaluateSet measures the network on count examples of set; progress, when not nil, hears how
+// far it has got.
+func evaluateSet(b net.Backend, n *net.Net, set net.ImageSet, count int, aug net.Augment, st *net.Tensor, progress func(done, total int)) (loss, acc float64, err error) {
 	b.Fill(st, 0)
 	for start := 0; start < count; start += n.Batch {
+		if progress != nil {
+			progress(start, count)
+		}
 		b.GatherBatch(set, start, n.Input, n.Labels, aug)
 		n.Forward(false)
 		b.SoftmaxCrossEntropy(n.Logits, n.Labels, nil, st, net.ReduceSum)
+	}
+	if progress != nil {
+		progress(count, count)
 	}
 	s := make([]float32, 3)
 	b.Download(st, s)
