@@ -3,6 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 
 	"github.com/urfave/cli/v2"
 
@@ -45,7 +51,9 @@ func runEval(c *cli.Context) error {
 		return usageError{fmt.Errorf("eval: %w", err)}
 	}
 	path := trainer.CheckpointPath(args[0])
-	res, err := trainer.Evaluate(path, set)
+	bar := newEvalBar(c.App.ErrWriter)
+	res, err := trainer.Evaluate(path, set, trainer.WithObserver(bar))
+	bar.finish()
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
@@ -60,4 +68,34 @@ func runEval(c *cli.Context) error {
 	fmt.Fprintf(c.App.Writer, "%s split of %s: accuracy %.2f%% (%d examples), loss %.4f; checkpoint at step %d\n",
 		res.Split, res.Data, 100*res.Acc, res.Examples, float64(res.Loss), res.Step)
 	return nil
+}
+
+// evalBar shows an evaluation's progress on a terminal (and nothing elsewhere). It is a
+// trainer.EvalObserver.
+type evalBar struct{ bar *progressbar.ProgressBar }
+
+func newEvalBar(w io.Writer) *evalBar {
+	e := &evalBar{}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		e.bar = progressbar.NewOptions(1, progressbar.OptionSetWriter(w), progressbar.OptionShowCount(),
+			progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionSetDescription("evaluating"))
+	}
+	return e
+}
+
+func (e *evalBar) Start(trainer.Plan)    {}
+func (e *evalBar) Step(int)              {}
+func (e *evalBar) Record(trainer.Record) {}
+func (e *evalBar) Evaluating(done, total int) {
+	if e.bar != nil {
+		e.bar.ChangeMax(total)
+		e.bar.Set(done)
+	}
+}
+
+func (e *evalBar) finish() {
+	if e.bar != nil {
+		e.bar.Clear()
+	}
 }

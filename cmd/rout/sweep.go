@@ -11,7 +11,6 @@ import (
 
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -214,9 +213,10 @@ func runSweep(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	out := &lockedWriter{w: c.App.Writer}
-	errw := &lockedWriter{w: c.App.ErrWriter}
 	total := len(plan.Arms) * len(plan.Seeds)
+	screen := newSweepScreen(c.App.ErrWriter, total, countDone(s.out, &plan))
+	defer screen.close()
+	out, errw := screen.writer(c.App.Writer), screen.writer(c.App.ErrWriter)
 	var armNames []string
 	for _, a := range plan.Arms {
 		armNames = append(armNames, a.String())
@@ -228,9 +228,18 @@ func runSweep(c *cli.Context) error {
 	failures := map[string]string{} // error message -> the first run that stopped with it
 	r := &sweep.Runner{Dir: s.out, Plan: plan, Worker: s.worker, Shard: s.shard, Parallel: s.parallel,
 		Claimer: claimer, Adopt: c.Bool("adopt"),
-		Run:     sweep.TrainFunc(func(j sweep.Job) trainer.Observer { return &epochLines{w: errw, pair: j.Pair.String()} }, trainer.WithVersion(version)),
-		OnEvent: func(e sweep.Event) { printEvent(out, errw, s.out, &plan, failures, e) }}
+		Run: sweep.TrainFunc(func(j sweep.Job) trainer.Observer {
+			return screen.observer(j.Pair.String(), &epochLines{w: errw, pair: j.Pair.String()})
+		}, trainer.WithVersion(version)),
+		OnEvent: func(e sweep.Event) {
+			screen.event(e)
+			printEvent(out, errw, s.out, &plan, failures, e)
+			if left := screen.left(); left != "" && e.Kind == sweep.Finished {
+				fmt.Fprintf(errw, "  %s\n", left)
+			}
+		}}
 	res, err := r.Execute(ctx)
+	screen.close()
 	if err != nil {
 		return err
 	}
@@ -366,16 +375,4 @@ func (p *epochLines) Record(r trainer.Record) {
 	}
 	fmt.Fprintf(p.w, "  %s epoch %d (step %d/%d): loss %.4f, test acc %.2f%%, re-inits %d, %.0f img/s\n",
 		p.pair, r.Epoch, r.Step, p.end, float64(r.Loss), 100*float64(*r.TestAcc), r.Reinits.Total(), r.ImagesPerSec)
-}
-
-// lockedWriter serialises writes from the runs running at once, a line at a time.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
 }

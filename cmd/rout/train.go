@@ -205,6 +205,14 @@ func (p *progress) Record(r trainer.Record) {
 	p.println(b.String())
 }
 
+// Evaluating shows an evaluation's progress on the bar (off a terminal the epoch's line follows).
+func (p *progress) Evaluating(done, total int) {
+	if p.bar != nil {
+		p.bar.Describe(fmt.Sprintf("evaluating: %d of %d examples", done, total))
+		p.bar.RenderBlank()
+	}
+}
+
 // finish takes the bar off the screen.
 func (p *progress) finish() {
 	if p.bar != nil {
