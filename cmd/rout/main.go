@@ -14,7 +14,7 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// Exit codes, documented in the README.
+// Exit codes, documented in docs/settings.md.
 const (
 	exitOK       = 0
 	exitError    = 1 // bad input, I/O failure, unusable device
@@ -28,7 +28,7 @@ func newApp() *cli.App {
 		Usage:   "win the filter lottery: train CNNs across seeds, with and without RandomOut",
 		Version: version,
 		Commands: []*cli.Command{
-			// Each command lives in its own file; keep this list in the order of the README.
+			// Each command lives in its own file; keep this list in the order of the README's guide.
 			modelCommand(),
 			dataCommand(),
 			trainCommand(),
