@@ -226,7 +226,7 @@ func (r *Report) lossPicture() (Picture, error) {
 	p.X.Label.Text = "training step"
 	p.Y.Label.Text = "training loss (mean per example)"
 	p.X.Tick.Marker = plainTicks{}
-	p.Y.Tick.Marker = plainTicks{}
+	p.Y.Tick.Marker = lossTicks{}
 	p.Add(plotter.NewGrid())
 	leg := plot.NewLegend()
 	classes, maxStep := 0, 1.0
@@ -372,4 +372,19 @@ func drawWithLegend(p *plot.Plot, leg plot.Legend, c draw.Canvas) {
 	p.Draw(draw.Crop(c, 0, -(width + 2*pad), 0, 0))
 	legC := draw.Crop(c, c.Max.X-c.Min.X-width-pad, 0, 0, -vg.Points(30))
 	leg.Draw(legC)
+}
+
+// lossTicks labels a loss axis at round steps: about six labels, every 0.5 on a ten-class plot.
+type lossTicks struct{}
+
+func (lossTicks) Ticks(min, max float64) []plot.Tick {
+	step := 0.5
+	for (max-min)/step > 8 {
+		step *= 2
+	}
+	var ticks []plot.Tick
+	for v := math.Ceil(min/step) * step; v <= max+1e-9; v += step {
+		ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', -1, 64)})
+	}
+	return ticks
 }
