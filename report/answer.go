@@ -167,7 +167,7 @@ func (r *Report) EscapeTable() Table {
 	t := Table{
 		Title:  "Escape from the plateau: first logged step with training loss below 0.9 ln(classes)",
 		Header: []string{"arm", "escaped", "never", "min", "Q1", "median", "Q3", "max"},
-		Notes:  []string{"Over finished runs; quartiles by definition 7 as above. \"never\": finished without leaving the plateau (every failed run)."},
+		Notes:  []string{"Over finished runs; quartiles by definition 7 as above. \"never\": finished without leaving the plateau (a failed run never leaves it; a slow one may not within its steps)."},
 	}
 	for _, a := range r.Arms {
 		var steps []float64
