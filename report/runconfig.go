@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 
+	"rout/internal/boundedio"
 	"rout/runlog"
 )
 
@@ -29,7 +29,7 @@ type runConfig struct {
 // naming it.
 func readRunConfig(dir string) (filters runlog.LayerCounts, classes int, err error) {
 	path := filepath.Join(dir, runlog.ConfigFile)
-	b, err := os.ReadFile(path)
+	b, err := boundedio.ReadFile(path, runlog.MaxJSONFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return filters, 0, nil
 	}

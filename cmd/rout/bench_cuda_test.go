@@ -14,8 +14,9 @@ import (
 
 // TestBenchCUDAGraphsOnStandIn runs `rout bench --device gpu --cuda-graph` end to end against the
 // CPU stand-in of the CUDA libraries, with the legacy cuDNN API on channel slices
-// (--cudnn-packed=false), and with the graph API on packed convolution tensors (the default,
-// whose plans must then list no channel-slice shape). The stand-in runs
+// (--cudnn-packed=false), with the graph API on packed convolution tensors (the default,
+// whose plans must then list no channel-slice shape), and for a pack of two runs (--pack 2:
+// grouped convolutions, per-member losses and updates) at a smaller width. The stand-in runs
 // rout's kernels as kernels that do nothing (ROUT_MOCK_ANY_KERNEL=1), so the numbers mean
 // nothing; what is checked is the plumbing of CUDA graphs through a whole training step: every
 // call of the backend in a dry run, the captures and the replays with updated arguments. Each
@@ -27,7 +28,7 @@ func TestBenchCUDAGraphsOnStandIn(t *testing.T) {
 	if err := standin.Build(dir); err != nil {
 		t.Fatal(err)
 	}
-	for _, api := range [][]string{{"--cudnn-packed=false"}, {"--cudnn-graph"}} {
+	for _, api := range [][]string{{"--cudnn-packed=false"}, {"--cudnn-graph"}, {"--cudnn-packed=false", "--pack", "2", "--model", "inception28@0.0625"}} {
 		args := append([]string{"bench", "--device", "gpu", "--cuda-graph", "--model", "inception28@0.125", "--batch", "4",
 			"--optimizer", "adam", "--steps", "3", "--warmup", "3", "--repeats", "2", "--plans"}, api...)
 		cmd := exec.Command(os.Args[0], args...)
@@ -38,6 +39,9 @@ func TestBenchCUDAGraphsOnStandIn(t *testing.T) {
 			t.Fatalf("rout %s against the stand-in: %v\n%s", strings.Join(args, " "), err, text)
 		}
 		tool := "rout, CUDA graphs"
+		if len(api) > 1 { // a pack of two runs: grouped convolutions
+			tool = "rout, pack of 2, CUDA graphs"
+		}
 		if api[0] == "--cudnn-graph" { // packed by default
 			tool = "rout, cuDNN graph, packed, CUDA graphs"
 			if strings.Contains(text, "(strided)") {

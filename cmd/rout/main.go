@@ -29,12 +29,12 @@ func newApp() *cli.App {
 		Version: version,
 		Commands: []*cli.Command{
 			// Each command lives in its own file; keep this list in the order of the README's guide.
-			modelCommand(),
-			dataCommand(),
-			trainCommand(),
-			evalCommand(),
+			budgetedSub(modelCommand(), "summary"),
+			budgetedSub(dataCommand(), "inspect"),
+			budgeted(trainCommand()),
+			budgeted(evalCommand()),
 			exportCommand(),
-			sweepCommand(),
+			budgeted(sweepCommand()),
 			reportCommand(),
 			benchCommand(),
 			infoCommand(),

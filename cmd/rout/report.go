@@ -40,10 +40,11 @@ func reportCommand() *cli.Command {
 			if out == "" {
 				out = dir
 			}
-			if err := writeReport(c.App.Writer, dir, out, c.Int("resamples")); err != nil {
+			r, err := writeReport(c.App.Writer, dir, out, c.Int("resamples"))
+			if err != nil {
 				return err
 			}
-			return nil
+			return damagedRuns(c.App.ErrWriter, r)
 		},
 	}
 }
