@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,7 +54,8 @@ func TestSweepCommand(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
 	}
-	if !strings.Contains(stderr, "ro seed 2: start") || !strings.Contains(stderr, "ro/2 epoch 1 (step 8/8)") {
+	if !strings.Contains(stderr, "ro seed 2: start") || !strings.Contains(stderr, "ro/2 epoch 1 (step 8/8)") ||
+		!regexp.MustCompile(`\n  about \d+(\.\d+)?(ms|s|m\d+s) left\n`).MatchString(stderr) {
 		t.Errorf("stderr:\n%s", stderr)
 	}
 	// One line per finished run: status, accuracy, re-inits, wall.
