@@ -280,8 +280,8 @@ type Table struct {
 	Notes  []string
 }
 
-// Tables returns the report's tables in reading order: failures, accuracy, paired differences,
-// re-inits per layer.
+// Tables returns the report's tables after the answer and the per-seed table, in reading order:
+// failures, accuracy, paired differences, escape from the plateau, re-inits per layer.
 func (r *Report) Tables() []Table {
 	fail := Table{
 		Title:  "Runs and failures (status failed or diverged) over finished runs",
@@ -356,7 +356,7 @@ func (r *Report) Tables() []Table {
 		total = append(total, num(a.ReinitsTotal, 1))
 	}
 	re.Rows = append(re.Rows, total)
-	return append(tables, re)
+	return append(tables, r.EscapeTable(), re)
 }
 
 // Progress is the line that says how far the sweep is.
