@@ -1,8 +1,8 @@
-//go:build !amd64
+//go:build !amd64 && !arm64
 
 package gemm
 
-// haveFMA is false off amd64: the portable kernel runs.
+// haveFMA is false off amd64 and arm64: the portable kernel runs.
 const haveFMA = false
 
 // kernelFMA is never called where haveFMA is false.

@@ -33,7 +33,8 @@ const (
 	nc = 2048
 )
 
-// Kernel names the micro-kernel in use: "fma" (AVX+FMA assembly) or "portable" (Go).
+// Kernel names the micro-kernel in use: "fma" (AVX+FMA assembly on amd64, Go compiled to
+// FMADDS on arm64) or "portable" (Go, each fused multiply-add emulated exactly).
 // ROUT_GEMM=portable forces the Go kernel.
 var Kernel = pickKernel(os.Getenv("ROUT_GEMM"))
 
