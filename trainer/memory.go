@@ -106,8 +106,12 @@ type PackFit struct {
 // the memory, by the estimate the runs' own memory checks make (checkMemory, PackShare): the
 // device's free memory on a GPU, the memory budget on the CPU. cfgs are the runs' configs
 // (one per arm, say); the largest run sets the size, and the first opens the backend. It is
-// an error when not even parallel runs alone fit.
-func LargestPack(cfgs []Config, parallel, most int) (PackFit, error) {
+// an error when not even parallel runs alone fit. WithDataset gives every run's data.
+func LargestPack(cfgs []Config, parallel, most int, opts ...Option) (PackFit, error) {
+	var o runOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if len(cfgs) == 0 {
 		return PackFit{}, fmt.Errorf("largest pack: no runs")
 	}
@@ -122,7 +126,11 @@ func LargestPack(cfgs []Config, parallel, most int) (PackFit, error) {
 	var batch int
 	sets := map[string]*data.Dataset{}
 	for i := range cfgs {
-		r := &run{cfg: cfgs[i], o: runOptions{dataset: sets[cfgs[i].Data]}}
+		ds := o.dataset
+		if ds == nil {
+			ds = sets[cfgs[i].Data]
+		}
+		r := &run{cfg: cfgs[i], o: runOptions{dataset: ds}}
 		if err := r.loadData(); err != nil {
 			return PackFit{}, err
 		}
