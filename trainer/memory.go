@@ -95,11 +95,11 @@ func PackShare(parallel, k int) int {
 
 // PackFit is the pack LargestPack chose and the numbers it chose it by.
 type PackFit struct {
-	K      int
-	Run    int64  // one run's estimate (net.EstimateMemory, with its images on a device)
-	Need   int64  // what parallel packs of K take: PackShare(parallel, K) runs
-	Avail  int64  // the memory they must fit in
-	Of     string // Avail in words: "the memory budget of 4.0 GiB (--memory-budget)", "the 70.2 GiB free on DEVICE"
+	K     int
+	Run   int64  // one run's estimate (net.EstimateMemory, with its images on a device)
+	Need  int64  // what parallel packs of K take: PackShare(parallel, K) runs
+	Avail int64  // the memory they must fit in
+	Of    string // Avail in words: "the memory budget of 4.0 GiB (--memory-budget)", "the 70.2 GiB free on DEVICE"
 }
 
 // LargestPack is the largest pack, of at most most runs, such that parallel packs of it fit
