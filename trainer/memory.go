@@ -22,8 +22,9 @@ type deviceMemory interface {
 // anything is allocated, for every run sharing the device, and refuses a network that cannot
 // fit: against the device's free memory on a GPU (with the images, which go to the device too),
 // against the memory budget on the CPU. moments is the optimiser's tensors the size of the
-// parameters (0 to evaluate), threads the CPU workers (0: every core).
-func checkMemory(b net.Backend, spec *net.Spec, batch int, in [3]int, classes, moments, threads, shared int, images int64) error {
+// parameters (0 to evaluate), threads the CPU workers (0: every core), free the device's free
+// memory when it was read before (0: read it now).
+func checkMemory(b net.Backend, spec *net.Spec, batch int, in [3]int, classes, moments, threads, shared int, images, free int64) error {
 	workers := threads
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -38,9 +39,10 @@ func checkMemory(b net.Backend, spec *net.Spec, batch int, in [3]int, classes, m
 		runs = fmt.Sprintf(" for each of the %d runs sharing it", shared)
 	}
 	if dm, ok := b.(deviceMemory); ok {
-		free, _, err := dm.DeviceMemory()
-		if err != nil {
-			return fmt.Errorf("device %s: reading its free memory: %w", b.Name(), err)
+		if free <= 0 {
+			if free, _, err = dm.DeviceMemory(); err != nil {
+				return fmt.Errorf("device %s: reading its free memory: %w", b.Name(), err)
+			}
 		}
 		need := m.Total() + images
 		if int64(shared)*need > free || need < 0 {
@@ -74,14 +76,14 @@ func (r *run) checkMemory(in [3]int) error {
 	if r.val != nil {
 		images += int64(len(r.val.Pixels))
 	}
-	if err := checkMemory(r.b, r.spec, r.cfg.Batch, in, r.classes, r.cfg.moments(), r.cfg.Threads, r.o.sharedBy, images); err != nil {
+	if err := checkMemory(r.b, r.spec, r.cfg.Batch, in, r.classes, r.cfg.moments(), r.cfg.Threads, r.o.sharedBy, images, r.o.deviceFree); err != nil {
 		return fmt.Errorf("setting model: %w", err)
 	}
 	return nil
 }
 
-// PackShare is how many networks the size of one run's the memory check counts for parallel
-// packs of k runs on one device at once. A run alone counts once. A member of a pack of two or
+// PackShare is how many runs' networks the memory check counts for parallel packs of k runs on
+// one device at once. A run alone counts once. A member of a pack of two or
 // more counts twice: it keeps its own network, on which it is evaluated and checkpointed,
 // beside its share of the pack's network, which is no larger than its own (the members share
 // the input batch and the convolution scratch).
@@ -157,7 +159,7 @@ func LargestPack(cfgs []Config, parallel, most int, opts ...Option) (PackFit, er
 				need += int64(len(r.val.Pixels))
 			}
 		}
-		if need > fit.Run || need < 0 {
+		if fit.Run >= 0 && (need > fit.Run || need < 0) {
 			fit.Run, worst, spec, batch = need, m, r.spec, r.cfg.Batch
 		}
 	}

@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,5 +48,62 @@ func TestLargestPack(t *testing.T) {
 	}
 	if fit, err := LargestPack([]Config{small, wide}, 11, 8, WithDataset(tinyData)); err == nil || !strings.Contains(err.Error(), "--parallel 11 runs alone take") {
 		t.Errorf("11 runs alone over a budget of 10.5: %+v, %v", fit, err)
+	}
+}
+
+// shrinkingDevice is the CPU backend reporting free device memory as a GPU does: what it was
+// given less what it has allocated since.
+type shrinkingDevice struct {
+	net.Backend
+	free int64
+}
+
+func (d *shrinkingDevice) Alloc(n, c, h, w int) (*net.Tensor, error) {
+	d.free -= 4 * int64(n) * int64(c) * int64(h) * int64(w)
+	return d.Backend.Alloc(n, c, h, w)
+}
+
+func (d *shrinkingDevice) DeviceMemory() (free, total int64, err error) { return d.free, d.free, nil }
+
+// A pack that fits the device's free memory when it starts trains, although each member's own
+// network, set up before the next member's check, takes some of that memory: the members are
+// checked against the memory free when the pack started, which the check's count already
+// shares among them.
+func TestPackChecksTheDeviceMemoryFreeAtItsStart(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.MaxSteps = 2
+	spec, err := net.LoadSpec(cfg.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := net.EstimateMemory(spec, cfg.Batch, [3]int{tinyData.Train.C, 16, 16}, len(tinyData.Classes), 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := m.Total() + int64(len(tinyData.Train.Pixels)+len(tinyData.Test.Pixels))
+	const k = 3
+	dev := &shrinkingDevice{Backend: newCPU(&cfg), free: int64(PackShare(1, k))*run + run/2}
+	defer dev.Close()
+	var ms []PackMember
+	for i := range k {
+		c := cfg
+		c.Seed = uint64(i + 1)
+		ms = append(ms, PackMember{Config: c, Out: t.TempDir()})
+	}
+	for i, r := range RunPack(context.Background(), ms, WithDataset(tinyData), WithBackend(dev), SharedBy(PackShare(1, k))) {
+		if r.Err != nil {
+			t.Errorf("member %d of a pack of %d runs of %d bytes on a device with %d free: %v", i, k, run, int64(PackShare(1, k))*run+run/2, r.Err)
+		}
+	}
+	// One byte less than the check counts is refused, naming the device's free memory.
+	dev = &shrinkingDevice{Backend: newCPU(&cfg), free: int64(PackShare(1, k))*run - 1}
+	defer dev.Close()
+	for i := range ms {
+		ms[i].Out = t.TempDir()
+	}
+	for i, r := range RunPack(context.Background(), ms, WithDataset(tinyData), WithBackend(dev), SharedBy(PackShare(1, k))) {
+		if r.Err == nil || !strings.Contains(r.Err.Error(), "of device memory for each of the 6 runs sharing it") {
+			t.Errorf("member %d on a device one byte short: %v", i, r.Err)
+		}
 	}
 }
