@@ -143,6 +143,13 @@ func RunPack(ctx context.Context, members []PackMember, opts ...Option) []PackRe
 		}()
 		shared.backend = b
 	}
+	if dm, ok := shared.backend.(deviceMemory); ok {
+		free, _, err := dm.DeviceMemory()
+		if err != nil {
+			return fail(fmt.Errorf("device %s: reading its free memory: %w", shared.backend.Name(), err))
+		}
+		shared.deviceFree = free
+	}
 	prov := PackProvenance{}
 	for _, m := range members {
 		prov.Members = append(prov.Members, m.Out)
@@ -169,6 +176,7 @@ func RunPack(ctx context.Context, members []PackMember, opts ...Option) []PackRe
 		}
 		o.resume = o.resume || shared.resume
 		o.sharedBy = max(o.sharedBy, shared.sharedBy)
+		o.deviceFree = shared.deviceFree
 		p := prov
 		p.Index = i
 		o.pack = &p

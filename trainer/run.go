@@ -28,6 +28,10 @@ type runOptions struct {
 	pack     *PackProvenance // set by RunPack: the pack the run trains in
 	trainSet net.ImageSet    // set by RunPack: the training images already on the backend
 	sharedBy int             // runs sharing the device (SharedBy)
+	// deviceFree, set by RunPack, is the device's free memory when the pack started: each
+	// member's memory check reads it instead of the device, whose free memory shrinks by the
+	// networks of the members set up before it while the check counts all of them.
+	deviceFree int64
 }
 
 // Resume continues the run in the output folder from its checkpoint instead of starting afresh.

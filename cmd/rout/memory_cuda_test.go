@@ -43,3 +43,42 @@ func TestTrainChecksDeviceMemoryOnStandIn(t *testing.T) {
 		t.Errorf("the refused run wrote a checkpoint")
 	}
 }
+
+// TestSweepPackZeroOnStandIn runs `rout sweep --device gpu --pack 0` against the stand-in, whose
+// device reports 70 GiB free: the pack is sized by the device's free memory (all of a small
+// sweep's runs; the stand-in's kernels do not compute, so the runs' outcomes are not checked),
+// and a network whose run alone does not fit is refused with its sizes before any run starts.
+func TestSweepPackZeroOnStandIn(t *testing.T) {
+	dir := t.TempDir()
+	if err := standin.Build(dir); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(t.TempDir(), "wide.toml")
+	spec := "[[layer]]\ntype = \"conv\"\nfilters = 1000000\nkernel = 3\npad = 1\n[[layer]]\ntype = \"avgpool\"\nglobal = true\n[[layer]]\ntype = \"dense\"\n"
+	if err := os.WriteFile(model, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sweep := func(model, batch, out string) (string, error) {
+		cmd := exec.Command(os.Args[0], "sweep", "--device", "gpu", "--model", model, "--crop", "16", "--batch", batch,
+			"--init", "he", "--max-steps", "2", "--seeds", "1", "--threads-per-run", "1", "--pack", "0", "--out", out)
+		cmd.Env = append(standin.Env(dir), "ROUT_TEST_AS_CLI=1", "ROUT_MOCK_ANY_KERNEL=1", "XDG_CACHE_HOME="+t.TempDir())
+		b, err := cmd.CombinedOutput()
+		return string(b), err
+	}
+	out := filepath.Join(t.TempDir(), "small")
+	text, err := sweep("convnet-small@0.25", "16", out)
+	if !strings.Contains(text, "pack: 2 runs per pack, all of this worker's 2 unfinished runs, the largest that fits the 70.0 GiB free on gpu") {
+		t.Errorf("sweep --pack 0 of two small runs: %v\n%s", err, text)
+	}
+	out = filepath.Join(t.TempDir(), "wide")
+	text, err = sweep(model, "64", out)
+	for _, want := range []string{"--pack 0: model wide with batch 64 needs about", "of device memory for each run",
+		"more than the 70.0 GiB free on gpu", "not even a pack of one run fits"} {
+		if err == nil || !strings.Contains(text, want) {
+			t.Errorf("sweep --pack 0 of a network too large for the device: %v, output lacks %q:\n%s", err, want, text)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "runs")); err == nil {
+		t.Errorf("the refused sweep started runs")
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"rout/internal/membudget"
 	"rout/report"
 	"rout/runlog"
 	"rout/sweep"
@@ -38,7 +39,7 @@ func sweepCommand() *cli.Command {
 		&cli.StringFlag{Name: "file", Category: "sweep", Usage: "TOML sweep file with preset, seeds, arms, flags and vary-data-seed (flags given here win)"},
 		&cli.BoolFlag{Name: "vary-data-seed", Category: "sweep", Usage: "give each seed its own data order (data seed = seed); by default every run shares one, so the seed moves only the initialisation"},
 		&cli.IntFlag{Name: "parallel", Category: "sweep", Value: 1, Usage: "runs at once (on a GPU they share the device)"},
-		&cli.IntFlag{Name: "pack", Category: "sweep", Value: 1, Usage: "train up to this many runs as one network (a pack; each still writes its own run folder): runs that share the batches and every setting but seed, init, the optimiser's scalars and RandomOut's; --parallel counts packs (1: every run alone, until packing is measured faster on a GPU)"},
+		&cli.IntFlag{Name: "pack", Category: "sweep", Value: 1, Usage: "train up to this many runs as one network (a pack; each still writes its own run folder): runs that share the batches and every setting but seed, init, the optimiser's scalars and RandomOut's; --parallel counts packs (1: every run alone, until packing is measured faster on a GPU; 0: the largest pack that fits the GPU's free memory or, on the CPU, the memory budget)"},
 		&cli.IntFlag{Name: "threads-per-run", Category: "sweep", Usage: "CPU worker threads of each run (0: the cores divided by --parallel)"},
 		&cli.StringFlag{Name: "shard", Category: "sweep", Usage: "run share I/N of the pairs (I from 0); default from Slurm (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX of --shard-count)"},
 		&cli.IntFlag{Name: "shard-count", Category: "sweep", Usage: "number of shards when JOB_COMPLETION_INDEX gives the index (the Indexed Job's completions)"},
@@ -163,8 +164,8 @@ func parseSweep(c *cli.Context, getenv func(string) string) (sweepSetup, error) 
 		// thread synchronises it (a cuBLAS handle destroyed when a run ends, say).
 		return s, fmt.Errorf("--cuda-graph with --parallel %d: a run's CUDA graph capture can be broken by another run in the same process; use --parallel 1, or shards (--shard) in separate processes", s.parallel)
 	}
-	if s.pack = c.Int("pack"); s.pack < 1 {
-		return s, fmt.Errorf("--pack %d: want 1 (every run alone) or more; no memory estimate picks a size yet", s.pack)
+	if s.pack = c.Int("pack"); s.pack < 0 {
+		return s, fmt.Errorf("--pack %d: want 1 (every run alone) or more, or 0 (the largest pack that fits the memory)", s.pack)
 	}
 	if s.threads = c.Int("threads-per-run"); s.threads < 0 {
 		return s, fmt.Errorf("--threads-per-run %d: want 0 (the cores divided by --parallel) or more", s.threads)
@@ -227,12 +228,21 @@ func runSweep(c *cli.Context) error {
 	for _, a := range plan.Arms {
 		armNames = append(armNames, a.String())
 	}
+	packLine := ""
+	if s.pack == 0 {
+		if packLine, err = largestPack(&s, &plan); err != nil {
+			return err
+		}
+	}
 	at := fmt.Sprintf("%d at once", s.parallel)
 	if s.pack > 1 {
 		at = fmt.Sprintf("%d packs of up to %d runs at once", s.parallel, s.pack)
 	}
 	fmt.Fprintf(errw, "sweep %s: preset %s, arms %s, seeds %s: %s; this worker: shard %s, %s, %s per run\n",
 		s.out, plan.Preset, strings.Join(armNames, " "), runlog.FormatSeeds(plan.Seeds), count(total, "run"), s.shard, at, count(s.threads, "CPU thread"))
+	if packLine != "" {
+		fmt.Fprintln(errw, packLine)
+	}
 
 	t0 := time.Now()
 	failures := map[string]string{} // error message -> the first run that stopped with it
@@ -241,11 +251,7 @@ func runSweep(c *cli.Context) error {
 	}
 	// The memory check counts every run that may be on the device at once: --parallel packs of
 	// up to --pack runs, and in a pack each member's own network beside its share of the pack's.
-	sharedBy := s.parallel * s.pack
-	if s.pack > 1 {
-		sharedBy *= 2
-	}
-	shared := trainer.SharedBy(sharedBy)
+	shared := trainer.SharedBy(trainer.PackShare(s.parallel, s.pack))
 	r := &sweep.Runner{Dir: s.out, Plan: plan, Worker: s.worker, Shard: s.shard, Parallel: s.parallel,
 		Claimer: claimer, Adopt: c.Bool("adopt"),
 		Run:  sweep.TrainFunc(observe, trainer.WithVersion(version), shared),
@@ -288,6 +294,48 @@ func runSweep(c *cli.Context) error {
 		return fmt.Errorf("sweep: %s stopped with errors (listed above: fix what they name, then rerun the same command:\n  %s)", count(len(res.Errors), "run"), commandLine(c))
 	}
 	return rerr
+}
+
+// largestPack sets s.pack for --pack 0: the largest pack of this worker's unfinished runs
+// (one config per arm, the largest sizing it) that --parallel packs of fit the memory
+// (trainer.LargestPack). It returns the line that says so.
+func largestPack(s *sweepSetup, plan *sweep.Plan) (string, error) {
+	var cfgs []trainer.Config
+	arms := map[string]bool{}
+	runs := 0
+	for _, p := range plan.Pairs() {
+		if !s.shard.Has(p.Index) {
+			continue
+		}
+		if _, err := runlog.ReadSummary(p.Dir(s.out)); err == nil {
+			continue
+		}
+		runs++
+		if arms[p.Arm] {
+			continue
+		}
+		arms[p.Arm] = true
+		cfg, err := sweep.RunConfig(plan, p.Arm, p.Seed, s.worker)
+		if err != nil {
+			return "", err
+		}
+		cfgs = append(cfgs, cfg)
+	}
+	if runs == 0 {
+		s.pack = 1
+		return "pack: no unfinished runs to pack", nil
+	}
+	fit, err := trainer.LargestPack(cfgs, s.parallel, runs)
+	if err != nil {
+		return "", fmt.Errorf("sweep: %w", err)
+	}
+	s.pack = fit.K
+	capped := ""
+	if fit.K == runs {
+		capped = fmt.Sprintf(", all of this worker's %s", count(runs, "unfinished run"))
+	}
+	return fmt.Sprintf("pack: %s per pack%s, the largest that fits %s: --parallel %d of them take about %s, at %s a run alone and twice that a member of a pack",
+		count(fit.K, "run"), capped, fit.Of, s.parallel, membudget.Format(fit.Need), membudget.Format(fit.Run)), nil
 }
 
 // groupErrors lists the runs' errors with the runs that failed with the same message on one

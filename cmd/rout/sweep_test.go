@@ -20,6 +20,9 @@ import (
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
 
+	"rout/data"
+	"rout/internal/membudget"
+	"rout/net"
 	"rout/sweep"
 	"rout/trainer"
 )
@@ -127,6 +130,91 @@ func TestSweepPack(t *testing.T) {
 		if cf.Provenance.Pack == nil || len(cf.Provenance.Pack.Members) != 4 {
 			t.Errorf("%s: config.json's pack %+v, want 4 members", run, cf.Provenance.Pack)
 		}
+	}
+}
+
+// tinyRunMemory is the memory estimate of one run of tinySweep on the CPU: what the memory check
+// of each run, and --pack 0, count.
+func tinyRunMemory(t *testing.T) int64 {
+	t.Helper()
+	spec, err := net.LoadSpec("convnet-small@0.25")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := data.Open("shapes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := net.EstimateMemory(spec, 16, [3]int{ds.Train.C, 16, 16}, len(ds.Classes), 2, 1) // Adam: two moments; one thread
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Total()
+}
+
+// TestSweepPackZero: --pack 0 picks the largest pack that fits the memory budget, counting each
+// member of a pack twice (its own network and its share of the pack's), and the runs it packs
+// write the records of the same runs trained alone.
+func TestSweepPackZero(t *testing.T) {
+	tmp := t.TempDir()
+	run := tinyRunMemory(t)
+	flags := []string{"--seeds", "1-2", "--arms", "baseline,ro:randomout=true,tau=1e-3"}
+	// 7 runs' worth: a pack of 3 takes 6 (twice 3), one of 4 would take 8.
+	budget := 7 * run
+	dir := filepath.Join(tmp, "packed")
+	args := append(append(tinySweep(dir, 8), flags...), "--pack", "0", "--memory-budget", strconv.FormatInt(budget, 10))
+	stdout, stderr, _, err := runCtx(context.Background(), args...)
+	if err != nil {
+		t.Fatalf("sweep --pack 0: %v\n%s", err, stderr)
+	}
+	want := fmt.Sprintf("pack: 3 runs per pack, the largest that fits the memory budget of %s (--memory-budget): --parallel 1 of them take about %s, at %s a run alone",
+		membudget.Format(budget), membudget.Format(6*run), membudget.Format(run))
+	if !strings.Contains(stderr, want) || !strings.Contains(stderr, "1 packs of up to 3 runs at once") || !strings.Contains(stdout, "4 of 4 runs done") {
+		t.Errorf("stderr lacks %q:\n%s\nstdout:\n%s", want, stderr, stdout)
+	}
+	for run, members := range map[string]int{"baseline/1": 3, "ro/1": 3, "baseline/2": 3, "ro/2": 0} {
+		var cf struct {
+			Provenance struct {
+				Pack *trainer.PackProvenance `json:"pack"`
+			} `json:"provenance"`
+		}
+		readJSONFile(t, filepath.Join(dir, "runs", run, "config.json"), &cf)
+		if got := cf.Provenance.Pack; members == 0 && got != nil || members > 0 && (got == nil || len(got.Members) != members) {
+			t.Errorf("%s: config.json's pack %+v, want %d members", run, got, members)
+		}
+	}
+	ref := filepath.Join(tmp, "alone")
+	if _, stderr, _, err := runCtx(context.Background(), append(append(tinySweep(ref, 8), flags...), "--pack", "1")...); err != nil {
+		t.Fatalf("sweep --pack 1: %v\n%s", err, stderr)
+	}
+	for _, run := range []string{"baseline/1", "ro/1", "baseline/2", "ro/2"} {
+		for _, f := range []string{trainer.MetricsFile, trainer.SummaryFile} {
+			if got, want := untimed(t, filepath.Join(dir, "runs", run, f)), untimed(t, filepath.Join(ref, "runs", run, f)); got != want {
+				t.Errorf("%s %s with --pack 0:\n%s\nwith --pack 1:\n%s", run, f, got, want)
+			}
+		}
+	}
+
+	// A budget larger than every run needs packs all of the worker's unfinished runs.
+	dir = filepath.Join(tmp, "all")
+	args = append(append(tinySweep(dir, 2), flags...), "--pack", "0", "--memory-budget", strconv.FormatInt(100*run, 10))
+	if _, stderr, _, err := runCtx(context.Background(), args...); err != nil || !strings.Contains(stderr, "pack: 4 runs per pack, all of this worker's 4 unfinished runs, the largest that fits") {
+		t.Errorf("sweep --pack 0 with room for more than its runs: %v\n%s", err, stderr)
+	}
+
+	// A budget too small for two runs alone at once is refused with the sizes, before any run.
+	dir = filepath.Join(tmp, "small")
+	args = append(append(tinySweep(dir, 2), flags...), "--pack", "0", "--parallel", "2", "--memory-budget", strconv.FormatInt(2*run-1, 10))
+	_, _, _, err = runCtx(context.Background(), args...)
+	for _, want := range []string{"--pack 0: model convnet-small@0.25 with batch 16 needs about " + membudget.Format(run) + " of memory for each run",
+		"--parallel 2 runs alone take " + membudget.Format(2*run) + ", more than the memory budget of " + membudget.Format(2*run-1) + " (--memory-budget)",
+		"not even a pack of one run fits", "raise the budget with --memory-budget"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("sweep --pack 0 over the budget: %v, want %q", err, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "runs")); !os.IsNotExist(err) {
+		t.Errorf("sweep --pack 0 over the budget started runs (%v)", err)
 	}
 }
 
@@ -280,7 +368,7 @@ func TestSweepBadFlags(t *testing.T) {
 		{[]string{"--out", dir, "--seeds", "1", "--data-seed", "4", "--vary-data-seed"}, "data-seed and vary-data-seed"},
 		{[]string{"--out", dir, "--seeds", "1", "--epochs", "0"}, "setting epochs"},
 		{[]string{"--out", dir, "--seeds", "1", "--parallel", "0"}, "--parallel 0"},
-		{[]string{"--out", dir, "--seeds", "1", "--pack", "0"}, "--pack 0"},
+		{[]string{"--out", dir, "--seeds", "1", "--pack", "-1"}, "--pack -1: want 1 (every run alone) or more, or 0"},
 		{[]string{"--out", dir, "--seeds", "1", "--parallel", "2", "--cuda-graph"}, "--cuda-graph with --parallel 2"},
 		{[]string{"--out", dir, "--seeds", "1", "--shard", "2/2"}, "index 2 of 2"},
 		{[]string{"--out", dir, "--seeds", "1", "--shard", "0/2", "--shard-count", "3"}, "--shard 0/2 but --shard-count 3"},
