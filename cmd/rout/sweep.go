@@ -236,7 +236,7 @@ func runSweep(c *cli.Context) error {
 	}
 	at := fmt.Sprintf("%d at once", s.parallel)
 	if s.pack > 1 {
-		at = fmt.Sprintf("%d packs of up to %d runs at once", s.parallel, s.pack)
+		at = fmt.Sprintf("%s of up to %d runs at once", count(s.parallel, "pack"), s.pack)
 	}
 	fmt.Fprintf(errw, "sweep %s: preset %s, arms %s, seeds %s: %s; this worker: shard %s, %s, %s per run\n",
 		s.out, plan.Preset, strings.Join(armNames, " "), runlog.FormatSeeds(plan.Seeds), count(total, "run"), s.shard, at, count(s.threads, "CPU thread"))

@@ -114,7 +114,7 @@ func TestSweepPack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sweep: %v\n%s", err, stderr)
 	}
-	if !strings.Contains(stderr, "1 packs of up to 4 runs at once") || !strings.Contains(stdout, "4 of 4 runs done") {
+	if !strings.Contains(stderr, "1 pack of up to 4 runs at once") || !strings.Contains(stdout, "4 of 4 runs done") {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	}
 	for _, run := range []string{"baseline/1", "baseline/2", "ro/1", "ro/2"} {
@@ -169,7 +169,7 @@ func TestSweepPackZero(t *testing.T) {
 	}
 	want := fmt.Sprintf("pack: 3 runs per pack, the largest that fits the memory budget of %s (--memory-budget): --parallel 1 of them take about %s, at %s a run alone",
 		membudget.Format(budget), membudget.Format(6*run), membudget.Format(run))
-	if !strings.Contains(stderr, want) || !strings.Contains(stderr, "1 packs of up to 3 runs at once") || !strings.Contains(stdout, "4 of 4 runs done") {
+	if !strings.Contains(stderr, want) || !strings.Contains(stderr, "1 pack of up to 3 runs at once") || !strings.Contains(stdout, "4 of 4 runs done") {
 		t.Errorf("stderr lacks %q:\n%s\nstdout:\n%s", want, stderr, stdout)
 	}
 	for run, members := range map[string]int{"baseline/1": 3, "ro/1": 3, "baseline/2": 3, "ro/2": 0} {
