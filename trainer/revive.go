@@ -44,6 +44,9 @@ type RandomOutOptions struct {
 	// Moments, when set, are the optimiser state tensors whose entries for a re-drawn filter
 	// are zeroed (its bias entries too with ZeroBias).
 	Moments []*net.Tensor
+	// Draw is the table re-draws use, ft with other bounds (--revive-init); nil: ft, each
+	// layer's own initialiser (the paper).
+	Draw *net.FilterTable
 }
 
 // RandomOut re-draws, from the layer's own initialiser, every watched filter whose gradient
@@ -99,7 +102,11 @@ func (r *RandomOut) AfterUpdate(step int) {
 	if !r.o.Enabled {
 		return
 	}
-	r.b.RedrawFilters(r.ft, r.mask, net.Redraw{
+	draw := r.ft
+	if r.o.Draw != nil {
+		draw = r.o.Draw
+	}
+	r.b.RedrawFilters(draw, r.mask, net.Redraw{
 		Seed: r.o.Seed, Purpose: uint32(step + 1), Params: r.params,
 		ZeroBias: r.o.ZeroBias, Moments: r.o.Moments, Counts: r.reinits,
 	})

@@ -421,19 +421,7 @@ func (r *run) build() error {
 	if r.opt, err = newOptimizer(r.b, cfg, r.n.Params, r.n.Grads); err != nil {
 		return err
 	}
-	ro := RandomOutOptions{Enabled: cfg.RandomOut, Seed: cfg.Seed, Every: cfg.RandomOutEvery,
-		Norm: net.NormL1, Threshold: net.Threshold{Tau: float32(cfg.Tau), Relative: cfg.TauMode == "relative"}}
-	if cfg.RandomOutNorm == "l2" {
-		ro.Norm = net.NormL2
-	}
-	switch cfg.RandomOutScope {
-	case "weights+bias":
-		ro.ZeroBias = true
-	case "weights+bias+optimizer":
-		ro.ZeroBias = true
-		ro.Moments = r.opt.Moments()
-	}
-	if r.rev, err = NewRandomOut(r.b, ft, r.n.Params, r.n.Grads, ro); err != nil {
+	if r.rev, err = newReviver(cfg, r.b, r.n, ft, r.opt.Moments()); err != nil {
 		return err
 	}
 	if r.trainSet, err = r.b.NewImageSet(r.train.Pixels, r.train.Labels, r.train.N, r.train.C, r.train.H, r.train.W); err != nil {
@@ -626,6 +614,9 @@ func (r *run) step(lr float64) {
 	work := func() {
 		r.b.GatherBatch(r.trainSet, r.st.EpochStep*r.cfg.Batch, r.n.Input, r.n.Labels, r.trainAug)
 		r.n.Forward(true)
+		if aw, ok := r.rev.(activationWatcher); ok {
+			aw.AfterForward(r.st.Step)
+		}
 		r.b.SoftmaxCrossEntropy(r.n.Logits, r.n.Labels, r.n.DLogits, r.stats, red)
 		r.n.Backward()
 		r.opt.Update(r.st.Step, lr)
