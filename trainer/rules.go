@@ -144,10 +144,6 @@ type watch struct {
 }
 
 func newWatch(b net.Backend, n *net.Net, ft *net.FilterTable, init string) (*watch, error) {
-	rv, ok := b.(net.Reviving)
-	if !ok {
-		return nil, fmt.Errorf("device %s cannot run the activation-based rules", b.Name())
-	}
 	if len(ft.Groups) == 0 {
 		return nil, fmt.Errorf("no layer to watch")
 	}
@@ -159,7 +155,7 @@ func newWatch(b net.Backend, n *net.Net, ft *net.FilterTable, init string) (*wat
 	if err != nil {
 		return nil, err
 	}
-	return &watch{b: b, rv: rv, rt: rt, acts: acts, draw: draw}, nil
+	return &watch{b: b, rv: b, rt: rt, acts: acts, draw: draw}, nil
 }
 
 // allocMeans allocates the per-filter activation means and each group's view of them.

@@ -146,19 +146,20 @@ func (b *Backend) CBPStep(ft *net.FilterTable, means, outMeans, util, age, acc, 
 	accv := groupCounts("cbp step", ft, acc)
 	cv := groupCounts("cbp step", ft, counts)
 	f0 := 0
+	keep := 1 - p.Decay
 	var mature []int
 	for gi, g := range ft.Groups {
 		mature = mature[:0]
 		for f := f0; f < f0+g.Filters; f++ {
 			gv[f]++
-			uv[f] = p.Decay*uv[f] + (1-p.Decay)*av[f]*ov[f]
+			uv[f] = float32(p.Decay*uv[f]) + float32(float32(keep*av[f])*ov[f]) // each rounded, as the GPU
 			mv[f] = 0
 			if gv[f] > p.Maturity {
 				mature = append(mature, f)
 			}
 		}
 		if len(mature) > 0 {
-			accv[gi] += p.Rate * float32(len(mature))
+			accv[gi] += float32(p.Rate * float32(len(mature)))
 			n := float32(math.Floor(float64(accv[gi])))
 			accv[gi] -= n
 			replace := min(int(n), len(mature))
