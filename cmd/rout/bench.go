@@ -16,18 +16,20 @@ import (
 	"rout/trainer"
 )
 
-// benchCommand times whole training steps on synthetic data, with and without RandomOut, so the
-// cost of watching every filter every step can be read next to PyTorch's numbers
-// (scripts/bench_torch.py prints the same table).
+// benchCommand times whole training steps on synthetic data, without a revival rule and with each
+// rule checking every step, so the cost of watching every filter every step can be read next to
+// PyTorch's numbers (scripts/bench_torch.py prints the same table for plain and randomout).
 func benchCommand() *cli.Command {
 	return &cli.Command{
 		Name:         "bench",
-		Usage:        "time training steps of a model on synthetic data, with and without RandomOut",
+		Usage:        "time training steps of a model on synthetic data, without and with each revival rule",
 		OnUsageError: commandUsageError,
 		Description: "A step is what `rout train` runs: gather and normalise a batch from a uint8 dataset held\n" +
 			"by the backend, forward, softmax cross-entropy (summed), backward, the optimiser's update,\n" +
 			"and, in the randomout mode, RandomOut after every update (per-filter L1 gradient norms of\n" +
-			"every conv filter, tau 1e-30, re-draw, optimiser state of re-drawn filters zeroed).\n" +
+			"every conv filter, tau 1e-30, re-draw, optimiser state of re-drawn filters zeroed); in the\n" +
+			"redo mode ReDo checking after every update (activation means beside the forward pass, tau\n" +
+			"0.1, glorot re-draws); in the cbp mode continual backprop (utility, rate 1e-4, maturity 100).\n" +
 			"After the warm-up (which also picks the convolution algorithms), each repeat times --steps\n" +
 			"steps of each mode (CUDA events on the GPU, the wall clock on the CPU); the table gives the\n" +
 			"median over the repeats.",
@@ -128,7 +130,8 @@ func timeSteps(b net.Backend, f func()) (time.Duration, error) {
 	return time.Since(start), err
 }
 
-// benchRig is a network with its optimiser, RandomOut and a synthetic dataset on one backend.
+// benchRig is a network with its optimiser, the revival rules and a synthetic dataset on one
+// backend.
 type benchRig struct {
 	b        net.Backend
 	n        *net.Net
@@ -137,7 +140,8 @@ type benchRig struct {
 	batches  int // batches in the synthetic set
 	stats    *net.Tensor
 	update   func(step int)
-	ro       *trainer.RandomOut
+	rules    []trainer.Reviver // per mode; nil for plain
+	moments  []*net.Tensor
 	step     int
 	params   int
 	describe string
@@ -201,6 +205,7 @@ func newBenchRig(b net.Backend, o benchOptions) (*benchRig, error) {
 			return nil, fmt.Errorf("bench: adam state: %w", firstErr(err1, err2))
 		}
 		moments = []*net.Tensor{m, v}
+		r.moments = moments
 		r.update = func(step int) {
 			b.AdamUpdate(n.Params, n.Grads, m, v, net.AdamParams{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Step: step + 1})
 		}
@@ -210,17 +215,27 @@ func newBenchRig(b net.Backend, o benchOptions) (*benchRig, error) {
 			return nil, fmt.Errorf("bench: sgd state: %w", err)
 		}
 		moments = []*net.Tensor{vel}
+		r.moments = moments
 		r.update = func(int) { b.SGDUpdate(n.Params, n.Grads, vel, net.SGDParams{LR: 0.01, Momentum: 0.9}) }
 	}
 	ft, err := n.ConvTable(nil)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	r.ro, err = trainer.NewRandomOut(b, ft, n.Params, n.Grads, trainer.RandomOutOptions{Enabled: true, Seed: o.seed,
+	ro, err := trainer.NewRandomOut(b, ft, n.Params, n.Grads, trainer.RandomOutOptions{Enabled: true, Seed: o.seed,
 		Every: 1, Norm: net.NormL1, Threshold: net.Threshold{Tau: 1e-30}, Moments: moments})
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
+	redo, err := trainer.NewReDo(b, n, ft, trainer.ReDoOptions{Seed: o.seed, Every: 1, Tau: 0.1, Init: "glorot", Moments: moments})
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	cbp, err := trainer.NewCBP(b, n, ft, trainer.CBPOptions{Seed: o.seed, Rate: 1e-4, Decay: 0.99, Maturity: 100, Init: "fan-in", Moments: moments})
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	r.rules = []trainer.Reviver{nil, ro, redo, cbp}
 	n.Init(o.seed)
 	return r, b.Sync()
 }
@@ -234,17 +249,34 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
-// run queues steps training steps, with RandomOut after each update when randomOut is set; a
-// backend that runs whole steps (CUDA graphs) gets each step as one.
-func (r *benchRig) run(steps int, randomOut bool) {
+// reset re-initialises the weights and clears the optimiser's state, so that no mode times steps
+// of a network that earlier modes' steps have driven somewhere else (a diverging one).
+func (r *benchRig) reset(seed uint64) {
+	r.n.Init(seed)
+	for _, m := range r.moments {
+		r.b.Fill(m, 0)
+	}
+}
+
+// benchModes are the modes of a benchmark, in the order of benchRig.rules.
+var benchModes = []string{"plain", "randomout", "redo", "cbp"}
+
+// run queues steps training steps with mode's rule (an index into benchModes), as the training
+// loop runs it; a backend that runs whole steps (CUDA graphs) gets each step as one.
+func (r *benchRig) run(steps int, mode int) {
+	rule := r.rules[mode]
+	watcher, _ := rule.(interface{ AfterForward(step int) })
 	work := func() {
 		r.b.GatherBatch(r.set, (r.step%r.batches)*r.n.Batch, r.n.Input, r.n.Labels, r.aug)
 		r.n.Forward(true)
+		if watcher != nil {
+			watcher.AfterForward(r.step)
+		}
 		r.b.SoftmaxCrossEntropy(r.n.Logits, r.n.Labels, r.n.DLogits, r.stats, net.ReduceSum)
 		r.n.Backward()
 		r.update(r.step)
-		if randomOut {
-			r.ro.AfterUpdate(r.step)
+		if rule != nil {
+			rule.AfterUpdate(r.step)
 		}
 	}
 	for i := 0; i < steps; i++ {
@@ -280,30 +312,30 @@ func runBench(w io.Writer, o benchOptions) error {
 	if err != nil {
 		return err
 	}
-	// Warm-up: both modes, so that every algorithm choice, kernel load and (with --cuda-graph)
+	// Warm-up: every mode, so that every algorithm choice, kernel load and (with --cuda-graph)
 	// graph capture happens here.
-	r.run(o.warmup, false)
-	r.run(o.warmup, true)
+	for m := range benchModes {
+		r.reset(o.seed)
+		r.run(o.warmup, m)
+	}
+	b.Fill(r.stats, 0) // the check below is of the timed steps' losses
 	if err := b.Sync(); err != nil {
 		return fmt.Errorf("bench: warm-up on %s: %w", b.Name(), err)
 	}
-	modes := []struct {
-		name      string
-		randomOut bool
-	}{{"plain", false}, {"randomout", true}}
-	times := make([][]time.Duration, len(modes))
-	hosts := make([][]time.Duration, len(modes))
-	// The modes alternate within each repeat, so that a slow drift (clocks, other work) hits both.
+	times := make([][]time.Duration, len(benchModes))
+	hosts := make([][]time.Duration, len(benchModes))
+	// The modes alternate within each repeat, so that a slow drift (clocks, other work) hits all.
 	for rep := 0; rep < o.repeats; rep++ {
-		for i, m := range modes {
+		for i, m := range benchModes {
+			r.reset(o.seed) // every timed run starts from the same weights, untimed
 			var host time.Duration
 			d, err := timeSteps(b, func() {
 				start := time.Now()
-				r.run(o.steps, m.randomOut)
+				r.run(o.steps, i)
 				host = time.Since(start)
 			})
 			if err != nil {
-				return fmt.Errorf("bench: %s run %d on %s: %w", m.name, rep+1, b.Name(), err)
+				return fmt.Errorf("bench: %s run %d on %s: %w", m, rep+1, b.Name(), err)
 			}
 			times[i] = append(times[i], d/time.Duration(o.steps))
 			hosts[i] = append(hosts[i], host/time.Duration(o.steps))
@@ -321,9 +353,9 @@ func runBench(w io.Writer, o benchOptions) error {
 	if math.IsNaN(float64(stats[0])) || math.IsInf(float64(stats[0]), 0) {
 		return fmt.Errorf("bench: %s: the loss became %v: the timings would not be of a real step", b.Name(), stats[0])
 	}
-	res := make([]benchResult, len(modes))
-	for i, m := range modes {
-		res[i] = benchResult{mode: m.name, median: median(times[i]), host: median(hosts[i])}
+	res := make([]benchResult, len(benchModes))
+	for i, m := range benchModes {
+		res[i] = benchResult{mode: m, median: median(times[i]), host: median(hosts[i])}
 	}
 	writeBench(w, o, b, r.describe, res)
 	if idle > 0 {
@@ -358,7 +390,7 @@ func idleHostTime(b net.Backend, r *benchRig, repeats int) (time.Duration, error
 			return 0, fmt.Errorf("bench: %s: %w", b.Name(), err)
 		}
 		start := time.Now()
-		r.run(1, false)
+		r.run(1, 0)
 		ds = append(ds, time.Since(start))
 	}
 	if err := b.Sync(); err != nil {
@@ -407,7 +439,23 @@ func writeBench(w io.Writer, o benchOptions, b net.Backend, model string, res []
 		ms := r.median.Seconds() * 1e3
 		fmt.Fprintf(w, "| %s | %s | %.3f | %.0f | %.3f |\n", tool, r.mode, ms, float64(o.batch)/r.median.Seconds(), r.host.Seconds()*1e3)
 	}
-	if len(res) == 2 && res[0].median > 0 {
-		fmt.Fprintf(w, "\nRandomOut overhead: %+.2f%% step time\n", 100*(res[1].median.Seconds()/res[0].median.Seconds()-1))
+	if len(res) > 1 && res[0].median > 0 {
+		fmt.Fprintln(w)
+		for _, r := range res[1:] {
+			fmt.Fprintf(w, "%s overhead: %+.2f%% step time\n", ruleTitle(r.mode), 100*(r.median.Seconds()/res[0].median.Seconds()-1))
+		}
 	}
+}
+
+// ruleTitle is how the bench and the report name a rule.
+func ruleTitle(mode string) string {
+	switch mode {
+	case "randomout":
+		return "RandomOut"
+	case "redo":
+		return "ReDo"
+	case "cbp":
+		return "Continual backprop"
+	}
+	return mode
 }

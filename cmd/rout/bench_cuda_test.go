@@ -44,13 +44,13 @@ func TestBenchCUDAGraphsOnStandIn(t *testing.T) {
 				t.Errorf("rout %s: a convolution got a channel slice:\n%s", strings.Join(args, " "), text)
 			}
 		}
-		rows := regexp.MustCompile(`(?m)^\| `+regexp.QuoteMeta(tool)+` \| (plain|randomout) \|`).FindAllString(text, -1)
-		if len(rows) != 2 || !strings.Contains(text, "device: gpu Mock GPU") {
-			t.Fatalf("rout %s: want a plain and a randomout row of %q on the stand-in:\n%s", strings.Join(args, " "), tool, text)
+		rows := regexp.MustCompile(`(?m)^\| `+regexp.QuoteMeta(tool)+` \| (plain|randomout|redo|cbp) \|`).FindAllString(text, -1)
+		if len(rows) != 4 || !strings.Contains(text, "device: gpu Mock GPU") {
+			t.Fatalf("rout %s: want plain, randomout, redo and cbp rows of %q on the stand-in:\n%s", strings.Join(args, " "), tool, text)
 		}
-		// 2 modes x 1 replay in the warm-up, 2 repeats x 2 modes x 3 steps timed, 2 plain steps
+		// 4 modes x 1 replay in the warm-up, 2 repeats x 4 modes x 3 steps timed, 2 plain steps
 		// queued on an idle stream.
-		if want := "CUDA graphs: 2 captured, 16 steps replayed"; !strings.Contains(text, want) || strings.Contains(text, "turned off") {
+		if want := "CUDA graphs: 4 captured, 30 steps replayed"; !strings.Contains(text, want) || strings.Contains(text, "turned off") {
 			t.Fatalf("rout %s: want %q and graphs on:\n%s", strings.Join(args, " "), want, text)
 		}
 		t.Logf("rout %s:\n%s", strings.Join(args, " "), text)
