@@ -19,26 +19,20 @@ import "fmt"
 // Sgemm(true, false, O, N, D, 1, w, D, x, D, 0, y, O).
 func (c *Context) Sgemm(transA, transB bool, m, n, k int, alpha float32, a DevicePtr, lda int,
 	b DevicePtr, ldb int, beta float32, cp DevicePtr, ldc int) error {
-	if !c.queue(opSgemm, boolWord(transA), boolWord(transB), uint64(m), uint64(n), uint64(k), f32Word(alpha), uint64(a), uint64(lda),
-		uint64(b), uint64(ldb), f32Word(beta), uint64(cp), uint64(ldc)) {
-		return nil
-	}
-	done, err := c.bind()
-	if err != nil {
-		return err
-	}
-	defer done()
-	op := func(t bool) C.rc_cublasOperation_t {
-		if t {
-			return C.RC_CUBLAS_OP_T
+	return c.enqueue(opSgemm, []uint64{boolWord(transA), boolWord(transB), uint64(m), uint64(n), uint64(k), f32Word(alpha),
+		uint64(a), uint64(lda), uint64(b), uint64(ldb), f32Word(beta), uint64(cp), uint64(ldc)}, func() error {
+		op := func(t bool) C.rc_cublasOperation_t {
+			if t {
+				return C.RC_CUBLAS_OP_T
+			}
+			return C.RC_CUBLAS_OP_N
 		}
-		return C.RC_CUBLAS_OP_N
-	}
-	al, be := C.float(alpha), C.float(beta)
-	err = blasErr("cublasSgemm_v2", C.rc_cublasSgemm_v2(c.blas, op(transA), op(transB), C.int(m), C.int(n), C.int(k),
-		&al, (*C.float)(a.c()), C.int(lda), (*C.float)(b.c()), C.int(ldb), &be, (*C.float)(cp.c()), C.int(ldc)))
-	if err != nil {
-		err.(*Error).Detail = fmt.Sprintf("transA %v transB %v m %d n %d k %d lda %d ldb %d ldc %d", transA, transB, m, n, k, lda, ldb, ldc)
-	}
-	return err
+		al, be := C.float(alpha), C.float(beta)
+		err := blasErr("cublasSgemm_v2", C.rc_cublasSgemm_v2(c.blas, op(transA), op(transB), C.int(m), C.int(n), C.int(k),
+			&al, (*C.float)(a.c()), C.int(lda), (*C.float)(b.c()), C.int(ldb), &be, (*C.float)(cp.c()), C.int(ldc)))
+		if err != nil {
+			err.(*Error).Detail = fmt.Sprintf("transA %v transB %v m %d n %d k %d lda %d ldb %d ldc %d", transA, transB, m, n, k, lda, ldb, ldc)
+		}
+		return err
+	})
 }

@@ -184,40 +184,31 @@ func (b *Buffer[T]) Free() error {
 
 // CopyDevice queues a copy of bytes bytes from src to dst (device to device).
 func (c *Context) CopyDevice(dst, src DevicePtr, bytes int) error {
-	if bytes == 0 || !c.queue(opCopy, uint64(dst), uint64(src), uint64(bytes)) {
+	if bytes == 0 {
 		return nil
 	}
-	done, err := c.bind()
-	if err != nil {
-		return err
-	}
-	defer done()
-	return cuErr("cuMemcpyDtoDAsync_v2", C.rc_cuMemcpyDtoDAsync_v2(C.rc_CUdeviceptr(dst), C.rc_CUdeviceptr(src), C.size_t(bytes), c.stream))
+	return c.enqueue(opCopy, []uint64{uint64(dst), uint64(src), uint64(bytes)}, func() error {
+		return cuErr("cuMemcpyDtoDAsync_v2", C.rc_cuMemcpyDtoDAsync_v2(C.rc_CUdeviceptr(dst), C.rc_CUdeviceptr(src), C.size_t(bytes), c.stream))
+	})
 }
 
 // MemsetD8 queues setting n bytes at p to v.
 func (c *Context) MemsetD8(p DevicePtr, v uint8, n int) error {
-	if n == 0 || !c.queue(opMemset8, uint64(p), uint64(v), uint64(n)) {
+	if n == 0 {
 		return nil
 	}
-	done, err := c.bind()
-	if err != nil {
-		return err
-	}
-	defer done()
-	return cuErr("cuMemsetD8Async", C.rc_cuMemsetD8Async(C.rc_CUdeviceptr(p), C.uchar(v), C.size_t(n), c.stream))
+	return c.enqueue(opMemset8, []uint64{uint64(p), uint64(v), uint64(n)}, func() error {
+		return cuErr("cuMemsetD8Async", C.rc_cuMemsetD8Async(C.rc_CUdeviceptr(p), C.uchar(v), C.size_t(n), c.stream))
+	})
 }
 
 // MemsetD32 queues setting n 32-bit words at p (4-byte aligned) to v; for a float32 f pass
 // math.Float32bits(f).
 func (c *Context) MemsetD32(p DevicePtr, v uint32, n int) error {
-	if n == 0 || !c.queue(opMemset32, uint64(p), uint64(v), uint64(n)) {
+	if n == 0 {
 		return nil
 	}
-	done, err := c.bind()
-	if err != nil {
-		return err
-	}
-	defer done()
-	return cuErr("cuMemsetD32Async", C.rc_cuMemsetD32Async(C.rc_CUdeviceptr(p), C.uint(v), C.size_t(n), c.stream))
+	return c.enqueue(opMemset32, []uint64{uint64(p), uint64(v), uint64(n)}, func() error {
+		return cuErr("cuMemsetD32Async", C.rc_cuMemsetD32Async(C.rc_CUdeviceptr(p), C.uint(v), C.size_t(n), c.stream))
+	})
 }

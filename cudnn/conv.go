@@ -99,11 +99,8 @@ func keyOf(x *TensorDesc, w *FilterDesc, cv *ConvDesc, y *TensorDesc) convKey {
 // runs in one process, each with its own Context on the same GPU), what acts on the device as a
 // whole or must not see another Context come or go: algorithm searches, step captures, and
 // opening and closing Contexts. A search times kernels on the device, so searches side by side
-// would skew each other's timings. On an H200, two legacy searches started at the same moment by
-// two runs once failed with CUDNN_STATUS_INTERNAL_ERROR for every algorithm of a shape; later,
-// with searches serialised, two runs' first searches failed so as other runs of the sweep ended
-// (destroying their cuDNN and cuBLAS handles, freeing their memory). Whether that was the cause
-// is not known; opening and closing Contexts are serialised too, to rule it out.
+// would skew each other's timings, and concurrent searches have failed inside cuDNN
+// (docs/gpu-notes.md); opening and closing are serialised to rule out a suspected cause.
 var deviceWide sync.Mutex
 
 // beginSearch takes deviceWide, binds the context and waits for the work queued so far
@@ -318,9 +315,8 @@ func (c *Context) ConvBackwardFilter(alpha float32, x *TensorDesc, xp DevicePtr,
 // x (*) w -> y: x is dx and y is dy backward, w is dw for the filter gradient. With GraphConv an
 // unscaled, overwriting call (alpha 1, beta 0) goes through the graph API; every other call (or
 // one whose graph has no usable engine) goes through the legacy call with the algorithm
-// PlanConv chose. Graph-API engines were seen to get scaling wrong: on an H200 with cuDNN 9.14,
-// forward engines given alpha 0.5 and beta 1 wrote the plain convolution, or refused to execute
-// (CUDNN_STATUS_BAD_PARAM), where the legacy call computes it right.
+// PlanConv chose: graph-API engines have got scaling wrong where the legacy call did not
+// (docs/gpu-notes.md).
 func (c *Context) conv(dir int, alpha, beta float32, x *TensorDesc, xp DevicePtr, w *FilterDesc, wp DevicePtr,
 	cv *ConvDesc, y *TensorDesc, yp DevicePtr) error {
 	if c.opts.GraphConv && alpha == 1 && beta == 0 {
@@ -337,28 +333,22 @@ func (c *Context) conv(dir int, alpha, beta float32, x *TensorDesc, xp DevicePtr
 	if c.counting() {
 		p.Calls[dir]++
 	}
-	if !c.queue(opConv, uint64(dir), uint64(choice.Algo), uint64(choice.math), f32Word(alpha), f32Word(beta), x.word(), uint64(xp),
-		w.word(), uint64(wp), cv.word(), y.word(), uint64(yp), uint64(ws), uint64(wsSize)) {
-		return nil
-	}
-	done, err := c.bind()
-	if err != nil {
-		return err
-	}
-	defer done()
-	if err := cv.setMath(choice.math); err != nil {
-		return err
-	}
-	a, b := scalars(alpha, beta)
-	switch dir {
-	case 0:
-		return dnnErr("cudnnConvolutionForward", C.rc_cudnnConvolutionForward(c.dnn, a, x.d, xp.c(), w.d, wp.c(),
-			cv.d, C.rc_cudnnConvolutionFwdAlgo_t(choice.Algo), ws.c(), wsSize, b, y.d, yp.c()))
-	case 1:
-		return dnnErr("cudnnConvolutionBackwardData", C.rc_cudnnConvolutionBackwardData(c.dnn, a, w.d, wp.c(), y.d, yp.c(),
-			cv.d, C.rc_cudnnConvolutionBwdDataAlgo_t(choice.Algo), ws.c(), wsSize, b, x.d, xp.c()))
-	default:
-		return dnnErr("cudnnConvolutionBackwardFilter", C.rc_cudnnConvolutionBackwardFilter(c.dnn, a, x.d, xp.c(), y.d, yp.c(),
-			cv.d, C.rc_cudnnConvolutionBwdFilterAlgo_t(choice.Algo), ws.c(), wsSize, b, w.d, wp.c()))
-	}
+	return c.enqueue(opConv, []uint64{uint64(dir), uint64(choice.Algo), uint64(choice.math), f32Word(alpha), f32Word(beta), x.word(),
+		uint64(xp), w.word(), uint64(wp), cv.word(), y.word(), uint64(yp), uint64(ws), uint64(wsSize)}, func() error {
+		if err := cv.setMath(choice.math); err != nil {
+			return err
+		}
+		a, b := scalars(alpha, beta)
+		switch dir {
+		case 0:
+			return dnnErr("cudnnConvolutionForward", C.rc_cudnnConvolutionForward(c.dnn, a, x.d, xp.c(), w.d, wp.c(),
+				cv.d, C.rc_cudnnConvolutionFwdAlgo_t(choice.Algo), ws.c(), wsSize, b, y.d, yp.c()))
+		case 1:
+			return dnnErr("cudnnConvolutionBackwardData", C.rc_cudnnConvolutionBackwardData(c.dnn, a, w.d, wp.c(), y.d, yp.c(),
+				cv.d, C.rc_cudnnConvolutionBwdDataAlgo_t(choice.Algo), ws.c(), wsSize, b, x.d, xp.c()))
+		default:
+			return dnnErr("cudnnConvolutionBackwardFilter", C.rc_cudnnConvolutionBackwardFilter(c.dnn, a, x.d, xp.c(), y.d, yp.c(),
+				cv.d, C.rc_cudnnConvolutionBwdFilterAlgo_t(choice.Algo), ws.c(), wsSize, b, w.d, wp.c()))
+		}
+	})
 }

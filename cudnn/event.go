@@ -38,15 +38,9 @@ func (e *Event) Record() error {
 	if e.c.steps.mode == capturing {
 		return errors.New("cudnn: an event record inside a step capture (the event could not be waited for)")
 	}
-	if !e.c.queue(opEvent, ptrWord(unsafe.Pointer(e.e))) {
-		return nil
-	}
-	done, err := e.c.bind()
-	if err != nil {
-		return err
-	}
-	defer done()
-	return cuErr("cuEventRecord", C.rc_cuEventRecord(e.e, e.c.stream))
+	return e.c.enqueue(opEvent, []uint64{ptrWord(unsafe.Pointer(e.e))}, func() error {
+		return cuErr("cuEventRecord", C.rc_cuEventRecord(e.e, e.c.stream))
+	})
 }
 
 // Wait blocks until the event has completed.

@@ -346,19 +346,28 @@ func (c *Context) destroyGraphs(gs []*stepGraph) {
 	}
 }
 
-// queue reports whether a call that queues stream work should queue it. In a dry run the call is
-// recorded instead (op and the operands that fix what it does) and queue reports false; under
-// capture it is recorded too, to be compared with the dry run, and queued.
-func (c *Context) queue(op uint64, fixed ...uint64) bool {
-	l := c.steps.recording()
-	if l == nil {
-		return true
+// enqueue is how every call that queues stream work queues it (kernel launches aside: see
+// queueLaunch), so that the rule of step graphs holds in one place: record before you queue. The
+// call is recorded first, as op and the operands that fix what it does (the step's shape); in a
+// dry run that is all, and run is not called. Otherwise run queues the work, with the context
+// bound to this thread; under capture the record is compared with the dry run's afterwards.
+func (c *Context) enqueue(op uint64, fixed []uint64, run func() error) error {
+	if l := c.steps.recording(); l != nil {
+		l.shape = append(append(l.shape, op), fixed...)
+		if c.steps.mode == dryRun {
+			return nil
+		}
 	}
-	l.shape = append(append(l.shape, op), fixed...)
-	return c.steps.mode != dryRun
+	done, err := c.bind()
+	if err != nil {
+		return err
+	}
+	defer done()
+	return run()
 }
 
-// queueLaunch is queue for a kernel launch, whose arguments are recorded apart from the shape.
+// queueLaunch is enqueue's record for a kernel launch, whose arguments are recorded apart from
+// the shape: it reports whether Launch should queue the launch.
 func (c *Context) queueLaunch(f *Function, grid, block Dim3, shared int, args []byte) bool {
 	l := c.steps.recording()
 	if l == nil {
@@ -430,17 +439,6 @@ func (c *Context) mayWait(call string) error {
 // counting reports whether a call should be counted in Plans' statistics: not in the second run
 // of a step, whose dry run counted it.
 func (c *Context) counting() bool { return c.steps.mode == direct || c.steps.mode == dryRun }
-
-// queueMap is queue for a call y = alpha f(x) + beta y, f described by desc (0 for none).
-func (c *Context) queueMap(op, desc uint64, alpha float32, x *TensorDesc, xp DevicePtr, beta float32, y *TensorDesc, yp DevicePtr) bool {
-	return c.queue(op, desc, f32Word(alpha), x.word(), uint64(xp), f32Word(beta), y.word(), uint64(yp))
-}
-
-// queueMapBackward is queue for a call dx = alpha f'(x, y, dy) + beta dx.
-func (c *Context) queueMapBackward(op, desc uint64, alpha float32, y *TensorDesc, yp DevicePtr, dy *TensorDesc, dyp DevicePtr,
-	x *TensorDesc, xp DevicePtr, beta float32, dx *TensorDesc, dxp DevicePtr) bool {
-	return c.queue(op, desc, f32Word(alpha), y.word(), uint64(yp), dy.word(), uint64(dyp), x.word(), uint64(xp), f32Word(beta), dx.word(), uint64(dxp))
-}
 
 // The descriptors' words in a step's shape: their addresses.
 func (t *TensorDesc) word() uint64     { return ptrWord(unsafe.Pointer(t.d)) }

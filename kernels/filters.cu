@@ -3,6 +3,7 @@
 //
 // A FilterTable is uploaded once as int32 words: ROUT_GROUP_WORDS words per group (the fields
 // below), then one word per filter giving its group's index.
+// CPU twin: net/cpu/filters.go.
 #include "common.cuh"
 #include "philox.cuh"
 

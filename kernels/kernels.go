@@ -8,12 +8,16 @@
 // twin of package rng, is also valid C so that a host test can compare it with rng bit for bit.
 //
 // Every kernel is extern "C" (unmangled names), takes device pointers already offset to a view's
-// first element and int strides, and is documented in its file with its launch shape.
+// first element and int strides, and is documented in its file with its launch shape. A kernel
+// file is named after its operation, like the operation's files in net/cpu (its CPU twin, named
+// in its header) and net/gpu (its launch wrappers, which net/gpu's TestKernelWrappers checks
+// against the declarations here).
 package kernels
 
 import (
 	"embed"
 	"fmt"
+	"io/fs"
 	"regexp"
 	"strings"
 )
@@ -21,20 +25,29 @@ import (
 //go:embed *.cu *.cuh
 var files embed.FS
 
-// headers are the shared headers, in dependency order; sources are the kernel files.
-var (
-	headers = []string{"common.cuh", "philox.cuh"}
-	sources = []string{"elementwise.cu", "pool.cu", "loss.cu", "optim.cu", "filters.cu", "data.cu", "revive.cu"}
-)
+// headers are the shared headers, in dependency order.
+var headers = []string{"common.cuh", "philox.cuh"}
+
+// Sources are the kernel files, one per operation (named as the operation's files in net/cpu and
+// net/gpu), in name order: every .cu file of this folder.
+var Sources = func() []string {
+	names, err := fs.Glob(files, "*.cu")
+	if err != nil {
+		panic(err) // only a malformed pattern fails
+	}
+	return names // sorted, as fs.Glob returns them
+}()
 
 // Names are the kernels Source defines, in the order of the files.
 var Names = []string{
-	"fill", "copy_strided", "relu_fwd", "relu_bwd", "bias_rows", "col_sums",
-	"pool_fwd", "pool_bwd",
-	"softmax_xent",
-	"adam_update", "sgd_update",
-	"filter_norms", "mark_below", "redraw_filters",
 	"gather_batch",
+	"bias_rows", "col_sums",
+	"filter_norms", "mark_below", "redraw_filters",
+	"softmax_xent",
+	"fill", "copy_strided",
+	"adam_update", "sgd_update",
+	"pool_fwd", "pool_bwd",
+	"relu_fwd", "relu_bwd",
 	"activation_means", "mark_dormant", "outgoing_means", "reset_outgoing", "cbp_step",
 }
 
@@ -62,7 +75,7 @@ var includeLine = regexp.MustCompile(`(?m)^#include "[a-z0-9_.]+"\n`)
 // their local #include lines removed (the headers are already in front of them).
 func Source() string {
 	var b strings.Builder
-	for _, name := range append(append([]string(nil), headers...), sources...) {
+	for _, name := range append(append([]string(nil), headers...), Sources...) {
 		src, err := files.ReadFile(name)
 		if err != nil {
 			panic(fmt.Sprintf("kernels: embedded %s is missing: %v", name, err)) // a build defect

@@ -2,6 +2,8 @@ package kernels
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -35,7 +37,7 @@ func TestSourceSelfContained(t *testing.T) {
 			t.Fatalf("header %s appears %d times", h, n)
 		}
 	}
-	for _, name := range sources {
+	for _, name := range Sources {
 		f, err := File(name)
 		if err != nil {
 			t.Fatal(err)
@@ -69,14 +71,35 @@ func TestGroupLayout(t *testing.T) {
 	}
 }
 
-// TestStreamAugment checks data.cu's copy of rng.StreamAugment.
+// TestStreamAugment checks batch.cu's copy of rng.StreamAugment.
 func TestStreamAugment(t *testing.T) {
-	f, err := File("data.cu")
+	f, err := File("batch.cu")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf("#define rout_stream_augment %#xu", rng.StreamAugment)
 	if !strings.Contains(strings.ToLower(f), want) {
-		t.Fatalf("data.cu does not contain %q (case aside)", want)
+		t.Fatalf("batch.cu does not contain %q (case aside)", want)
+	}
+}
+
+// TestCPUTwins checks that every kernel file's header names its CPU twin, the net/cpu file the
+// GPU backend is tested against, and that the file exists.
+func TestCPUTwins(t *testing.T) {
+	twin := regexp.MustCompile(`(?m)^// CPU twin: (net/cpu/[a-z0-9_]+\.go)\b`)
+	for _, name := range Sources {
+		f, err := File(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		header, _, _ := strings.Cut(f, "\n#include")
+		m := twin.FindStringSubmatch(header)
+		if m == nil {
+			t.Errorf("%s: the header comment does not name its CPU twin (// CPU twin: net/cpu/NAME.go)", name)
+			continue
+		}
+		if _, err := os.Stat(filepath.Join("..", m[1])); err != nil {
+			t.Errorf("%s: CPU twin %s: %v", name, m[1], err)
+		}
 	}
 }

@@ -2,6 +2,7 @@
 //
 // As on the CPU, the log-sum-exp and the gradient are computed in double precision after
 // subtracting the row's maximum, so the two backends agree to the last bit or two.
+// CPU twin: net/cpu/loss.go.
 #include "common.cuh"
 
 // softmax_xent: logits is n x k (row i at logits + i*ls), labels n values (label i at labels[i*lbs]:

@@ -3,6 +3,7 @@
 // The arithmetic follows net.AdamParams / net.SGDParams term by term in the CPU backend's order,
 // with every product and sum rounded on its own (the _rn intrinsics are never contracted into
 // fused multiply-adds), so the GPU and the CPU give the same bits.
+// CPU twin: net/cpu/optim.go.
 #include "common.cuh"
 
 // adam_update: g' = g + wd*p; m = b1*m + (1-b1)*g'; v = b2*v + (1-b2)*g'^2;

@@ -5,6 +5,7 @@
 // A window covers input rows oy*sh-ph .. oy*sh-ph+kh-1 (columns likewise); only its elements
 // inside the input count: a max window's value is its first maximal element in row-major order,
 // an average window divides by the number of its elements inside the input.
+// CPU twin: net/cpu/pool.go.
 #include "common.cuh"
 
 // pool_argmax returns the row-major index (iy*w+ix) of the first maximal element of the window at

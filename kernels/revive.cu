@@ -6,6 +6,7 @@
 // mark_dormant and cbp_step take a FilterTable (filters.cu's layout). outgoing_means and
 // reset_outgoing take a revive table: ROUT_RV_WORDS int32 words per group (the fields below),
 // then one word per filter giving its group's index, then ROUT_LINK_WORDS words per link.
+// CPU twin: net/cpu/revive.go.
 #include "common.cuh"
 
 // The FilterTable words these kernels read, as filters.cu defines them (the same definitions, so

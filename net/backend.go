@@ -99,11 +99,14 @@ type Backend interface {
 	// MarkBelow sets mask[f] = 1 where norms[f] < Tau (or < Tau times the mean norm of f's group
 	// when Relative), else 0, and adds the number marked in each group to counts
 	// (len(ft.Groups) x 1 x 1 x 1). It is RandomOut's decision, and the dead-filter measure.
+	// The relative limit is the group's mean norm, summed in float64 and rounded to float32, times
+	// Tau in float32; a group whose mean is zero (every filter dead) is marked whole when Tau > 0,
+	// where the product alone would mark none.
 	MarkBelow(ft *FilterTable, norms, mask, counts *Tensor, th Threshold)
-	// RedrawFilters re-draws the weights of every filter whose mask is 1 (every filter when mask is
-	// nil) from its group's initialiser: weight j of filter k of group g becomes
-	// g.Bound * rng.Symmetric(rng.Uint32(key(Seed), Purpose, g.Layer, k, j)).
-	// See Redraw for the optional parts.
+	// RedrawFilters re-draws the weights of every filter whose mask is non-zero (every filter when
+	// mask is nil) from its group's initialiser: weight j of filter k of group g becomes
+	// g.Bound * rng.Symmetric(rng.Uint32(key(Seed), Purpose, g.Layer, k, j)), one float32
+	// multiply. See Redraw for the optional parts.
 	RedrawFilters(ft *FilterTable, mask *Tensor, r Redraw)
 
 	// Reviving holds the operations of the activation-based revival rules (ReDo, continual
@@ -114,7 +117,8 @@ type Backend interface {
 	// on the device, once, for GatherBatch.
 	NewImageSet(pixels []uint8, labels []int32, n, c, h, w int) (ImageSet, error)
 	// SetOrder sets the sequence of example indices that GatherBatch reads from (an epoch's
-	// permutation, or 0..n-1 for evaluation). It may be shorter than the set.
+	// permutation, or 0..n-1 for evaluation). It may be shorter than the set. An index outside the
+	// set is recorded for Err and the order is left unchanged.
 	SetOrder(set ImageSet, order []int32)
 	// GatherBatch fills x (B x C x CropH x CropW) and labels (B x 1 x 1 x 1) with the examples at
 	// positions [start, start+B) of the order, prepared as Augment says. Positions past the end of
@@ -213,14 +217,6 @@ const (
 	ReduceMean                  // averaged over the counted examples
 )
 
-// NormKind is the per-filter gradient norm RandomOut compares with its threshold.
-type NormKind int
-
-const (
-	NormL1 NormKind = iota // sum of |g|: the paper's CGN
-	NormL2                 // sqrt of the sum of g^2
-)
-
 // AdamParams are one Adam step's hyper-parameters. Step counts from 1.
 type AdamParams struct {
 	LR, Beta1, Beta2, Eps, WeightDecay float32
@@ -231,56 +227,6 @@ type AdamParams struct {
 type SGDParams struct {
 	LR, Momentum, WeightDecay float32
 	Nesterov                  bool
-}
-
-// Threshold is RandomOut's tau: absolute, or relative to the mean norm of the filter's group.
-type Threshold struct {
-	Tau      float32
-	Relative bool
-}
-
-// Redraw says what RedrawFilters writes.
-type Redraw struct {
-	Seed    uint64  // the run's seed: the rng key
-	Purpose uint32  // rng purpose word: 0 for initialisation, step+1 for a re-draw after step
-	Params  *Tensor // the flat parameter tensor
-	// ZeroBias also sets the re-drawn filters' biases to 0 (groups with a bias only).
-	ZeroBias bool
-	// Moments are optimiser state tensors laid out like Params (Adam's m and v, SGD's velocity);
-	// the re-drawn filters' entries in them are set to 0 (their bias entries too with ZeroBias).
-	Moments []*Tensor
-	// Counts, when not nil (len(ft.Groups) x 1 x 1 x 1), gets the number of filters re-drawn in
-	// each group added to it.
-	Counts *Tensor
-}
-
-// FilterGroup is one weight tensor seen as filters: its place in the flat parameter tensor and
-// its initialiser. Initialisation and RandomOut both work on groups.
-type FilterGroup struct {
-	Name      string  // the layer's name, for logs
-	Layer     uint32  // rng group word: the layer's index in the network, fixed by the spec
-	Weight    int     // offset of the first weight in the flat parameter tensor
-	Bias      int     // offset of the first bias, or -1 when the layer has none
-	Filters   int     // output filters (K)
-	FilterLen int     // weights per filter (C*KH*KW, or D for a dense layer)
-	Bound     float32 // the initialiser draws weights from U(-Bound, Bound)
-}
-
-// FilterTable is a list of filter groups with the filters numbered across groups in order
-// (the layout of the norms and mask tensors). Backends may cache device copies in Impl.
-type FilterTable struct {
-	Groups  []FilterGroup
-	Filters int // total filters over all groups
-	Impl    any
-}
-
-// NewFilterTable numbers the filters of groups.
-func NewFilterTable(groups []FilterGroup) *FilterTable {
-	ft := &FilterTable{Groups: groups}
-	for _, g := range groups {
-		ft.Filters += g.Filters
-	}
-	return ft
 }
 
 // Augment says how GatherBatch prepares each example. Output element (c, y, x) of an example is

@@ -91,7 +91,7 @@ func (b *Backend) Provenance() map[string]string {
 	return p
 }
 
-// Alloc returns a dense zeroed n x c x h x w tensor.
+// Alloc allocates in the Go heap, up to 2^40 elements.
 func (b *Backend) Alloc(n, c, h, w int) (*net.Tensor, error) {
 	if b.closed {
 		return nil, fmt.Errorf("cpu: alloc %dx%dx%dx%d: backend is closed", n, c, h, w)
@@ -152,7 +152,7 @@ func sameShape(op string, a, b *net.Tensor) {
 	}
 }
 
-// Upload copies src (t.Len() values, sample-major) into t.
+// Upload copies sample by sample.
 func (b *Backend) Upload(t *net.Tensor, src []float32) {
 	if len(src) != t.Len() {
 		panic(fmt.Sprintf("cpu: upload of %d values into %v", len(src), t))
@@ -163,7 +163,7 @@ func (b *Backend) Upload(t *net.Tensor, src []float32) {
 	}
 }
 
-// Download copies t into dst (t.Len() values).
+// Download copies sample by sample; nothing is ever pending.
 func (b *Backend) Download(t *net.Tensor, dst []float32) {
 	if len(dst) != t.Len() {
 		panic(fmt.Sprintf("cpu: download of %v into %d values", t, len(dst)))
@@ -174,7 +174,7 @@ func (b *Backend) Download(t *net.Tensor, dst []float32) {
 	}
 }
 
-// Fill sets every element of t to v.
+// Fill writes sample by sample.
 func (b *Backend) Fill(t *net.Tensor, v float32) {
 	d := data(t)
 	for n := 0; n < t.N; n++ {
@@ -185,7 +185,7 @@ func (b *Backend) Fill(t *net.Tensor, v float32) {
 	}
 }
 
-// Copy copies src into dst.
+// Copy copies sample by sample.
 func (b *Backend) Copy(dst, src *net.Tensor) {
 	sameShape("copy", dst, src)
 	dd, sd := data(dst), data(src)
@@ -201,7 +201,7 @@ func (b *Backend) setErr(err error) {
 	}
 }
 
-// Err returns the first error seen so far.
+// Err returns the first error kept.
 func (b *Backend) Err() error { return b.err }
 
 // Sync returns the first error seen; CPU work is never pending.

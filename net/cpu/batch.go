@@ -18,7 +18,7 @@ type imageSet struct {
 
 func (s *imageSet) Len() int { return s.n }
 
-// NewImageSet holds n uint8 images (n x c x h x w, sample-major) and their labels.
+// NewImageSet keeps pixels without copying them (see imageSet) and a copy of labels.
 func (b *Backend) NewImageSet(pixels []uint8, labels []int32, n, c, h, w int) (net.ImageSet, error) {
 	if n < 0 || c <= 0 || h <= 0 || w <= 0 {
 		return nil, fmt.Errorf("cpu: image set of %d images of %dx%dx%d: bad shape", n, c, h, w)
@@ -45,8 +45,7 @@ func imageSetOf(op string, set net.ImageSet) *imageSet {
 	return s
 }
 
-// SetOrder sets the example indices GatherBatch reads. An index outside the set is recorded for
-// Err and the order is left unchanged.
+// SetOrder copies order.
 func (b *Backend) SetOrder(set net.ImageSet, order []int32) {
 	s := imageSetOf("set order", set)
 	for i, v := range order {
@@ -69,36 +68,21 @@ type gatherJob struct {
 	rangeY, rangeX int // H+2*Pad-CropH, W+2*Pad-CropW
 }
 
-// GatherBatch fills x and labels with the examples at positions [start, start+B) of the order,
-// prepared as net.Augment says. The example index that keys the augmentation draws is the
-// example's index in the set (order[position]), so an example's crop and flip depend on the
-// seed and epoch only. Flipping mirrors the crop: output (c, y, x) reads source column
-// (CropW-1-x)+OffX-Pad instead of x+OffX-Pad (as kernels/data.cu does); Mean still applies at
-// the output position.
+// GatherBatch prepares one example per task, rounding each operation on its own in the order
+// kernels/batch.cu does, so that the two agree bit for bit.
 func (b *Backend) GatherBatch(set net.ImageSet, start int, x, labels *net.Tensor, a net.Augment) {
 	s := imageSetOf("gather batch", set)
-	if x.C != s.c || x.H != a.CropH || x.W != a.CropW || labels.N != x.N || labels.SampleLen() != 1 {
-		panic(fmt.Sprintf("cpu: gather batch: x %v, labels %v for %dx%dx%d images cropped to %dx%d",
-			x.Shape(), labels.Shape(), s.c, s.h, s.w, a.CropH, a.CropW))
-	}
-	if (len(a.ChanMean) != 0 && len(a.ChanMean) != s.c) || (len(a.ChanInvStd) != 0 && len(a.ChanInvStd) != s.c) {
-		panic(fmt.Sprintf("cpu: gather batch: %d channel means and %d inverse deviations for %d channels", len(a.ChanMean), len(a.ChanInvStd), s.c))
+	if err := net.CheckGather("cpu: gather batch", s.c, s.h, s.w, x, labels, a); err != nil {
+		b.setErr(err)
+		return
 	}
 	j := &b.gather
 	*j = gatherJob{s: s, start: start, x: data(x), lab: data(labels), xt: x, lt: labels, a: a, scale: a.Scale,
 		rangeY: s.h + 2*a.Pad - a.CropH, rangeX: s.w + 2*a.Pad - a.CropW}
-	if j.rangeY < 0 || j.rangeX < 0 || a.Pad < 0 {
-		b.setErr(fmt.Errorf("cpu: gather batch: a %dx%d crop of %dx%d images padded by %d does not fit", a.CropH, a.CropW, s.h, s.w, a.Pad))
-		*j = gatherJob{}
-		return
-	}
 	if j.scale == 0 {
 		j.scale = 1
 	}
 	if a.Mean != nil {
-		if a.Mean.Len() != s.c*a.CropH*a.CropW {
-			panic(fmt.Sprintf("cpu: gather batch: mean image %v, want 1x%dx%dx%d", a.Mean, s.c, a.CropH, a.CropW))
-		}
 		j.mean = flat(a.Mean, "gather batch mean image")
 	}
 	b.pool.do(j, x.N)

@@ -35,7 +35,7 @@ func bnParam(op string, t *net.Tensor, c int) []float32 {
 	return flat(t, "batch norm parameter")
 }
 
-// BatchNormForward normalises each channel over N, H and W (see net.Backend).
+// BatchNormForward runs one task per channel, its statistics summed in float64.
 func (b *Backend) BatchNormForward(x, y, scale, bias, runMean, runVar, saveMean, saveInvStd *net.Tensor, p net.BatchNormParams) {
 	const op = "batch norm forward"
 	sameShape(op, x, y)
@@ -52,7 +52,7 @@ func (b *Backend) BatchNormForward(x, y, scale, bias, runMean, runVar, saveMean,
 	*j = bnJob{}
 }
 
-// BatchNormBackward: dx, dScale and dBias from the statistics saved by a training forward pass.
+// BatchNormBackward runs one task per channel, its sums in float64.
 func (b *Backend) BatchNormBackward(x, dy, dx, scale, dScale, dBias, saveMean, saveInvStd *net.Tensor, p net.BatchNormParams) {
 	const op = "batch norm backward"
 	sameShape(op, x, dy)

@@ -68,7 +68,7 @@ type convJob struct {
 	groups     int
 }
 
-// ConvForward: y = conv(x, w) + b.
+// ConvForward runs im2col + GEMM per chunk of samples.
 func (b *Backend) ConvForward(x, w, bias, y *net.Tensor, p net.ConvParams) {
 	g := convGeometry("conv forward", x, w, y, p)
 	j := &b.conv
@@ -80,7 +80,7 @@ func (b *Backend) ConvForward(x, w, bias, y *net.Tensor, p net.ConvParams) {
 	*j = convJob{}
 }
 
-// ConvBackwardData: dx (+)= the gradient with respect to x.
+// ConvBackwardData runs GEMM + col2im per chunk of samples.
 func (b *Backend) ConvBackwardData(dy, w, dx *net.Tensor, p net.ConvParams, accumulate bool) {
 	g := convGeometry("conv backward data", dx, w, dy, p)
 	j := &b.conv
@@ -89,7 +89,8 @@ func (b *Backend) ConvBackwardData(dy, w, dx *net.Tensor, p net.ConvParams, accu
 	*j = convJob{}
 }
 
-// ConvBackwardFilter: dw = the gradient with respect to w, db with respect to b (db may be nil).
+// ConvBackwardFilter adds each chunk's GEMM into one of filterGroups partial sums, then sums
+// those in order, so that the result does not depend on the thread count.
 func (b *Backend) ConvBackwardFilter(x, dy, dw, db *net.Tensor, p net.ConvParams) {
 	g := convGeometry("conv backward filter", x, dw, dy, p)
 	groups := min(filterGroups, g.tasks)

@@ -36,7 +36,7 @@ func denseShape(op string, x, w, y *net.Tensor) (n, d, o int) {
 	return n, d, o
 }
 
-// DenseForward: y = x W^T + b.
+// DenseForward runs a GEMM per chunk of denseRows samples.
 func (b *Backend) DenseForward(x, w, bias, y *net.Tensor) {
 	n, d, o := denseShape("dense forward", x, w, y)
 	j := &b.dense
@@ -48,7 +48,7 @@ func (b *Backend) DenseForward(x, w, bias, y *net.Tensor) {
 	*j = denseJob{}
 }
 
-// DenseBackwardData: dx (+)= dy W.
+// DenseBackwardData runs a GEMM per chunk of denseRows samples.
 func (b *Backend) DenseBackwardData(dy, w, dx *net.Tensor, accumulate bool) {
 	n, d, o := denseShape("dense backward data", dx, w, dy)
 	j := &b.dense
@@ -57,7 +57,8 @@ func (b *Backend) DenseBackwardData(dy, w, dx *net.Tensor, accumulate bool) {
 	*j = denseJob{}
 }
 
-// DenseBackwardFilter: dw = dy^T x, db = column sums of dy (db may be nil).
+// DenseBackwardFilter runs a GEMM per chunk of denseCols input features, and sums the bias
+// gradient in float64 in row order.
 func (b *Backend) DenseBackwardFilter(x, dy, dw, db *net.Tensor) {
 	n, d, o := denseShape("dense backward filter", x, dw, dy)
 	j := &b.dense

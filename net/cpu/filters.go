@@ -25,7 +25,7 @@ func checkGroup(op string, g *net.FilterGroup, params []float32) {
 	}
 }
 
-// FilterNorms writes each filter's L1 or L2 gradient norm into norms.
+// FilterNorms sums each norm in float64 and rounds it once.
 func (b *Backend) FilterNorms(ft *net.FilterTable, grads, norms *net.Tensor, kind net.NormKind) {
 	out := checkFilters("filter norms", ft, norms, 1)
 	gr := flat(grads, "filter norms gradients")
@@ -52,10 +52,7 @@ func (b *Backend) FilterNorms(ft *net.FilterTable, grads, norms *net.Tensor, kin
 	}
 }
 
-// MarkBelow sets mask[f] = 1 where norms[f] < Tau, else 0, and adds each group's count to counts.
-// With Relative the threshold is Tau * mean, where mean is the group's mean norm summed in
-// float64 and rounded to float32, and the product is a float32 multiply; a group whose mean is
-// zero (every filter dead) is marked whole when Tau > 0, where the product alone would mark none.
+// MarkBelow runs group by group.
 func (b *Backend) MarkBelow(ft *net.FilterTable, norms, mask, counts *net.Tensor, th net.Threshold) {
 	nv := checkFilters("mark below", ft, norms, 1)
 	mv := checkFilters("mark below", ft, mask, 1)
@@ -91,8 +88,7 @@ func (b *Backend) MarkBelow(ft *net.FilterTable, norms, mask, counts *net.Tensor
 	}
 }
 
-// RedrawFilters re-draws the filters whose mask is non-zero (all when mask is nil): weight j of
-// filter k of group g becomes g.Bound * rng.Symmetric(rng.Uint32(key, Purpose, g.Layer, k, j)).
+// RedrawFilters runs filter by filter, one rng block per four weights.
 func (b *Backend) RedrawFilters(ft *net.FilterTable, mask *net.Tensor, r net.Redraw) {
 	params := flat(r.Params, "redraw parameters")
 	var mv, cv []float32

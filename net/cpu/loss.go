@@ -7,10 +7,9 @@ import (
 	"rout/net"
 )
 
-// SoftmaxCrossEntropy adds [summed loss, correct, counted] to stats and writes the logits'
-// gradient when dlogits is not nil (see net.Backend). The log-sum-exp is taken in float64 after
-// subtracting the row's maximum. A label that is not a whole number below K is a data error: it
-// is recorded for Err and the example is ignored.
+// SoftmaxCrossEntropy takes the log-sum-exp in float64 after subtracting the row's maximum. A
+// label that is not a whole number below K is a data error: it is recorded for Err and the
+// example is ignored.
 func (b *Backend) SoftmaxCrossEntropy(logits, labels, dlogits, stats *net.Tensor, r net.Reduction) {
 	n, k := logits.N, logits.SampleLen()
 	if labels.N != n || labels.SampleLen() != 1 || stats.Len() != 3 || (dlogits != nil && dlogits.Shape() != logits.Shape()) {

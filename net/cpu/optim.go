@@ -31,7 +31,7 @@ func optimTensors(op string, ts ...*net.Tensor) (out [4][]float32) {
 	return out
 }
 
-// AdamUpdate is one fused Adam step over all parameters (see net.Backend).
+// AdamUpdate runs optimSpan parameters per task.
 func (b *Backend) AdamUpdate(params, grads, m, v *net.Tensor, h net.AdamParams) {
 	if h.Step < 1 {
 		panic(fmt.Sprintf("cpu: adam: step %d, want >= 1", h.Step))
@@ -45,7 +45,7 @@ func (b *Backend) AdamUpdate(params, grads, m, v *net.Tensor, h net.AdamParams) 
 	*j = optimJob{}
 }
 
-// SGDUpdate is one fused SGD step with momentum (see net.Backend).
+// SGDUpdate runs optimSpan parameters per task.
 func (b *Backend) SGDUpdate(params, grads, vel *net.Tensor, h net.SGDParams) {
 	ts := optimTensors("sgd", params, grads, vel)
 	j := &b.optim

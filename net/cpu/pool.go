@@ -1,10 +1,6 @@
 package cpu
 
-import (
-	"fmt"
-
-	"rout/net"
-)
+import "rout/net"
 
 // poolJob runs pooling forward or backward on one sample per task.
 type poolJob struct {
@@ -15,30 +11,18 @@ type poolJob struct {
 	xt, yt, dyt, dxt *net.Tensor
 }
 
-func checkPool(op string, x, y *net.Tensor, p net.PoolParams) {
-	if p.KH <= 0 || p.KW <= 0 || p.StrideH <= 0 || p.StrideW <= 0 || p.PadH < 0 || p.PadW < 0 {
-		panic(fmt.Sprintf("cpu: %s: bad parameters %+v", op, p))
-	}
-	oh, ow := p.OutSize(x.H, x.W)
-	if y.N != x.N || y.C != x.C || y.H != oh || y.W != ow {
-		panic(fmt.Sprintf("cpu: %s: x %v and y %v do not match %+v (%dx%d)", op, x.Shape(), y.Shape(), p, oh, ow))
-	}
-}
-
-// PoolForward: max or average pooling of x into y. A max window holding a NaN gives NaN.
+// PoolForward runs one task per sample. A max window holding a NaN gives NaN.
 func (b *Backend) PoolForward(x, y *net.Tensor, p net.PoolParams) {
-	checkPool("pool forward", x, y, p)
+	net.CheckPool("cpu: pool forward", x, y, p)
 	j := &b.pool2d
 	*j = poolJob{p: p, x: data(x), y: data(y), xt: x, yt: y}
 	b.pool.do(j, x.N)
 	*j = poolJob{}
 }
 
-// PoolBackward: dx (+)= the gradient with respect to x. A max window's gradient goes to its first
-// maximal element in row-major window order; an average window's spreads evenly over the window's
-// elements inside the input.
+// PoolBackward runs one task per sample, adding each window's gradient in window order.
 func (b *Backend) PoolBackward(x, y, dy, dx *net.Tensor, p net.PoolParams, accumulate bool) {
-	checkPool("pool backward", x, y, p)
+	net.CheckPool("cpu: pool backward", x, y, p)
 	sameShape("pool backward", x, dx)
 	sameShape("pool backward", y, dy)
 	j := &b.pool2d

@@ -13,7 +13,7 @@ type reluJob struct {
 	at, bt, ct *net.Tensor
 }
 
-// ReLUForward: y = max(x, 0). y may be x.
+// ReLUForward runs one sample per task.
 func (b *Backend) ReLUForward(x, y *net.Tensor) {
 	sameShape("relu forward", x, y)
 	j := &b.relu
@@ -22,7 +22,7 @@ func (b *Backend) ReLUForward(x, y *net.Tensor) {
 	*j = reluJob{}
 }
 
-// ReLUBackward: dx = dy where y > 0, else 0. dx may be dy.
+// ReLUBackward runs one sample per task.
 func (b *Backend) ReLUBackward(y, dy, dx *net.Tensor) {
 	sameShape("relu backward", y, dy)
 	sameShape("relu backward", y, dx)

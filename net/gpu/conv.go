@@ -149,8 +149,8 @@ func (b *Backend) packedCopy(t *net.Tensor) *net.Tensor {
 	return p
 }
 
-// ConvForward: y = conv(x, w) + b, through cuDNN (the algorithm measured at the shape's first
-// use), the bias added by cudnnAddTensor. y may be a channel slice.
+// ConvForward runs cuDNN's convolution (the algorithm measured at the shape's first use), the
+// bias added by cudnnAddTensor.
 func (b *Backend) ConvForward(x, w, bias, y *net.Tensor, p net.ConvParams) {
 	checkConv("conv forward", x, w, y, p)
 	if !b.ok() {
@@ -176,9 +176,9 @@ func (b *Backend) ConvForward(x, w, bias, y *net.Tensor, p net.ConvParams) {
 	}
 }
 
-// ConvBackwardData: dx (+)= the gradient with respect to x (cuDNN with beta 1 to accumulate).
-// With Options.PackedConv a channel-slice dy is copied into a packed buffer first (dx, the
-// gradient of a block's input, is dense in rout's networks and is passed as it is).
+// ConvBackwardData runs cuDNN's, with beta 1 to accumulate. With Options.PackedConv a
+// channel-slice dy is copied into a packed buffer first (dx, the gradient of a block's input, is
+// dense in rout's networks and is passed as it is).
 func (b *Backend) ConvBackwardData(dy, w, dx *net.Tensor, p net.ConvParams, accumulate bool) {
 	checkConv("conv backward data", dx, w, dy, p)
 	if !b.ok() {
@@ -198,7 +198,7 @@ func (b *Backend) ConvBackwardData(dy, w, dx *net.Tensor, p net.ConvParams, accu
 	}
 }
 
-// ConvBackwardFilter: dw = the gradient with respect to w, db = with respect to b (db may be nil).
+// ConvBackwardFilter runs cuDNN's, the bias gradient by cudnnConvolutionBackwardBias.
 func (b *Backend) ConvBackwardFilter(x, dy, dw, db *net.Tensor, p net.ConvParams) {
 	checkConv("conv backward filter", x, dw, dy, p)
 	if !b.ok() {

@@ -67,8 +67,7 @@ func checkFlat(op string, t *net.Tensor, dt *deviceTable) {
 	}
 }
 
-// FilterNorms writes every filter's L1 or L2 gradient norm into norms: one launch, a warp per
-// filter, float64 sums.
+// FilterNorms runs kernels/filters.cu's filter_norms: one launch, a warp per filter, float64 sums.
 func (b *Backend) FilterNorms(ft *net.FilterTable, grads, norms *net.Tensor, kind net.NormKind) {
 	checkFilters("filter norms", ft, norms)
 	if !b.ok() || ft.Filters == 0 {
@@ -79,17 +78,12 @@ func (b *Backend) FilterNorms(ft *net.FilterTable, grads, norms *net.Tensor, kin
 		return
 	}
 	checkFlat("filter norms", grads, dt)
-	k := int32(0)
-	if kind == net.NormL2 {
-		k = 1
-	}
 	const warps = 8
-	b.launch("filter_norms", (ft.Filters+warps-1)/warps, 32*warps, dt.words.Ptr(), i32(dt.groups), i32(dt.filters),
-		ptr(grads), ptr(norms), k)
+	b.launchFilterNorms((ft.Filters+warps-1)/warps, 32*warps, constIntPtr(dt.words.Ptr()), i32(dt.groups), i32(dt.filters),
+		in(grads), out(norms), flag(kind == net.NormL2))
 }
 
-// MarkBelow sets mask[f] = norms[f] < tau (relative to the group's mean norm with Relative) and
-// adds each group's count to counts: one launch, a block per group.
+// MarkBelow runs kernels/filters.cu's mark_below: one launch, a block per group.
 func (b *Backend) MarkBelow(ft *net.FilterTable, norms, mask, counts *net.Tensor, th net.Threshold) {
 	checkFilters("mark below", ft, norms)
 	checkFilters("mark below", ft, mask)
@@ -101,19 +95,15 @@ func (b *Backend) MarkBelow(ft *net.FilterTable, norms, mask, counts *net.Tensor
 	if dt == nil {
 		return
 	}
-	rel := int32(0)
-	if th.Relative {
-		rel = 1
-	}
-	b.launch("mark_below", dt.groups, 256, dt.words.Ptr(), ptr(norms), ptr(mask), optPtr(counts), th.Tau, rel)
+	b.launchMarkBelow(dt.groups, 256, constIntPtr(dt.words.Ptr()), in(norms), out(mask), optOut(counts), cFloat(th.Tau), flag(th.Relative))
 }
 
 // redrawMoments is how many optimiser-state tensors one redraw_filters launch clears.
 const redrawMoments = 4
 
-// RedrawFilters re-draws the filters whose mask is non-zero (all when mask is nil) with the
-// counter-based draws the CPU makes, bit for bit: one launch, a block per filter (filters not
-// marked return at once), plus one launch per further four state tensors.
+// RedrawFilters runs kernels/filters.cu's redraw_filters, whose draws are the CPU's bit for bit:
+// one launch, a block per filter (filters not marked return at once), plus one launch per further
+// four state tensors.
 func (b *Backend) RedrawFilters(ft *net.FilterTable, mask *net.Tensor, r net.Redraw) {
 	if mask != nil {
 		checkFilters("redraw", ft, mask)
@@ -134,19 +124,30 @@ func (b *Backend) RedrawFilters(ft *net.FilterTable, mask *net.Tensor, r net.Red
 		checkFlat("redraw", m, dt)
 	}
 	key := rng.KeyFromSeed(r.Seed)
-	zb := int32(0)
-	if r.ZeroBias {
-		zb = 1
-	}
-	params, counts := ptr(r.Params), optPtr(r.Counts)
+	params, counts := out(r.Params), optOut(r.Counts)
 	moments := r.Moments
 	for first := true; first || len(moments) > 0; first = false {
-		var m [redrawMoments]cudnn.DevicePtr
+		var m [redrawMoments]floatPtr
 		for i := 0; i < redrawMoments && len(moments) > 0; i++ {
-			m[i], moments = ptr(moments[0]), moments[1:]
+			m[i], moments = out(moments[0]), moments[1:]
 		}
-		b.launch("redraw_filters", dt.filters, 128, dt.words.Ptr(), i32(dt.groups), optPtr(mask), params,
-			key[0], key[1], r.Purpose, zb, m[0], m[1], m[2], m[3], counts)
+		b.launchRedrawFilters(dt.filters, 128, constIntPtr(dt.words.Ptr()), i32(dt.groups), optIn(mask), params,
+			cUint(key[0]), cUint(key[1]), cUint(r.Purpose), flag(r.ZeroBias), m[0], m[1], m[2], m[3], counts)
 		params, counts = 0, 0 // further launches only clear state
 	}
+}
+
+// Launch wrappers of kernels/filters.cu, one per kernel, its parameters in its order.
+
+func (b *Backend) launchFilterNorms(grid, block int, table constIntPtr, groups, filters cInt, grads constFloatPtr, norms floatPtr, kind cInt) {
+	b.launch("filter_norms", grid, block, table, groups, filters, grads, norms, kind)
+}
+
+func (b *Backend) launchMarkBelow(grid, block int, table constIntPtr, norms constFloatPtr, mask, counts floatPtr, tau cFloat, relative cInt) {
+	b.launch("mark_below", grid, block, table, norms, mask, counts, tau, relative)
+}
+
+func (b *Backend) launchRedrawFilters(grid, block int, table constIntPtr, groups cInt, mask constFloatPtr, params floatPtr,
+	key0, key1, purpose cUint, zeroBias cInt, m0, m1, m2, m3, counts floatPtr) {
+	b.launch("redraw_filters", grid, block, table, groups, mask, params, key0, key1, purpose, zeroBias, m0, m1, m2, m3, counts)
 }

@@ -36,7 +36,7 @@ type Backend struct {
 	owned   []interface{ Free() error } // every buffer Alloc and NewImageSet made, freed by Close
 	events  [2]*cudnn.Event
 	tables  []*deviceTable // filter tables uploaded, freed by Close
-	args    cudnn.Args     // reused by launch, so that a launch allocates nothing
+	args    cudnn.Args     // reused by launch, so that a launch allocates no argument buffer
 	closed  bool
 	maxGrid int
 
@@ -167,7 +167,7 @@ func (b *Backend) fail(err error) {
 // one failure is reported once instead of cascading.
 func (b *Backend) ok() bool { return b.err == nil && !b.closed }
 
-// Err returns the first error seen so far, without waiting.
+// Err returns the first error kept, without waiting.
 func (b *Backend) Err() error {
 	if b.closed && b.err == nil {
 		return errors.New("gpu: backend used after Close")
@@ -175,7 +175,7 @@ func (b *Backend) Err() error {
 	return b.err
 }
 
-// Sync waits for all queued work and returns the first error seen.
+// Sync waits for the stream.
 func (b *Backend) Sync() error {
 	if b.ok() {
 		b.fail(b.ctx.Sync())
@@ -200,7 +200,8 @@ func (b *Backend) Time(f func()) (time.Duration, error) {
 	return d, b.Err()
 }
 
-// Close frees everything the backend allocated and releases the device.
+// Close waits for the stream, frees every buffer, descriptor and event and the module, and
+// releases the device.
 func (b *Backend) Close() error {
 	if b.closed {
 		return nil
@@ -275,9 +276,50 @@ func (b *Backend) StepReport() string {
 // StepStats reports what RunStep did (for tests and benchmarks).
 func (b *Backend) StepStats() cudnn.StepStats { return b.ctx.StepStats() }
 
-// launch queues kernel name on grid x block threads with args (each an int32, uint32, float32
-// or cudnn.DevicePtr, in the kernel's parameter order).
-func (b *Backend) launch(name string, grid, block int, args ...any) {
+// Kernel parameter types: one Go type per C type a kernel parameter has, named in its comment,
+// so that a launch wrapper's signature spells its kernel's and TestKernelWrappers can compare the
+// two without a GPU (it reads the C type of each Go type from these comments).
+type (
+	cInt          int32           // int
+	cUint         uint32          // unsigned int
+	cFloat        float32         // float
+	floatPtr      cudnn.DevicePtr // float*
+	constFloatPtr cudnn.DevicePtr // const float*
+	constIntPtr   cudnn.DevicePtr // const int*
+	constBytePtr  cudnn.DevicePtr // const unsigned char*
+)
+
+// kernelArg is a kernel parameter type: it appends itself to a launch's arguments.
+type kernelArg interface{ put(a *cudnn.Args) }
+
+func (v cInt) put(a *cudnn.Args)          { a.Int32(int32(v)) }
+func (v cUint) put(a *cudnn.Args)         { a.Uint32(uint32(v)) }
+func (v cFloat) put(a *cudnn.Args)        { a.Float32(float32(v)) }
+func (v floatPtr) put(a *cudnn.Args)      { a.Ptr(cudnn.DevicePtr(v)) }
+func (v constFloatPtr) put(a *cudnn.Args) { a.Ptr(cudnn.DevicePtr(v)) }
+func (v constIntPtr) put(a *cudnn.Args)   { a.Ptr(cudnn.DevicePtr(v)) }
+func (v constBytePtr) put(a *cudnn.Args)  { a.Ptr(cudnn.DevicePtr(v)) }
+
+// in is view t's first element as a kernel's input, out as its output; optIn and optOut give 0
+// (a null pointer for the kernels) for a nil tensor.
+func in(t *net.Tensor) constFloatPtr    { return constFloatPtr(ptr(t)) }
+func out(t *net.Tensor) floatPtr        { return floatPtr(ptr(t)) }
+func optIn(t *net.Tensor) constFloatPtr { return constFloatPtr(optPtr(t)) }
+func optOut(t *net.Tensor) floatPtr     { return floatPtr(optPtr(t)) }
+
+// flag is a bool as a kernel's int.
+func flag(v bool) cInt {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// launch queues kernel name on grid x block threads with args in the kernel's parameter order.
+// Its only callers are the launch wrappers, one per kernel, each in the file named after the
+// kernel's .cu file, which pass their parameters through in order: TestKernelWrappers checks
+// them against the kernels' declarations.
+func (b *Backend) launch(name string, grid, block int, args ...kernelArg) {
 	if !b.ok() {
 		return
 	}
@@ -286,18 +328,7 @@ func (b *Backend) launch(name string, grid, block int, args ...any) {
 	}
 	a := b.args.Reset()
 	for _, v := range args {
-		switch v := v.(type) {
-		case int32:
-			a.Int32(v)
-		case uint32:
-			a.Uint32(v)
-		case float32:
-			a.Float32(v)
-		case cudnn.DevicePtr:
-			a.Ptr(v)
-		default:
-			panic(fmt.Sprintf("gpu: kernel %s: argument of type %T", name, v))
-		}
+		v.put(a)
 	}
 	if err := b.fn[name].Launch(cudnn.Dim3{X: grid}, cudnn.Dim3{X: block}, 0, a); err != nil {
 		b.fail(fmt.Errorf("gpu: kernel %s: %w", name, err))
@@ -318,4 +349,4 @@ func (b *Backend) blocks(n, threads int) int {
 
 // i32 converts a size or offset for a kernel's int parameter; rout's tensors stay far below 2^31
 // elements per view (Alloc refuses larger ones).
-func i32(v int) int32 { return int32(v) }
+func i32(v int) cInt { return cInt(v) }

@@ -15,7 +15,7 @@ import (
 // maxElems bounds one allocation: the kernels index views with 32-bit ints.
 const maxElems = math.MaxInt32
 
-// Alloc returns a dense zeroed n x c x h x w tensor in device memory.
+// Alloc allocates device memory, up to 2^31 elements (the kernels index with 32-bit ints).
 func (b *Backend) Alloc(n, c, h, w int) (*net.Tensor, error) {
 	if b.closed {
 		return nil, fmt.Errorf("gpu: alloc %dx%dx%dx%d: backend is closed", n, c, h, w)
@@ -64,7 +64,7 @@ func optPtr(t *net.Tensor) cudnn.DevicePtr {
 }
 
 // stride is t's sample stride as a kernel argument (any value for a single sample).
-func stride(t *net.Tensor) int32 {
+func stride(t *net.Tensor) cInt {
 	if t.N <= 1 {
 		return i32(t.SampleLen())
 	}
@@ -93,7 +93,7 @@ func samples(t *net.Tensor, f func(buf *cudnn.Buffer[float32], lo, hi int) error
 	return nil
 }
 
-// Upload copies src (t.Len() values, sample-major) into t. src may be reused when it returns.
+// Upload queues one copy per sample (one for a dense t); src may be reused when it returns.
 func (b *Backend) Upload(t *net.Tensor, src []float32) {
 	if len(src) != t.Len() {
 		panic(fmt.Sprintf("gpu: upload of %d values into %v", len(src), t))
@@ -104,8 +104,7 @@ func (b *Backend) Upload(t *net.Tensor, src []float32) {
 	b.fail(samples(t, func(buf *cudnn.Buffer[float32], lo, hi int) error { return buf.Upload(src[lo:hi]) }))
 }
 
-// Download copies t into dst (t.Len() values), after all queued work. On an earlier error dst
-// is left as it was (Err says why).
+// Download waits for the queued work. On an earlier error dst is left as it was (Err says why).
 func (b *Backend) Download(t *net.Tensor, dst []float32) {
 	if len(dst) != t.Len() {
 		panic(fmt.Sprintf("gpu: download of %v into %d values", t, len(dst)))
@@ -116,7 +115,7 @@ func (b *Backend) Download(t *net.Tensor, dst []float32) {
 	b.fail(samples(t, func(buf *cudnn.Buffer[float32], lo, hi int) error { return buf.Download(dst[lo:hi]) }))
 }
 
-// Fill sets every element of t to v.
+// Fill uses the driver's memset for a dense t, else kernels/memory.cu's fill.
 func (b *Backend) Fill(t *net.Tensor, v float32) {
 	if !b.ok() || t.Len() == 0 {
 		return
@@ -125,10 +124,10 @@ func (b *Backend) Fill(t *net.Tensor, v float32) {
 		b.fail(b.ctx.MemsetD32(ptr(t), math.Float32bits(v), t.Len()))
 		return
 	}
-	b.launch("fill", b.blocks(t.Len(), 256), 256, ptr(t), stride(t), i32(t.N), i32(t.SampleLen()), v)
+	b.launchFill(b.blocks(t.Len(), 256), 256, out(t), stride(t), i32(t.N), i32(t.SampleLen()), cFloat(v))
 }
 
-// Copy copies src into dst (same shape; either may be strided).
+// Copy uses the driver's copy when both are dense, else kernels/memory.cu's copy_strided.
 func (b *Backend) Copy(dst, src *net.Tensor) {
 	sameShape("copy", dst, src)
 	if !b.ok() || dst.Len() == 0 {
@@ -138,6 +137,16 @@ func (b *Backend) Copy(dst, src *net.Tensor) {
 		b.fail(b.ctx.CopyDevice(ptr(dst), ptr(src), 4*dst.Len()))
 		return
 	}
-	b.launch("copy_strided", b.blocks(dst.Len(), 256), 256, ptr(dst), stride(dst), ptr(src), stride(src),
+	b.launchCopyStrided(b.blocks(dst.Len(), 256), 256, out(dst), stride(dst), in(src), stride(src),
 		i32(dst.N), i32(dst.SampleLen()))
+}
+
+// Launch wrappers of kernels/memory.cu, one per kernel, its parameters in its order.
+
+func (b *Backend) launchFill(grid, block int, y floatPtr, ys, n, len cInt, v cFloat) {
+	b.launch("fill", grid, block, y, ys, n, len, v)
+}
+
+func (b *Backend) launchCopyStrided(grid, block int, dst floatPtr, ds cInt, src constFloatPtr, ss, n, len cInt) {
+	b.launch("copy_strided", grid, block, dst, ds, src, ss, n, len)
 }

@@ -98,7 +98,7 @@ func (b *Backend) ActivationMeans(y, means *net.Tensor) {
 	if !b.ok() || y.Len() == 0 {
 		return
 	}
-	b.launch("activation_means", y.C, 256, ptr(y), i32(y.N), i32(y.H*y.W), i32(y.Stride), ptr(means))
+	b.launchActivationMeans(y.C, 256, in(y), i32(y.N), i32(y.H*y.W), i32(y.Stride), out(means))
 }
 
 // MarkDormant is ReDo's decision: one launch, a block per group.
@@ -116,12 +116,12 @@ func (b *Backend) MarkDormant(ft *net.FilterTable, means, mask, counts *net.Tens
 	if dt == nil {
 		return
 	}
-	b.launch("mark_dormant", dt.groups, 256, dt.words.Ptr(), ptr(means), ptr(mask), ptr(counts), tau)
+	b.launchMarkDormant(dt.groups, 256, constIntPtr(dt.words.Ptr()), in(means), out(mask), out(counts), cFloat(tau))
 }
 
 // OutgoingMeans writes each filter's mean |outgoing weight|: one launch, a block per filter.
-func (b *Backend) OutgoingMeans(rt *net.ReviveTable, params, out *net.Tensor) {
-	checkFilters("outgoing means", rt.FilterTable, out)
+func (b *Backend) OutgoingMeans(rt *net.ReviveTable, params, outMeans *net.Tensor) {
+	checkFilters("outgoing means", rt.FilterTable, outMeans)
 	if !b.ok() || rt.Filters == 0 {
 		return
 	}
@@ -130,7 +130,7 @@ func (b *Backend) OutgoingMeans(rt *net.ReviveTable, params, out *net.Tensor) {
 		return
 	}
 	checkFlat("outgoing means", params, dt)
-	b.launch("outgoing_means", dt.filters, 128, dt.words.Ptr(), i32(dt.groups), ptr(params), ptr(out))
+	b.launchOutgoingMeans(dt.filters, 128, constIntPtr(dt.words.Ptr()), i32(dt.groups), in(params), out(outMeans))
 }
 
 // ResetOutgoing zeroes the marked filters' outgoing weights and resets their batch norm: one
@@ -156,13 +156,13 @@ func (b *Backend) ResetOutgoing(rt *net.ReviveTable, mask, params, state *net.Te
 			panic("gpu: reset outgoing: a group has batch norm but no state was given")
 		}
 	}
-	p := ptr(params)
+	p := out(params)
 	for first := true; first || len(moments) > 0; first = false {
-		var m [redrawMoments]cudnn.DevicePtr
+		var m [redrawMoments]floatPtr
 		for i := 0; i < redrawMoments && len(moments) > 0; i++ {
-			m[i], moments = ptr(moments[0]), moments[1:]
+			m[i], moments = out(moments[0]), moments[1:]
 		}
-		b.launch("reset_outgoing", dt.filters, 128, dt.words.Ptr(), i32(dt.groups), ptr(mask), p, optPtr(state),
+		b.launchResetOutgoing(dt.filters, 128, constIntPtr(dt.words.Ptr()), i32(dt.groups), in(mask), p, optOut(state),
 			m[0], m[1], m[2], m[3])
 		p = 0 // further launches only clear state
 	}
@@ -185,6 +185,30 @@ func (b *Backend) CBPStep(ft *net.FilterTable, means, outMeans, util, age, acc, 
 	if dt == nil {
 		return
 	}
-	b.launch("cbp_step", dt.groups, 128, dt.words.Ptr(), ptr(means), ptr(outMeans), ptr(util), ptr(age), ptr(acc),
-		ptr(mask), ptr(counts), p.Decay, p.Rate, p.Maturity)
+	b.launchCbpStep(dt.groups, 128, constIntPtr(dt.words.Ptr()), in(means), in(outMeans), out(util), out(age), out(acc),
+		out(mask), out(counts), cFloat(p.Decay), cFloat(p.Rate), cFloat(p.Maturity))
+}
+
+// Launch wrappers of kernels/revive.cu, one per kernel, its parameters in its order.
+
+func (b *Backend) launchActivationMeans(grid, block int, y constFloatPtr, n, hw, stride cInt, means floatPtr) {
+	b.launch("activation_means", grid, block, y, n, hw, stride, means)
+}
+
+func (b *Backend) launchMarkDormant(grid, block int, table constIntPtr, means constFloatPtr, mask, counts floatPtr, tau cFloat) {
+	b.launch("mark_dormant", grid, block, table, means, mask, counts, tau)
+}
+
+func (b *Backend) launchOutgoingMeans(grid, block int, rt constIntPtr, groups cInt, params constFloatPtr, out floatPtr) {
+	b.launch("outgoing_means", grid, block, rt, groups, params, out)
+}
+
+func (b *Backend) launchResetOutgoing(grid, block int, rt constIntPtr, groups cInt, mask constFloatPtr, params, state,
+	m0, m1, m2, m3 floatPtr) {
+	b.launch("reset_outgoing", grid, block, rt, groups, mask, params, state, m0, m1, m2, m3)
+}
+
+func (b *Backend) launchCbpStep(grid, block int, table constIntPtr, means, outMeans constFloatPtr, util, age, acc, mask,
+	counts floatPtr, decay, rate, maturity cFloat) {
+	b.launch("cbp_step", grid, block, table, means, outMeans, util, age, acc, mask, counts, decay, rate, maturity)
 }

@@ -1,4 +1,5 @@
-// data.cu: batch preparation on the device, from a uint8 dataset held there (net.Augment).
+// batch.cu: batch preparation on the device, from a uint8 dataset held there (net.Augment).
+// CPU twin: net/cpu/batch.go.
 #include "common.cuh"
 #include "philox.cuh"
 

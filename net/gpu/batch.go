@@ -28,7 +28,7 @@ type imageSet struct {
 
 func (s *imageSet) Len() int { return s.n }
 
-// NewImageSet copies n uint8 images and their labels to the device, once.
+// NewImageSet copies the images and their labels to the device, once.
 func (b *Backend) NewImageSet(pixels []uint8, labels []int32, n, c, h, w int) (net.ImageSet, error) {
 	if n < 0 || c <= 0 || h <= 0 || w <= 0 {
 		return nil, fmt.Errorf("gpu: image set of %d images of %dx%dx%d: bad shape", n, c, h, w)
@@ -103,9 +103,7 @@ func (b *Backend) imageSetOf(op string, set net.ImageSet) *imageSet {
 	return s
 }
 
-// SetOrder copies the example indices GatherBatch reads to the device (queued after the work
-// that reads the previous order). An index outside the set is recorded for Err and the order is
-// left unchanged.
+// SetOrder copies the order to the device, queued after the work that reads the previous one.
 func (b *Backend) SetOrder(set net.ImageSet, order []int32) {
 	s := b.imageSetOf("set order", set)
 	for i, v := range order {
@@ -131,56 +129,48 @@ func (b *Backend) SetOrder(set net.ImageSet, order []int32) {
 	s.orderLen = len(order)
 }
 
-// GatherBatch fills x and labels with the examples at positions [start, start+B) of the order,
-// prepared as net.Augment says, by one kernel (a block per example) whose arithmetic and draws
-// are the CPU's, bit for bit.
+// GatherBatch runs kernels/batch.cu's gather_batch, a block per example, whose arithmetic and
+// draws are the CPU's, bit for bit.
 func (b *Backend) GatherBatch(set net.ImageSet, start int, x, labels *net.Tensor, a net.Augment) {
 	s := b.imageSetOf("gather batch", set)
-	if x.C != s.c || x.H != a.CropH || x.W != a.CropW || labels.N != x.N || labels.SampleLen() != 1 {
-		panic(fmt.Sprintf("gpu: gather batch: x %v, labels %v for %dx%dx%d images cropped to %dx%d",
-			x.Shape(), labels.Shape(), s.c, s.h, s.w, a.CropH, a.CropW))
-	}
-	if (len(a.ChanMean) != 0 && len(a.ChanMean) != s.c) || (len(a.ChanInvStd) != 0 && len(a.ChanInvStd) != s.c) {
-		panic(fmt.Sprintf("gpu: gather batch: %d channel means and %d inverse deviations for %d channels", len(a.ChanMean), len(a.ChanInvStd), s.c))
-	}
-	if a.Mean != nil && (a.Mean.Len() != s.c*a.CropH*a.CropW || !a.Mean.Dense()) {
-		panic(fmt.Sprintf("gpu: gather batch: mean image %v, want 1x%dx%dx%d", a.Mean, s.c, a.CropH, a.CropW))
-	}
-	if s.h+2*a.Pad < a.CropH || s.w+2*a.Pad < a.CropW || a.Pad < 0 {
-		b.fail(fmt.Errorf("gpu: gather batch: a %dx%d crop of %dx%d images padded by %d does not fit", a.CropH, a.CropW, s.h, s.w, a.Pad))
+	if err := net.CheckGather("gpu: gather batch", s.c, s.h, s.w, x, labels, a); err != nil {
+		b.fail(err)
 		return
 	}
 	if !b.ok() || x.N == 0 {
 		return
 	}
-	var chanMean, chanInvStd cudnn.DevicePtr
+	var chanMean, chanInvStd constFloatPtr
 	if len(a.ChanMean) > 0 {
 		if !slices.Equal(s.hostMean, a.ChanMean) {
 			b.fail(s.chanMean.Upload(a.ChanMean))
 			s.hostMean = slices.Clone(a.ChanMean)
 		}
-		chanMean = s.chanMean.Ptr()
+		chanMean = constFloatPtr(s.chanMean.Ptr())
 	}
 	if len(a.ChanInvStd) > 0 {
 		if !slices.Equal(s.hostInvStd, a.ChanInvStd) {
 			b.fail(s.chanInvStd.Upload(a.ChanInvStd))
 			s.hostInvStd = slices.Clone(a.ChanInvStd)
 		}
-		chanInvStd = s.chanInvStd.Ptr()
+		chanInvStd = constFloatPtr(s.chanInvStd.Ptr())
 	}
 	scale := a.Scale
 	if scale == 0 {
 		scale = 1
 	}
-	flag := func(v bool) int32 {
-		if v {
-			return 1
-		}
-		return 0
-	}
 	key := rng.KeyFromSeed(a.Seed)
-	b.launch("gather_batch", x.N, 256, s.pixels.Ptr(), s.labels.Ptr(), s.order.Ptr(), i32(s.orderLen), i32(start),
-		i32(s.c), i32(s.h), i32(s.w), ptr(x), stride(x), ptr(labels), stride(labels),
-		i32(a.CropH), i32(a.CropW), i32(a.Pad), flag(a.RandomCrop), flag(a.Flip), key[0], key[1], a.Epoch,
-		scale, optPtr(a.Mean), chanMean, chanInvStd)
+	b.launchGatherBatch(x.N, 256, constBytePtr(s.pixels.Ptr()), constIntPtr(s.labels.Ptr()), constIntPtr(s.order.Ptr()),
+		i32(s.orderLen), i32(start), i32(s.c), i32(s.h), i32(s.w), out(x), stride(x), out(labels), stride(labels),
+		i32(a.CropH), i32(a.CropW), i32(a.Pad), flag(a.RandomCrop), flag(a.Flip), cUint(key[0]), cUint(key[1]), cUint(a.Epoch),
+		cFloat(scale), optIn(a.Mean), chanMean, chanInvStd)
+}
+
+// Launch wrapper of kernels/batch.cu's kernel, its parameters in its order.
+
+func (b *Backend) launchGatherBatch(grid, block int, pixels constBytePtr, setLabels, order constIntPtr, orderLen, start, c, h, w cInt,
+	x floatPtr, xs cInt, labelsOut floatPtr, ls, cropH, cropW, pad, randomCrop, flip cInt, key0, key1, epoch cUint,
+	scale cFloat, mean, chanMean, chanInvStd constFloatPtr) {
+	b.launch("gather_batch", grid, block, pixels, setLabels, order, orderLen, start, c, h, w, x, xs, labelsOut, ls,
+		cropH, cropW, pad, randomCrop, flip, key0, key1, epoch, scale, mean, chanMean, chanInvStd)
 }
