@@ -233,3 +233,17 @@ func newReviver(cfg *Config, b net.Backend, n *net.Net, ft *net.FilterTable, mom
 	}
 	return NewRandomOut(b, ft, n.Params, n.Grads, ro)
 }
+
+// RuleSummary describes the revival rule of c and its settings in a few words, for logs.
+func (c *Config) RuleSummary() string {
+	init := c.reviveInit()
+	switch c.Rule() {
+	case RuleRandomOut:
+		return fmt.Sprintf("RandomOut (tau %g %s, %s, every %d, scope %s, re-draws from %s)", c.Tau, c.TauMode, c.RandomOutNorm, c.RandomOutEvery, c.RandomOutScope, init)
+	case RuleReDo:
+		return fmt.Sprintf("ReDo (tau %g, every %d, re-draws from %s)", c.RedoTau, c.RandomOutEvery, init)
+	case RuleCBP:
+		return fmt.Sprintf("continual backprop (rate %g, decay %g, maturity %d, re-draws from %s)", c.CBPRate, c.CBPDecay, c.CBPMaturity, init)
+	}
+	return "none (dead filters measured)"
+}
