@@ -393,6 +393,7 @@ func Flags() []cli.Flag {
 			fs = append(fs, &cli.StringFlag{Name: f.name, Usage: usage, Category: f.cat, DefaultText: presets})
 		}
 	}
+	addLegacyAliases(fs)
 	return fs
 }
 

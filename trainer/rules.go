@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/urfave/cli/v2"
+
 	"rout/net"
 )
 
@@ -246,4 +248,24 @@ func (c *Config) RuleSummary() string {
 		return fmt.Sprintf("continual backprop (rate %g, decay %g, maturity %d, re-draws from %s)", c.CBPRate, c.CBPDecay, c.CBPMaturity, init)
 	}
 	return "none (dead filters measured)"
+}
+
+// CanonicalKey is a setting's name now: key itself, or the name a renamed setting took.
+func CanonicalKey(key string) string {
+	if k, ok := legacyKeys[key]; ok {
+		return k
+	}
+	return key
+}
+
+// addLegacyAliases lets each renamed setting's flag also answer to its former name, so that the
+// commands that started runs and sweeps still resume them.
+func addLegacyAliases(fs []cli.Flag) {
+	for old, now := range legacyKeys {
+		for _, f := range fs {
+			if f, ok := f.(*cli.IntFlag); ok && f.Name == now {
+				f.Aliases = append(f.Aliases, old)
+			}
+		}
+	}
 }
