@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
 	"rout/internal/atomicfile"
 	"rout/runlog"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -46,44 +44,13 @@ func (r *Report) planLine() string {
 	p := r.Sweep.Plan
 	var arms []string
 	for _, a := range p.Arms {
-		arms = append(arms, armLabel(a))
+		arms = append(arms, a.String())
 	}
-	s := fmt.Sprintf("preset %q, arms %s, seeds %s", p.Preset, strings.Join(arms, " "), FormatSeeds(p.Seeds))
+	s := fmt.Sprintf("preset %q, arms %s, seeds %s", p.Preset, strings.Join(arms, " "), runlog.FormatSeeds(p.Seeds))
 	if p.Created != "" {
 		s += ", created " + p.Created
 	}
 	return s
-}
-
-// armLabel is "name" or "name:key=value,..." as on the sweep command line.
-func armLabel(a Arm) string {
-	if len(a.Overrides) == 0 {
-		return a.Name
-	}
-	var kv []string
-	for _, k := range slices.Sorted(maps.Keys(a.Overrides)) {
-		kv = append(kv, fmt.Sprintf("%s=%v", k, a.Overrides[k]))
-	}
-	return a.Name + ":" + strings.Join(kv, ",")
-}
-
-// FormatSeeds writes seeds compactly, runs of consecutive seeds as ranges: 1-8,20,31-32 (the
-// inverse of sweep.ParseSeeds; the sweep uses it for its own messages).
-func FormatSeeds(seeds []uint64) string {
-	var parts []string
-	for i := 0; i < len(seeds); {
-		j := i
-		for j+1 < len(seeds) && seeds[j+1] == seeds[j]+1 {
-			j++
-		}
-		if j > i {
-			parts = append(parts, fmt.Sprintf("%d-%d", seeds[i], seeds[j]))
-		} else {
-			parts = append(parts, strconv.FormatUint(seeds[i], 10))
-		}
-		i = j + 1
-	}
-	return strings.Join(parts, ",")
 }
 
 // Markdown returns report.md: the tables and the pictures (linked as the PNG files beside it).

@@ -26,7 +26,7 @@ const bootstrapSeed = 0x524f555452455054 // "ROUTREPT"
 
 // ArmStats is the summary of one arm over its finished runs.
 type ArmStats struct {
-	Arm              Arm
+	Arm              runlog.Arm
 	Planned, Done    int
 	Failed, Diverged int       // Failed counts status "failed" only; failures are Failed+Diverged
 	Failures         int       // Failed + Diverged
@@ -95,7 +95,7 @@ func Compute(sw *Sweep, resamples int) *Report {
 	return r
 }
 
-func (r *Report) armStats(a Arm) ArmStats {
+func (r *Report) armStats(a runlog.Arm) ArmStats {
 	s := ArmStats{Arm: a, accBySeed: map[uint64]float64{}, Reinits: make([]float64, len(r.Layers))}
 	layerIndex := map[string]int{}
 	for i, l := range r.Layers {

@@ -440,7 +440,7 @@ func TestEpochAccuracyKeepsTheLastLine(t *testing.T) {
 	if err := os.WriteFile(path, []byte(lines), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ms, err := readMetrics(path, false)
+	ms, err := runlog.ReadMetrics(path, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,7 +457,7 @@ func TestComputeEdges(t *testing.T) {
 	layers := func(names ...string) runlog.LayerCounts {
 		return runlog.LayerCounts{Layers: names, Counts: make([]int64, len(names))}
 	}
-	sw := &Sweep{Plan: Plan{Arms: []Arm{{Name: "few"}, {Name: "all"}, {Name: "none"}}, Seeds: []uint64{1, 2}}}
+	sw := &Sweep{Plan: runlog.Plan{Arms: []runlog.Arm{{Name: "few"}, {Name: "all"}, {Name: "none"}}, Seeds: []uint64{1, 2}}}
 	for _, seed := range []uint64{1, 2} {
 		sw.Runs = append(sw.Runs,
 			Run{Arm: "few", Seed: seed, Summary: &runlog.Summary{Status: runlog.StatusOK, FinalTestAcc: acc([]float64{0.5007, 0.5007}[seed-1]), ReinitsPerLayer: layers("b")}},

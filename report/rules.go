@@ -1,20 +1,21 @@
 package report
 
 import (
-	"fmt"
 	"math"
+
+	"rout/runlog"
 )
 
 // ArmRule is the revival rule an arm runs, as its settings (the plan's flags, then the arm's
 // overrides) say: --revive, or randomout where --randomout is set, else none; and what revived
 // filters are re-drawn from (--revive-init, or the rule's reference).
-func (p *Plan) ArmRule(a Arm) (rule, init string) {
+func ArmRule(p *runlog.Plan, a runlog.Arm) (rule, init string) {
 	get := func(key string) (string, bool) {
 		if v, ok := a.Overrides[key]; ok {
-			return fmt.Sprint(v), true
+			return v, true
 		}
 		if v, ok := p.Flags[key]; ok {
-			return fmt.Sprint(v), true
+			return v, true
 		}
 		return "", false
 	}
@@ -50,7 +51,7 @@ func (r *Report) rulesTable() Table {
 	}
 	ref := math.NaN()
 	for i, a := range r.Arms {
-		rule, init := r.Sweep.Plan.ArmRule(a.Arm)
+		rule, init := ArmRule(&r.Sweep.Plan, a.Arm)
 		ms := 1e3 * a.MeanWallSeconds / a.meanSteps
 		if i == 0 {
 			ref = ms

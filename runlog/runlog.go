@@ -1,14 +1,22 @@
-// Package runlog defines the files a training run leaves in its folder, as the trainer writes
-// them and the report reads them: summary.json (Summary), metrics.jsonl (one Record a line) and
-// the JSON encodings they share (Number, LayerCounts). It depends on nothing of rout's, so
-// readers of run folders need not pull in the trainer.
+// Package runlog defines the files that training runs and sweeps leave, as the trainer and the
+// sweep write them and the report reads them, each declared once with its reader: a run
+// folder's summary.json (Summary, ReadSummary) and metrics.jsonl (one Record a line,
+// ReadMetrics), the JSON encodings they share (Number, LayerCounts), and a sweep folder's
+// sweep.json (Plan, ReadPlan) with its layout (Pair.Dir). It depends on nothing of rout's, so
+// readers of run folders need not pull in the trainer or the sweep.
 package runlog
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 )
 
@@ -171,3 +179,67 @@ type Summary struct {
 
 // Failed reports whether the run counts as a failure (failed or diverged).
 func (s *Summary) Failed() bool { return s.Status == StatusFailed || s.Status == StatusDiverged }
+
+// ReadSummary reads the summary.json of run folder dir; a missing file gives an error
+// satisfying errors.Is(err, fs.ErrNotExist).
+func ReadSummary(dir string) (Summary, error) {
+	path := filepath.Join(dir, SummaryFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Summary{}, err
+	}
+	var s Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		return Summary{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// ParseRecord reads one line of metrics.jsonl: a JSON record of kind log or epoch.
+func ParseRecord(line []byte) (Record, error) {
+	var r Record
+	if err := json.Unmarshal(line, &r); err != nil {
+		return Record{}, err
+	}
+	if r.Kind != "log" && r.Kind != "epoch" {
+		return Record{}, fmt.Errorf("kind %q, want log or epoch", r.Kind)
+	}
+	return r, nil
+}
+
+// ReadMetrics reads a metrics.jsonl file; a missing file gives no records. While a run is still
+// going (live), its last line may be half written: a final line without its newline that does not
+// parse is ignored. Any other bad line is an error naming the file and line.
+func ReadMetrics(path string, live bool) ([]Record, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var ms []Record
+	rd := bufio.NewReader(f)
+	for line := 1; ; line++ {
+		text, err := rd.ReadBytes('\n')
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("%s: line %d: %w", path, line, err)
+		}
+		complete := err == nil
+		if len(bytes.TrimSpace(text)) > 0 {
+			m, perr := ParseRecord(text)
+			if perr != nil {
+				if live && !complete {
+					break
+				}
+				return nil, fmt.Errorf("%s: line %d: %w", path, line, perr)
+			}
+			ms = append(ms, m)
+		}
+		if !complete {
+			break
+		}
+	}
+	return ms, nil
+}

@@ -10,14 +10,6 @@ import (
 	"rout/trainer"
 )
 
-// Arm is one arm of a sweep: a name (its folder under runs/) and the `rout train` settings it
-// overrides, in the text form trainer.Config.Set reads. Overrides beat the sweep's flags, which
-// beat the preset.
-type Arm struct {
-	Name      string            `json:"name"`
-	Overrides map[string]string `json:"overrides"`
-}
-
 // The built-in arms: the preset with RandomOut off, and with it on. Either can take more
 // overrides ("randomout:tau=1e-6").
 var builtinArms = map[string]map[string]string{
@@ -151,16 +143,4 @@ func checkArms(arms []Arm) error {
 		seen[a.Name] = true
 	}
 	return nil
-}
-
-// String is the arm as on the command line: name:key=value,... in key order.
-func (a Arm) String() string {
-	if len(a.Overrides) == 0 {
-		return a.Name
-	}
-	var kv []string
-	for _, k := range slices.Sorted(maps.Keys(a.Overrides)) {
-		kv = append(kv, k+"="+a.Overrides[k])
-	}
-	return a.Name + ":" + strings.Join(kv, ",")
 }

@@ -10,15 +10,18 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"rout/internal/atomicfile"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"rout/internal/atomicfile"
+	"rout/runlog"
 )
 
-// ClaimFile is the file in a run folder that says a worker is training that run.
-const ClaimFile = "claim"
+// ClaimFile is the file in a run folder that says a worker is training that run (its name is
+// runlog's, which the report reads).
+const ClaimFile = runlog.ClaimFile
 
 // Claim timing defaults: a held claim's modification time is touched every DefaultHeartbeat;
 // one untouched for DefaultClaimTimeout belongs to a dead worker. The timeout must exceed any

@@ -28,7 +28,7 @@ func TestOldPlanStillResumes(t *testing.T) {
 		if err != nil || note != "" {
 			t.Fatalf("%s: the recorded plan is refused: %v %s", key, err, note)
 		}
-		cfg, err := got.Config("ro", 1, nil)
+		cfg, err := RunConfig(&got, "ro", 1, nil)
 		if err != nil || cfg.RandomOutEvery != 3 || cfg.Rule() != "randomout" {
 			t.Errorf("%s: arm ro's config: every %d, rule %s, %v", key, cfg.RandomOutEvery, cfg.Rule(), err)
 		}

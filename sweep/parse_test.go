@@ -2,7 +2,7 @@ package sweep
 
 import (
 	"maps"
-	"rout/report"
+	"rout/runlog"
 	"slices"
 	"strings"
 	"testing"
@@ -17,11 +17,11 @@ func TestParseSeeds(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
-	if s := report.FormatSeeds(got); s != "1-8,20,31-32" {
+	if s := runlog.FormatSeeds(got); s != "1-8,20,31-32" {
 		t.Errorf("FormatSeeds = %q", s)
 	}
-	if got, _ := ParseSeeds("5,3,4"); !slices.Equal(got, []uint64{5, 3, 4}) || report.FormatSeeds(got) != "5,3-4" {
-		t.Errorf("order kept: %v %q", got, report.FormatSeeds(got))
+	if got, _ := ParseSeeds("5,3,4"); !slices.Equal(got, []uint64{5, 3, 4}) || runlog.FormatSeeds(got) != "5,3-4" {
+		t.Errorf("order kept: %v %q", got, runlog.FormatSeeds(got))
 	}
 	if got, _ := ParseSeeds("18446744073709551614-18446744073709551615"); len(got) != 2 {
 		t.Errorf("range at the top of uint64: %v", got)
@@ -54,10 +54,10 @@ func TestParseArms(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Arm{
-		{"baseline", map[string]string{"randomout": "false"}},
-		{"randomout", map[string]string{"randomout": "true"}},
-		{"ro-bias", map[string]string{"randomout": "true", "tau": "1e-06", "randomout-scope": "weights+bias"}},
-		{"wide", map[string]string{"init": "uniform:0.05", "lr": "0.002"}},
+		{Name: "baseline", Overrides: map[string]string{"randomout": "false"}},
+		{Name: "randomout", Overrides: map[string]string{"randomout": "true"}},
+		{Name: "ro-bias", Overrides: map[string]string{"randomout": "true", "tau": "1e-06", "randomout-scope": "weights+bias"}},
+		{Name: "wide", Overrides: map[string]string{"init": "uniform:0.05", "lr": "0.002"}},
 	}
 	if len(arms) != len(want) {
 		t.Fatalf("got %d arms: %v", len(arms), arms)

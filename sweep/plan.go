@@ -14,46 +14,24 @@ import (
 	"time"
 
 	"rout/internal/atomicfile"
-	"rout/report"
+	"rout/runlog"
 	"rout/trainer"
 )
 
-// PlanFile is the plan's file in a sweep folder.
-const PlanFile = "sweep.json"
+// The plan's format lives in package runlog (the report reads it too); these names keep the
+// sweep's API whole.
+const PlanFile = runlog.PlanFile
+
+type (
+	Plan = runlog.Plan
+	Arm  = runlog.Arm
+	Pair = runlog.Pair
+)
 
 // WorkerKeys are the settings that say how a worker computes rather than what: each worker of a
 // sweep may choose its own (one machine has a GPU, another not), so they are not part of the
 // plan; every run's config.json records what it ran with.
 var WorkerKeys = []string{"device", "threads", "gpu-deterministic", "tf32", "cudnn-graph", "cuda-graph", "cudnn-packed"}
-
-// Plan is the whole of a sweep, as DIR/sweep.json records it (the report package reads it):
-// the preset, the arms (the first is the reference the others are compared with), the seeds
-// every arm runs, the settings given as flags to every run, and whether each seed has its own
-// data order. A run's config is the preset, then Flags, then its arm's overrides, then its
-// seed (and, with VaryDataSeed, its data seed).
-type Plan struct {
-	Preset       string            `json:"preset"`
-	Arms         []Arm             `json:"arms"`
-	Seeds        []uint64          `json:"seeds"`
-	Flags        map[string]string `json:"flags"`
-	VaryDataSeed bool              `json:"vary_data_seed"`
-	Created      string            `json:"created"`
-}
-
-// Pair is one run of a plan: an arm and a seed. Its index is its place in plan order (seeds in
-// order, every arm of a seed in order), the order sharding uses.
-type Pair struct {
-	Index int
-	Arm   string
-	Seed  uint64
-}
-
-// Dir is the pair's run folder inside the sweep folder dir.
-func (p Pair) Dir(dir string) string {
-	return filepath.Join(dir, "runs", p.Arm, strconv.FormatUint(p.Seed, 10))
-}
-
-func (p Pair) String() string { return fmt.Sprintf("%s/%d", p.Arm, p.Seed) }
 
 // NewPlan checks and normalises a plan: the preset exists, arms and seeds are non-empty with
 // no name or seed twice, flags and arm overrides are `rout train` settings (worker settings and
@@ -96,7 +74,7 @@ func NewPlan(preset string, arms []Arm, seeds []uint64, flags map[string]string,
 	// valid only with each arm's overrides (--lr-min under arms that raise lr), so the flags
 	// alone are only parsed here, and blamed below when they fail as an arm fails.
 	flagsOnly := Plan{Preset: preset, Arms: []Arm{{Name: "flags"}}, Seeds: seeds, Flags: norm, VaryDataSeed: varyDataSeed}
-	flagsCfg, err := flagsOnly.Config("flags", seeds[0], nil)
+	flagsCfg, err := RunConfig(&flagsOnly, "flags", seeds[0], nil)
 	if err != nil {
 		return Plan{}, fmt.Errorf("flags: %w", err)
 	}
@@ -110,7 +88,7 @@ func NewPlan(preset string, arms []Arm, seeds []uint64, flags map[string]string,
 		if _, ok := a.Overrides["data-seed"]; ok && varyDataSeed {
 			return Plan{}, fmt.Errorf("arm %q: overrides data-seed, but vary-data-seed makes each run's data seed its seed", a.Name)
 		}
-		cfg, err := p.Config(a.Name, seeds[0], nil)
+		cfg, err := RunConfig(&p, a.Name, seeds[0], nil)
 		if err != nil {
 			return Plan{}, err
 		}
@@ -124,21 +102,10 @@ func NewPlan(preset string, arms []Arm, seeds []uint64, flags map[string]string,
 	return p, nil
 }
 
-// Pairs lists the plan's runs in plan order: seed by seed, every arm of a seed together (a
-// paired comparison needs both arms of a seed, and a grown sweep keeps its pairs' numbers).
-func (p *Plan) Pairs() []Pair {
-	var ps []Pair
-	for _, s := range p.Seeds {
-		for _, a := range p.Arms {
-			ps = append(ps, Pair{Index: len(ps), Arm: a.Name, Seed: s})
-		}
-	}
-	return ps
-}
-
-// Config is the config of one run: the preset, the plan's flags, the worker's settings, the
-// arm's overrides, then the seed, the arm's name and (with VaryDataSeed) the data seed.
-func (p *Plan) Config(arm string, seed uint64, worker map[string]string) (trainer.Config, error) {
+// RunConfig is the config of one run of plan p: the preset, the plan's flags, the worker's
+// settings, the arm's overrides, then the seed, the arm's name and (with VaryDataSeed) the data
+// seed.
+func RunConfig(p *Plan, arm string, seed uint64, worker map[string]string) (trainer.Config, error) {
 	i := slices.IndexFunc(p.Arms, func(a Arm) bool { return a.Name == arm })
 	if i < 0 {
 		return trainer.Config{}, fmt.Errorf("sweep: no arm %q in the plan", arm)
@@ -163,61 +130,6 @@ func (p *Plan) Config(arm string, seed uint64, worker map[string]string) (traine
 		cfg.DataSeed = seed
 	}
 	return cfg, nil
-}
-
-// Diff says how plan q differs from p (Created aside), one phrase per difference; none means
-// the same plan.
-func (p *Plan) Diff(q *Plan) []string {
-	var d []string
-	if p.Preset != q.Preset {
-		d = append(d, fmt.Sprintf("preset %s, now %s", p.Preset, q.Preset))
-	}
-	if !slices.Equal(p.Seeds, q.Seeds) {
-		d = append(d, fmt.Sprintf("seeds %s, now %s", report.FormatSeeds(p.Seeds), report.FormatSeeds(q.Seeds)))
-	}
-	names := func(as []Arm) []string {
-		var n []string
-		for _, a := range as {
-			n = append(n, a.Name)
-		}
-		return n
-	}
-	if !slices.Equal(names(p.Arms), names(q.Arms)) {
-		d = append(d, fmt.Sprintf("arms %s, now %s", strings.Join(names(p.Arms), ","), strings.Join(names(q.Arms), ",")))
-	} else {
-		for i := range p.Arms {
-			if !maps.Equal(p.Arms[i].Overrides, q.Arms[i].Overrides) {
-				d = append(d, fmt.Sprintf("arm %s, now %s", p.Arms[i], q.Arms[i]))
-			}
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(mergeKeys(p.Flags, q.Flags))) {
-		a, inP := p.Flags[k]
-		b, inQ := q.Flags[k]
-		switch {
-		case !inQ:
-			d = append(d, fmt.Sprintf("--%s %s, now not given", k, a))
-		case !inP:
-			d = append(d, fmt.Sprintf("--%s not given, now %s", k, b))
-		case a != b:
-			d = append(d, fmt.Sprintf("--%s %s, now %s", k, a, b))
-		}
-	}
-	if p.VaryDataSeed != q.VaryDataSeed {
-		d = append(d, fmt.Sprintf("vary-data-seed %v, now %v", p.VaryDataSeed, q.VaryDataSeed))
-	}
-	return d
-}
-
-func mergeKeys(a, b map[string]string) map[string]bool {
-	m := map[string]bool{}
-	for k := range a {
-		m[k] = true
-	}
-	for k := range b {
-		m[k] = true
-	}
-	return m
 }
 
 // Ensure makes dir the folder of plan p: it writes dir/sweep.json when there is none (with the
@@ -321,7 +233,7 @@ func grow(path string, old, p Plan) (Plan, error) {
 		return old, fmt.Errorf("sweep: %s: %w", path, err)
 	}
 	if err := atomicfile.Write(path, append(b, '\n')); err != nil {
-		return old, fmt.Errorf("sweep: adding seeds %s to %s: %w", report.FormatSeeds(added), path, err)
+		return old, fmt.Errorf("sweep: adding seeds %s to %s: %w", runlog.FormatSeeds(added), path, err)
 	}
 	return grown, nil
 }
@@ -337,16 +249,9 @@ func samePlan(path string, old, now *Plan) error {
 // ReadPlan reads dir/sweep.json; a missing file gives an error satisfying errors.Is(err,
 // fs.ErrNotExist).
 func ReadPlan(dir string) (Plan, error) {
-	path := filepath.Join(dir, PlanFile)
-	b, err := os.ReadFile(path)
+	p, err := runlog.ReadPlan(dir)
 	if err != nil {
-		return Plan{}, fmt.Errorf("sweep: reading the plan: %w", err)
-	}
-	var p Plan
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		return Plan{}, fmt.Errorf("sweep: %s: %w", path, err)
+		return Plan{}, fmt.Errorf("sweep: %w", err)
 	}
 	// A plan recorded before a setting was renamed names it as it was; the commands that
 	// resume it give its name now.

@@ -27,7 +27,7 @@ func TestPlanConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	worker := map[string]string{"device": "gpu", "threads": "3"}
-	base, err := p.Config("baseline", 9, worker)
+	base, err := RunConfig(&p, "baseline", 9, worker)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,11 +36,11 @@ func TestPlanConfig(t *testing.T) {
 		base.RandomOut || base.Seed != 9 || base.Arm != "baseline" || base.DataSeed != 11 || base.Device != "gpu" || base.Threads != 3 {
 		t.Errorf("baseline config %+v", base)
 	}
-	ro, _ := p.Config("ro", 4, worker)
+	ro, _ := RunConfig(&p, "ro", 4, worker)
 	if !ro.RandomOut || ro.LR != 0.003 || ro.Device != "gpu" || ro.Seed != 4 || ro.DataSeed != 11 {
 		t.Errorf("ro config %+v", ro)
 	}
-	if _, err := p.Config("nope", 4, nil); err == nil {
+	if _, err := RunConfig(&p, "nope", 4, nil); err == nil {
 		t.Error("unknown arm: no error")
 	}
 	// Pairs in plan order: seeds, then arms, numbered in that order.
@@ -67,7 +67,7 @@ func TestPlanConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, _ := v.Config("ro", 9, nil); c.DataSeed != 9 || c.Seed != 9 {
+	if c, _ := RunConfig(&v, "ro", 9, nil); c.DataSeed != 9 || c.Seed != 9 {
 		t.Errorf("vary-data-seed: data seed %d seed %d", c.DataSeed, c.Seed)
 	}
 

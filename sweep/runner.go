@@ -10,6 +10,7 @@ import (
 	"sort"
 	"sync"
 
+	"rout/runlog"
 	"rout/trainer"
 )
 
@@ -263,7 +264,7 @@ func (r *Runner) runClaimed(ctx context.Context, p Pair, dir string, cl *Claim, 
 	} else if done {
 		return Event{Kind: Skipped}
 	}
-	cfg, err := r.Plan.Config(p.Arm, p.Seed, r.Worker)
+	cfg, err := RunConfig(&r.Plan, p.Arm, p.Seed, r.Worker)
 	if err != nil {
 		return Event{Kind: Failed, Err: err}
 	}
@@ -298,7 +299,7 @@ func finished(dir string) (bool, error) {
 	if _, err := os.Stat(filepath.Join(dir, trainer.SummaryFile)); errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
-	if _, err := trainer.ReadSummary(dir); err != nil {
+	if _, err := runlog.ReadSummary(dir); err != nil {
 		return false, fmt.Errorf("%w (the run is left as it is: remove the file to train the run again)", err)
 	}
 	return true, nil

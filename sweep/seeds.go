@@ -3,7 +3,7 @@
 // folder (Slurm job arrays, Kubernetes Indexed Jobs). A run is claimed with a claim file
 // before it starts, so workers that race on one folder never train the same pair twice, and a
 // claim whose worker died is taken over. `rout sweep` is its command line; `rout report` reads
-// what it leaves (the report package documents the folder layout).
+// what it leaves (package runlog declares the folder's files).
 package sweep
 
 import (

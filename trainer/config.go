@@ -5,12 +5,9 @@ import (
 	"math"
 	"reflect"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
-
-	"github.com/urfave/cli/v2"
 
 	"rout/net"
 )
@@ -87,13 +84,22 @@ type Config struct {
 	CuDNNPacked     bool    `json:"cudnn-packed" cat:"run" resume:"ok" usage:"GPU: give cuDNN's convolutions packed tensors only, copying an inception branch's output and gradient (channel slices of its block's concat) through buffers, as PyTorch's cat does (faster algorithms for inception28 on an H200)"`
 }
 
+// Setting is one row of the table of settings (Settings): what a command line that gives
+// settings as flags, or a file that names them, needs to know of each.
+type Setting struct {
+	Name       string       // the flag name, Set's key and config.json's key
+	Usage      string       // help text
+	Category   string       // help group
+	Choices    []string     // the values a string setting accepts (nil: any)
+	Kind       reflect.Kind // Bool, Int, Uint64, Float64 or String
+	RunControl bool         // may differ when a run is resumed
+	Aliases    []string     // former names, still accepted
+}
+
 // field is one Config setting as the table built from the struct tags sees it.
 type field struct {
-	name, usage, cat string
-	choices          []string
-	runControl       bool
-	index            int
-	kind             reflect.Kind
+	Setting
+	index int
 }
 
 // configFields is the table of settings, read once from Config's tags.
@@ -105,33 +111,44 @@ var configFields = sync.OnceValue(func() []field {
 		if sf.Tag.Get("flag") == "-" {
 			continue
 		}
-		f := field{name: sf.Tag.Get("json"), usage: sf.Tag.Get("usage"), cat: sf.Tag.Get("cat"),
-			runControl: sf.Tag.Get("resume") == "ok", index: i, kind: sf.Type.Kind()}
+		f := field{Setting: Setting{Name: sf.Tag.Get("json"), Usage: sf.Tag.Get("usage"), Category: sf.Tag.Get("cat"),
+			RunControl: sf.Tag.Get("resume") == "ok", Kind: sf.Type.Kind()}, index: i}
 		if c := sf.Tag.Get("choices"); c != "" {
-			f.choices = strings.Split(c, ",")
+			f.Choices = strings.Split(c, ",")
 		}
+		f.Aliases = formerNames(f.Name)
 		fs = append(fs, f)
 	}
 	return fs
 })
 
 func lookupField(key string) (field, error) {
-	if k, ok := legacyKeys[key]; ok {
-		key = k
-	}
+	key = CanonicalKey(key)
 	for _, f := range configFields() {
-		if f.name == key {
+		if f.Name == key {
 			return f, nil
 		}
 	}
 	return field{}, fmt.Errorf("unknown setting %q (valid: %s)", key, strings.Join(Keys(), ", "))
 }
 
+// Settings is the table of settings, in declaration order.
+func Settings() []Setting {
+	var ss []Setting
+	for _, f := range configFields() {
+		s := f.Setting
+		s.Choices = slices.Clone(s.Choices)
+		s.Aliases = slices.Clone(s.Aliases)
+		ss = append(ss, s)
+	}
+	return ss
+}
+
 // Keys lists every setting's name in declaration order.
 func Keys() []string {
 	var ks []string
 	for _, f := range configFields() {
-		ks = append(ks, f.name)
+		ks = append(ks, f.Name)
 	}
 	return ks
 }
@@ -148,7 +165,7 @@ func (c *Config) Set(key, value string) error {
 	bad := func(want string) error {
 		return fmt.Errorf("setting %s: %q is not %s", key, value, want)
 	}
-	switch f.kind {
+	switch f.Kind {
 	case reflect.Bool:
 		b, err := strconv.ParseBool(value)
 		if err != nil {
@@ -174,8 +191,8 @@ func (c *Config) Set(key, value string) error {
 		}
 		v.SetFloat(x)
 	case reflect.String:
-		if f.choices != nil && !slices.Contains(f.choices, value) {
-			return bad("one of " + strings.Join(f.choices, ", "))
+		if f.Choices != nil && !slices.Contains(f.Choices, value) {
+			return bad("one of " + strings.Join(f.Choices, ", "))
 		}
 		v.SetString(value)
 	}
@@ -189,7 +206,7 @@ func (c *Config) Get(key string) (string, error) {
 		return "", err
 	}
 	v := reflect.ValueOf(c).Elem().Field(f.index)
-	switch f.kind {
+	switch f.Kind {
 	case reflect.Float64:
 		return strconv.FormatFloat(v.Float(), 'g', -1, 64), nil
 	default:
@@ -221,7 +238,7 @@ func (c *Config) Diff(o *Config) []string {
 	a, b := reflect.ValueOf(c).Elem(), reflect.ValueOf(o).Elem()
 	for _, f := range configFields() {
 		if !a.Field(f.index).Equal(b.Field(f.index)) {
-			d = append(d, f.name)
+			d = append(d, f.Name)
 		}
 	}
 	return d
@@ -230,20 +247,20 @@ func (c *Config) Diff(o *Config) []string {
 // Validate checks every setting and their combinations, naming the setting at fault.
 func (c *Config) Validate() error {
 	for _, f := range configFields() {
-		if f.choices == nil {
+		if f.Choices == nil {
 			continue
 		}
 		v := reflect.ValueOf(c).Elem().Field(f.index).String()
-		if !slices.Contains(f.choices, v) {
-			return fmt.Errorf("setting %s: %q is not one of %s", f.name, v, strings.Join(f.choices, ", "))
+		if !slices.Contains(f.Choices, v) {
+			return fmt.Errorf("setting %s: %q is not one of %s", f.Name, v, strings.Join(f.Choices, ", "))
 		}
 	}
 	for _, f := range configFields() {
-		if f.kind != reflect.Float64 {
+		if f.Kind != reflect.Float64 {
 			continue
 		}
 		if x := reflect.ValueOf(c).Elem().Field(f.index).Float(); math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Errorf("setting %s: %v is not a finite number", f.name, x)
+			return fmt.Errorf("setting %s: %v is not a finite number", f.Name, x)
 		}
 	}
 	type check struct {
@@ -350,106 +367,8 @@ func Preset(name string) (Config, error) {
 	return c, nil
 }
 
-// Flags are the command-line flags of every setting, plus --preset: the flags of `rout train`
-// and of any command that starts runs (a sweep). Their help shows each preset's value; a flag
-// that is not given leaves the preset's value. Read them back with ConfigFromCLI.
-func Flags() []cli.Flag {
-	presets := map[string]Config{}
-	for _, p := range PresetNames() {
-		presets[p], _ = Preset(p)
-	}
-	fs := []cli.Flag{&cli.StringFlag{Name: "preset", Value: PresetNames()[0], Category: "run",
-		Usage: "starting configuration that the other flags override: " + strings.Join(PresetNames(), " or ")}}
-	for _, f := range configFields() {
-		var parts []string
-		for _, p := range PresetNames() {
-			c := presets[p]
-			v, _ := c.Get(f.name)
-			if v == "" {
-				v = `""`
-			}
-			parts = append(parts, p+": "+v)
-		}
-		usage := f.usage
-		if f.choices != nil {
-			usage += " (" + strings.Join(f.choices, "|") + ")"
-		}
-		usage += " [" + strings.Join(parts, "; ") + "]"
-		// The presets' values are in the usage; urfave's own default would be the type's zero.
-		const presets = "the preset's"
-		switch f.kind {
-		case reflect.Bool:
-			if strings.Contains(usage, ": true") {
-				usage += " (--" + f.name + "=false turns it off)"
-			}
-			fs = append(fs, &cli.BoolFlag{Name: f.name, Usage: usage, Category: f.cat, DisableDefaultText: true})
-		case reflect.Int:
-			fs = append(fs, &cli.IntFlag{Name: f.name, Usage: usage, Category: f.cat, DefaultText: presets})
-		case reflect.Uint64:
-			fs = append(fs, &cli.Uint64Flag{Name: f.name, Usage: usage, Category: f.cat, DefaultText: presets})
-		case reflect.Float64:
-			fs = append(fs, &cli.Float64Flag{Name: f.name, Usage: usage, Category: f.cat, DefaultText: presets})
-		default:
-			fs = append(fs, &cli.StringFlag{Name: f.name, Usage: usage, Category: f.cat, DefaultText: presets})
-		}
-	}
-	addLegacyAliases(fs)
-	return fs
-}
-
-// ConfigFromCLI is the configuration the flags of Flags describe: the --preset, then every flag
-// given on the command line, validated.
-func ConfigFromCLI(ctx *cli.Context) (Config, error) {
-	c, err := Preset(ctx.String("preset"))
-	if err != nil {
-		return Config{}, fmt.Errorf("flag --preset: %w", err)
-	}
-	if err := ApplyFlags(ctx, &c); err != nil {
-		return Config{}, err
-	}
-	return c, c.Validate()
-}
-
-// ApplyFlags overwrites the settings whose flags were given on the command line.
-func ApplyFlags(ctx *cli.Context, c *Config) error {
-	v := reflect.ValueOf(c).Elem()
-	for _, f := range configFields() {
-		if !ctx.IsSet(f.name) {
-			continue
-		}
-		fv := v.Field(f.index)
-		switch f.kind {
-		case reflect.Bool:
-			fv.SetBool(ctx.Bool(f.name))
-		case reflect.Int:
-			fv.SetInt(int64(ctx.Int(f.name)))
-		case reflect.Uint64:
-			fv.SetUint(ctx.Uint64(f.name))
-		case reflect.Float64:
-			fv.SetFloat(ctx.Float64(f.name))
-		default:
-			if err := c.Set(f.name, ctx.String(f.name)); err != nil {
-				return fmt.Errorf("flag --%s: %w", f.name, err)
-			}
-		}
-	}
-	return nil
-}
-
-// SetFlags lists the settings given on the command line, sorted.
-func SetFlags(ctx *cli.Context) []string {
-	var s []string
-	for _, f := range configFields() {
-		if ctx.IsSet(f.name) {
-			s = append(s, f.name)
-		}
-	}
-	sort.Strings(s)
-	return s
-}
-
 // runControl reports whether a setting may change when a run is resumed.
 func runControl(name string) bool {
 	f, err := lookupField(name)
-	return err == nil && f.runControl
+	return err == nil && f.RunControl
 }

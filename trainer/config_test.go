@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/urfave/cli/v2"
 )
 
 // TestPaperPreset pins the paper preset to DESIGN.md's protocol, setting by setting.
@@ -53,7 +51,8 @@ func TestPaperPreset(t *testing.T) {
 	}
 }
 
-// TestSettingsTable: every setting has one name used by Set, Get, the flags and config.json.
+// TestSettingsTable: every setting has one name used by Set, Get and config.json (cmd/rout
+// checks that the flags use it too).
 func TestSettingsTable(t *testing.T) {
 	c, _ := Preset("quick")
 	b, err := json.Marshal(c)
@@ -74,14 +73,7 @@ func TestSettingsTable(t *testing.T) {
 	if !slices.Equal(jsonKeys, sorted) {
 		t.Errorf("config.json keys %v, settings %v", jsonKeys, sorted)
 	}
-	flagNames := map[string]bool{}
-	for _, f := range Flags() {
-		flagNames[f.Names()[0]] = true
-	}
 	for _, k := range keys {
-		if !flagNames[k] {
-			t.Errorf("setting %s has no flag", k)
-		}
 		v, err := c.Get(k)
 		if err != nil {
 			t.Fatal(err)
@@ -93,9 +85,6 @@ func TestSettingsTable(t *testing.T) {
 		if !reflect.DeepEqual(c, d) {
 			t.Errorf("Set(%s, %q) did not round-trip", k, v)
 		}
-	}
-	if !flagNames["preset"] {
-		t.Error("no --preset flag")
 	}
 }
 
@@ -145,33 +134,6 @@ func TestValidate(t *testing.T) {
 	c.Standardize = true
 	if err := c.Validate(); err == nil {
 		t.Error("mean-image with standardize was accepted")
-	}
-}
-
-// TestFlags: flags override the preset, the flags not given keep the preset's values.
-func TestFlags(t *testing.T) {
-	var got Config
-	app := &cli.App{Flags: Flags(), Action: func(c *cli.Context) error {
-		var err error
-		got, err = ConfigFromCLI(c)
-		return err
-	}}
-	if err := app.Run([]string{"x", "--preset", "paper", "--randomout", "--tau", "1e-6", "--seed", "5", "--randomout-scope", "weights+bias+optimizer"}); err != nil {
-		t.Fatal(err)
-	}
-	want, _ := Preset("paper")
-	want.RandomOut, want.Tau, want.Seed, want.RandomOutScope = true, 1e-6, 5, "weights+bias+optimizer"
-	if d := got.Diff(&want); len(d) > 0 {
-		t.Errorf("flags gave a config differing in %v", d)
-	}
-	if err := app.Run([]string{"x", "--optimizer", "rmsprop"}); err == nil || !strings.Contains(err.Error(), "--optimizer") {
-		t.Errorf("bad choice: %v", err)
-	}
-	if err := app.Run([]string{"x", "--preset", "nope"}); err == nil || !strings.Contains(err.Error(), "preset") {
-		t.Errorf("bad preset: %v", err)
-	}
-	if err := app.Run([]string{"x", "--epochs", "0"}); err == nil || !strings.Contains(err.Error(), "epochs") {
-		t.Errorf("bad value: %v", err)
 	}
 }
 

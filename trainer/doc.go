@@ -11,6 +11,6 @@
 // counters are read back at log intervals, so a device backend never waits on the host.
 //
 // Config is the one declaration of the settings: its struct tags give each setting's name,
-// used as the `rout train` flag (Flags, ConfigFromCLI), the key of Set (sweep overrides) and
-// the key in config.json.
+// used as the `rout train` flag (Settings is the table cmd/rout makes its flags from), the key
+// of Set (sweep overrides) and the key in config.json.
 package trainer

@@ -149,32 +149,88 @@ func Evaluate(path string, s EvalSettings, opts ...Option) (_ EvalResult, err er
 			}
 		}()
 	}
-	n, err := net.Build(b, spec, cfg.Batch, [3]int{split.C, prep.cropH, prep.cropW}, len(ck.classes))
+	ev, err := newEvaluator(b, spec, &cfg, &prep, split.C, len(ck.classes), "checkpoint "+path)
 	if err != nil {
-		return EvalResult{}, fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	ts := map[string]*net.Tensor{"params": n.Params}
-	if n.State != nil {
-		ts["state"] = n.State
-	}
-	if err := ck.load(b, ts); err != nil {
 		return EvalResult{}, err
 	}
-	if err := prep.upload(b); err != nil {
+	ts := map[string]*net.Tensor{"params": ev.n.Params}
+	if ev.n.State != nil {
+		ts["state"] = ev.n.State
+	}
+	if err := ck.load(b, ts); err != nil {
 		return EvalResult{}, err
 	}
 	set, err := newEvalSet(b, &split)
 	if err != nil {
 		return EvalResult{}, err
 	}
-	st, err := b.Alloc(1, 3, 1, 1)
-	if err != nil {
-		return EvalResult{}, fmt.Errorf("device %s: %w", b.Name(), err)
-	}
-	loss, acc, err := evaluateSet(b, n, set, split.N, prep.augment(&cfg, false), st)
+	loss, acc, err := ev.evaluate(set, split.N)
 	if err != nil {
 		return EvalResult{}, err
 	}
 	return EvalResult{Checkpoint: path, Data: cfg.Data, Split: s.Split, Examples: split.N, Step: ck.state.Step,
 		Loss: Number(loss), Acc: acc}, nil
+}
+
+// evaluator is a network on a device with what measuring it needs: the preprocessing's device
+// part, the evaluation batches' augment (centred, never flipped) and the tensor of the sums. A
+// run and Evaluate build it alike (newEvaluator), so that `rout eval` measures a checkpoint as
+// its training's evaluations did.
+type evaluator struct {
+	b   net.Backend
+	n   *net.Net
+	aug net.Augment
+	st  *net.Tensor // [loss, correct, count] of the evaluation in progress
+}
+
+// newEvaluator builds spec's network on b for batches of cfg.Batch images of c channels, cropped
+// as prep says, and uploads prep's statistics. what names the network in a build error.
+func newEvaluator(b net.Backend, spec *net.Spec, cfg *Config, prep *preprocessing, c, classes int, what string) (*evaluator, error) {
+	n, err := net.Build(b, spec, cfg.Batch, [3]int{c, prep.cropH, prep.cropW}, classes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := prep.upload(b); err != nil {
+		return nil, err
+	}
+	st, err := b.Alloc(1, 3, 1, 1)
+	if err != nil {
+		return nil, fmt.Errorf("device %s: %w", b.Name(), err)
+	}
+	return &evaluator{b: b, n: n, aug: prep.augment(cfg, false), st: st}, nil
+}
+
+// evaluate returns the mean loss and the accuracy of the network on a held image set of count
+// images, in batches whose last one is padded (label -1, ignored).
+func (e *evaluator) evaluate(set net.ImageSet, count int) (loss, acc float64, err error) {
+	b, n, st := e.b, e.n, e.st
+	b.Fill(st, 0)
+	for start := 0; start < count; start += n.Batch {
+		b.GatherBatch(set, start, n.Input, n.Labels, e.aug)
+		n.Forward(false)
+		b.SoftmaxCrossEntropy(n.Logits, n.Labels, nil, st, net.ReduceSum)
+	}
+	s := make([]float32, 3)
+	b.Download(st, s)
+	if err := b.Err(); err != nil {
+		return 0, 0, fmt.Errorf("device %s: evaluation: %w", b.Name(), err)
+	}
+	if s[2] != float32(count) {
+		return 0, 0, fmt.Errorf("evaluation counted %v examples, want %d", s[2], count)
+	}
+	return float64(s[0]) / float64(s[2]), float64(s[1]) / float64(s[2]), nil
+}
+
+// newEvalSet puts a split on a device in its stored order.
+func newEvalSet(b net.Backend, s *data.Split) (net.ImageSet, error) {
+	set, err := b.NewImageSet(s.Pixels, s.Labels, s.N, s.C, s.H, s.W)
+	if err != nil {
+		return nil, fmt.Errorf("device %s: evaluation images: %w", b.Name(), err)
+	}
+	order := make([]int32, s.N)
+	for i := range order {
+		order[i] = int32(i)
+	}
+	b.SetOrder(set, order)
+	return set, nil
 }

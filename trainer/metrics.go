@@ -62,21 +62,18 @@ func openMetrics(path string, resume bool, keep int, evaluated bool) (*metricsLo
 		sc := bufio.NewScanner(bytes.NewReader(old))
 		sc.Buffer(make([]byte, 1<<20), 1<<26)
 		for line := 1; sc.Scan(); line++ {
-			var r struct {
-				Kind string `json:"kind"`
-				Step *int   `json:"step"`
-			}
-			if err := json.Unmarshal(sc.Bytes(), &r); err != nil || r.Step == nil {
+			r, err := runlog.ParseRecord(sc.Bytes())
+			if err != nil {
 				bad := string(sc.Bytes())
 				if sc.Scan() {
 					return nil, fmt.Errorf("metrics %s: line %d is not a metrics record (%.40q), and lines follow it: the file is damaged; remove the line to resume", path, line, bad)
 				}
 				break // a torn last line
 			}
-			if *r.Step > keep {
+			if r.Step > keep {
 				break
 			}
-			if r.Kind == "epoch" && *r.Step == keep && !evaluated {
+			if r.Kind == "epoch" && r.Step == keep && !evaluated {
 				continue
 			}
 			kept.Write(sc.Bytes())
@@ -140,17 +137,4 @@ func writeJSON(path string, v any) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return atomicfile.Write(path, append(b, '\n'))
-}
-
-// ReadSummary reads a run folder's summary.json.
-func ReadSummary(dir string) (Summary, error) {
-	var s Summary
-	b, err := os.ReadFile(dir + "/" + SummaryFile)
-	if err != nil {
-		return s, fmt.Errorf("summary: %w", err)
-	}
-	if err := json.Unmarshal(b, &s); err != nil {
-		return s, fmt.Errorf("summary %s/%s: %w", dir, SummaryFile, err)
-	}
-	return s, nil
 }

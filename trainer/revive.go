@@ -49,6 +49,24 @@ type RandomOutOptions struct {
 	Draw *net.FilterTable
 }
 
+// randomOutOptions are the RandomOut settings of a config; moments are the optimiser's state
+// tensors, zeroed for a re-drawn filter when the scope includes the optimiser.
+func randomOutOptions(cfg *Config, moments []*net.Tensor) RandomOutOptions {
+	o := RandomOutOptions{Enabled: cfg.Rule() == RuleRandomOut, Seed: cfg.Seed, Every: cfg.RandomOutEvery,
+		Norm: net.NormL1, Threshold: net.Threshold{Tau: float32(cfg.Tau), Relative: cfg.TauMode == "relative"}}
+	if cfg.RandomOutNorm == "l2" {
+		o.Norm = net.NormL2
+	}
+	switch cfg.RandomOutScope {
+	case "weights+bias":
+		o.ZeroBias = true
+	case "weights+bias+optimizer":
+		o.ZeroBias = true
+		o.Moments = moments
+	}
+	return o
+}
+
 // RandomOut re-draws, from the layer's own initialiser, every watched filter whose gradient
 // norm is below tau after an update: FilterNorms -> MarkBelow -> RedrawFilters.
 type RandomOut struct {

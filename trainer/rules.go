@@ -5,8 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-
-	"github.com/urfave/cli/v2"
+	"slices"
 
 	"rout/net"
 )
@@ -210,18 +209,7 @@ func newReviver(cfg *Config, b net.Backend, n *net.Net, ft *net.FilterTable, mom
 		return NewCBP(b, n, ft, CBPOptions{Seed: cfg.Seed, Rate: cfg.CBPRate, Decay: cfg.CBPDecay,
 			Maturity: cfg.CBPMaturity, Init: cfg.reviveInit(), Moments: moments})
 	}
-	ro := RandomOutOptions{Enabled: cfg.Rule() == RuleRandomOut, Seed: cfg.Seed, Every: cfg.RandomOutEvery,
-		Norm: net.NormL1, Threshold: net.Threshold{Tau: float32(cfg.Tau), Relative: cfg.TauMode == "relative"}}
-	if cfg.RandomOutNorm == "l2" {
-		ro.Norm = net.NormL2
-	}
-	switch cfg.RandomOutScope {
-	case "weights+bias":
-		ro.ZeroBias = true
-	case "weights+bias+optimizer":
-		ro.ZeroBias = true
-		ro.Moments = moments
-	}
+	ro := randomOutOptions(cfg, moments)
 	if init := cfg.reviveInit(); init != "layer" {
 		rt, _, err := n.ReviveTable(ft)
 		if err != nil {
@@ -258,14 +246,14 @@ func CanonicalKey(key string) string {
 	return key
 }
 
-// addLegacyAliases lets each renamed setting's flag also answer to its former name, so that the
-// commands that started runs and sweeps still resume them.
-func addLegacyAliases(fs []cli.Flag) {
-	for old, now := range legacyKeys {
-		for _, f := range fs {
-			if f, ok := f.(*cli.IntFlag); ok && f.Name == now {
-				f.Aliases = append(f.Aliases, old)
-			}
+// formerNames lists the names a setting had before it was renamed.
+func formerNames(name string) []string {
+	var old []string
+	for o, now := range legacyKeys {
+		if now == name {
+			old = append(old, o)
 		}
 	}
+	slices.Sort(old)
+	return old
 }

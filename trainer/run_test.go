@@ -17,6 +17,7 @@ import (
 	"rout/data"
 	"rout/net"
 	"rout/rng"
+	"rout/runlog"
 )
 
 // tinyConfig is a run small enough for a unit test: convnet-small at a quarter width on 16x16
@@ -310,7 +311,7 @@ func TestDivergence(t *testing.T) {
 	if s.FinalTestAcc != nil {
 		t.Errorf("a diverged run reports final test accuracy %v", *s.FinalTestAcc)
 	}
-	got, err := ReadSummary(dir)
+	got, err := runlog.ReadSummary(dir)
 	if err != nil || got.Status != StatusDiverged || got.Message != s.Message {
 		t.Fatalf("summary.json: %+v, %v", got, err)
 	}
@@ -594,7 +595,7 @@ func TestFinishChecksTheDevice(t *testing.T) {
 	}
 	defer r.close()
 	fb.err = errors.New("device lost")
-	if _, err := r.finish("", nil); err == nil || !strings.Contains(err.Error(), "device lost") {
+	if _, err := r.finish(nil); err == nil || !strings.Contains(err.Error(), "device lost") {
 		t.Errorf("finish on a failed device: %v, want its error", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, SummaryFile)); err == nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"rout/report"
+	"rout/runlog"
 	"rout/sweep"
 	"rout/trainer"
 )
@@ -26,7 +27,7 @@ import (
 // resumable, several at once, sharded across machines, then the report's table.
 func sweepCommand() *cli.Command {
 	var flags []cli.Flag
-	for _, f := range trainer.Flags() {
+	for _, f := range settingFlags() {
 		if f.Names()[0] != "threads" { // per run in a sweep: --threads-per-run
 			flags = append(flags, f)
 		}
@@ -120,10 +121,10 @@ func parseSweep(c *cli.Context, getenv func(string) string) (sweepSetup, error) 
 		flags = map[string]string{}
 	}
 	var given trainer.Config
-	if err := trainer.ApplyFlags(c, &given); err != nil {
+	if err := applyFlags(c, &given); err != nil {
 		return s, err
 	}
-	for _, k := range trainer.SetFlags(c) {
+	for _, k := range givenSettings(c) {
 		switch k {
 		case "seed":
 			return s, errors.New("--seed: a sweep sets each run's seed from --seeds")
@@ -221,7 +222,7 @@ func runSweep(c *cli.Context) error {
 		armNames = append(armNames, a.String())
 	}
 	fmt.Fprintf(errw, "sweep %s: preset %s, arms %s, seeds %s: %d runs; this worker: shard %s, %d at once, %d CPU threads per run\n",
-		s.out, plan.Preset, strings.Join(armNames, " "), report.FormatSeeds(plan.Seeds), total, s.shard, s.parallel, s.threads)
+		s.out, plan.Preset, strings.Join(armNames, " "), runlog.FormatSeeds(plan.Seeds), total, s.shard, s.parallel, s.threads)
 
 	t0 := time.Now()
 	failures := map[string]string{} // error message -> the first run that stopped with it
@@ -347,7 +348,7 @@ func printEvent(out, errw io.Writer, dir string, plan *sweep.Plan, failures map[
 func countDone(dir string, plan *sweep.Plan) int {
 	n := 0
 	for _, p := range plan.Pairs() {
-		if _, err := trainer.ReadSummary(p.Dir(dir)); err == nil {
+		if _, err := runlog.ReadSummary(p.Dir(dir)); err == nil {
 			n++
 		}
 	}

@@ -19,10 +19,10 @@ import (
 	"rout/trainer"
 )
 
-// trainCommand is `rout train`: one run of one seed. Its flags are trainer.Flags (one per
+// trainCommand is `rout train`: one run of one seed. Its flags are settingFlags (one per
 // setting of trainer.Config, plus --preset) and the run folder's --out and --resume.
 func trainCommand() *cli.Command {
-	flags := append(trainer.Flags(),
+	flags := append(settingFlags(),
 		&cli.StringFlag{Name: "out", Category: "run", Usage: "run folder for config.json, metrics.jsonl, summary.json and the checkpoint (default runs/train-DATE-TIME)"},
 		&cli.BoolFlag{Name: "resume", Category: "run", Usage: "continue the run in --out from its checkpoint, with its settings (only run-control flags may be given)"},
 	)
@@ -59,7 +59,7 @@ func runTrain(c *cli.Context) error {
 			}
 			return fmt.Errorf("train --resume: %w", err)
 		}
-		if err := trainer.ApplyFlags(c, &cfg); err != nil {
+		if err := applyFlags(c, &cfg); err != nil {
 			return usageError{fmt.Errorf("train: %w", err)}
 		}
 		if err := cfg.Validate(); err != nil {
@@ -67,7 +67,7 @@ func runTrain(c *cli.Context) error {
 		}
 	} else {
 		var err error
-		if cfg, err = trainer.ConfigFromCLI(c); err != nil {
+		if cfg, err = configFromCLI(c); err != nil {
 			return usageError{fmt.Errorf("train: %w", err)}
 		}
 		if out == "" {
