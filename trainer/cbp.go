@@ -34,7 +34,6 @@ type CBPOptions struct {
 // net.CBPParams for the exact arithmetic.
 type CBP struct {
 	b        net.Backend
-	rv       net.Reviving
 	rt       *net.ReviveTable
 	draw     *net.FilterTable
 	acts     []*net.Tensor
@@ -61,7 +60,7 @@ func NewCBP(b net.Backend, n *net.Net, ft *net.FilterTable, o CBPOptions) (*CBP,
 	if err != nil {
 		return nil, fmt.Errorf("cbp: %w", err)
 	}
-	c := &CBP{b: b, rv: w.rv, rt: w.rt, draw: w.draw, acts: w.acts, n: n, o: o}
+	c := &CBP{b: b, rt: w.rt, draw: w.draw, acts: w.acts, n: n, o: o}
 	if c.means, c.views, err = w.allocMeans(); err != nil {
 		return nil, fmt.Errorf("cbp: %w", err)
 	}
@@ -78,19 +77,19 @@ func (c *CBP) Layers() []string { return groupNames(c.rt.FilterTable) }
 // AfterForward takes every step's activation statistics.
 func (c *CBP) AfterForward(int) {
 	for i, y := range c.acts {
-		c.rv.ActivationMeans(y, c.views[i])
+		c.b.ActivationMeans(y, c.views[i])
 	}
 }
 
 // AfterUpdate updates the utilities and ages and replaces the filters due.
 func (c *CBP) AfterUpdate(step int) {
 	ft := c.rt.FilterTable
-	c.rv.OutgoingMeans(c.rt, c.n.Params, c.outMeans)
+	c.b.OutgoingMeans(c.rt, c.n.Params, c.outMeans)
 	c.b.Fill(c.dead, 0)
-	c.rv.MarkDormant(ft, c.means, c.deadMask, c.dead, 0)
-	c.rv.CBPStep(ft, c.means, c.outMeans, c.util, c.age, c.acc, c.mask, c.replaced,
+	c.b.MarkDormant(ft, c.means, c.deadMask, c.dead, 0)
+	c.b.CBPStep(ft, c.means, c.outMeans, c.util, c.age, c.acc, c.mask, c.replaced,
 		net.CBPParams{Decay: float32(c.o.Decay), Rate: float32(c.o.Rate), Maturity: float32(c.o.Maturity)})
-	c.rv.ResetOutgoing(c.rt, c.mask, c.n.Params, c.n.State, c.o.Moments)
+	c.b.ResetOutgoing(c.rt, c.mask, c.n.Params, c.n.State, c.o.Moments)
 	c.b.RedrawFilters(c.draw, c.mask, net.Redraw{Seed: c.o.Seed, Purpose: uint32(step + 1), Params: c.n.Params,
 		ZeroBias: true, Moments: c.o.Moments})
 }

@@ -29,7 +29,6 @@ type ReDoOptions struct {
 // (dopamine's labs/redo), so the revived filters start without changing the network's output.
 type ReDo struct {
 	b       net.Backend
-	rv      net.Reviving
 	rt      *net.ReviveTable
 	draw    *net.FilterTable
 	acts    []*net.Tensor
@@ -51,7 +50,7 @@ func NewReDo(b net.Backend, n *net.Net, ft *net.FilterTable, o ReDoOptions) (*Re
 	if err != nil {
 		return nil, fmt.Errorf("redo: %w", err)
 	}
-	r := &ReDo{b: b, rv: w.rv, rt: w.rt, draw: w.draw, acts: w.acts, n: n, o: o}
+	r := &ReDo{b: b, rt: w.rt, draw: w.draw, acts: w.acts, n: n, o: o}
 	if r.means, r.views, err = w.allocMeans(); err != nil {
 		return nil, fmt.Errorf("redo: %w", err)
 	}
@@ -70,7 +69,7 @@ func (r *ReDo) Layers() []string { return groupNames(r.rt.FilterTable) }
 func (r *ReDo) AfterForward(step int) {
 	if r.checks(step) {
 		for i, y := range r.acts {
-			r.rv.ActivationMeans(y, r.views[i])
+			r.b.ActivationMeans(y, r.views[i])
 		}
 	}
 }
@@ -82,10 +81,10 @@ func (r *ReDo) AfterUpdate(step int) {
 		return
 	}
 	r.b.Fill(r.dormant, 0)
-	r.rv.MarkDormant(r.rt.FilterTable, r.means, r.mask, r.dormant, float32(r.o.Tau))
+	r.b.MarkDormant(r.rt.FilterTable, r.means, r.mask, r.dormant, float32(r.o.Tau))
 	r.b.RedrawFilters(r.draw, r.mask, net.Redraw{Seed: r.o.Seed, Purpose: uint32(step + 1), Params: r.n.Params,
 		ZeroBias: true, Moments: r.o.Moments, Counts: r.revived})
-	r.rv.ResetOutgoing(r.rt, r.mask, r.n.Params, r.n.State, r.o.Moments)
+	r.b.ResetOutgoing(r.rt, r.mask, r.n.Params, r.n.State, r.o.Moments)
 }
 
 // Counters downloads the per-layer counters: revived so far, dormant at the last check.

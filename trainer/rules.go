@@ -134,11 +134,10 @@ type activationWatcher interface {
 	AfterForward(step int)
 }
 
-// watch is what the activation-based rules share: the backend's revival operations, the
-// consumers of the watched filters, their activations, and the table re-draws use.
+// watch is what the activation-based rules share: the backend, the consumers of the watched
+// filters, their activations, and the table re-draws use.
 type watch struct {
 	b    net.Backend
-	rv   net.Reviving
 	rt   *net.ReviveTable
 	acts []*net.Tensor
 	draw *net.FilterTable
@@ -156,7 +155,7 @@ func newWatch(b net.Backend, n *net.Net, ft *net.FilterTable, init string) (*wat
 	if err != nil {
 		return nil, err
 	}
-	return &watch{b: b, rv: b, rt: rt, acts: acts, draw: draw}, nil
+	return &watch{b: b, rt: rt, acts: acts, draw: draw}, nil
 }
 
 // allocMeans allocates the per-filter activation means and each group's view of them.
@@ -210,7 +209,7 @@ func newReviver(cfg *Config, b net.Backend, n *net.Net, ft *net.FilterTable, mom
 			Maturity: cfg.CBPMaturity, Init: cfg.reviveInit(), Moments: moments})
 	}
 	ro := randomOutOptions(cfg, moments)
-	if init := cfg.reviveInit(); init != "layer" {
+	if init := cfg.reviveInit(); ro.Enabled && init != "layer" {
 		rt, _, err := n.ReviveTable(ft)
 		if err != nil {
 			return nil, err
