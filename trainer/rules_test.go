@@ -602,3 +602,28 @@ func TestOldConfigsStillRead(t *testing.T) {
 		t.Errorf("both revive-every and randomout-every were accepted")
 	}
 }
+
+// TestRandomOutReviveInit: --revive-init changes what RandomOut re-draws from (here He's bound,
+// sqrt(6/fan_in)), and nothing else.
+func TestRandomOutReviveInit(t *testing.T) {
+	r := newRulesRig(t)
+	cfg, _ := Preset("quick")
+	cfg.RandomOut, cfg.ReviveInit, cfg.Seed = true, "he", 3
+	rev, err := newReviver(&cfg, r.b, r.n, r.ft, r.moments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.b.Fill(r.n.Grads, 0) // every filter's gradient is zero: all are re-drawn
+	rev.AfterUpdate(0)
+	p := get(r.b, r.n.Params)
+	for g, fanIn := range []int{18, 4, 36, 81} {
+		grp := r.ft.Groups[g]
+		bound := float32(math.Sqrt(6 / float64(fanIn)))
+		ws, _ := rsIncoming(g, 1)
+		for j, i := range ws {
+			if want := bound * rng.Symmetric(rng.Uint32(rng.KeyFromSeed(3), 1, grp.Layer, 1, j)); p[i] != want {
+				t.Fatalf("%s filter 1 weight %d: %v, want %v (He's bound %v)", grp.Name, j, p[i], want, bound)
+			}
+		}
+	}
+}
