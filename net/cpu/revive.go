@@ -8,27 +8,42 @@ import (
 	"rout/net"
 )
 
-// The operations of the activation-based revival rules (ReDo, continual backprop). Like
-// RandomOut's they run on one goroutine and sum in float64 in a fixed order.
+// The operations of the activation-based revival rules (ReDo, continual backprop). They sum in
+// float64 in an order fixed by the shapes; the activation means, which read a whole layer's
+// output every step, run a channel per task on the worker pool, the rest (per filter, on the
+// weights) on one goroutine.
 
-// ActivationMeans writes each channel's mean |y| over the batch and positions into means.
+// ActivationMeans writes each channel's mean |y| over the batch and positions into means, a
+// channel per task, each summed in float64 in sample then position order.
 func (b *Backend) ActivationMeans(y, means *net.Tensor) {
 	out := flat(means, "activation means")
 	if len(out) != y.C {
 		panic(fmt.Sprintf("cpu: activation means: %v should hold %d channels of %v", means, y.C, y))
 	}
-	d := data(y)
+	j := &b.means
+	*j = meansJob{d: data(y), y: y, out: out}
+	b.pool.do(j, y.C)
+	*j = meansJob{}
+}
+
+// meansJob is ActivationMeans over one channel per task.
+type meansJob struct {
+	d   []float32
+	y   *net.Tensor
+	out []float32
+}
+
+func (j *meansJob) run(_, k int) {
+	y := j.y
 	hw := y.H * y.W
-	for k := 0; k < y.C; k++ {
-		var s float64
-		for n := 0; n < y.N; n++ {
-			o := y.Offset + n*y.Stride + k*hw
-			for _, v := range d[o : o+hw] {
-				s += math.Abs(float64(v))
-			}
+	var s float64
+	for n := 0; n < y.N; n++ {
+		o := y.Offset + n*y.Stride + k*hw
+		for _, v := range j.d[o : o+hw] {
+			s += math.Abs(float64(v))
 		}
-		out[k] = float32(s / float64(y.N*hw))
 	}
+	j.out[k] = float32(s / float64(y.N*hw))
 }
 
 // MarkDormant marks the filters whose mean activation over their group's mean (+1e-9) is at
