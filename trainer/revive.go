@@ -7,10 +7,10 @@ import (
 )
 
 // Reviver is a filter-revival policy: the training loop calls it after every optimiser update,
-// and it decides on the device which filters are dead and what to do about them. RandomOut
-// (gradient-based) is the one rout has; activation-based ReDo or utility-based continual
-// backprop would be peers implementing the same interface (with a hook after the forward pass
-// where they need activations).
+// and it decides on the device which filters are dead and what to do about them: RandomOut
+// (gradient-based, this file), ReDo (activation-based, redo.go) and continual backprop
+// (utility-based, cbp.go). A rule that needs activations also has an AfterForward method, which
+// the loop calls right after the forward pass (activationWatcher).
 //
 // A Reviver runs only backend operations inside a step, so on the GPU it never waits on the
 // host; its counters are read back only when the loop logs.
@@ -22,7 +22,8 @@ type Reviver interface {
 	// Counters downloads, per watched layer, the filters re-initialised so far and the filters
 	// found dead at the last check.
 	Counters() (reinits, dead []int64)
-	// State is the device state a checkpoint must keep (the cumulative counters), by name.
+	// State is the device state a checkpoint must keep (the counters, and a rule's own state
+	// such as continual backprop's utilities and ages), by name.
 	State() map[string]*net.Tensor
 }
 
