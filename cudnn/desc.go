@@ -87,6 +87,9 @@ type ConvParams struct {
 	PadH, PadW           int
 	StrideH, StrideW     int
 	DilationH, DilationW int
+	// Groups is the group count (0 and 1: ungrouped): the filters of group g read only the
+	// input channels of group g. The graph API reads it from the channels of x and w instead.
+	Groups int
 }
 
 // ConvDesc describes a 2-D cross-correlation (what deep-learning frameworks call convolution)
@@ -122,6 +125,12 @@ func (c *Context) NewConv(p ConvParams) (*ConvDesc, error) {
 		C.rc_cudnnDestroyConvolutionDescriptor(d.d)
 		err.(*Error).Detail = fmt.Sprintf("%+v", p)
 		return nil, err
+	}
+	if p.Groups > 1 {
+		if err := dnnErr("cudnnSetConvolutionGroupCount", C.rc_cudnnSetConvolutionGroupCount(d.d, C.int(p.Groups))); err != nil {
+			C.rc_cudnnDestroyConvolutionDescriptor(d.d)
+			return nil, err
+		}
 	}
 	d.math = -1
 	if err := d.setMath(c.convMath()); err != nil {

@@ -171,6 +171,7 @@ typedef struct rc_graph_edge_data rc_CUgraphEdgeData;
 	X(rc_cudnnStatus_t, cudnnDestroyConvolutionDescriptor, (rc_cudnnConvolutionDescriptor_t d), (d)) \
 	X(rc_cudnnStatus_t, cudnnSetConvolution2dDescriptor, (rc_cudnnConvolutionDescriptor_t d, int padH, int padW, int u, int v, int dilH, int dilW, rc_cudnnConvolutionMode_t m, rc_cudnnDataType_t t), (d, padH, padW, u, v, dilH, dilW, m, t)) \
 	X(rc_cudnnStatus_t, cudnnSetConvolutionMathType, (rc_cudnnConvolutionDescriptor_t d, rc_cudnnMathType_t m), (d, m)) \
+	X(rc_cudnnStatus_t, cudnnSetConvolutionGroupCount, (rc_cudnnConvolutionDescriptor_t d, int groups), (d, groups)) \
 	X(rc_cudnnStatus_t, cudnnGetConvolution2dForwardOutputDim, (const rc_cudnnConvolutionDescriptor_t cd, const rc_cudnnTensorDescriptor_t xd, const rc_cudnnFilterDescriptor_t wd, int *n, int *c, int *h, int *w), (cd, xd, wd, n, c, h, w)) \
 	X(rc_cudnnStatus_t, cudnnFindConvolutionForwardAlgorithm, (rc_cudnnHandle_t h, const rc_cudnnTensorDescriptor_t xd, const rc_cudnnFilterDescriptor_t wd, const rc_cudnnConvolutionDescriptor_t cd, const rc_cudnnTensorDescriptor_t yd, const int req, int *ret, rc_cudnnConvolutionFwdAlgoPerf_t *perf), (h, xd, wd, cd, yd, req, ret, perf)) \
 	X(rc_cudnnStatus_t, cudnnFindConvolutionBackwardDataAlgorithm, (rc_cudnnHandle_t h, const rc_cudnnFilterDescriptor_t wd, const rc_cudnnTensorDescriptor_t dyd, const rc_cudnnConvolutionDescriptor_t cd, const rc_cudnnTensorDescriptor_t dxd, const int req, int *ret, rc_cudnnConvolutionBwdDataAlgoPerf_t *perf), (h, wd, dyd, cd, dxd, req, ret, perf)) \

@@ -7,7 +7,8 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
-	"os"
+
+	"rout/internal/boundedio"
 )
 
 // gunzipIfCompressed returns a reader of r's contents, decompressed when they start with the
@@ -33,7 +34,7 @@ func linkError(h *tar.Header) error {
 
 // isArchive reports whether the file at path is a tar archive, gzipped or not, by its contents.
 func isArchive(path string) (bool, error) {
-	f, err := os.Open(path)
+	f, err := boundedio.Open(path)
 	if err != nil {
 		return false, err
 	}
@@ -52,7 +53,7 @@ func isArchive(path string) (bool, error) {
 // archive's order. Errors are prefixed with the entry they concern. After the last entry it
 // reads the compressed stream to its end, so a damaged gzip trailer is reported too.
 func walkTar(path string, fn func(h *tar.Header, r io.Reader) error) error {
-	f, err := os.Open(path)
+	f, err := boundedio.Open(path)
 	if err != nil {
 		return err
 	}
@@ -63,7 +64,10 @@ func walkTar(path string, fn func(h *tar.Header, r io.Reader) error) error {
 	}
 	tr := tar.NewReader(r)
 	last := "(start of archive)"
-	for {
+	for entries := 0; ; entries++ {
+		if entries == maxArchiveEntries {
+			return fmt.Errorf("more than %d entries: rout reads no archive that large", maxArchiveEntries)
+		}
 		h, err := tr.Next()
 		if err == io.EOF {
 			break

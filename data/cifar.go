@@ -10,6 +10,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"rout/internal/boundedio"
 )
 
 // cifarPixels is the size of one CIFAR image: 3 planes (R, G, B) of 32x32, row-major.
@@ -32,6 +34,9 @@ type cifarFormat struct {
 	folder     string // folder inside the official archive
 	archive    string // the official archive's file name
 }
+
+// maxNamesFile bounds a class-names file (100 names take about a kilobyte).
+const maxNamesFile = 1 << 20
 
 func (f *cifarFormat) recordLen() int { return f.labelBytes + cifarPixels }
 func (f *cifarFormat) classes() int   { return f.ranges[f.labelAt] }
@@ -80,8 +85,9 @@ func OpenCIFAR100(path string, coarse bool) (*Dataset, error) {
 
 func openCIFAR(f *cifarFormat, p string) (*Dataset, error) {
 	var (
-		d   *Dataset
-		err error
+		d    *Dataset
+		err  error
+		acct account
 	)
 	if strings.Contains(p, ",") {
 		files := strings.Split(p, ",")
@@ -90,21 +96,21 @@ func openCIFAR(f *cifarFormat, p string) (*Dataset, error) {
 				return nil, fmt.Errorf("%s: %q: item %d of the comma-separated list of files is empty", f.kind, p, i+1)
 			}
 		}
-		d, err = cifarFromFiles(f, files)
+		d, err = cifarFromFiles(f, files, &acct)
 	} else {
 		st, serr := os.Stat(p)
 		switch {
 		case serr != nil:
 			return nil, fmt.Errorf("%s: %w", f.kind, serr)
 		case st.IsDir():
-			d, err = cifarFromDir(f, p)
+			d, err = cifarFromDir(f, p, &acct)
 		default:
 			var arch bool
 			if arch, err = isArchive(p); err == nil {
 				if arch {
-					d, err = cifarFromArchive(f, p)
+					d, err = cifarFromArchive(f, p, &acct)
 				} else {
-					d, err = cifarFromFiles(f, []string{p})
+					d, err = cifarFromFiles(f, []string{p}, &acct)
 				}
 			}
 		}
@@ -118,7 +124,7 @@ func openCIFAR(f *cifarFormat, p string) (*Dataset, error) {
 
 // cifarFromDir reads the official file set from dir, dir/<official folder>, or the official
 // archive inside dir.
-func cifarFromDir(f *cifarFormat, dir string) (*Dataset, error) {
+func cifarFromDir(f *cifarFormat, dir string, acct *account) (*Dataset, error) {
 	for _, d := range []string{dir, filepath.Join(dir, f.folder)} {
 		if _, err := os.Stat(filepath.Join(d, f.test)); err == nil {
 			var files []string
@@ -129,11 +135,11 @@ func cifarFromDir(f *cifarFormat, dir string) (*Dataset, error) {
 				}
 				files = append(files, fp)
 			}
-			return cifarFromFiles(f, files)
+			return cifarFromFiles(f, files, acct)
 		}
 	}
 	if a := filepath.Join(dir, f.archive); fileExists(a) {
-		return cifarFromArchive(f, a)
+		return cifarFromArchive(f, a, acct)
 	}
 	return nil, fmt.Errorf("%s: found neither %s nor %s there", dir, f.fileSet(), f.archive)
 }
@@ -151,10 +157,10 @@ func fileExists(p string) bool {
 }
 
 // cifarFromFiles reads .bin files; names starting with "test" go to the test split.
-func cifarFromFiles(f *cifarFormat, files []string) (*Dataset, error) {
+func cifarFromFiles(f *cifarFormat, files []string, acct *account) (*Dataset, error) {
 	var train, test []Split
 	for _, fp := range files {
-		s, err := readCIFARFile(f, fp)
+		s, err := readCIFARFile(f, fp, acct)
 		if err != nil {
 			return nil, err
 		}
@@ -168,17 +174,28 @@ func cifarFromFiles(f *cifarFormat, files []string) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Dataset{Classes: classes, Train: concat(train), Test: concat(test)}, nil
+	trainSplit, err := concat(train, acct)
+	if err != nil {
+		return nil, err
+	}
+	testSplit, err := concat(test, acct)
+	if err != nil {
+		return nil, err
+	}
+	return &Dataset{Classes: classes, Train: trainSplit, Test: testSplit}, nil
 }
 
-func readCIFARFile(f *cifarFormat, fp string) (Split, error) {
-	fh, err := os.Open(fp)
+func readCIFARFile(f *cifarFormat, fp string, acct *account) (Split, error) {
+	fh, err := boundedio.Open(fp)
 	if err != nil {
 		return Split{}, err
 	}
 	defer fh.Close()
 	st, err := fh.Stat()
 	if err != nil {
+		return Split{}, err
+	}
+	if err := acct.reserve(st.Size(), fp, fmt.Sprintf("%d bytes of %d-byte records", st.Size(), f.recordLen())); err != nil {
 		return Split{}, err
 	}
 	s, err := readCIFAR(f, fh, st.Size())
@@ -190,7 +207,7 @@ func readCIFARFile(f *cifarFormat, fp string) (Split, error) {
 
 // cifarNamesFile reads the class names from fp when it exists, else returns the defaults.
 func cifarNamesFile(f *cifarFormat, fp string) ([]string, error) {
-	b, err := os.ReadFile(fp)
+	b, err := boundedio.ReadFile(fp, maxNamesFile)
 	if errors.Is(err, os.ErrNotExist) {
 		if f.kind == "cifar10" {
 			return append([]string{}, CIFAR10Classes...), nil
@@ -224,7 +241,7 @@ func parseNames(f *cifarFormat, b []byte) ([]string, error) {
 // cifarFromArchive reads the official file set from a tar archive, matching entries by their
 // base name wherever they sit in the tree (the official archive has them in one folder, in no
 // particular order).
-func cifarFromArchive(f *cifarFormat, arch string) (*Dataset, error) {
+func cifarFromArchive(f *cifarFormat, arch string, acct *account) (*Dataset, error) {
 	parts := map[string]Split{}
 	var names []string
 	wanted := map[string]bool{f.test: true}
@@ -247,13 +264,16 @@ func cifarFromArchive(f *cifarFormat, arch string) (*Dataset, error) {
 			if _, dup := parts[base]; dup {
 				return fmt.Errorf("entry %s: a second %s in the archive", h.Name, base)
 			}
+			if err := acct.reserve(h.Size, "entry "+h.Name, fmt.Sprintf("%d bytes of %d-byte records", h.Size, f.recordLen())); err != nil {
+				return err
+			}
 			s, err := readCIFAR(f, r, h.Size)
 			if err != nil {
 				return fmt.Errorf("entry %s: %w", h.Name, err)
 			}
 			parts[base] = s
 		case base == f.names:
-			b, err := io.ReadAll(io.LimitReader(r, 1<<20))
+			b, err := io.ReadAll(boundedio.Reader(r, maxNamesFile, "entry "+h.Name))
 			if err != nil {
 				return fmt.Errorf("entry %s: %w", h.Name, err)
 			}
@@ -282,7 +302,11 @@ func cifarFromArchive(f *cifarFormat, arch string) (*Dataset, error) {
 			names = numberedClasses(f.classes())
 		}
 	}
-	return &Dataset{Classes: names, Train: concat(train), Test: parts[f.test]}, nil
+	trainSplit, err := concat(train, acct)
+	if err != nil {
+		return nil, err
+	}
+	return &Dataset{Classes: names, Train: trainSplit, Test: parts[f.test]}, nil
 }
 
 // readCIFAR reads size bytes of whole records from r into a new split.
@@ -324,17 +348,21 @@ func readCIFAR(f *cifarFormat, r io.Reader, size int64) (Split, error) {
 	return s, nil
 }
 
-// concat joins splits of one shape into one contiguous split (no copy for a single part).
-func concat(parts []Split) Split {
+// concat joins splits of one shape into one contiguous split (no copy for a single part; the
+// copy of several is reserved in acct).
+func concat(parts []Split, acct *account) (Split, error) {
 	switch len(parts) {
 	case 0:
-		return Split{C: 3, H: 32, W: 32}
+		return Split{C: 3, H: 32, W: 32}, nil
 	case 1:
-		return parts[0]
+		return parts[0], nil
 	}
 	out := Split{C: parts[0].C, H: parts[0].H, W: parts[0].W}
 	for _, p := range parts {
 		out.N += p.N
+	}
+	if err := acct.reserve(int64(out.N)*int64(out.ImageLen()+4), "the training split", fmt.Sprintf("%d images joined into one array", out.N)); err != nil {
+		return Split{}, err
 	}
 	out.Pixels = make([]uint8, 0, out.N*out.ImageLen())
 	out.Labels = make([]int32, 0, out.N)
@@ -342,5 +370,5 @@ func concat(parts []Split) Split {
 		out.Pixels = append(out.Pixels, p.Pixels...)
 		out.Labels = append(out.Labels, p.Labels...)
 	}
-	return out
+	return out, nil
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"rout/internal/atomicfile"
+	"rout/internal/boundedio"
 )
 
 // Remote is one file of a dataset's official distribution: where to get it and its MD5.
@@ -162,7 +163,7 @@ func finish(part, final, want string) error {
 }
 
 func fileMD5(p string) (string, error) {
-	f, err := os.Open(p)
+	f, err := boundedio.Open(p)
 	if err != nil {
 		return "", err
 	}

@@ -2,6 +2,7 @@ package data
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"cmp"
 	"fmt"
@@ -19,6 +20,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"rout/internal/boundedio"
 )
 
 // maxImageFile bounds one image file's size inside an archive (a damaged header must not make
@@ -53,22 +56,23 @@ func OpenFolder(root string) (*Dataset, error) {
 	var (
 		entries []imageEntry
 		classes [2]map[string]int // per split, images per class
+		acct    account
 	)
 	if st.IsDir() {
-		entries, classes, err = scanFolder(root)
+		entries, classes, err = scanFolder(root, &acct)
 	} else {
 		var arch bool
 		if arch, err = isArchive(root); err == nil && !arch {
 			err = fmt.Errorf("neither a folder nor a tar archive (.tar or .tar.gz)")
 		}
 		if err == nil {
-			entries, classes, err = scanArchive(root)
+			entries, classes, err = scanArchive(root, &acct)
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("folder: %s: %w", root, err)
 	}
-	d, err := decodeEntries(entries, classes)
+	d, err := decodeEntries(entries, classes, &acct)
 	if err != nil {
 		return nil, fmt.Errorf("folder: %s: %w", root, err)
 	}
@@ -88,7 +92,7 @@ func isImageName(name string) bool {
 }
 
 // scanFolder lists ROOT/{train,test}/<class>/<image>.
-func scanFolder(root string) ([]imageEntry, [2]map[string]int, error) {
+func scanFolder(root string, acct *account) ([]imageEntry, [2]map[string]int, error) {
 	var (
 		entries []imageEntry
 		classes [2]map[string]int
@@ -127,9 +131,14 @@ func scanFolder(root string) ([]imageEntry, [2]map[string]int, error) {
 				if strings.HasPrefix(f.Name(), ".") || !isImageName(f.Name()) {
 					continue
 				}
-				if _, regular, err := entryType(cdir, f); err != nil {
+				if isDir, regular, err := entryType(cdir, f); err != nil {
 					return nil, classes, err
+				} else if !regular && !isDir {
+					return nil, classes, fmt.Errorf("%s: not a regular file (an image must be one)", filepath.Join(cdir, f.Name()))
 				} else if regular {
+					if err := acct.reserve(entryOverhead, cdir, "one more image"); err != nil {
+						return nil, classes, err
+					}
 					entries = append(entries, imageEntry{split: s, class: c.Name(), name: f.Name(), where: filepath.Join(cdir, f.Name())})
 					classes[s][c.Name()]++
 				}
@@ -154,11 +163,12 @@ func entryType(dir string, e fs.DirEntry) (isDir, regular bool, err error) {
 }
 
 // scanArchive lists the images of a tar archive of such a tree, reading their bytes.
-func scanArchive(arch string) ([]imageEntry, [2]map[string]int, error) {
+func scanArchive(arch string, acct *account) ([]imageEntry, [2]map[string]int, error) {
 	var (
 		entries []imageEntry
 		classes [2]map[string]int
-		prefix  *string // the folders above train/ and test/, which must agree across entries
+		prefix  *string               // the folders above train/ and test/, which must agree across entries
+		seen    = map[string]string{} // split/class/file -> the entry that held it
 	)
 	splitIndex := map[string]int{"train": 0, "test": 1}
 	samePrefix := func(name string, parts []string) error {
@@ -214,6 +224,14 @@ func scanArchive(arch string) ([]imageEntry, [2]map[string]int, error) {
 		if h.Size > maxImageFile {
 			return fmt.Errorf("entry %s: %d bytes, more than the %d an image file may have", h.Name, h.Size, maxImageFile)
 		}
+		key := strings.Join(parts[n-3:], "/")
+		if first, dup := seen[key]; dup {
+			return fmt.Errorf("entry %s: a second copy of %s (the first is entry %s): an image would be loaded twice", h.Name, key, first)
+		}
+		seen[key] = h.Name
+		if err := acct.reserve(h.Size+entryOverhead, "entry "+h.Name, fmt.Sprintf("an image file of %d bytes, kept until decoded", h.Size)); err != nil {
+			return err
+		}
 		b, err := io.ReadAll(r)
 		if err != nil {
 			return fmt.Errorf("entry %s: %w", h.Name, err)
@@ -241,7 +259,7 @@ func at(parts []string, i int) string {
 
 // decodeEntries sorts the entries (split, class, file name), checks the class folders and
 // decodes every image into its place in one contiguous array per split.
-func decodeEntries(entries []imageEntry, classes [2]map[string]int) (*Dataset, error) {
+func decodeEntries(entries []imageEntry, classes [2]map[string]int, acct *account) (*Dataset, error) {
 	var names []string
 	for s, m := range classes {
 		for _, c := range slices.Sorted(maps.Keys(m)) {
@@ -260,14 +278,22 @@ func decodeEntries(entries []imageEntry, classes [2]map[string]int) (*Dataset, e
 	slices.SortFunc(entries, func(a, b imageEntry) int {
 		return cmp.Or(cmp.Compare(a.split, b.split), cmp.Compare(a.class, b.class), cmp.Compare(a.name, b.name))
 	})
-	first, err := decodeEntry(&entries[0])
+	// Every image's header first: sizes are checked, and the arrays reserved, before a pixel
+	// is decoded (a small PNG can claim gigapixels).
+	w, h, largest, err := checkHeaders(entries)
 	if err != nil {
 		return nil, err
 	}
-	h, w := first.Bounds().Dy(), first.Bounds().Dx()
 	var counts [2]int
 	for _, e := range entries {
 		counts[e.split]++
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(entries))
+	// The pixels as R, G, B planes, the one plane kept if every image is grey, and the labels.
+	pixels := int64(len(entries)) * (4*int64(h)*int64(w) + 4)
+	decoding := int64(workers) * (8*int64(h)*int64(w) + largest) // one decoded image (at most 8 bytes a pixel) and file read per worker
+	if err := acct.reserve(pixels+decoding, "the images", fmt.Sprintf("%d images of %dx%d pixels, decoded", len(entries), w, h)); err != nil {
+		return nil, err
 	}
 	d := &Dataset{Classes: names}
 	splits := [2]*Split{&d.Train, &d.Test}
@@ -281,7 +307,6 @@ func decodeEntries(entries []imageEntry, classes [2]map[string]int) (*Dataset, e
 
 	// Decode in parallel; each worker takes every workers-th entry. The error reported is the
 	// one of the first bad entry in sorted order, so the message does not depend on scheduling.
-	workers := min(runtime.GOMAXPROCS(0), len(entries))
 	errs := make([]error, workers)
 	errAt := make([]int, workers)
 	colour := make([]bool, workers)
@@ -334,7 +359,7 @@ func decodeEntry(e *imageEntry) (image.Image, error) {
 	b := e.data
 	if b == nil {
 		var err error
-		if b, err = os.ReadFile(e.where); err != nil {
+		if b, err = boundedio.ReadFile(e.where, maxImageFile); err != nil {
 			return nil, err
 		}
 	}
@@ -406,4 +431,77 @@ func toGrey(s *Split) {
 		copy(out[i*hw:(i+1)*hw], s.Pixels[i*3*hw:])
 	}
 	s.Pixels, s.C = out, 1
+}
+
+// checkHeaders reads every image's header (format, width, height) and returns the size they
+// share, naming the first image (in sorted order) that is not a PNG or JPEG, is over the size
+// limits, or differs from the first. largest is the size of the largest file that decoding
+// will read (0 for an archive's images, which are in memory already).
+func checkHeaders(entries []imageEntry) (w, h int, largest int64, err error) {
+	// The headers are read on all CPUs (a folder's files are opened one by one), then checked
+	// in order, so the error names the first bad image whatever the scheduling.
+	type header struct {
+		w, h int
+		size int64
+		err  error
+	}
+	hs := make([]header, len(entries))
+	workers := min(runtime.GOMAXPROCS(0), len(entries))
+	var wg sync.WaitGroup
+	for k := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := k; i < len(entries); i += workers {
+				hd := &hs[i]
+				hd.w, hd.h, hd.size, hd.err = imageHeader(&entries[i])
+			}
+		}()
+	}
+	wg.Wait()
+	for i, hd := range hs {
+		e := &entries[i]
+		if hd.err != nil {
+			return 0, 0, 0, hd.err
+		}
+		cw, ch := hd.w, hd.h
+		largest = max(largest, hd.size)
+		if cw > maxImageSide || ch > maxImageSide {
+			return 0, 0, 0, fmt.Errorf("%s: a %dx%d image, over the %d pixels a side rout accepts", e.where, cw, ch, maxImageSide)
+		}
+		if i == 0 {
+			w, h = cw, ch
+		} else if cw != w || ch != h {
+			return 0, 0, 0, fmt.Errorf("%s: a %dx%d image, want %dx%d like %s (all images must share one size)", e.where, cw, ch, w, h, entries[0].where)
+		}
+	}
+	return w, h, largest, nil
+}
+
+// imageHeader decodes the header of an entry's image: from its bytes (archives) or from the
+// start of its file, which must be a regular file of at most maxImageFile bytes (its size is
+// returned; 0 for an archive's entry).
+func imageHeader(e *imageEntry) (w, h int, size int64, err error) {
+	var r io.Reader = bytes.NewReader(e.data)
+	if e.data == nil {
+		f, err := boundedio.Open(e.where)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		size = st.Size()
+		if size > maxImageFile {
+			return 0, 0, 0, fmt.Errorf("%s: %d bytes, more than the %d an image file may have", e.where, st.Size(), maxImageFile)
+		}
+		r = bufio.NewReader(f)
+	}
+	cfg, _, err := image.DecodeConfig(r)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("%s: not a decodable PNG or JPEG image: %w", e.where, err)
+	}
+	return cfg.Width, cfg.Height, size, nil
 }

@@ -2,6 +2,8 @@ package data
 
 import (
 	"bytes"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"testing"
@@ -36,7 +38,7 @@ func FuzzIDX(f *testing.F) {
 	f.Add(idxBytes([]uint32{2, 2, 2}, make([]byte, 8)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, nd := range []int{1, 3} {
-			dims, data, err := readIDX(bytes.NewReader(b), nd)
+			dims, data, err := readIDX(bytes.NewReader(b), nd, &account{}, "fuzz input")
 			if err != nil {
 				continue
 			}
@@ -80,4 +82,45 @@ func FuzzArchive(f *testing.F) {
 		check(OpenCIFAR100(p, false))
 		check(OpenFolder(p))
 	})
+}
+
+// FuzzFolderImage feeds arbitrary bytes as an image of a folder dataset (beside a valid one, in
+// the training and the test split): headers, sizes and pixels are checked before decoding.
+func FuzzFolderImage(f *testing.F) {
+	f.Add(pngBytes(4, 4))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		root := t.TempDir()
+		for _, p := range []string{"train/a/1.png", "train/b/2.jpg", "test/a/3.png"} {
+			if err := os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(root, "train/a/1.png"), pngBytes(4, 4), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"train/b/2.jpg", "test/a/3.png"} {
+			if err := os.WriteFile(filepath.Join(root, p), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d, err := OpenFolder(root)
+		if err != nil {
+			return
+		}
+		if d.Train.N != 2 || d.Test.N != 1 || d.Train.H != 4 || d.Train.W != 4 || len(d.Train.Pixels) != 2*d.Train.ImageLen() ||
+			len(d.Test.Pixels) != d.Test.ImageLen() || len(d.Classes) != 2 {
+			t.Fatalf("accepted as %d+%d images of %dx%dx%d, %d classes", d.Train.N, d.Test.N, d.Train.C, d.Train.H, d.Train.W, len(d.Classes))
+		}
+	})
+}
+
+// pngBytes is a w x h colour PNG.
+func pngBytes(w, h int) []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 7)
+	}
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	return b.Bytes()
 }

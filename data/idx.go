@@ -3,11 +3,14 @@ package data
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"rout/internal/boundedio"
 )
 
 // FashionMNISTClasses are Fashion-MNIST's class names in label order.
@@ -46,7 +49,7 @@ func openIDX(kind, dir string) (*Dataset, error) {
 	for i, name := range idxFiles {
 		dotted := strings.Replace(name, "-idx", ".idx", 1)
 		for _, cand := range []string{name + ".gz", name, dotted + ".gz", dotted} {
-			if fileExists(filepath.Join(dir, cand)) {
+			if _, err := os.Stat(filepath.Join(dir, cand)); err == nil { // any kind: reading refuses what is not a regular file
 				paths[i] = filepath.Join(dir, cand)
 				break
 			}
@@ -55,11 +58,12 @@ func openIDX(kind, dir string) (*Dataset, error) {
 			return nil, fmt.Errorf("%s: %s (or %s.gz) missing", dir, name, name)
 		}
 	}
-	train, err := readIDXPair(paths[0], paths[1])
+	var acct account
+	train, err := readIDXPair(paths[0], paths[1], &acct)
 	if err != nil {
 		return nil, err
 	}
-	test, err := readIDXPair(paths[2], paths[3])
+	test, err := readIDXPair(paths[2], paths[3], &acct)
 	if err != nil {
 		return nil, err
 	}
@@ -75,17 +79,20 @@ func openIDX(kind, dir string) (*Dataset, error) {
 }
 
 // readIDXPair reads an images file and its labels file into a split.
-func readIDXPair(images, labels string) (Split, error) {
-	dims, pix, err := readIDXFile(images, 3)
+func readIDXPair(images, labels string, acct *account) (Split, error) {
+	dims, pix, err := readIDXFile(images, 3, acct)
 	if err != nil {
 		return Split{}, err
 	}
-	ldims, lab, err := readIDXFile(labels, 1)
+	ldims, lab, err := readIDXFile(labels, 1, acct)
 	if err != nil {
 		return Split{}, err
 	}
 	if ldims[0] != dims[0] {
 		return Split{}, fmt.Errorf("%s has %d labels but %s has %d images", labels, ldims[0], images, dims[0])
+	}
+	if err := acct.reserve(4*int64(len(lab)), labels, fmt.Sprintf("%d labels", len(lab))); err != nil {
+		return Split{}, err
 	}
 	s := Split{Pixels: pix, Labels: make([]int32, len(lab)), N: dims[0], C: 1, H: dims[1], W: dims[2]}
 	for i, l := range lab {
@@ -97,14 +104,17 @@ func readIDXPair(images, labels string) (Split, error) {
 	return s, nil
 }
 
-func readIDXFile(p string, ndims int) ([]int, []byte, error) {
-	f, err := os.Open(p)
+func readIDXFile(p string, ndims int, acct *account) ([]int, []byte, error) {
+	f, err := boundedio.Open(p)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer f.Close()
-	dims, data, err := readIDX(f, ndims)
+	dims, data, err := readIDX(f, ndims, acct, p)
 	if err != nil {
+		if errors.Is(err, errBudget) {
+			return nil, nil, err // already names the file
+		}
 		return nil, nil, fmt.Errorf("%s: %w", p, err)
 	}
 	return dims, data, nil
@@ -112,8 +122,9 @@ func readIDXFile(p string, ndims int) ([]int, []byte, error) {
 
 // readIDX reads an IDX file of unsigned bytes with ndims dimensions (gunzipping it when it is
 // compressed) and returns its dimensions and data. The data must be exactly as long as the
-// dimensions say.
-func readIDX(r io.Reader, ndims int) ([]int, []byte, error) {
+// dimensions say. What they announce is reserved in acct (for the file where) before any of it
+// is read.
+func readIDX(r io.Reader, ndims int, acct *account, where string) ([]int, []byte, error) {
 	r, err := gunzipIfCompressed(r)
 	if err != nil {
 		return nil, nil, err
@@ -145,6 +156,9 @@ func readIDX(r io.Reader, ndims int) ([]int, []byte, error) {
 	}
 	if ndims == 3 && (dims[1] > 1<<15 || dims[2] > 1<<15) {
 		return nil, nil, fmt.Errorf("images of %dx%d pixels: the header is damaged", dims[1], dims[2])
+	}
+	if err := acct.reserve(total, where, fmt.Sprintf("dimensions %v", dims)); err != nil {
+		return nil, nil, err
 	}
 	// Grow with the data actually read, not with what the header claims.
 	var buf bytes.Buffer

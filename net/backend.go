@@ -40,7 +40,8 @@ type Backend interface {
 	Close() error
 
 	// ConvForward: y = conv(x, w) + b. x is N x C x H x W, w is K x C x KH x KW, b is K x 1 x 1 x 1
-	// or nil, y is N x K x OH x OW (OutSize). y may be a channel slice.
+	// or nil, y is N x K x OH x OW (OutSize). y may be a channel slice. With p.Groups = G, x has
+	// G*C channels and each group of K/G filters sees its own C (see ConvParams.Groups).
 	ConvForward(x, w, b, y *Tensor, p ConvParams)
 	// ConvBackwardData: dx (+)= the gradient with respect to x.
 	ConvBackwardData(dy, w, dx *Tensor, p ConvParams, accumulate bool)
@@ -156,7 +157,15 @@ type ImageSet interface {
 type ConvParams struct {
 	StrideH, StrideW int
 	PadH, PadW       int
+	// Groups splits the channels into that many independent convolutions (0 and 1: one), as
+	// cuDNN's group count does: x has Groups*C channels, w is Groups*Kg x C x KH x KW, and
+	// filters [g*Kg, (g+1)*Kg) read only x's channels [g*C, (g+1)*C). A pack of runs trains
+	// as one network through them, one group per run.
+	Groups int
 }
+
+// GroupCount is the number of groups, at least 1.
+func (p ConvParams) GroupCount() int { return max(1, p.Groups) }
 
 // OutSize is the output height and width for an h x w input and a kh x kw kernel.
 func (p ConvParams) OutSize(h, w, kh, kw int) (int, int) {

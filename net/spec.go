@@ -15,6 +15,9 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"rout/internal/boundedio"
+	"rout/internal/tomldepth"
 )
 
 // Spec is a network described declaratively: a sequence of layers read from TOML. The built-in
@@ -158,7 +161,7 @@ func LoadSpec(nameOrPath string) (*Spec, error) {
 	if b, err := builtinFS.ReadFile("models/" + base + ".toml"); err == nil && !strings.ContainsAny(base, `/\.`) {
 		data, source = b, "builtin:"+base
 	} else {
-		b, err := os.ReadFile(base)
+		b, err := boundedio.ReadFile(base, MaxSpecFile)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil, fmt.Errorf("model %q: not a built-in model (%s) nor a readable file: %w", base, strings.Join(BuiltinModels(), ", "), err)
@@ -221,6 +224,12 @@ const (
 
 // ParseSpec decodes and checks a TOML spec; source names it in errors.
 func ParseSpec(data []byte, source string) (*Spec, error) {
+	if len(data) > MaxSpecFile {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d a model file may have", source, len(data), MaxSpecFile)
+	}
+	if err := tomldepth.Check(data, maxTOMLNesting); err != nil {
+		return nil, fmt.Errorf("%s: %w (blocks may nest at most %d deep)", source, err, MaxBlockDepth)
+	}
 	var ts tomlSpec
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&ts)
 	if err != nil {
@@ -269,7 +278,7 @@ func ParseSpec(data []byte, source string) (*Spec, error) {
 	if len(ts.Layers) == 0 {
 		return nil, fmt.Errorf("%s: no layers (add [[layer]] tables)", source)
 	}
-	s.Layers, err = convertLayers(ts.Layers, "")
+	s.Layers, err = convertLayers(ts.Layers, "", 0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
@@ -279,8 +288,9 @@ func ParseSpec(data []byte, source string) (*Spec, error) {
 	return s, nil
 }
 
-// convertLayers turns the file's layers into LayerSpecs, checking which fields each type takes.
-func convertLayers(tl []tomlLayer, where string) ([]LayerSpec, error) {
+// convertLayers turns the file's layers into LayerSpecs, checking which fields each type takes;
+// depth is the number of blocks they are inside.
+func convertLayers(tl []tomlLayer, where string, depth int) ([]LayerSpec, error) {
 	out := make([]LayerSpec, len(tl))
 	for i, t := range tl {
 		loc := fmt.Sprintf("%slayer %d", where, i+1)
@@ -328,11 +338,17 @@ func convertLayers(tl []tomlLayer, where string) ([]LayerSpec, error) {
 		if t.Type == TypeConv && t.Kernel == nil {
 			return nil, fmt.Errorf("%s: conv without kernel", loc)
 		}
+		if t.Stride != nil && (t.Stride[0] < 1 || t.Stride[1] < 1) {
+			return nil, fmt.Errorf("%s: stride %s: must be at least 1 (leave it out for the default)", loc, pairString(t.Stride[0], t.Stride[1]))
+		}
+		if t.Type == TypeConcat && depth >= MaxBlockDepth {
+			return nil, fmt.Errorf("%s: a block nested more than %d deep in other blocks", loc, MaxBlockDepth)
+		}
 		if t.Type == TypeConcat && len(t.Branches) == 0 {
 			return nil, fmt.Errorf("%s: concat without branches (branches = [[...], [...]])", loc)
 		}
 		for b, br := range t.Branches {
-			sub, err := convertLayers(br, fmt.Sprintf("%s branch %d ", loc, b+1))
+			sub, err := convertLayers(br, fmt.Sprintf("%s branch %d ", loc, b+1), depth+1)
 			if err != nil {
 				return nil, err
 			}

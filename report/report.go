@@ -61,6 +61,7 @@ type Report struct {
 	Sweep       *Sweep
 	Done, Total int
 	Unfinished  []string // "arm/seed", with " (claimed)" where a worker holds it
+	Damaged     []Run    // runs whose files could not be read (Run.Err), left out of the statistics
 	Layers      []string // conv layers in the order the runs list them
 	Arms        []ArmStats
 	Comparisons []Comparison
@@ -81,6 +82,10 @@ func Compute(sw *Sweep, resamples int) *Report {
 	for _, run := range sw.Runs {
 		if run.Done() {
 			r.Done++
+			continue
+		}
+		if run.Err != nil {
+			r.Damaged = append(r.Damaged, run)
 			continue
 		}
 		name := run.Arm + "/" + strconv.FormatUint(run.Seed, 10)

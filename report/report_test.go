@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"rout/runlog"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -385,16 +386,40 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 		{"percent not fraction", "runs/baseline/1/summary.json", `{"arm": "baseline", "seed": 1, "status": "ok", "final_test_acc": 60.12}`, "fraction"},
 		{"ok without accuracy", "runs/baseline/1/summary.json", `{"arm": "baseline", "seed": 1, "status": "ok"}`, "no final_test_acc"},
 		{"bad counts", "runs/baseline/1/summary.json", `{"arm": "baseline", "seed": 1, "status": "ok", "final_test_acc": 0.5, "reinits_per_layer": [1]}`, "per-layer counts"},
+		{"metrics out of order", "runs/baseline/1/metrics.jsonl", "{\"kind\": \"log\", \"step\": 20}\n{\"kind\": \"log\", \"step\": 10}\n", "line 2: step 10 after step 20 on line 1: the lines are out of order"},
+		{"summary a directory", "runs/baseline/1/summary.json/x", "", "summary.json: not a regular file (a directory)"},
 		{"finished run, bad metrics", "runs/baseline/1/metrics.jsonl", "{\"kind\": \"log\", \"step\": 10}\n{\"kind\": \"log\", \"st", "metrics.jsonl: line 2"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := copyFixture(t)
+			parent := filepath.Dir(filepath.Join(dir, c.file))
+			if st, err := os.Stat(parent); err == nil && !st.IsDir() {
+				os.Remove(parent) // a file of the fixture that this case makes a folder
+			}
+			if err := os.MkdirAll(parent, 0o755); err != nil {
+				t.Fatal(err)
+			}
 			if err := os.WriteFile(filepath.Join(dir, c.file), []byte(c.content), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, err := Load(dir)
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("Load: error %v, want one mentioning %q", err, c.want)
+			sw, err := Load(dir)
+			if !strings.HasPrefix(c.file, "runs/") {
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Errorf("Load: error %v, want one mentioning %q", err, c.want)
+				}
+				return
+			}
+			// A damaged run does not sink the sweep: it is left out and listed with its error.
+			if err != nil {
+				t.Fatalf("Load: %v, want the sweep with the run marked damaged", err)
+			}
+			rep := Compute(sw, 10)
+			if len(rep.Damaged) != 1 || rep.Damaged[0].Arm != "baseline" || rep.Damaged[0].Seed != 1 ||
+				!strings.Contains(rep.Damaged[0].Err.Error(), c.want) {
+				t.Fatalf("damaged runs %+v, want baseline/1 with an error mentioning %q", rep.Damaged, c.want)
+			}
+			if rep.Done+len(rep.Unfinished)+len(rep.Damaged) != rep.Total || slices.Contains(rep.Unfinished, "baseline/1") {
+				t.Errorf("done %d, unfinished %v, damaged 1 of %d runs", rep.Done, rep.Unfinished, rep.Total)
 			}
 		})
 	}

@@ -17,6 +17,9 @@ type Run struct {
 	Summary *runlog.Summary // nil while the run is unfinished (running, interrupted or not started)
 	Claimed bool            // a worker has claimed the run (its folder has a claim file)
 	Metrics []runlog.Record // metrics.jsonl, possibly partial for an unfinished run
+	// Err says why the run's files could not be read (nil: they could); such a run is left
+	// out of the report, as if unfinished, and listed as damaged.
+	Err error
 }
 
 // Done reports whether the run has finished (written its summary).
@@ -31,8 +34,9 @@ type Sweep struct {
 }
 
 // Load reads the sweep in dir: sweep.json and, for every planned run, runs/ARM/SEED/summary.json
-// and metrics.jsonl where they exist. Missing files mean an unfinished run, not an error; a file
-// that exists but cannot be read or parsed is an error naming it.
+// and metrics.jsonl where they exist. Missing files mean an unfinished run, not an error; a run
+// whose files exist but cannot be read or parsed is damaged: its Err names the file, and the
+// other runs are reported all the same (Report.Damaged lists them).
 func Load(dir string) (*Sweep, error) {
 	plan, err := runlog.ReadPlan(dir)
 	if err != nil {
@@ -47,7 +51,7 @@ func Load(dir string) (*Sweep, error) {
 		for _, seed := range plan.Seeds {
 			r, err := loadRun(dir, a.Name, seed)
 			if err != nil {
-				return nil, err
+				r = Run{Arm: r.Arm, Seed: r.Seed, Dir: r.Dir, Claimed: r.Claimed, Err: err}
 			}
 			sw.Runs = append(sw.Runs, r)
 		}

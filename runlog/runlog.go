@@ -2,8 +2,9 @@
 // sweep write them and the report reads them, each declared once with its reader: a run
 // folder's summary.json (Summary, ReadSummary) and metrics.jsonl (one Record a line,
 // ReadMetrics), the JSON encodings they share (Number, LayerCounts), and a sweep folder's
-// sweep.json (Plan, ReadPlan) with its layout (Pair.Dir). It depends on nothing of rout's, so
-// readers of run folders need not pull in the trainer or the sweep.
+// sweep.json (Plan, ReadPlan) with its layout (Pair.Dir). It depends on nothing of rout's but
+// the bounded file reader (internal/boundedio), so readers of run folders need not pull in the
+// trainer or the sweep.
 package runlog
 
 import (
@@ -15,9 +16,10 @@ import (
 	"io"
 	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
+
+	"rout/internal/boundedio"
 )
 
 // Run statuses in summary.json. A run that completes has one of them, whatever it is: a failed
@@ -184,7 +186,7 @@ func (s *Summary) Failed() bool { return s.Status == StatusFailed || s.Status ==
 // satisfying errors.Is(err, fs.ErrNotExist).
 func ReadSummary(dir string) (Summary, error) {
 	path := filepath.Join(dir, SummaryFile)
-	b, err := os.ReadFile(path)
+	b, err := boundedio.ReadFile(path, MaxJSONFile)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -211,7 +213,7 @@ func ParseRecord(line []byte) (Record, error) {
 // going (live), its last line may be half written: a final line without its newline that does not
 // parse is ignored. Any other bad line is an error naming the file and line.
 func ReadMetrics(path string, live bool) ([]Record, error) {
-	f, err := os.Open(path)
+	f, err := boundedio.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -220,9 +222,10 @@ func ReadMetrics(path string, live bool) ([]Record, error) {
 	}
 	defer f.Close()
 	var ms []Record
-	rd := bufio.NewReader(f)
+	rd := bufio.NewReaderSize(boundedio.Reader(f, MaxMetricsFile, path), 1<<16)
+	prev := 0 // line of the previous record
 	for line := 1; ; line++ {
-		text, err := rd.ReadBytes('\n')
+		text, err := readLine(rd, MaxMetricsLine)
 		if err != nil && err != io.EOF {
 			return nil, fmt.Errorf("%s: line %d: %w", path, line, err)
 		}
@@ -235,11 +238,30 @@ func ReadMetrics(path string, live bool) ([]Record, error) {
 				}
 				return nil, fmt.Errorf("%s: line %d: %w", path, line, perr)
 			}
-			ms = append(ms, m)
+			if n := len(ms); n > 0 && m.Step < ms[n-1].Step {
+				return nil, fmt.Errorf("%s: line %d: step %d after step %d on line %d: the lines are out of order", path, line, m.Step, ms[n-1].Step, prev)
+			}
+			ms, prev = append(ms, m), line
 		}
 		if !complete {
 			break
 		}
 	}
 	return ms, nil
+}
+
+// readLine reads up to and including the next newline (or to the end), refusing a line longer
+// than limit bytes before it is all in memory.
+func readLine(rd *bufio.Reader, limit int) ([]byte, error) {
+	var line []byte
+	for {
+		part, err := rd.ReadSlice('\n')
+		if len(line)+len(part) > limit {
+			return nil, fmt.Errorf("a line of more than %d bytes (not a metrics line)", limit)
+		}
+		line = append(line, part...)
+		if err != bufio.ErrBufferFull {
+			return line, err
+		}
+	}
 }

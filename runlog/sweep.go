@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"rout/internal/boundedio"
 )
 
 // The files of a sweep folder: its plan, and a run folder per pair under runs/ (Pair.Dir),
@@ -134,7 +135,7 @@ func (p *Plan) Diff(q *Plan) []string {
 // reported.
 func ReadPlan(dir string) (Plan, error) {
 	path := filepath.Join(dir, PlanFile)
-	b, err := os.ReadFile(path)
+	b, err := boundedio.ReadFile(path, MaxJSONFile)
 	if err != nil {
 		return Plan{}, fmt.Errorf("reading the sweep plan: %w", err)
 	}

@@ -13,12 +13,21 @@ Modes: eager with cudnn.benchmark, and torch.compile (skip with --no-compile). T
 unless --tf32. Timing: CUDA events around --steps steps, median of --repeats runs after
 --warmup steps (torch.compile compiles during the warm-up).
 
+With --pack K (K > 1) it times K runs trained at once, two ways: PyTorch's ensemble of K
+models stacked with torch.func.stack_module_state and run through torch.func.vmap (one model's
+code, K members' weights; each member's summed loss, one Adam or SGD step over the stacked
+weights, RandomOut per member filter), and K processes each running the eager benchmark at the
+same time. images/s counts every member's images; the peak memory PyTorch allocated is printed.
+
 Usage (on the GPU machine):
   python3 scripts/bench_torch.py --batch 128 --optimizer adam
   .gpu/rout bench --batch 128 --optimizer adam          # rout's figures, same format
+  python3 scripts/bench_torch.py --batch 128 --optimizer adam --pack 4 --no-compile
 """
 import argparse
+import copy
 import statistics
+import subprocess
 import sys
 
 try:
@@ -144,6 +153,117 @@ def profile(steps_fn, steps):
     print()
 
 
+def randomout_stacked(weights, state, tau=1e-30, bound=0.01):
+    """RandomOut on stacked conv weights (K x F x C x KH x KW): each member's filters decided alone."""
+    with torch.no_grad():
+        for w in weights:
+            dead = (w.grad.abs().sum(dim=(2, 3, 4)) < tau).view(*w.shape[:2], 1, 1, 1)
+            fresh = torch.empty_like(w).uniform_(-bound, bound)
+            w.copy_(torch.where(dead, fresh, w))
+            for s in state[w].values():
+                if torch.is_tensor(s) and s.shape == w.shape:
+                    s.masked_fill_(dead, 0)
+
+
+def time_modes(run, a):
+    """Median ms per step of the plain and randomout modes, alternating within each repeat."""
+    run(a.warmup, True)
+    torch.cuda.synchronize()
+    times = {"plain": [], "randomout": []}
+    for _ in range(a.repeats):
+        for mode in ("plain", "randomout"):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            run(a.steps, mode == "randomout")
+            end.record()
+            end.synchronize()
+            times[mode].append(start.elapsed_time(end) / a.steps)
+    return {m: statistics.median(t) for m, t in times.items()}
+
+
+def bench_vmap(a, dev, batch_fn):
+    """K models as one: stack_module_state + vmap over the members, the batch shared."""
+    from torch.func import functional_call, stack_module_state, vmap
+
+    models = [build(a.seed + m, dev)[0] for m in range(a.pack)]
+    params, buffers = stack_module_state(models)
+    base = copy.deepcopy(models[0]).to("meta")
+
+    def one(p, b, x):
+        return functional_call(base, (p, b), (x,))
+
+    ensemble = vmap(one, in_dims=(0, 0, None))
+    weights = list(params.values())
+    conv_weights = [w for name, w in params.items() if name.endswith("conv.weight")]
+    if a.optimizer == "adam":
+        opt = torch.optim.Adam(weights, lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+    else:
+        opt = torch.optim.SGD(weights, lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss(reduction="sum")
+    state = {"step": 0}
+
+    def run(steps, with_randomout):
+        for _ in range(steps):
+            x, y = batch_fn(state["step"])
+            opt.zero_grad(set_to_none=False)
+            logits = ensemble(params, buffers, x)  # K x batch x classes
+            # The members' summed losses: each member's gradient is that of its own loss.
+            loss = loss_fn(logits.reshape(-1, logits.shape[-1]), y.repeat(a.pack))
+            loss.backward()
+            opt.step()
+            if with_randomout:
+                randomout_stacked(conv_weights, opt.state)
+            state["step"] += 1
+
+    torch.cuda.reset_peak_memory_stats()
+    ms = time_modes(run, a)
+    peak = torch.cuda.max_memory_allocated()
+    del models, params, buffers, opt
+    torch.cuda.empty_cache()
+    return ms, peak
+
+
+def bench_processes(a):
+    """K processes of this script's eager benchmark at once; each reports its own step time."""
+    args = [sys.executable, sys.argv[0], "--pack", "1", "--no-compile", "--batch", str(a.batch), "--optimizer", a.optimizer,
+            "--steps", str(a.steps), "--warmup", str(a.warmup), "--repeats", str(a.repeats)] + (["--tf32"] if a.tf32 else [])
+    procs = [subprocess.Popen(args + ["--seed", str(a.seed + m)], stdout=subprocess.PIPE, text=True) for m in range(a.pack)]
+    ms = {"plain": [], "randomout": []}
+    for p in procs:
+        out, _ = p.communicate()
+        if p.returncode != 0:
+            sys.exit(f"bench_torch: a process of --pack {a.pack} exited {p.returncode}:\n{out}")
+        for line in out.splitlines():
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if len(cells) == 4 and cells[0] == "torch eager" and cells[1] in ms:
+                ms[cells[1]].append(float(cells[2]))
+    if any(len(v) != a.pack for v in ms.values()):
+        sys.exit(f"bench_torch: the {a.pack} processes did not all report both modes: {ms}")
+    return ms
+
+
+def main_pack(a, dev, batch_fn):
+    ms, peak = bench_vmap(a, dev, batch_fn)
+    procs = bench_processes(a)
+    precision = "tf32" if a.tf32 else "fp32 (TF32 off)"
+    print(f"torch bench: {a.model} ({PARAMS} parameters), {a.pack} runs of batch {a.batch}, {a.optimizer}, {precision}, "
+          f"median of {a.repeats} runs of {a.steps} steps after {a.warmup} warm-up steps")
+    print(f"device: cuda {torch.cuda.get_device_name(0)}, torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}")
+    print(f"images/s counts the {a.pack} runs' images: {a.pack * a.batch} per step")
+    print()
+    print("| tool | mode | ms/step | images/s |")
+    print("|---|---|---:|---:|")
+    for mode in ("plain", "randomout"):
+        print(f"| torch vmap, pack of {a.pack} | {mode} | {ms[mode]:.3f} | {a.pack * a.batch / (ms[mode] / 1e3):.0f} |")
+    for mode in ("plain", "randomout"):
+        # The processes ran side by side: their images/s add up; ms/step is their median.
+        ips = sum(a.batch / (t / 1e3) for t in procs[mode])
+        print(f"| torch eager, {a.pack} processes | {mode} | {statistics.median(procs[mode]):.3f} | {ips:.0f} |")
+    print()
+    print(f"RandomOut overhead (torch vmap): {100 * (ms['randomout'] / ms['plain'] - 1):+.2f}% step time")
+    print(f"torch vmap: peak memory allocated {peak / 2**20:.1f} MiB")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="inception28", choices=["inception28"])
@@ -155,11 +275,13 @@ def main():
     ap.add_argument("--tf32", action="store_true", help="allow TF32 in cuDNN and cuBLAS (default: full fp32)")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile modes")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--pack", type=int, default=1,
+                    help="time this many runs at once: PyTorch's vmap ensemble and as many processes (see above)")
     ap.add_argument("--profile", action="store_true",
                     help="also profile --steps eager plain steps and print the CUDA kernels by total time")
     a = ap.parse_args()
-    if a.batch < 1 or a.steps < 1 or a.repeats < 1 or a.warmup < 0:
-        ap.error("--batch, --steps and --repeats must be at least 1, --warmup at least 0")
+    if a.batch < 1 or a.steps < 1 or a.repeats < 1 or a.warmup < 0 or a.pack < 1:
+        ap.error("--batch, --steps, --repeats and --pack must be at least 1, --warmup at least 0")
     if not torch.cuda.is_available():
         sys.exit("bench_torch: no CUDA device is usable by this PyTorch")
     dev = torch.device("cuda")
@@ -175,6 +297,15 @@ def main():
     labels = torch.randint(0, 10, (count,), generator=g).to(dev)
     order = torch.randperm(count, generator=g).to(dev)
     mean = torch.full((1, 3, 28, 28), 127.5, device=dev)
+
+    def batch_fn(step):
+        i = (step % 8) * a.batch
+        idx = order[i:i + a.batch]
+        return pixels[idx, :, 2:30, 2:30].float() - mean, labels[idx]
+
+    if a.pack > 1:
+        main_pack(a, dev, batch_fn)
+        return
 
     rows = []
     tools = [("torch eager", False)] + ([] if a.no_compile else [("torch.compile", True)])

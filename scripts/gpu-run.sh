@@ -36,6 +36,15 @@
 #            the archive for --epochs epochs and --seeds seeds, four arms (baseline, RandomOut,
 #            RandomOut with the bias re-drawn too, He's initialiser), 4 runs at once, and its
 #            report (failure rates, accuracies, tests).
+#   pack     packs of runs trained as one network (`rout sweep --pack`), on its own within one
+#            device call (`--device pack`, not part of `all`): parity (trainer's
+#            TestGPUPackMatchesCPU: four runs of the paper preset as one pack, each member in
+#            lockstep with its run alone on the CPU over 20 steps, TF32 off, deterministic
+#            algorithms: losses within 1e-3, the same re-draw decisions but for edge cases); then
+#            speed in fp32, Adam, inception28, batch 128, side by side: `rout bench --pack` 1, 4
+#            and 16, and scripts/bench_torch.py --pack 4 (PyTorch's vmap ensemble, and 4
+#            processes); then, while its time lasts, --pack 8 and 32, --tf32 at 1 and 4, and a
+#            packed sweep of the paper preset (3 epochs, seeds 1-8, baseline and RandomOut).
 #
 # Output: $OUT/summary.txt (each phase's figures, then the table: phase, result, seconds, key
 # numbers) and $OUT/logs.tar.gz (every log and run record, checkpoints left out), both rewritten
@@ -90,7 +99,7 @@ host() {
 	(cd "$gpu" && find . -type f | sort | sed 's|^\./|  .gpu/|')
 	((packed)) && tar -tzvf "$gpu/bin.tar.gz" | awk '$6 !~ /\/$/ { printf "    %-20s %5.1f MiB\n", $6, $3 / 1048576 }'
 	echo "gpu-run: on the GPU machine, from the repository root, with .gpu carried:"
-	echo "  scripts/gpu-run.sh --device all     # or some of: check parity speed real [--epochs N] [--seeds RANGE]"
+	echo "  scripts/gpu-run.sh --device all     # or some of: check parity speed real pack [--epochs N] [--seeds RANGE]"
 }
 
 # --- device mode ------------------------------------------------------------------------------
@@ -99,7 +108,7 @@ host() {
 # took 258-283 s on an H200 (2026-11-27; before the real phase's fast `rout train`). Each phase
 # rewrites the summary, so a call cut off at its own limit still brings back every finished phase.
 declare -A limit=([check]=${GPU_RUN_LIMIT_CHECK:-60} [parity]=${GPU_RUN_LIMIT_PARITY:-190}
-	[speed]=${GPU_RUN_LIMIT_SPEED:-200} [real]=${GPU_RUN_LIMIT_REAL:-130})
+	[speed]=${GPU_RUN_LIMIT_SPEED:-200} [real]=${GPU_RUN_LIMIT_REAL:-130} [pack]=${GPU_RUN_LIMIT_PACK:-530})
 
 device() {
 	local phases=() p
@@ -117,11 +126,11 @@ device() {
 			shift 2
 			;;
 		all) phases+=(check parity speed real) && shift ;;
-		check | parity | speed | real) phases+=("$1") && shift ;;
-		*) die "unknown phase '$1' (want check, parity, speed, real or all)" ;;
+		check | parity | speed | real | pack) phases+=("$1") && shift ;;
+		*) die "unknown phase '$1' (want check, parity, speed, real, pack or all)" ;;
 		esac
 	done
-	((${#phases[@]})) || die "usage: scripts/gpu-run.sh --device PHASE... [--epochs N] [--seeds RANGE] (phases: check parity speed real all)"
+	((${#phases[@]})) || die "usage: scripts/gpu-run.sh --device PHASE... [--epochs N] [--seeds RANGE] (phases: check parity speed real pack all)"
 	if [[ -f $gpu/bin.tar.gz ]]; then # packed by gpu-check's host mode
 		tar -xzf "$gpu/bin.tar.gz" -C "$gpu" || die "cannot unpack .gpu/bin.tar.gz"
 	fi
@@ -294,6 +303,69 @@ phase_speed() {
 	return $rc
 }
 
+phase_pack() {
+	local d=$GPU_RUN_LOGS log rc=0 r py t0=$SECONDS
+	[[ -f $archive ]] || { echo "no $archive" >"$d/pack.key"; return 1; }
+	# Parity first: each member of a pack of 4 against its run alone on the CPU.
+	log=$d/pack-parity.log
+	(cd "$root/trainer" && ROUT_PARITY_DATA=folder:$archive timeout --kill-after=5 200 "$gpu/bin/trainer.test" -test.v \
+		-test.run '^TestGPUPackMatchesCPU$' -test.timeout 190s) >"$log" 2>&1
+	r=$?
+	((r == 0)) || rc=1
+	{
+		echo "== parity: TestGPUPackMatchesCPU exited $r"
+		grep -E 'member [0-9]: [0-9]+ steps|--- (PASS|FAIL)|FAIL|panic' "$log"
+		echo
+	} >"$d/pack.report"
+	grep -E '^--- (PASS|FAIL)' "$log" | head -1 | awk '{ printf "parity %s; ", $2 }' >"$d/pack.key"
+	py=$(torch_python) || echo "gpu-run: no python3 with torch found"
+	# Speed: K = 1, 4 and 16, then PyTorch at K = 4; then K = 8 and 32 and TF32 while time lasts.
+	local run k
+	for run in 1 4 16 torch4 8 32 tf1 tf4; do
+		(( ${limit[pack]} - (SECONDS - t0) > 70 )) || { echo "gpu-run: pack: no time left for $run" >>"$d/pack.report"; break; }
+		local f=$d/pack-speed-$run.txt
+		case $run in
+		torch4)
+			if [[ -z ${py:-} ]]; then echo "no python3 with torch" >"$f"; r=1; else
+				timeout --kill-after=5 120 env -u LD_LIBRARY_PATH "$py" "$root/scripts/bench_torch.py" --model inception28 --batch 128 \
+					--optimizer adam --no-compile --pack 4 >"$f" 2>&1
+				r=$?
+			fi ;;
+		tf*)
+			k=${run#tf}
+			timeout --kill-after=5 60 "$gpu/bin/rout" bench --device gpu --model inception28 --batch 128 --optimizer adam --tf32 --pack "$k" >"$f" 2>&1
+			r=$? ;;
+		*)
+			timeout --kill-after=5 60 "$gpu/bin/rout" bench --device gpu --model inception28 --batch 128 --optimizer adam --pack "$run" >"$f" 2>&1
+			r=$? ;;
+		esac
+		((r == 0)) || { echo "gpu-run: pack $run exited $r" >>"$f"; rc=1; }
+		{
+			echo "== speed: $run"
+			grep -E '^(rout bench|torch bench|device:|\||RandomOut overhead|tensors allocated|torch vmap: peak|gpu-run)' "$f"
+			echo
+		} >>"$d/pack.report"
+		# Key numbers: plain images/s per run.
+		awk -v run="$run" -F'|' '$3 ~ /plain/ { gsub(/ /, "", $5); printf "%s %s: %s img/s; ", run, $2, $5 }' "$f" | sed 's/  */ /g' >>"$d/pack.key"
+	done
+	# Last, while time lasts: a packed sweep of the paper preset, 3 epochs, seeds 1-8, baseline
+	# and RandomOut (16 runs in one pack), against the README's unpacked sweep figures.
+	local left=$((${limit[pack]} - (SECONDS - t0) - 20))
+	if ((left > 120)); then
+		timeout --kill-after=5 "$left" "$gpu/bin/rout" sweep --preset paper --device gpu --data "folder:$archive" --epochs 3 \
+			--seeds 1-8 --arms baseline,randomout --pack 16 --out "$d/pack-sweep" >"$d/pack-sweep.log" 2>&1
+		r=$?
+		{
+			echo "== packed sweep (exit $r)"
+			grep -E '^sweep |runs done|^\|' "$d/pack-sweep.log" | head -40
+		} >>"$d/pack.report"
+		grep -E 'runs done' "$d/pack-sweep.log" | tail -1 | sed 's/^/sweep: /; s/$/; /' >>"$d/pack.key"
+	else
+		echo "gpu-run: pack: no time left for the packed sweep" >>"$d/pack.report"
+	fi
+	return $rc
+}
+
 # speed_summary writes speed.report (both tools' tables side by side, per optimiser) and
 # speed.key from the bench outputs present.
 speed_summary() {
@@ -388,7 +460,7 @@ case ${1:-} in
 	;;
 --phase) # internal: one phase, run by device mode under its time limit
 	case ${2:-} in
-	check | parity | speed | real) "phase_$2" ;;
+	check | parity | speed | real | pack) "phase_$2" ;;
 	*) die "unknown phase '${2:-}'" ;;
 	esac
 	;;

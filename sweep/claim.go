@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"rout/internal/atomicfile"
+	"rout/internal/boundedio"
 	"rout/runlog"
 )
 
@@ -348,7 +349,7 @@ func readClaim(path string) (ClaimInfo, time.Time, error) {
 	if err != nil {
 		return ClaimInfo{}, time.Time{}, fmt.Errorf("claim: %w", err)
 	}
-	b, err := os.ReadFile(path)
+	b, err := boundedio.ReadFile(path, runlog.MaxJSONFile)
 	if err != nil {
 		return ClaimInfo{}, time.Time{}, fmt.Errorf("claim: %w", err)
 	}

@@ -3,12 +3,15 @@ package sweep
 import (
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"rout/internal/boundedio"
+	"rout/internal/tomldepth"
+	"rout/runlog"
 )
 
 // File is a sweep file: what the command line of `rout sweep` says, in TOML. Fields the file
@@ -37,9 +40,13 @@ type File struct {
 	VaryDataSeed bool
 }
 
+// maxFileNesting bounds the nesting of a sweep file's arrays and tables (arms hold tables of
+// overrides: three or four levels).
+const maxFileNesting = 16
+
 // ReadFile reads and checks a sweep file.
 func ReadFile(path string) (File, error) {
-	b, err := os.ReadFile(path)
+	b, err := boundedio.ReadFile(path, runlog.MaxJSONFile)
 	if err != nil {
 		return File{}, fmt.Errorf("sweep file: %w", err)
 	}
@@ -52,6 +59,9 @@ func ReadFile(path string) (File, error) {
 
 // ParseFile reads a sweep file's text.
 func ParseFile(text string) (File, error) {
+	if err := tomldepth.Check([]byte(text), maxFileNesting); err != nil {
+		return File{}, err
+	}
 	var m map[string]any
 	if _, err := toml.Decode(text, &m); err != nil {
 		return File{}, err

@@ -69,6 +69,10 @@ type Runner struct {
 	// own worker, which may simply not have started yet.
 	Adopt   bool
 	OnEvent func(Event)
+	// Pack, above 1, trains up to that many of the worker's pairs at once as one pack
+	// (RunPack), each pack counting as one of Parallel; pairs that cannot share a pack run alone.
+	Pack    int
+	RunPack PackFunc
 }
 
 // Result counts what a Runner did.
@@ -154,13 +158,18 @@ func (r *Runner) Execute(ctx context.Context) (Result, error) {
 
 	var heldMu sync.Mutex
 	held := map[int]bool{}
-	r.pool(ctx, mine, func(p Pair) {
-		if k := r.do(ctx, p, false, emit); k == Held {
+	markHeld := func(p Pair, k EventKind) {
+		if k == Held {
 			heldMu.Lock()
 			held[p.Index] = true
 			heldMu.Unlock()
 		}
-	})
+	}
+	if r.Pack > 1 && r.RunPack != nil {
+		r.packs(ctx, mine, emit, markHeld)
+	} else {
+		r.pool(ctx, mine, func(p Pair) { markHeld(p, r.do(ctx, p, false, emit)) })
+	}
 
 	// Then the runs whose worker died: this shard's runs that were held by another worker
 	// now dead, and with Adopt, other shards' runs with stale claims. Each is tried once.
@@ -202,23 +211,28 @@ func (r *Runner) Execute(ctx context.Context) (Result, error) {
 
 // pool runs f on the pairs with r.Parallel goroutines, starting none after ctx is cancelled.
 func (r *Runner) pool(ctx context.Context, pairs []Pair, f func(Pair)) {
-	next := make(chan Pair)
+	inParallel(ctx, r.Parallel, pairs, f)
+}
+
+// inParallel runs f on the items with n goroutines, starting none after ctx is cancelled.
+func inParallel[T any](ctx context.Context, n int, items []T, f func(T)) {
+	next := make(chan T)
 	var wg sync.WaitGroup
-	for range min(r.Parallel, len(pairs)) {
+	for range min(n, len(items)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for p := range next {
-				f(p)
+			for it := range next {
+				f(it)
 			}
 		}()
 	}
-	for _, p := range pairs {
+	for _, it := range items {
 		if ctx.Err() != nil {
 			break
 		}
 		select {
-		case next <- p:
+		case next <- it:
 		case <-ctx.Done():
 		}
 	}
@@ -276,6 +290,12 @@ func (r *Runner) runClaimed(ctx context.Context, p Pair, dir string, cl *Claim, 
 	defer cancel()
 	report(Event{Kind: Started, Resume: resume, Previous: cl.Previous})
 	sum, err := r.Run(runCtx, Job{Pair: p, Dir: dir, Config: cfg, Resume: resume, Guard: cl.Check})
+	return outcome(ctx, runCtx, cl, sum, err)
+}
+
+// outcome is the event of a claimed run that ended with sum and err; runCtx is the context it
+// ran under.
+func outcome(ctx, runCtx context.Context, cl *Claim, sum trainer.Summary, err error) Event {
 	switch {
 	case err == nil:
 		return Event{Kind: Finished, Summary: sum}

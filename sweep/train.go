@@ -16,6 +16,34 @@ import (
 // to every run's options (trainer.WithVersion, say); observe, when not nil, gives each run its
 // own observer.
 func TrainFunc(observe func(Job) trainer.Observer, opts ...trainer.Option) RunFunc {
+	load := datasetLoader()
+	return func(ctx context.Context, j Job) (trainer.Summary, error) {
+		d, err := load(j.Config.Data)
+		if err != nil {
+			return trainer.Summary{}, err
+		}
+		o := append([]trainer.Option{trainer.WithDataset(d)}, opts...)
+		return trainer.Run(ctx, j.Config, j.Dir, append(o, jobOptions(j, observe)...)...)
+	}
+}
+
+// jobOptions are a job's own run options: resume, its claim's guard, its observer.
+func jobOptions(j Job, observe func(Job) trainer.Observer) []trainer.Option {
+	var o []trainer.Option
+	if j.Resume {
+		o = append(o, trainer.Resume())
+	}
+	if j.Guard != nil {
+		o = append(o, trainer.WithGuard(j.Guard))
+	}
+	if observe != nil {
+		o = append(o, trainer.WithObserver(observe(j)))
+	}
+	return o
+}
+
+// datasetLoader loads each dataset once, keeping its error too, for the runs of a worker.
+func datasetLoader() func(spec string) (*data.Dataset, error) {
 	type loaded struct {
 		d   *data.Dataset
 		err error
@@ -24,7 +52,7 @@ func TrainFunc(observe func(Job) trainer.Observer, opts ...trainer.Option) RunFu
 		mu    sync.Mutex
 		cache = map[string]loaded{}
 	)
-	load := func(spec string) (*data.Dataset, error) {
+	return func(spec string) (*data.Dataset, error) {
 		mu.Lock() // held while loading: the runs waiting for a dataset would only load it again
 		defer mu.Unlock()
 		l, ok := cache[spec]
@@ -36,22 +64,5 @@ func TrainFunc(observe func(Job) trainer.Observer, opts ...trainer.Option) RunFu
 			cache[spec] = l
 		}
 		return l.d, l.err
-	}
-	return func(ctx context.Context, j Job) (trainer.Summary, error) {
-		d, err := load(j.Config.Data)
-		if err != nil {
-			return trainer.Summary{}, err
-		}
-		o := append([]trainer.Option{trainer.WithDataset(d)}, opts...)
-		if j.Resume {
-			o = append(o, trainer.Resume())
-		}
-		if j.Guard != nil {
-			o = append(o, trainer.WithGuard(j.Guard))
-		}
-		if observe != nil {
-			o = append(o, trainer.WithObserver(observe(j)))
-		}
-		return trainer.Run(ctx, j.Config, j.Dir, o...)
 	}
 }

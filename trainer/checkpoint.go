@@ -175,6 +175,9 @@ func readCheckpoint(path string) (*checkpoint, error) {
 	if err := ck.config.Validate(); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
+	if err := ck.check(); err != nil {
+		return nil, err
+	}
 	return ck, nil
 }
 
@@ -201,6 +204,9 @@ func (r *run) restore(ck *checkpoint) error {
 	}
 	if len(ck.classes) != r.classes {
 		return fmt.Errorf("checkpoint %s: %d classes, the data has %d", ck.path, len(ck.classes), r.classes)
+	}
+	if err := r.checkPosition(ck); err != nil {
+		return err
 	}
 	if err := ck.load(r.b, r.deviceTensors()); err != nil {
 		return err

@@ -149,6 +149,9 @@ func Evaluate(path string, s EvalSettings, opts ...Option) (_ EvalResult, err er
 			}
 		}()
 	}
+	if err := checkMemory(b, spec, cfg.Batch, [3]int{split.C, prep.cropH, prep.cropW}, len(ck.classes), 0, cfg.Threads, 1, int64(len(split.Pixels))); err != nil {
+		return EvalResult{}, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
 	ev, err := newEvaluator(b, spec, &cfg, &prep, split.C, len(ck.classes), "checkpoint "+path)
 	if err != nil {
 		return EvalResult{}, err

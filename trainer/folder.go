@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"rout/internal/atomicfile"
+	"rout/internal/boundedio"
 	"rout/runlog"
 )
 
@@ -69,7 +70,7 @@ func ownRecord(out string) bool {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return false
 	}
-	b, err := os.ReadFile(filepath.Join(out, MetricsFile))
+	b, err := boundedio.ReadFile(filepath.Join(out, MetricsFile), runlog.MaxMetricsFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return true
 	}

@@ -114,6 +114,76 @@ type lockstepResult struct {
 	worstLoss, worstNorm     float64 // largest relative loss difference; largest norm difference of its layer's largest
 }
 
+// stepOut is what one side's step gave: its mean loss, per-filter norms and mask.
+type stepOut struct {
+	loss        float64
+	norms, mask []float32
+}
+
+// compare checks step i of the other backend (name, o) against the CPU's (c), adds to res and
+// to the table, and reports whether RandomOut checked at this step.
+func (res *lockstepResult) compare(t *testing.T, cfg Config, groups []net.FilterGroup, i int, name string, c, o stepOut, tab *strings.Builder) bool {
+	t.Helper()
+	cl, cn, cm := c.loss, c.norms, c.mask
+	gl, gn, gm := o.loss, o.norms, o.mask
+	rel := math.Abs(gl-cl) / math.Max(math.Abs(cl), 1e-30)
+	res.worstLoss = math.Max(res.worstLoss, rel)
+	if !(rel <= lockstepLossTol) {
+		t.Errorf("step %d: loss cpu %.8g, %s %.8g: relative difference %.3g, want at most %g", i+1, cl, name, gl, rel, lockstepLossTol)
+	}
+	if (i+1)%cfg.RandomOutEvery != 0 { // no check at this step: the norms and mask are the last check's
+		fmt.Fprintf(tab, "%4d  %12.7f  %12.7f  %9.2e  %9s  %5s\n", i+1, cl, gl, rel, "-", "-")
+		return false
+	}
+	var flipped []string
+	marked, first := 0, 0
+	for _, grp := range groups {
+		end := first + grp.Filters
+		live := liveMedian(cn[first:end], gn[first:end])
+		top := layerMax(cn[first:end], gn[first:end])
+		for _, side := range []struct {
+			name        string
+			norms, mask []float32
+		}{{"cpu", cn, cm}, {name, gn, gm}} {
+			if bad := markedRight(side.norms[first:end], side.mask[first:end], cfg); bad >= 0 {
+				t.Errorf("step %d: %s: %s filter %d: norm %.6g, marked %v: not what tau %g (%s) says",
+					i+1, side.name, grp.Name, bad, side.norms[first+bad], side.mask[first+bad] == 1, cfg.Tau, cfg.TauMode)
+			}
+		}
+		for f := first; f < end; f++ {
+			res.decisions++
+			if cm[f] == 1 {
+				marked++
+				res.marked++
+			}
+			c, o := float64(cn[f]), float64(gn[f])
+			normsAgree := math.Abs(c-o) <= lockstepNormTol*math.Max(c, o)
+			if top > 0 {
+				d := math.Abs(c-o) / top
+				res.worstNorm = math.Max(res.worstNorm, d)
+				if !(d <= lockstepNormTol) {
+					t.Errorf("step %d: %s filter %d: gradient norm cpu %.6g, %s %.6g: differ by %.3g of the layer's largest norm %.3g, want at most %g",
+						i+1, grp.Name, f-first, c, name, o, d, top, lockstepNormTol)
+				}
+			}
+			if cm[f] == gm[f] {
+				continue
+			}
+			res.flips++
+			flipped = append(flipped, fmt.Sprintf("%s#%d: %.3g / %.3g", grp.Name, f-first, c, o))
+			kept := math.Max(c, o) // the norm of the side that did not mark the filter
+			reluEdge := math.Min(c, o) < 1e-30 && kept < lockstepEdge*live
+			if !reluEdge && !normsAgree {
+				t.Errorf("step %d: %s filter %d: cpu norm %.6g (marked %v), %s norm %.6g (marked %v): neither a ReLU edge (one norm zero, the other below %g of the layer's live median %.3g) nor a threshold edge (norms within %g)",
+					i+1, grp.Name, f-first, c, cm[f] == 1, name, o, gm[f] == 1, lockstepEdge, live, lockstepNormTol)
+			}
+		}
+		first = end
+	}
+	fmt.Fprintf(tab, "%4d  %12.7f  %12.7f  %9.2e  %9d  %5d  %s\n", i+1, cl, gl, rel, marked, len(flipped), strings.Join(flipped, ", "))
+	return true
+}
+
 // lockstep runs cfg for steps steps (within the first epoch) on backend g and on the CPU in
 // lockstep (see the top of the file).
 func lockstep(t *testing.T, cfg Config, ds *data.Dataset, g net.Backend, steps int) lockstepResult {
@@ -146,63 +216,9 @@ func lockstep(t *testing.T, cfg Config, ds *data.Dataset, g net.Backend, steps i
 		lr := learningRate(&cfg, i, cs.r.perEpoch, total)
 		cl, cn, cm := cs.step(t, lr)
 		gl, gn, gm := gs.step(t, lr)
-		rel := math.Abs(gl-cl) / math.Max(math.Abs(cl), 1e-30)
-		res.worstLoss = math.Max(res.worstLoss, rel)
-		if !(rel <= lockstepLossTol) {
-			t.Errorf("step %d: loss cpu %.8g, %s %.8g: relative difference %.3g, want at most %g", i+1, cl, g.Name(), gl, rel, lockstepLossTol)
+		if res.compare(t, cfg, groups, i, g.Name(), stepOut{cl, cn, cm}, stepOut{gl, gn, gm}, &tab) {
+			checks++
 		}
-		if (i+1)%cfg.RandomOutEvery != 0 { // no check at this step: the norms and mask are the last check's
-			fmt.Fprintf(&tab, "%4d  %12.7f  %12.7f  %9.2e  %9s  %5s\n", i+1, cl, gl, rel, "-", "-")
-			copyState(t, gs, cs)
-			continue
-		}
-		checks++
-		var flipped []string
-		marked, first := 0, 0
-		for _, grp := range groups {
-			end := first + grp.Filters
-			live := liveMedian(cn[first:end], gn[first:end])
-			top := layerMax(cn[first:end], gn[first:end])
-			for _, side := range []struct {
-				name        string
-				norms, mask []float32
-			}{{"cpu", cn, cm}, {g.Name(), gn, gm}} {
-				if bad := markedRight(side.norms[first:end], side.mask[first:end], cfg); bad >= 0 {
-					t.Errorf("step %d: %s: %s filter %d: norm %.6g, marked %v: not what tau %g (%s) says",
-						i+1, side.name, grp.Name, bad, side.norms[first+bad], side.mask[first+bad] == 1, cfg.Tau, cfg.TauMode)
-				}
-			}
-			for f := first; f < end; f++ {
-				res.decisions++
-				if cm[f] == 1 {
-					marked++
-					res.marked++
-				}
-				c, o := float64(cn[f]), float64(gn[f])
-				normsAgree := math.Abs(c-o) <= lockstepNormTol*math.Max(c, o)
-				if top > 0 {
-					d := math.Abs(c-o) / top
-					res.worstNorm = math.Max(res.worstNorm, d)
-					if !(d <= lockstepNormTol) {
-						t.Errorf("step %d: %s filter %d: gradient norm cpu %.6g, %s %.6g: differ by %.3g of the layer's largest norm %.3g, want at most %g",
-							i+1, grp.Name, f-first, c, g.Name(), o, d, top, lockstepNormTol)
-					}
-				}
-				if cm[f] == gm[f] {
-					continue
-				}
-				res.flips++
-				flipped = append(flipped, fmt.Sprintf("%s#%d: %.3g / %.3g", grp.Name, f-first, c, o))
-				kept := math.Max(c, o) // the norm of the side that did not mark the filter
-				reluEdge := math.Min(c, o) < 1e-30 && kept < lockstepEdge*live
-				if !reluEdge && !normsAgree {
-					t.Errorf("step %d: %s filter %d: cpu norm %.6g (marked %v), %s norm %.6g (marked %v): neither a ReLU edge (one norm zero, the other below %g of the layer's live median %.3g) nor a threshold edge (norms within %g)",
-						i+1, grp.Name, f-first, c, cm[f] == 1, g.Name(), o, gm[f] == 1, lockstepEdge, live, lockstepNormTol)
-				}
-			}
-			first = end
-		}
-		fmt.Fprintf(&tab, "%4d  %12.7f  %12.7f  %9.2e  %9d  %5d  %s\n", i+1, cl, gl, rel, marked, len(flipped), strings.Join(flipped, ", "))
 		copyState(t, gs, cs)
 	}
 	if checks == 0 {

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"rout/internal/atomicfile"
+	"rout/internal/boundedio"
 	"rout/runlog"
 )
 
@@ -54,7 +55,7 @@ type metricsLog struct {
 // torn last line (a kill during a write) is dropped; a damaged line before others is an error.
 func openMetrics(path string, resume bool, keep int, evaluated bool) (*metricsLog, error) {
 	if resume {
-		old, err := os.ReadFile(path)
+		old, err := boundedio.ReadFile(path, runlog.MaxMetricsFile)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("metrics: %w", err)
 		}

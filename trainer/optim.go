@@ -21,34 +21,31 @@ type Optimizer interface {
 
 // newOptimizer allocates the optimiser a config names for params and grads.
 func newOptimizer(b net.Backend, c *Config, params, grads *net.Tensor) (Optimizer, error) {
-	alloc := func() (*net.Tensor, error) {
+	n := map[string]int{"adam": 2, "sgd": 1}[c.Optimizer]
+	if n == 0 {
+		return nil, fmt.Errorf("setting optimizer: %q is not one of adam, sgd", c.Optimizer)
+	}
+	moments := make([]*net.Tensor, n)
+	for i := range moments {
 		t, err := b.Alloc(params.N, params.C, params.H, params.W)
 		if err != nil {
 			return nil, fmt.Errorf("optimizer %s: allocating its state: %w", c.Optimizer, err)
 		}
-		return t, nil
+		moments[i] = t
 	}
-	switch c.Optimizer {
-	case "adam":
-		m, err := alloc()
-		if err != nil {
-			return nil, err
-		}
-		v, err := alloc()
-		if err != nil {
-			return nil, err
-		}
-		return &adam{b: b, params: params, grads: grads, m: m, v: v, eps: c.Eps, beta2: c.Beta2, mxnetEps: c.MXNetEps,
-			h: net.AdamParams{Beta1: float32(c.Beta1), Beta2: float32(c.Beta2), Eps: float32(c.Eps), WeightDecay: float32(c.WeightDecay)}}, nil
-	case "sgd":
-		vel, err := alloc()
-		if err != nil {
-			return nil, err
-		}
-		return &sgd{b: b, params: params, grads: grads, vel: vel, h: net.SGDParams{
-			Momentum: float32(c.Momentum), WeightDecay: float32(c.WeightDecay), Nesterov: c.Nesterov}}, nil
+	return optimizerOn(b, c, params, grads, moments), nil
+}
+
+// optimizerOn is the optimiser a config names over params and grads with its state in moments
+// (as many as MomentNames, laid out like params): a run's own, or a pack member's stretch of
+// the pack's.
+func optimizerOn(b net.Backend, c *Config, params, grads *net.Tensor, moments []*net.Tensor) Optimizer {
+	if c.Optimizer == "sgd" {
+		return &sgd{b: b, params: params, grads: grads, vel: moments[0], h: net.SGDParams{
+			Momentum: float32(c.Momentum), WeightDecay: float32(c.WeightDecay), Nesterov: c.Nesterov}}
 	}
-	return nil, fmt.Errorf("setting optimizer: %q is not one of adam, sgd", c.Optimizer)
+	return &adam{b: b, params: params, grads: grads, m: moments[0], v: moments[1], eps: c.Eps, beta2: c.Beta2, mxnetEps: c.MXNetEps,
+		h: net.AdamParams{Beta1: float32(c.Beta1), Beta2: float32(c.Beta2), Eps: float32(c.Eps), WeightDecay: float32(c.WeightDecay)}}
 }
 
 type adam struct {

@@ -7,6 +7,9 @@ import (
 	"runtime"
 	"runtime/debug"
 	"time"
+
+	"rout/internal/boundedio"
+	"rout/runlog"
 )
 
 // configFile is config.json: the resolved config and where the run came from.
@@ -19,7 +22,7 @@ type configFile struct {
 // errors.Is(err, fs.ErrNotExist).
 func readConfigFile(out string) (configFile, error) {
 	var cf configFile
-	b, err := os.ReadFile(filepath.Join(out, ConfigFile))
+	b, err := boundedio.ReadFile(filepath.Join(out, ConfigFile), runlog.MaxJSONFile)
 	if err != nil {
 		return cf, err
 	}
@@ -53,6 +56,8 @@ type provenance struct {
 		WatchedLayers int    `json:"watched_layers"`
 	} `json:"model"`
 	StepsPerEpoch int `json:"steps_per_epoch"`
+	// Pack, when the run trained in a pack, says which (see RunPack); nil for a run alone.
+	Pack *PackProvenance `json:"pack,omitempty"`
 	// Earlier are the run's earlier segments, oldest first: each resume replaces config.json,
 	// and a run that moved between machines or devices would otherwise seem to have run on its
 	// last one alone.
@@ -138,5 +143,6 @@ func newProvenance(r *run, ck *checkpoint) provenance {
 	p.Model.Input = [3]int{r.train.C, r.prep.cropH, r.prep.cropW}
 	p.Model.WatchedLayers = len(r.rev.Layers())
 	p.StepsPerEpoch = r.perEpoch
+	p.Pack = r.o.pack
 	return p
 }

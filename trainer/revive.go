@@ -84,10 +84,15 @@ func NewRandomOut(b net.Backend, ft *net.FilterTable, params, grads *net.Tensor,
 	if o.Every < 1 {
 		return nil, fmt.Errorf("randomout: check interval %d, want 1 or more", o.Every)
 	}
-	if len(ft.Groups) == 0 {
-		return nil, fmt.Errorf("randomout: no layer to watch")
-	}
 	r := &RandomOut{b: b, ft: ft, params: params, grads: grads, o: o}
+	if len(ft.Groups) == 0 {
+		// A network without conv layers trains as a baseline, with nothing watched; RandomOut
+		// re-draws conv filters, so asking for it there is a mistake worth naming.
+		if o.Enabled {
+			return nil, fmt.Errorf("randomout: the network has no conv layer, and RandomOut re-draws conv filters: train it without randomout (the baseline)")
+		}
+		return r, nil
+	}
 	var err error
 	for _, t := range []struct {
 		p *(*net.Tensor)
@@ -112,7 +117,7 @@ func (r *RandomOut) Layers() []string {
 // AfterUpdate measures the filters after every Every-th update and, when enabled, re-draws
 // those below tau with the draws of purpose step+1.
 func (r *RandomOut) AfterUpdate(step int) {
-	if (step+1)%r.o.Every != 0 {
+	if (step+1)%r.o.Every != 0 || len(r.ft.Groups) == 0 {
 		return
 	}
 	r.b.FilterNorms(r.ft, r.grads, r.norms, r.o.Norm)
@@ -133,11 +138,17 @@ func (r *RandomOut) AfterUpdate(step int) {
 
 // Counters downloads the per-layer counters (a sync on a device backend).
 func (r *RandomOut) Counters() (reinits, dead []int64) {
+	if len(r.ft.Groups) == 0 {
+		return nil, nil
+	}
 	return download(r.b, r.reinits), download(r.b, r.dead)
 }
 
 // State is the counters a checkpoint keeps.
 func (r *RandomOut) State() map[string]*net.Tensor {
+	if len(r.ft.Groups) == 0 {
+		return map[string]*net.Tensor{}
+	}
 	return map[string]*net.Tensor{"randomout.reinits": r.reinits, "randomout.dead": r.dead}
 }
 

@@ -25,6 +25,9 @@ type runOptions struct {
 	dataset  *data.Dataset
 	version  string
 	guard    func() error
+	pack     *PackProvenance // set by RunPack: the pack the run trains in
+	trainSet net.ImageSet    // set by RunPack: the training images already on the backend
+	sharedBy int             // runs sharing the device (SharedBy)
 }
 
 // Resume continues the run in the output folder from its checkpoint instead of starting afresh.

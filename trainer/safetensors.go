@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"os"
 
 	"github.com/nlpodyssey/safetensors"
 
@@ -50,11 +49,11 @@ func writeSafetensors(path string, tensors map[string]tensorData, meta map[strin
 // readSafetensors reads a file written by writeSafetensors (or any safetensors file whose
 // tensors are all F32).
 func readSafetensors(path string) (map[string]tensorData, map[string]string, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := readCheckpointFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("checkpoint: %w", err)
+		return nil, nil, err
 	}
-	st, err := safetensors.Deserialize(raw)
+	st, err := deserialize(raw)
 	if err != nil {
 		return nil, nil, fmt.Errorf("checkpoint %s: not a valid safetensors file: %w", path, err)
 	}
@@ -76,4 +75,15 @@ func readSafetensors(path string) (map[string]tensorData, map[string]string, err
 		out[nt.Name] = tensorData{Shape: tv.Shape(), Data: d}
 	}
 	return out, md.Metadata(), nil
+}
+
+// deserialize parses a safetensors file, turning a panic of the parser on damaged bytes into
+// an error (rout does not let a file's contents crash it).
+func deserialize(raw []byte) (st safetensors.SafeTensors, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("damaged: %v", p)
+		}
+	}()
+	return safetensors.Deserialize(raw)
 }

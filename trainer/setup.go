@@ -114,6 +114,9 @@ func (r *run) build() error {
 	if r.prep, err = newPreprocessing(cfg, &r.train); err != nil {
 		return err
 	}
+	if err := r.checkMemory([3]int{r.train.C, r.prep.cropH, r.prep.cropW}); err != nil {
+		return err
+	}
 	if r.eval, err = newEvaluator(r.b, spec, cfg, &r.prep, r.train.C, r.classes, "model "+cfg.Model); err != nil {
 		return err
 	}
@@ -139,8 +142,11 @@ func (r *run) build() error {
 	if r.rev, err = newReviver(cfg, r.b, r.n, ft, r.opt.Moments()); err != nil {
 		return err
 	}
-	if r.trainSet, err = r.b.NewImageSet(r.train.Pixels, r.train.Labels, r.train.N, r.train.C, r.train.H, r.train.W); err != nil {
-		return fmt.Errorf("device %s: training images: %w", r.b.Name(), err)
+	r.trainSet = r.o.trainSet // a pack's members share one copy
+	if r.trainSet == nil {
+		if r.trainSet, err = r.b.NewImageSet(r.train.Pixels, r.train.Labels, r.train.N, r.train.C, r.train.H, r.train.W); err != nil {
+			return fmt.Errorf("device %s: training images: %w", r.b.Name(), err)
+		}
 	}
 	r.trainAug = r.prep.augment(cfg, true)
 	return nil

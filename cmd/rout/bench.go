@@ -29,7 +29,8 @@ func benchCommand() *cli.Command {
 			"and, in the randomout mode, RandomOut after every update (per-filter L1 gradient norms of\n" +
 			"every conv filter, tau 1e-30, re-draw, optimiser state of re-drawn filters zeroed); in the\n" +
 			"redo mode ReDo checking after every update (activation means beside the forward pass, tau\n" +
-			"0.1, glorot re-draws); in the cbp mode continual backprop (utility, rate 1e-4, maturity 100).\n" +
+			"0.1, glorot re-draws); in the cbp mode continual backprop (utility, rate 1e-4, maturity 100;\n" +
+			"redo and cbp without --pack). Every mode's timed runs start from the same weights.\n" +
 			"After the warm-up (which also picks the convolution algorithms), each repeat times --steps\n" +
 			"steps of each mode (CUDA events on the GPU, the wall clock on the CPU); the table gives the\n" +
 			"median over the repeats.",
@@ -46,6 +47,7 @@ func benchCommand() *cli.Command {
 			&cli.BoolFlag{Name: "plans", Usage: "GPU: also list the convolution algorithms cuDNN chose, with its timings"},
 			&cli.BoolFlag{Name: "cudnn-graph", Usage: "GPU: run the convolutions through cuDNN's graph API (its engines; 'algo' is then the engine index)"},
 			&cli.BoolFlag{Name: "cuda-graph", Usage: "GPU: capture each step into a CUDA graph once and replay it"},
+			&cli.IntFlag{Name: "pack", Value: 1, Usage: "train this many runs as one network (a pack, as rout sweep --pack does): each its own weights, seed, loss, update and RandomOut, all on the same batches; images/s counts every member's"},
 			&cli.BoolFlag{Name: "cudnn-packed", Value: true, Usage: "GPU: give cuDNN's convolutions packed tensors only (channel slices copied through buffers), as rout train does; --cudnn-packed=false gives them channel slices"},
 		},
 		Action: func(c *cli.Context) error {
@@ -55,7 +57,8 @@ func benchCommand() *cli.Command {
 			o := benchOptions{model: c.String("model"), batch: c.Int("batch"), optimizer: c.String("optimizer"),
 				steps: c.Int("steps"), warmup: c.Int("warmup"), repeats: c.Int("repeats"), tf32: c.Bool("tf32"),
 				device: c.String("device"), seed: c.Uint64("seed"), plans: c.Bool("plans"), graph: c.Bool("cudnn-graph"),
-				stepGraphs: c.Bool("cuda-graph"), packed: c.Bool("cudnn-packed"), packedSet: c.IsSet("cudnn-packed")}
+				stepGraphs: c.Bool("cuda-graph"), packed: c.Bool("cudnn-packed"), packedSet: c.IsSet("cudnn-packed"),
+				members: c.Int("pack")}
 			return runBench(c.App.Writer, o)
 		},
 	}
@@ -65,6 +68,7 @@ type benchOptions struct {
 	model, optimizer, device string
 	batch, steps, warmup     int
 	repeats                  int
+	members                  int // --pack
 	tf32, plans, graph       bool
 	stepGraphs, packed       bool
 	packedSet                bool // --cudnn-packed given (its default is on, and means nothing on the CPU)
@@ -81,6 +85,8 @@ func (o benchOptions) check() error {
 		return usageError{fmt.Errorf("bench: --warmup %d: want 0 or more", o.warmup)}
 	case o.stepGraphs && o.warmup < 3:
 		return usageError{fmt.Errorf("bench: --warmup %d with --cuda-graph: want at least 3, so that each mode's graph is captured before the timing (a step shape runs directly twice, then is captured)", o.warmup)}
+	case o.members < 1:
+		return usageError{fmt.Errorf("bench: --pack %d: want 1 (one run) or more", o.members)}
 	case o.repeats < 1:
 		return usageError{fmt.Errorf("bench: --repeats %d: want at least 1", o.repeats)}
 	case o.optimizer != "adam" && o.optimizer != "sgd":
@@ -134,50 +140,111 @@ func timeSteps(b net.Backend, f func()) (time.Duration, error) {
 // backend.
 type benchRig struct {
 	b        net.Backend
-	n        *net.Net
+	model    benchModel
 	set      net.ImageSet
 	aug      net.Augment
 	batches  int // batches in the synthetic set
 	stats    *net.Tensor
 	update   func(step int)
-	rules    []trainer.Reviver // per mode; nil for plain
-	moments  []*net.Tensor
+	modes    []string            // plain, then each rule the rig runs
+	rules    [][]trainer.Reviver // per mode, one per member (none for plain)
+	init     func()              // sets the weights and clears the optimiser's state
 	step     int
 	params   int
 	describe string
+	memory   int64 // bytes of the tensors the rig allocated
+	gather   func()
+	loss     func()
+}
+
+// benchModel is what a step runs: one network, or a pack of them (one per member).
+type benchModel interface {
+	Forward(training bool)
+	Backward()
 }
 
 // benchSetBatches is the size of the synthetic dataset in batches: enough that a step does not
 // read the same images as the one before it.
 const benchSetBatches = 8
 
-func newBenchRig(b net.Backend, o benchOptions) (*benchRig, error) {
+func newBenchRig(real net.Backend, o benchOptions) (*benchRig, error) {
 	spec, err := net.LoadSpec(o.model)
 	if err != nil {
 		return nil, fmt.Errorf("bench: --model: %w", err)
 	}
 	const classes = 10
-	n, err := net.Build(b, spec, o.batch, spec.Input, classes)
-	if err != nil {
-		return nil, fmt.Errorf("bench: building %s on %s: %w", spec.Name, b.Name(), err)
+	b := &allocCounter{Backend: real}
+	r := &benchRig{b: real, batches: benchSetBatches}
+	k := o.members
+	// The network (or pack), its flat parameters and gradients, each member's logits and the
+	// table of each member's conv filters that its RandomOut watches.
+	var (
+		input, labels, params, grads *net.Tensor
+		logits, dlogits              []*net.Tensor
+		tables                       []*net.FilterTable
+		single                       *net.Net // the network, without --pack
+		initWeights                  func()
+	)
+	if k == 1 {
+		n, err := net.Build(b, spec, o.batch, spec.Input, classes)
+		if err != nil {
+			return nil, fmt.Errorf("bench: building %s on %s: %w", spec.Name, real.Name(), err)
+		}
+		r.model, r.params = n, n.ParamCount()
+		input, labels, params, grads = n.Input, n.Labels, n.Params, n.Grads
+		logits, dlogits = []*net.Tensor{n.Logits}, []*net.Tensor{n.DLogits}
+		ft, err := n.ConvTable(nil)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		tables = []*net.FilterTable{ft}
+		r.describe = fmt.Sprintf("%s (%d parameters)", spec.Name, n.ParamCount())
+		single = n
+		initWeights = func() { n.Init(o.seed) }
+	} else {
+		pk, err := net.BuildPack(b, spec, o.batch, spec.Input, classes, k)
+		if err != nil {
+			return nil, fmt.Errorf("bench: building a pack of %d %s on %s: %w", k, spec.Name, real.Name(), err)
+		}
+		// The conv table of one member's own network, mapped onto each member's stretch.
+		one, err := net.Build(real, spec, 1, spec.Input, classes)
+		if err != nil {
+			return nil, fmt.Errorf("bench: building %s on %s: %w", spec.Name, real.Name(), err)
+		}
+		ft, err := one.ConvTable(nil)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		r.model, r.params = pk, pk.ParamCount()
+		input, labels, params, grads = pk.Input, pk.Labels, pk.Params, pk.Grads
+		for m := 0; m < k; m++ {
+			l, dl := pk.MemberLogits(m)
+			logits, dlogits = append(logits, l), append(dlogits, dl)
+			tables = append(tables, pk.MemberTable(ft, m))
+		}
+		initWeights = func() {
+			real.Fill(pk.Params, 0)
+			for m := 0; m < k; m++ {
+				real.RedrawFilters(pk.MemberTable(one.Weights, m), nil, net.Redraw{Seed: o.seed + uint64(m), Params: pk.Params})
+			}
+		}
+		r.describe = fmt.Sprintf("%s (%d parameters), a pack of %d", spec.Name, pk.ParamCount(), k)
 	}
-	r := &benchRig{b: b, n: n, batches: benchSetBatches, params: n.ParamCount()}
-	r.describe = fmt.Sprintf("%s (%d parameters)", spec.Name, n.ParamCount())
 
 	// Synthetic uint8 images 4 pixels larger than the model's input, centre-cropped and
 	// mean-subtracted as in the paper's protocol, with uniformly drawn labels.
 	c, h, w := spec.Input[0], spec.Input[1]+4, spec.Input[2]+4
 	count := r.batches * o.batch
 	pixels := make([]uint8, count*c*h*w)
-	labels := make([]int32, count)
+	labelv := make([]int32, count)
 	s := rng.NewStream(rng.KeyFromSeed(o.seed), rng.StreamData, 0, 0)
 	for i := range pixels {
 		pixels[i] = uint8(s.Uint32() >> 24)
 	}
-	for i := range labels {
-		labels[i] = int32(s.Intn(classes))
+	for i := range labelv {
+		labelv[i] = int32(s.Intn(classes))
 	}
-	if r.set, err = b.NewImageSet(pixels, labels, count, c, h, w); err != nil {
+	if r.set, err = b.NewImageSet(pixels, labelv, count, c, h, w); err != nil {
 		return nil, fmt.Errorf("bench: synthetic images: %w", err)
 	}
 	order := make([]int32, count)
@@ -195,7 +262,9 @@ func newBenchRig(b net.Backend, o benchOptions) (*benchRig, error) {
 		return nil, fmt.Errorf("bench: loss statistics: %w", err)
 	}
 
-	alloc := func() (*net.Tensor, error) { return b.Alloc(n.Params.N, 1, 1, 1) }
+	alloc := func() (*net.Tensor, error) { return b.Alloc(params.N, 1, 1, 1) }
+	// The members share the optimiser's settings: one update over every member's parameters, as
+	// rout sweep --pack does then.
 	var moments []*net.Tensor
 	switch o.optimizer {
 	case "adam":
@@ -205,9 +274,8 @@ func newBenchRig(b net.Backend, o benchOptions) (*benchRig, error) {
 			return nil, fmt.Errorf("bench: adam state: %w", firstErr(err1, err2))
 		}
 		moments = []*net.Tensor{m, v}
-		r.moments = moments
 		r.update = func(step int) {
-			b.AdamUpdate(n.Params, n.Grads, m, v, net.AdamParams{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Step: step + 1})
+			b.AdamUpdate(params, grads, m, v, net.AdamParams{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Step: step + 1})
 		}
 	default:
 		vel, err := alloc()
@@ -215,29 +283,59 @@ func newBenchRig(b net.Backend, o benchOptions) (*benchRig, error) {
 			return nil, fmt.Errorf("bench: sgd state: %w", err)
 		}
 		moments = []*net.Tensor{vel}
-		r.moments = moments
-		r.update = func(int) { b.SGDUpdate(n.Params, n.Grads, vel, net.SGDParams{LR: 0.01, Momentum: 0.9}) }
+		r.update = func(int) { b.SGDUpdate(params, grads, vel, net.SGDParams{LR: 0.01, Momentum: 0.9}) }
 	}
-	ft, err := n.ConvTable(nil)
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+	var ros []trainer.Reviver
+	for m, ft := range tables {
+		ro, err := trainer.NewRandomOut(b, ft, params, grads, trainer.RandomOutOptions{Enabled: true, Seed: o.seed + uint64(m),
+			Every: 1, Norm: net.NormL1, Threshold: net.Threshold{Tau: 1e-30}, Moments: moments})
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		ros = append(ros, ro)
 	}
-	ro, err := trainer.NewRandomOut(b, ft, n.Params, n.Grads, trainer.RandomOutOptions{Enabled: true, Seed: o.seed,
-		Every: 1, Norm: net.NormL1, Threshold: net.Threshold{Tau: 1e-30}, Moments: moments})
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+	r.modes, r.rules = []string{"plain", "randomout"}, [][]trainer.Reviver{nil, ros}
+	if single != nil {
+		redo, err := trainer.NewReDo(b, single, tables[0], trainer.ReDoOptions{Seed: o.seed, Every: 1, Tau: 0.1, Init: "glorot", Moments: moments})
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		cbp, err := trainer.NewCBP(b, single, tables[0], trainer.CBPOptions{Seed: o.seed, Rate: 1e-4, Decay: 0.99, Maturity: 100, Init: "fan-in", Moments: moments})
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		r.modes = append(r.modes, "redo", "cbp")
+		r.rules = append(r.rules, []trainer.Reviver{redo}, []trainer.Reviver{cbp})
 	}
-	redo, err := trainer.NewReDo(b, n, ft, trainer.ReDoOptions{Seed: o.seed, Every: 1, Tau: 0.1, Init: "glorot", Moments: moments})
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+	r.init = func() {
+		initWeights()
+		for _, t := range moments {
+			real.Fill(t, 0)
+		}
 	}
-	cbp, err := trainer.NewCBP(b, n, ft, trainer.CBPOptions{Seed: o.seed, Rate: 1e-4, Decay: 0.99, Maturity: 100, Init: "fan-in", Moments: moments})
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+	r.init()
+	r.gather = func() { b.GatherBatch(r.set, (r.step%r.batches)*o.batch, input, labels, r.aug) }
+	r.loss = func() {
+		for m := range logits {
+			b.SoftmaxCrossEntropy(logits[m], labels, dlogits[m], r.stats, net.ReduceSum)
+		}
 	}
-	r.rules = []trainer.Reviver{nil, ro, redo, cbp}
-	n.Init(o.seed)
-	return r, b.Sync()
+	r.memory = b.bytes
+	return r, real.Sync()
+}
+
+// allocCounter counts the bytes of the tensors allocated through it (for bench's memory line).
+type allocCounter struct {
+	net.Backend
+	bytes int64
+}
+
+func (a *allocCounter) Alloc(n, c, h, w int) (*net.Tensor, error) {
+	t, err := a.Backend.Alloc(n, c, h, w)
+	if err == nil {
+		a.bytes += 4 * int64(t.Len())
+	}
+	return t, err
 }
 
 func firstErr(errs ...error) error {
@@ -249,33 +347,22 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
-// reset re-initialises the weights and clears the optimiser's state, so that no mode times steps
-// of a network that earlier modes' steps have driven somewhere else (a diverging one).
-func (r *benchRig) reset(seed uint64) {
-	r.n.Init(seed)
-	for _, m := range r.moments {
-		r.b.Fill(m, 0)
-	}
-}
-
-// benchModes are the modes of a benchmark, in the order of benchRig.rules.
-var benchModes = []string{"plain", "randomout", "redo", "cbp"}
-
-// run queues steps training steps with mode's rule (an index into benchModes), as the training
-// loop runs it; a backend that runs whole steps (CUDA graphs) gets each step as one.
+// run queues steps training steps with the rules of mode (an index into r.modes), as the
+// training loop runs them; a backend that runs whole steps (CUDA graphs) gets each step as one.
 func (r *benchRig) run(steps int, mode int) {
-	rule := r.rules[mode]
-	watcher, _ := rule.(interface{ AfterForward(step int) })
+	rules := r.rules[mode]
 	work := func() {
-		r.b.GatherBatch(r.set, (r.step%r.batches)*r.n.Batch, r.n.Input, r.n.Labels, r.aug)
-		r.n.Forward(true)
-		if watcher != nil {
-			watcher.AfterForward(r.step)
+		r.gather()
+		r.model.Forward(true)
+		for _, rule := range rules {
+			if aw, ok := rule.(interface{ AfterForward(step int) }); ok {
+				aw.AfterForward(r.step)
+			}
 		}
-		r.b.SoftmaxCrossEntropy(r.n.Logits, r.n.Labels, r.n.DLogits, r.stats, net.ReduceSum)
-		r.n.Backward()
+		r.loss()
+		r.model.Backward()
 		r.update(r.step)
-		if rule != nil {
+		for _, rule := range rules {
 			rule.AfterUpdate(r.step)
 		}
 	}
@@ -313,21 +400,23 @@ func runBench(w io.Writer, o benchOptions) error {
 		return err
 	}
 	// Warm-up: every mode, so that every algorithm choice, kernel load and (with --cuda-graph)
-	// graph capture happens here.
-	for m := range benchModes {
-		r.reset(o.seed)
+	// graph capture happens here. Every mode's runs start from the same weights (set untimed), so
+	// that none times steps of a network that earlier steps drove somewhere else (a diverging one).
+	for m := range r.modes {
+		r.init()
 		r.run(o.warmup, m)
 	}
-	b.Fill(r.stats, 0) // the check below is of the timed steps' losses
 	if err := b.Sync(); err != nil {
 		return fmt.Errorf("bench: warm-up on %s: %w", b.Name(), err)
 	}
-	times := make([][]time.Duration, len(benchModes))
-	hosts := make([][]time.Duration, len(benchModes))
+	b.Fill(r.stats, 0) // the check below is of the timed steps' losses
+	modes := r.modes
+	times := make([][]time.Duration, len(modes))
+	hosts := make([][]time.Duration, len(modes))
 	// The modes alternate within each repeat, so that a slow drift (clocks, other work) hits all.
 	for rep := 0; rep < o.repeats; rep++ {
-		for i, m := range benchModes {
-			r.reset(o.seed) // every timed run starts from the same weights, untimed
+		for i, m := range modes {
+			r.init()
 			var host time.Duration
 			d, err := timeSteps(b, func() {
 				start := time.Now()
@@ -353,11 +442,12 @@ func runBench(w io.Writer, o benchOptions) error {
 	if math.IsNaN(float64(stats[0])) || math.IsInf(float64(stats[0]), 0) {
 		return fmt.Errorf("bench: %s: the loss became %v: the timings would not be of a real step", b.Name(), stats[0])
 	}
-	res := make([]benchResult, len(benchModes))
-	for i, m := range benchModes {
+	res := make([]benchResult, len(modes))
+	for i, m := range modes {
 		res[i] = benchResult{mode: m, median: median(times[i]), host: median(hosts[i])}
 	}
 	writeBench(w, o, b, r.describe, res)
+	fmt.Fprintf(w, "tensors allocated: %.1f MiB (network, optimiser state, RandomOut, synthetic data; not the backend's workspaces)\n", float64(r.memory)/(1<<20))
 	if idle > 0 {
 		fmt.Fprintf(w, "host time to queue one plain step on an idle stream: %.3f ms (median of %d)\n", idle.Seconds()*1e3, o.repeats)
 	}
@@ -422,10 +512,16 @@ func writeBench(w io.Writer, o benchOptions, b net.Backend, model string, res []
 	}
 	fmt.Fprintf(w, "rout bench: %s, batch %d, %s, %s, median of %d runs of %d steps after %d warm-up steps\n",
 		model, o.batch, o.optimizer, precision, o.repeats, o.steps, o.warmup)
+	if o.members > 1 {
+		fmt.Fprintf(w, "images/s counts the %d members' images: %d per step\n", o.members, o.members*o.batch)
+	}
 	fmt.Fprintf(w, "device: %s\n\n", device)
 	fmt.Fprintln(w, "| tool | mode | ms/step | images/s | host ms/step |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|")
 	tool := "rout"
+	if o.members > 1 {
+		tool += fmt.Sprintf(", pack of %d", o.members)
+	}
 	if o.graph {
 		tool += ", cuDNN graph"
 	}
@@ -437,7 +533,7 @@ func writeBench(w io.Writer, o benchOptions, b net.Backend, model string, res []
 	}
 	for _, r := range res {
 		ms := r.median.Seconds() * 1e3
-		fmt.Fprintf(w, "| %s | %s | %.3f | %.0f | %.3f |\n", tool, r.mode, ms, float64(o.batch)/r.median.Seconds(), r.host.Seconds()*1e3)
+		fmt.Fprintf(w, "| %s | %s | %.3f | %.0f | %.3f |\n", tool, r.mode, ms, float64(o.members*o.batch)/r.median.Seconds(), r.host.Seconds()*1e3)
 	}
 	if len(res) > 1 && res[0].median > 0 {
 		fmt.Fprintln(w)
@@ -447,7 +543,7 @@ func writeBench(w io.Writer, o benchOptions, b net.Backend, model string, res []
 	}
 }
 
-// ruleTitle is how the bench and the report name a rule.
+// ruleTitle is how the bench names a rule.
 func ruleTitle(mode string) string {
 	switch mode {
 	case "randomout":

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -14,8 +15,9 @@ import (
 
 // TestBenchCUDAGraphsOnStandIn runs `rout bench --device gpu --cuda-graph` end to end against the
 // CPU stand-in of the CUDA libraries, with the legacy cuDNN API on channel slices
-// (--cudnn-packed=false), and with the graph API on packed convolution tensors (the default,
-// whose plans must then list no channel-slice shape). The stand-in runs
+// (--cudnn-packed=false), with the graph API on packed convolution tensors (the default,
+// whose plans must then list no channel-slice shape), and for a pack of two runs (--pack 2:
+// grouped convolutions, per-member losses and updates) at a smaller width. The stand-in runs
 // rout's kernels as kernels that do nothing (ROUT_MOCK_ANY_KERNEL=1), so the numbers mean
 // nothing; what is checked is the plumbing of CUDA graphs through a whole training step: every
 // call of the backend in a dry run, the captures and the replays with updated arguments. Each
@@ -27,7 +29,7 @@ func TestBenchCUDAGraphsOnStandIn(t *testing.T) {
 	if err := standin.Build(dir); err != nil {
 		t.Fatal(err)
 	}
-	for _, api := range [][]string{{"--cudnn-packed=false"}, {"--cudnn-graph"}} {
+	for _, api := range [][]string{{"--cudnn-packed=false"}, {"--cudnn-graph"}, {"--cudnn-packed=false", "--pack", "2", "--model", "inception28@0.0625"}} {
 		args := append([]string{"bench", "--device", "gpu", "--cuda-graph", "--model", "inception28@0.125", "--batch", "4",
 			"--optimizer", "adam", "--steps", "3", "--warmup", "3", "--repeats", "2", "--plans"}, api...)
 		cmd := exec.Command(os.Args[0], args...)
@@ -37,7 +39,10 @@ func TestBenchCUDAGraphsOnStandIn(t *testing.T) {
 		if err != nil {
 			t.Fatalf("rout %s against the stand-in: %v\n%s", strings.Join(args, " "), err, text)
 		}
-		tool := "rout, CUDA graphs"
+		tool, modes := "rout, CUDA graphs", 4
+		if len(api) > 1 { // a pack of two runs: grouped convolutions, RandomOut the only rule
+			tool, modes = "rout, pack of 2, CUDA graphs", 2
+		}
 		if api[0] == "--cudnn-graph" { // packed by default
 			tool = "rout, cuDNN graph, packed, CUDA graphs"
 			if strings.Contains(text, "(strided)") {
@@ -45,12 +50,12 @@ func TestBenchCUDAGraphsOnStandIn(t *testing.T) {
 			}
 		}
 		rows := regexp.MustCompile(`(?m)^\| `+regexp.QuoteMeta(tool)+` \| (plain|randomout|redo|cbp) \|`).FindAllString(text, -1)
-		if len(rows) != 4 || !strings.Contains(text, "device: gpu Mock GPU") {
-			t.Fatalf("rout %s: want plain, randomout, redo and cbp rows of %q on the stand-in:\n%s", strings.Join(args, " "), tool, text)
+		if len(rows) != modes || !strings.Contains(text, "device: gpu Mock GPU") {
+			t.Fatalf("rout %s: want %d rows (plain, randomout, and redo and cbp without a pack) of %q on the stand-in:\n%s", strings.Join(args, " "), modes, tool, text)
 		}
-		// 4 modes x 1 replay in the warm-up, 2 repeats x 4 modes x 3 steps timed, 2 plain steps
+		// A mode x 1 replay in the warm-up, 2 repeats x the modes x 3 steps timed, 2 plain steps
 		// queued on an idle stream.
-		if want := "CUDA graphs: 4 captured, 30 steps replayed"; !strings.Contains(text, want) || strings.Contains(text, "turned off") {
+		if want := fmt.Sprintf("CUDA graphs: %d captured, %d steps replayed", modes, modes+2*modes*3+2); !strings.Contains(text, want) || strings.Contains(text, "turned off") {
 			t.Fatalf("rout %s: want %q and graphs on:\n%s", strings.Join(args, " "), want, text)
 		}
 		t.Logf("rout %s:\n%s", strings.Join(args, " "), text)

@@ -59,10 +59,42 @@ func TestBenchCPU(t *testing.T) {
 }
 
 // TestBenchRejectsBadFlags checks that bad values are usage errors naming the flag.
+// TestBenchPack: --pack 3 trains three members on each batch; images/s counts all of them, and
+// the memory line reports the tensors the pack allocated (more than one network's).
+func TestBenchPack(t *testing.T) {
+	run := func(pack string) (ms, ips, mib float64) {
+		app := newApp()
+		var out bytes.Buffer
+		app.Writer = &out
+		if err := app.Run([]string{"rout", "bench", "--device", "cpu", "--model", "convnet-small@0.125", "--batch", "4",
+			"--steps", "2", "--warmup", "1", "--repeats", "1", "--pack", pack}); err != nil {
+			t.Fatalf("rout bench --pack %s: %v\n%s", pack, err, out.String())
+		}
+		text := out.String()
+		m := regexp.MustCompile(`(?m)^\| rout[^|]* \| plain \| ([0-9.]+) \| ([0-9]+) \|`).FindStringSubmatch(text)
+		mem := regexp.MustCompile(`tensors allocated: ([0-9.]+) MiB`).FindStringSubmatch(text)
+		if m == nil || mem == nil || pack != "1" && !strings.Contains(text, "| rout, pack of "+pack+" |") {
+			t.Fatalf("rout bench --pack %s:\n%s", pack, text)
+		}
+		ms, _ = strconv.ParseFloat(m[1], 64)
+		ips, _ = strconv.ParseFloat(m[2], 64)
+		mib, _ = strconv.ParseFloat(mem[1], 64)
+		return ms, ips, mib
+	}
+	_, _, one := run("1")
+	ms, ips, three := run("3")
+	if want := 3 * 4 / (ms / 1e3); ips < want*0.99-1 || ips > want*1.01+1 {
+		t.Errorf("pack of 3: %v images/s for %v ms steps of 3x4 images", ips, ms)
+	}
+	if three <= one {
+		t.Errorf("a pack of 3 allocated %v MiB, one network %v MiB", three, one)
+	}
+}
+
 func TestBenchRejectsBadFlags(t *testing.T) {
 	for _, bad := range [][]string{{"--batch", "0"}, {"--optimizer", "rmsprop"}, {"--device", "tpu"}, {"--repeats", "0"},
 		{"--cudnn-graph", "--device", "cpu"}, {"--tf32", "--device", "cpu"}, {"--cuda-graph", "--device", "cpu"}, {"--cudnn-packed", "--device", "cpu"},
-		{"--warmup", "2", "--cuda-graph", "--device", "gpu"}} {
+		{"--warmup", "2", "--cuda-graph", "--device", "gpu"}, {"--pack", "0"}} {
 		app := newApp()
 		app.Writer = &bytes.Buffer{}
 		err := app.Run(append([]string{"rout", "bench"}, bad...))

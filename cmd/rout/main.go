@@ -29,11 +29,11 @@ func newApp() *cli.App {
 		Version: version,
 		Commands: []*cli.Command{
 			// Each command lives in its own file; keep this list in the order of the README.
-			modelCommand(),
-			dataCommand(),
-			trainCommand(),
-			evalCommand(),
-			sweepCommand(),
+			budgetedSub(modelCommand(), "summary"),
+			budgetedSub(dataCommand(), "inspect"),
+			budgeted(trainCommand()),
+			budgeted(evalCommand()),
+			budgeted(sweepCommand()),
 			reportCommand(),
 			benchCommand(),
 			infoCommand(),

@@ -27,6 +27,7 @@ func modelCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "input", Usage: "input shape `C,H,W` (default: the spec's input)"},
 					&cli.IntFlag{Name: "classes", Value: 10, Usage: "number of classes `K` (the size of a units = \"classes\" layer)"},
+					&cli.IntFlag{Name: "batch", Value: 128, Usage: "batch size `B` of the memory estimate (with Adam's two moments)"},
 				},
 				Action: modelSummary,
 			},
@@ -76,7 +77,10 @@ func modelSummary(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return sum.Format(c.App.Writer)
+	if err := sum.Format(c.App.Writer); err != nil {
+		return err
+	}
+	return memorySummary(c, spec, in, classes)
 }
 
 // parseShape reads "C,H,W".

@@ -30,13 +30,15 @@ func TestModelSummary(t *testing.T) {
 		"parameters:            1,649,402",
 		"forward FLOPs/example: 408,439,360 (0.408 GFLOP",
 		"  d1.pool",
+		"memory to train, batch 128: 424.8 MiB (parameters 6.3 MiB, gradients 6.3 MiB, optimiser 12.6 MiB, batch-norm state 0 bytes, activations 378.9 MiB, workspace ",
+		"memory budget on the CPU: ",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if n := strings.Count(out, "\n"); n != 2+1+33+3 {
-		t.Errorf("%d lines, want a header, 33 layers and the totals:\n%s", n, out)
+	if n := strings.Count(out, "\n"); n != 2+1+33+3+2 {
+		t.Errorf("%d lines, want a header, 33 layers, the totals and the memory:\n%s", n, out)
 	}
 }
 

@@ -52,7 +52,7 @@ func reportCommand() *cli.Command {
 				return err
 			}
 			fmt.Fprintf(c.App.Writer, "\nwrote %s\n", filepath.Join(out, "report.html"))
-			return nil
+			return damagedRuns(c.App.ErrWriter, r)
 		},
 	}
 }

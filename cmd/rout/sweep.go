@@ -39,6 +39,7 @@ func sweepCommand() *cli.Command {
 		&cli.StringFlag{Name: "file", Category: "sweep", Usage: "TOML sweep file with preset, seeds, arms, flags and vary-data-seed (flags given here win)"},
 		&cli.BoolFlag{Name: "vary-data-seed", Category: "sweep", Usage: "give each seed its own data order (data seed = seed); by default every run shares one, so the seed moves only the initialisation"},
 		&cli.IntFlag{Name: "parallel", Category: "sweep", Value: 1, Usage: "runs at once (on a GPU they share the device)"},
+		&cli.IntFlag{Name: "pack", Category: "sweep", Value: 1, Usage: "train up to this many runs as one network (a pack; each still writes its own run folder): runs that share the batches and every setting but seed, init, the optimiser's scalars and RandomOut's; --parallel counts packs (1: every run alone, until packing is measured faster on a GPU)"},
 		&cli.IntFlag{Name: "threads-per-run", Category: "sweep", Usage: "CPU worker threads of each run (0: the cores divided by --parallel)"},
 		&cli.StringFlag{Name: "shard", Category: "sweep", Usage: "run share I/N of the pairs (I from 0); default from Slurm (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX of --shard-count)"},
 		&cli.IntFlag{Name: "shard-count", Category: "sweep", Usage: "number of shards when JOB_COMPLETION_INDEX gives the index (the Indexed Job's completions)"},
@@ -69,6 +70,7 @@ type sweepSetup struct {
 	worker   map[string]string
 	shard    sweep.Shard
 	parallel int
+	pack     int
 	threads  int
 }
 
@@ -161,6 +163,9 @@ func parseSweep(c *cli.Context, getenv func(string) string) (sweepSetup, error) 
 		// thread synchronises it (a cuBLAS handle destroyed when a run ends, say).
 		return s, fmt.Errorf("--cuda-graph with --parallel %d: a run's CUDA graph capture can be broken by another run in the same process; use --parallel 1, or shards (--shard) in separate processes", s.parallel)
 	}
+	if s.pack = c.Int("pack"); s.pack < 1 {
+		return s, fmt.Errorf("--pack %d: want 1 (every run alone) or more; no memory estimate picks a size yet", s.pack)
+	}
 	if s.threads = c.Int("threads-per-run"); s.threads < 0 {
 		return s, fmt.Errorf("--threads-per-run %d: want 0 (the cores divided by --parallel) or more", s.threads)
 	}
@@ -221,14 +226,27 @@ func runSweep(c *cli.Context) error {
 	for _, a := range plan.Arms {
 		armNames = append(armNames, a.String())
 	}
-	fmt.Fprintf(errw, "sweep %s: preset %s, arms %s, seeds %s: %d runs; this worker: shard %s, %d at once, %d CPU threads per run\n",
-		s.out, plan.Preset, strings.Join(armNames, " "), runlog.FormatSeeds(plan.Seeds), total, s.shard, s.parallel, s.threads)
+	at := fmt.Sprintf("%d at once", s.parallel)
+	if s.pack > 1 {
+		at = fmt.Sprintf("%d packs of up to %d runs at once", s.parallel, s.pack)
+	}
+	fmt.Fprintf(errw, "sweep %s: preset %s, arms %s, seeds %s: %d runs; this worker: shard %s, %s, %d CPU threads per run\n",
+		s.out, plan.Preset, strings.Join(armNames, " "), runlog.FormatSeeds(plan.Seeds), total, s.shard, at, s.threads)
 
 	t0 := time.Now()
 	failures := map[string]string{} // error message -> the first run that stopped with it
+	observe := func(j sweep.Job) trainer.Observer { return &epochLines{w: errw, pair: j.Pair.String()} }
+	// The memory check counts every run that may be on the device at once: --parallel packs of
+	// up to --pack runs, and in a pack each member's own network beside its share of the pack's.
+	sharedBy := s.parallel * s.pack
+	if s.pack > 1 {
+		sharedBy *= 2
+	}
+	shared := trainer.SharedBy(sharedBy)
 	r := &sweep.Runner{Dir: s.out, Plan: plan, Worker: s.worker, Shard: s.shard, Parallel: s.parallel,
 		Claimer: claimer, Adopt: c.Bool("adopt"),
-		Run:     sweep.TrainFunc(func(j sweep.Job) trainer.Observer { return &epochLines{w: errw, pair: j.Pair.String()} }, trainer.WithVersion(version)),
+		Run:  sweep.TrainFunc(observe, trainer.WithVersion(version), shared),
+		Pack: s.pack, RunPack: sweep.TrainPackFunc(observe, trainer.WithVersion(version), shared),
 		OnEvent: func(e sweep.Event) { printEvent(out, errw, s.out, &plan, failures, e) }}
 	res, err := r.Execute(ctx)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -98,6 +99,117 @@ func TestSweepCommand(t *testing.T) {
 	}
 }
 
+// TestSweepPack: with --pack the runs train in packs, each still in its own folder with its
+// own live lines, and config.json names the pack.
+func TestSweepPack(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sw")
+	args := append(tinySweep(dir, 8), "--seeds", "1-2", "--arms", "baseline,ro:randomout=true,tau=1e-3", "--pack", "4")
+	stdout, stderr, _, err := runCtx(context.Background(), args...)
+	if err != nil {
+		t.Fatalf("sweep: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "1 packs of up to 4 runs at once") || !strings.Contains(stdout, "4 of 4 runs done") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	}
+	for _, run := range []string{"baseline/1", "baseline/2", "ro/1", "ro/2"} {
+		if !strings.Contains(stderr, run+" epoch 1 (step 8/8)") {
+			t.Errorf("stderr lacks run %s's epoch line:\n%s", run, stderr)
+		}
+		var cf struct {
+			Provenance struct {
+				Pack *trainer.PackProvenance `json:"pack"`
+			} `json:"provenance"`
+		}
+		readJSONFile(t, filepath.Join(dir, "runs", run, "config.json"), &cf)
+		if cf.Provenance.Pack == nil || len(cf.Provenance.Pack.Members) != 4 {
+			t.Errorf("%s: config.json's pack %+v, want 4 members", run, cf.Provenance.Pack)
+		}
+	}
+}
+
+// TestSweepPackKillAndResume kills (SIGKILL) a sweep training a pack of two runs once both have
+// checkpointed, reruns it, and checks that both resume in a pack from their checkpoints and end
+// with the records of the same sweep run unpacked and uninterrupted (timings aside).
+func TestSweepPackKillAndResume(t *testing.T) {
+	tmp := t.TempDir()
+	dir, ref := filepath.Join(tmp, "sw"), filepath.Join(tmp, "ref")
+	args := append(tinySweep(dir, 200), "--seeds", "1", "--arms", "baseline,randomout", "--checkpoint-every", "20", "--log-every", "50", "--pack", "2")
+	run := func(d, arm string) string { return filepath.Join(d, "runs", arm, "1") }
+	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+	start := func() (*exec.Cmd, *bytes.Buffer) {
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = append(os.Environ(), "ROUT_TEST_AS_CLI=1")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, &out
+	}
+	cmd, out := start()
+	deadline := time.Now().Add(40 * time.Second)
+	for !(exists(filepath.Join(run(dir, "baseline"), trainer.CheckpointFile)) && exists(filepath.Join(run(dir, "randomout"), trainer.CheckpointFile))) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the pack did not checkpoint in time:\n%s", out)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	for _, arm := range []string{"baseline", "randomout"} {
+		if exists(filepath.Join(run(dir, arm), "summary.json")) {
+			t.Fatalf("%s/1 finished before the kill; the test needs it interrupted:\n%s", arm, out)
+		}
+	}
+	cmd, out = start()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("restart: %v\n%s", err, out)
+	}
+	for _, want := range []string{"baseline seed 1: resume from checkpoint", "randomout seed 1: resume from checkpoint", "2 of 2 runs done"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("restart output lacks %q:\n%s", want, out)
+		}
+	}
+	refArgs := append(tinySweep(ref, 200), "--seeds", "1", "--arms", "baseline,randomout", "--checkpoint-every", "20", "--log-every", "50")
+	if _, stderr, _, err := runCtx(context.Background(), refArgs...); err != nil {
+		t.Fatalf("unpacked sweep: %v\n%s", err, stderr)
+	}
+	for _, arm := range []string{"baseline", "randomout"} {
+		for _, f := range []string{"metrics.jsonl", "summary.json"} {
+			if got, want := untimed(t, filepath.Join(run(dir, arm), f)), untimed(t, filepath.Join(run(ref, arm), f)); got != want {
+				t.Errorf("%s/1 %s after the kill and resume of its pack:\n%s\nunpacked, uninterrupted:\n%s", arm, f, got, want)
+			}
+		}
+	}
+}
+
+// untimed is a JSON or JSON-lines file with the fields that time a run removed.
+func untimed(t *testing.T, path string) string {
+	t.Helper()
+	b := []byte(readFile(t, path))
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	if json.Valid(b) {
+		lines = [][]byte{b}
+	}
+	var out strings.Builder
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal(l, &m); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for _, k := range []string{"images_per_sec", "elapsed", "wall_seconds"} {
+			delete(m, k)
+		}
+		j, _ := json.Marshal(m)
+		out.Write(append(j, '\n'))
+	}
+	return out.String()
+}
+
 // TestSweepFileAndShard: a sweep file gives the plan; a Kubernetes Indexed Job's index picks
 // the shard.
 func TestSweepFileAndShard(t *testing.T) {
@@ -165,6 +277,7 @@ func TestSweepBadFlags(t *testing.T) {
 		{[]string{"--out", dir, "--seeds", "1", "--data-seed", "4", "--vary-data-seed"}, "data-seed and vary-data-seed"},
 		{[]string{"--out", dir, "--seeds", "1", "--epochs", "0"}, "setting epochs"},
 		{[]string{"--out", dir, "--seeds", "1", "--parallel", "0"}, "--parallel 0"},
+		{[]string{"--out", dir, "--seeds", "1", "--pack", "0"}, "--pack 0"},
 		{[]string{"--out", dir, "--seeds", "1", "--parallel", "2", "--cuda-graph"}, "--cuda-graph with --parallel 2"},
 		{[]string{"--out", dir, "--seeds", "1", "--shard", "2/2"}, "index 2 of 2"},
 		{[]string{"--out", dir, "--seeds", "1", "--shard", "0/2", "--shard-count", "3"}, "--shard 0/2 but --shard-count 3"},

@@ -211,11 +211,14 @@ typedef struct { int k, c, h, w; } F;
 int cudnnCreateFilterDescriptor(F **d) { *d = calloc(1, sizeof(F)); return OK; }
 int cudnnDestroyFilterDescriptor(F *d) { free(d); return OK; }
 int cudnnSetFilter4dDescriptor(F *d, int t, int f, int k, int c, int h, int w) { if (t || f) return 2000; *d = (F){k, c, h, w}; return OK; }
-typedef struct { int ph, pw, u, v, dh, dw, mode, math; } CV;
+// groups: the legacy descriptor's group count (1 unless set); -1 for the graph API, which reads
+// it from the channels of x and w.
+typedef struct { int ph, pw, u, v, dh, dw, mode, math, groups; } CV;
 int cudnnCreateConvolutionDescriptor(CV **d) { *d = calloc(1, sizeof(CV)); return OK; }
 int cudnnDestroyConvolutionDescriptor(CV *d) { free(d); return OK; }
-int cudnnSetConvolution2dDescriptor(CV *d, int ph, int pw, int u, int v, int dh, int dw, int m, int t) { if (m != 1 || t != 0) return 2000; *d = (CV){ph, pw, u, v, dh, dw, m, 0}; return OK; }
+int cudnnSetConvolution2dDescriptor(CV *d, int ph, int pw, int u, int v, int dh, int dw, int m, int t) { if (m != 1 || t != 0) return 2000; *d = (CV){ph, pw, u, v, dh, dw, m, 0, 1}; return OK; }
 int cudnnSetConvolutionMathType(CV *d, int m) { if (m < 0 || m > 3) return 2000; d->math = m; return OK; }
+int cudnnSetConvolutionGroupCount(CV *d, int g) { if (g < 1) return 2000; d->groups = g; return OK; }
 int cudnnGetConvolution2dForwardOutputDim(CV *cd, T *x, F *w, int *n, int *c, int *h, int *ww) {
 	*n = x->n; *c = w->k; *h = (x->h + 2 * cd->ph - w->h) / cd->u + 1; *ww = (x->w + 2 * cd->pw - w->w) / cd->v + 1; return OK;
 }
@@ -248,6 +251,9 @@ int cudnnGetConvolutionBackwardFilterWorkspaceSize(void *h, T *x, T *dy, CV *c, 
 static int no_compute(void) { static int v = -1; if (v < 0) { const char *e = getenv("ROUT_MOCK_NO_COMPUTE"); v = e && !strcmp(e, "1"); } return v; }
 // conv loops: mode 0 fwd, 1 bwd data, 2 bwd filter
 static int conv(int mode, float al, float be, T *x, float *xp, F *w, float *wp, CV *c, T *y, float *yp) {
+	// A grouped convolution: x has G times w's channels, and filter k reads group k / (K/G).
+	int G = x->c / w->c, KG = w->k / (G > 0 ? G : 1);
+	if (G < 1 || G * w->c != x->c || KG * G != w->k || y->c != w->k || (c->groups > 0 && c->groups != G)) return 2000;
 	if (no_compute()) return OK;
 	int OH = y->h, OW = y->w;
 	if (mode == 0) for (int n = 0; n < y->n; n++) for (int k = 0; k < y->c; k++) for (int i = 0; i < OH; i++) for (int j = 0; j < OW; j++) AT(y, yp, n, k, i, j) *= be;
@@ -258,9 +264,10 @@ static int conv(int mode, float al, float be, T *x, float *xp, F *w, float *wp, 
 			int hh = i * c->u - c->ph + a, ww = j * c->v - c->pw + b;
 			if (hh < 0 || hh >= x->h || ww < 0 || ww >= x->w) continue;
 			float *wv = &wp[((k * w->c + ch) * w->h + a) * w->w + b];
-			if (mode == 0) AT(y, yp, n, k, i, j) += al * AT(x, xp, n, ch, hh, ww) * *wv;
-			if (mode == 1) AT(x, xp, n, ch, hh, ww) += al * AT(y, yp, n, k, i, j) * *wv;
-			if (mode == 2) *wv += al * AT(y, yp, n, k, i, j) * AT(x, xp, n, ch, hh, ww);
+			int xc = k / KG * w->c + ch;
+			if (mode == 0) AT(y, yp, n, k, i, j) += al * AT(x, xp, n, xc, hh, ww) * *wv;
+			if (mode == 1) AT(x, xp, n, xc, hh, ww) += al * AT(y, yp, n, k, i, j) * *wv;
+			if (mode == 2) *wv += al * AT(y, yp, n, k, i, j) * AT(x, xp, n, xc, hh, ww);
 		}
 	return OK;
 }
@@ -417,7 +424,7 @@ int cudnnBackendExecute(void *h, BD *plan, BD *vp) {
 	T x = tensorOf(tx), y = tensorOf(ty), wt = tensorOf(tw);
 	F w = {wt.n, wt.c, wt.h, wt.w};
 	CV c = {(int)i64(cd, RC_CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, 0), (int)i64(cd, RC_CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, 1),
-		(int)i64(cd, RC_CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, 0), (int)i64(cd, RC_CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, 1), 1, 1, 1, 3};
+		(int)i64(cd, RC_CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, 0), (int)i64(cd, RC_CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, 1), 1, 1, 1, 3, -1};
 	int bad = 0;
 	float *xp = dataOf(vp, tx, &bad), *wp = dataOf(vp, tw, &bad), *yp = dataOf(vp, ty, &bad);
 	if (bad) return bad;

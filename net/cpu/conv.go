@@ -19,35 +19,56 @@ const chunkCols = 2 * tileN
 // is bit-identical whatever the number of threads (up to filterGroups threads run at once).
 const filterGroups = 8
 
-// convGeom is a convolution's shape.
+// convGeom is a convolution's shape. c and k are one group's input channels and filters: a
+// grouped convolution runs each group's GEMMs exactly as the ungrouped convolution of that
+// group alone would (same shapes, same chunks, same partial sums), so a run trained in a pack
+// computes bit for bit what it computes alone.
 type convGeom struct {
 	n, c, h, w     int
 	k, kh, kw      int
 	oh, ow         int
 	sh, sw, ph, pw int
+	groups         int
 	ckk, p         int  // C*KH*KW (im2col rows), OH*OW (columns per sample)
 	direct         bool // 1x1, stride 1, no padding: x is its own im2col matrix
 	per, tasks     int  // samples per chunk, chunks
 }
 
 func convGeometry(op string, x, w, y *net.Tensor, p net.ConvParams) convGeom {
-	if p.StrideH <= 0 || p.StrideW <= 0 || p.PadH < 0 || p.PadW < 0 {
+	if p.StrideH <= 0 || p.StrideW <= 0 || p.PadH < 0 || p.PadW < 0 || p.Groups < 0 {
 		panic(fmt.Sprintf("cpu: %s: bad parameters %+v", op, p))
 	}
+	ng := p.GroupCount()
 	oh, ow := p.OutSize(x.H, x.W, w.H, w.W)
-	if w.C != x.C || y.C != w.N || y.N != x.N || y.H != oh || y.W != ow || oh <= 0 || ow <= 0 {
+	if w.C*ng != x.C || w.N%ng != 0 || y.C != w.N || y.N != x.N || y.H != oh || y.W != ow || oh <= 0 || ow <= 0 {
 		panic(fmt.Sprintf("cpu: %s: x %v, w %v, y %v do not match (%+v gives %dx%d)", op, x.Shape(), w.Shape(), y.Shape(), p, oh, ow))
 	}
 	if !w.Dense() {
 		panic(fmt.Sprintf("cpu: %s: weights %v must be dense", op, w))
 	}
-	g := convGeom{n: x.N, c: x.C, h: x.H, w: x.W, k: w.N, kh: w.H, kw: w.W, oh: oh, ow: ow,
-		sh: p.StrideH, sw: p.StrideW, ph: p.PadH, pw: p.PadW}
+	g := convGeom{n: x.N, c: w.C, h: x.H, w: x.W, k: w.N / ng, kh: w.H, kw: w.W, oh: oh, ow: ow,
+		sh: p.StrideH, sw: p.StrideW, ph: p.PadH, pw: p.PadW, groups: ng}
 	g.ckk, g.p = g.c*g.kh*g.kw, oh*ow
 	g.direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0
 	g.per = max(1, min(g.n, (chunkCols+g.p-1)/g.p))
 	g.tasks = (g.n + g.per - 1) / g.per
 	return g
+}
+
+// xPlanes is group gr's input channels of one sample (c planes of h*w).
+func (g *convGeom) xPlanes(s []float32, gr int) []float32 {
+	hw := g.h * g.w
+	return s[gr*g.c*hw : (gr+1)*g.c*hw]
+}
+
+// yPlanes is group gr's output channels of one sample (k planes of oh*ow).
+func (g *convGeom) yPlanes(s []float32, gr int) []float32 {
+	return s[gr*g.k*g.p : (gr+1)*g.k*g.p]
+}
+
+// weights is group gr's filters (k x ckk).
+func (g *convGeom) weights(w []float32, gr int) []float32 {
+	return w[gr*g.k*g.ckk : (gr+1)*g.k*g.ckk]
 }
 
 const (
@@ -74,7 +95,7 @@ func (b *Backend) ConvForward(x, w, bias, y *net.Tensor, p net.ConvParams) {
 	j := &b.conv
 	*j = convJob{b: b, mode: convForward, g: g, x: data(x), w: flat(w, "conv weights"), y: data(y), xt: x, yt: y}
 	if bias != nil {
-		j.bias = vec(bias, g.k, "conv bias")
+		j.bias = vec(bias, g.groups*g.k, "conv bias")
 	}
 	b.pool.do(j, g.tasks)
 	*j = convJob{}
@@ -94,13 +115,14 @@ func (b *Backend) ConvBackwardData(dy, w, dx *net.Tensor, p net.ConvParams, accu
 func (b *Backend) ConvBackwardFilter(x, dy, dw, db *net.Tensor, p net.ConvParams) {
 	g := convGeometry("conv backward filter", x, dw, dy, p)
 	groups := min(filterGroups, g.tasks)
-	size := g.k * g.ckk
+	k := g.groups * g.k
+	size := k * g.ckk
 	j := &b.conv
 	*j = convJob{b: b, mode: convBackwardFilter, g: g, x: data(x), y: data(dy), xt: x, yt: dy, groups: groups}
 	grow(&b.partial, groups*size)
-	pb := grow(&b.partialB, groups*g.k)
+	pb := grow(&b.partialB, groups*k)
 	if db != nil {
-		j.bias = vec(db, g.k, "conv bias gradient")
+		j.bias = vec(db, k, "conv bias gradient")
 		for i := range pb {
 			pb[i] = 0
 		}
@@ -108,12 +130,12 @@ func (b *Backend) ConvBackwardFilter(x, dy, dw, db *net.Tensor, p net.ConvParams
 	b.pool.do(j, groups)
 	b.sumPartials(flat(dw, "conv weight gradient"), b.partial, groups)
 	if db != nil {
-		for k := range j.bias {
+		for f := range j.bias {
 			s := 0.0
 			for gi := 0; gi < groups; gi++ {
-				s += pb[gi*g.k+k]
+				s += pb[gi*k+f]
 			}
-			j.bias[k] = float32(s)
+			j.bias[f] = float32(s)
 		}
 	}
 	*j = convJob{}
@@ -139,28 +161,29 @@ func (j *convJob) chunk(i int) (n0, s, cols int) {
 	return n0, s, s * j.g.p
 }
 
-// cols returns the im2col matrix of the chunk (ckk x cols) and its leading dimension.
-func (j *convJob) cols(sc *scratch, n0, s, cols int) ([]float32, int) {
+// cols returns the im2col matrix of the chunk's group gr (ckk x cols) and its leading dimension.
+func (j *convJob) cols(sc *scratch, n0, s, cols, gr int) ([]float32, int) {
 	g := &j.g
 	if g.direct && s == 1 {
-		return sample(j.x, j.xt, n0), g.p
+		return g.xPlanes(sample(j.x, j.xt, n0), gr), g.p
 	}
 	col := grow(&sc.col, g.ckk*cols)
 	for si := 0; si < s; si++ {
-		im2col(sample(j.x, j.xt, n0+si), col[si*g.p:], cols, g)
+		im2col(g.xPlanes(sample(j.x, j.xt, n0+si), gr), col[si*g.p:], cols, g)
 	}
 	return col, cols
 }
 
-// outGrads returns the chunk's output gradients as a k x cols matrix and its leading dimension.
-func (j *convJob) outGrads(sc *scratch, n0, s, cols int) ([]float32, int) {
+// outGrads returns the chunk's output gradients of group gr as a k x cols matrix and its
+// leading dimension.
+func (j *convJob) outGrads(sc *scratch, n0, s, cols, gr int) ([]float32, int) {
 	g := &j.g
 	if s == 1 {
-		return sample(j.y, j.yt, n0), g.p
+		return g.yPlanes(sample(j.y, j.yt, n0), gr), g.p
 	}
 	t := grow(&sc.tmp, g.k*cols)
 	for si := 0; si < s; si++ {
-		ys := sample(j.y, j.yt, n0+si)
+		ys := g.yPlanes(sample(j.y, j.yt, n0+si), gr)
 		for k := 0; k < g.k; k++ {
 			copy(t[k*cols+si*g.p:k*cols+(si+1)*g.p], ys[k*g.p:(k+1)*g.p])
 		}
@@ -171,26 +194,31 @@ func (j *convJob) outGrads(sc *scratch, n0, s, cols int) ([]float32, int) {
 func (j *convJob) forward(w, i int) {
 	g, sc := &j.g, &j.b.scratch[w]
 	n0, s, cols := j.chunk(i)
-	col, ldc := j.cols(sc, n0, s, cols)
-	if s == 1 {
-		out := sample(j.y, j.yt, n0)
-		gemm(false, false, g.k, g.p, g.ckk, j.w, g.ckk, col, ldc, 0, out, g.p)
+	for gr := 0; gr < g.groups; gr++ {
+		col, ldc := j.cols(sc, n0, s, cols, gr)
+		wg := g.weights(j.w, gr)
+		var bias []float32
 		if j.bias != nil {
-			for k, v := range j.bias {
+			bias = j.bias[gr*g.k : (gr+1)*g.k]
+		}
+		if s == 1 {
+			out := g.yPlanes(sample(j.y, j.yt, n0), gr)
+			gemm(false, false, g.k, g.p, g.ckk, wg, g.ckk, col, ldc, 0, out, g.p)
+			for k, v := range bias {
 				addConst(out[k*g.p:(k+1)*g.p], v)
 			}
+			continue
 		}
-		return
-	}
-	t := grow(&sc.tmp, g.k*cols)
-	gemm(false, false, g.k, cols, g.ckk, j.w, g.ckk, col, ldc, 0, t, cols)
-	for si := 0; si < s; si++ {
-		ys := sample(j.y, j.yt, n0+si)
-		for k := 0; k < g.k; k++ {
-			dst := ys[k*g.p : (k+1)*g.p]
-			copy(dst, t[k*cols+si*g.p:])
-			if j.bias != nil {
-				addConst(dst, j.bias[k])
+		t := grow(&sc.tmp, g.k*cols)
+		gemm(false, false, g.k, cols, g.ckk, wg, g.ckk, col, ldc, 0, t, cols)
+		for si := 0; si < s; si++ {
+			ys := g.yPlanes(sample(j.y, j.yt, n0+si), gr)
+			for k := 0; k < g.k; k++ {
+				dst := ys[k*g.p : (k+1)*g.p]
+				copy(dst, t[k*cols+si*g.p:])
+				if bias != nil {
+					addConst(dst, bias[k])
+				}
 			}
 		}
 	}
@@ -199,48 +227,54 @@ func (j *convJob) forward(w, i int) {
 func (j *convJob) backwardData(w, i int) {
 	g, sc := &j.g, &j.b.scratch[w]
 	n0, s, cols := j.chunk(i)
-	dy, ldy := j.outGrads(sc, n0, s, cols)
-	if g.direct && s == 1 {
-		beta := float32(0)
-		if j.accumulate {
-			beta = 1
+	for gr := 0; gr < g.groups; gr++ {
+		dy, ldy := j.outGrads(sc, n0, s, cols, gr)
+		wg := g.weights(j.w, gr)
+		if g.direct && s == 1 {
+			beta := float32(0)
+			if j.accumulate {
+				beta = 1
+			}
+			gemm(true, false, g.c, g.p, g.k, wg, g.ckk, dy, ldy, beta, g.xPlanes(sample(j.x, j.xt, n0), gr), g.p)
+			continue
 		}
-		gemm(true, false, g.c, g.p, g.k, j.w, g.ckk, dy, ldy, beta, sample(j.x, j.xt, n0), g.p)
-		return
-	}
-	dcol := grow(&sc.col, g.ckk*cols)
-	gemm(true, false, g.ckk, cols, g.k, j.w, g.ckk, dy, ldy, 0, dcol, cols)
-	for si := 0; si < s; si++ {
-		dx := sample(j.x, j.xt, n0+si)
-		if !j.accumulate {
-			zero(dx)
+		dcol := grow(&sc.col, g.ckk*cols)
+		gemm(true, false, g.ckk, cols, g.k, wg, g.ckk, dy, ldy, 0, dcol, cols)
+		for si := 0; si < s; si++ {
+			dx := g.xPlanes(sample(j.x, j.xt, n0+si), gr)
+			if !j.accumulate {
+				zero(dx)
+			}
+			col2im(dcol[si*g.p:], cols, dx, g)
 		}
-		col2im(dcol[si*g.p:], cols, dx, g)
 	}
 }
 
-// backwardFilter adds chunk c's weight (and bias) gradient into partial group gi; first says
-// whether it is the group's first chunk, which overwrites the partial.
+// backwardFilter adds chunk c's weight (and bias) gradient into partial gi; first says whether
+// it is the partial's first chunk, which overwrites it.
 func (j *convJob) backwardFilter(w, gi, c int, first bool) {
 	g, sc := &j.g, &j.b.scratch[w]
 	n0, s, cols := j.chunk(c)
-	col, ldc := j.cols(sc, n0, s, cols)
-	dy, ldy := j.outGrads(sc, n0, s, cols)
 	beta := float32(1)
 	if first {
 		beta = 0
 	}
-	size := g.k * g.ckk
-	gemm(false, true, g.k, g.ckk, cols, dy, ldy, col, ldc, beta, j.b.partial[gi*size:(gi+1)*size], g.ckk)
-	if j.bias != nil {
-		pb := j.b.partialB[gi*g.k : (gi+1)*g.k]
-		for k := range pb {
-			row := dy[k*ldy : k*ldy+cols]
-			s := 0.0
-			for _, v := range row {
-				s += float64(v)
+	size := g.groups * g.k * g.ckk
+	part := j.b.partial[gi*size : (gi+1)*size]
+	for gr := 0; gr < g.groups; gr++ {
+		col, ldc := j.cols(sc, n0, s, cols, gr)
+		dy, ldy := j.outGrads(sc, n0, s, cols, gr)
+		gemm(false, true, g.k, g.ckk, cols, dy, ldy, col, ldc, beta, g.weights(part, gr), g.ckk)
+		if j.bias != nil {
+			pb := j.b.partialB[gi*g.groups*g.k+gr*g.k : gi*g.groups*g.k+(gr+1)*g.k]
+			for k := range pb {
+				row := dy[k*ldy : k*ldy+cols]
+				s := 0.0
+				for _, v := range row {
+					s += float64(v)
+				}
+				pb[k] += s
 			}
-			pb[k] += s
 		}
 	}
 }

@@ -89,7 +89,7 @@ func (b *Backend) convDesc(p net.ConvParams) *cudnn.ConvDesc {
 	if d, ok := b.descs.convs[p]; ok {
 		return d
 	}
-	d, err := b.ctx.NewConv(cudnn.ConvParams{PadH: p.PadH, PadW: p.PadW, StrideH: p.StrideH, StrideW: p.StrideW})
+	d, err := b.ctx.NewConv(cudnn.ConvParams{PadH: p.PadH, PadW: p.PadW, StrideH: p.StrideH, StrideW: p.StrideW, Groups: p.GroupCount()})
 	if err != nil {
 		b.fail(fmt.Errorf("gpu: describing convolution %+v: %w", p, err))
 		return nil
@@ -110,11 +110,12 @@ func (b *Backend) biasDesc(bias *net.Tensor, k int) *cudnn.TensorDesc {
 }
 
 func checkConv(op string, x, w, y *net.Tensor, p net.ConvParams) {
-	if p.StrideH <= 0 || p.StrideW <= 0 || p.PadH < 0 || p.PadW < 0 {
+	if p.StrideH <= 0 || p.StrideW <= 0 || p.PadH < 0 || p.PadW < 0 || p.Groups < 0 {
 		panic(fmt.Sprintf("gpu: %s: bad parameters %+v", op, p))
 	}
+	g := p.GroupCount()
 	oh, ow := p.OutSize(x.H, x.W, w.H, w.W)
-	if w.C != x.C || y.N != x.N || y.C != w.N || y.H != oh || y.W != ow {
+	if w.C*g != x.C || w.N%g != 0 || y.N != x.N || y.C != w.N || y.H != oh || y.W != ow {
 		panic(fmt.Sprintf("gpu: %s: x %v, w %v, y %v do not match %+v", op, x.Shape(), w.Shape(), y.Shape(), p))
 	}
 }

@@ -285,6 +285,8 @@ func TestConv(t *testing.T) {
 		{"1x1 dense, no bias", 4, 6, 5, 5, 3, 1, 1, net.ConvParams{StrideH: 1, StrideW: 1}, false, false, false},
 		{"1x1 strided views, accumulate", 5, 7, 6, 5, 4, 1, 1, net.ConvParams{StrideH: 1, StrideW: 1}, true, true, true},
 		{"5x3 stride 2x1 pad 2x0", 2, 3, 12, 9, 4, 5, 3, net.ConvParams{StrideH: 2, StrideW: 1, PadH: 2}, true, false, true},
+		{"3 groups, 3x3 pad 1, strided views, accumulate", 3, 6, 7, 7, 9, 3, 3, net.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 3}, true, true, true},
+		{"4 groups, 1x1", 2, 8, 5, 5, 4, 1, 1, net.ConvParams{StrideH: 1, StrideW: 1, Groups: 4}, true, false, false},
 	}
 	apis := []struct {
 		name string
@@ -312,7 +314,8 @@ type convCase struct {
 func testConvCase(e *env, tc convCase) {
 	oh, ow := tc.p.OutSize(tc.h, tc.w, tc.kh, tc.kw)
 	x := e.tensor(tc.n, tc.c, tc.h, tc.w, tc.gap, 1)
-	w := e.tensor(tc.k, tc.c, tc.kh, tc.kw, false, 0.5)
+	wc := tc.c / tc.p.GroupCount() // a grouped convolution's filters see one group's channels
+	w := e.tensor(tc.k, wc, tc.kh, tc.kw, false, 0.5)
 	_, bg, bc := e.optional(tc.bias, tc.k)
 	y := e.tensor(tc.n, tc.k, oh, ow, tc.gap, 1)
 	e.g.ConvForward(x.g, w.g, bg, y.g, tc.p)
@@ -325,7 +328,7 @@ func testConvCase(e *env, tc convCase) {
 	e.c.ConvBackwardData(dy.c, w.c, dx.c, tc.p, tc.acc)
 	e.check("backward data", dx, dots)
 
-	dw := e.tensor(tc.k, tc.c, tc.kh, tc.kw, false, 1)
+	dw := e.tensor(tc.k, wc, tc.kh, tc.kw, false, 1)
 	db, dbg, dbc := e.optional(tc.bias, tc.k)
 	e.g.ConvBackwardFilter(x.g, dy.g, dw.g, dbg, tc.p)
 	e.c.ConvBackwardFilter(x.c, dy.c, dw.c, dbc, tc.p)
