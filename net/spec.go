@@ -22,7 +22,7 @@ import (
 
 // Spec is a network described declaratively: a sequence of layers read from TOML. The built-in
 // models are specs too (net/models/*.toml, embedded), so a researcher's own network is a file in
-// exactly the form of the ones rout ships. README.md ("Models") documents the format.
+// exactly the form of the ones rout ships. docs/models.md documents the format.
 type Spec struct {
 	Name        string
 	Description string
@@ -45,7 +45,7 @@ type BatchNormSpec struct {
 	Eps      float64
 }
 
-// LayerSpec is one layer. Which fields apply depends on Type (see README.md).
+// LayerSpec is one layer. Which fields apply depends on Type (see docs/models.md).
 type LayerSpec struct {
 	Type    string // conv, maxpool, avgpool, dense, relu, concat
 	Name    string // unique within its block; generated when empty
@@ -240,7 +240,7 @@ func ParseSpec(data []byte, source string) (*Spec, error) {
 		for i, k := range und {
 			keys[i] = k.String()
 		}
-		return nil, fmt.Errorf("%s: unknown key %s (see README.md, Models)", source, strings.Join(keys, ", "))
+		return nil, fmt.Errorf("%s: unknown key %s (see docs/models.md)", source, strings.Join(keys, ", "))
 	}
 	s := &Spec{Name: ts.Name, Description: ts.Description, Init: ts.Init, Source: source, Width: 1,
 		BatchNorm: BatchNormSpec{Momentum: DefaultBNMomentum, Eps: DefaultBNEps}}

@@ -249,7 +249,7 @@ func writeFile(t *testing.T, name, text string) string {
 }
 
 // TestBranchNamesShareTheBlock: an unnamed layer in one branch does not take the name given to
-// a layer of another branch (the README's example block: an explicit "1x1" in the first branch
+// a layer of another branch (the example block of docs/models.md: an explicit "1x1" in the first branch
 // and an unnamed 1x1 conv after the pool), nor one generated in an earlier branch.
 func TestBranchNamesShareTheBlock(t *testing.T) {
 	s, err := ParseSpec([]byte(`input = [3, 8, 8]
@@ -453,27 +453,35 @@ func TestSummaryFormat(t *testing.T) {
 	}
 }
 
-// The example in README.md's Models section is a valid spec.
+// The examples of the model file, in docs/models.md and in README.md's Models section, are
+// valid specs.
 func TestReadmeExample(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
+	example := func(file, section string) *Summary {
+		t.Helper()
+		text, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, models, ok := strings.Cut(string(text), section)
+		_, block, ok2 := strings.Cut(models, "```toml\n")
+		block, _, ok3 := strings.Cut(block, "```")
+		if !ok || !ok2 || !ok3 {
+			t.Fatalf("%s: no toml example in the section %q", file, section)
+		}
+		s, err := ParseSpec([]byte(block), file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := Summarize(s, s.Input, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
 	}
-	_, models, ok := strings.Cut(string(readme), "## Models")
-	_, block, ok2 := strings.Cut(models, "```toml\n")
-	block, _, ok3 := strings.Cut(block, "```")
-	if !ok || !ok2 || !ok3 {
-		t.Fatal("README.md: no toml example in the Models section")
+	if got := layerByName(t, example("../docs/models.md", "## The model file"), "s1").Out; got != [3]int{32 + 32 + 16 + 96, 28, 28} {
+		t.Errorf("docs/models.md: s1: %v", got)
 	}
-	s, err := ParseSpec([]byte(block), "README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum, err := Summarize(s, s.Input, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := layerByName(t, sum, "s1").Out; got != [3]int{32 + 32 + 16 + 96, 28, 28} {
-		t.Errorf("s1: %v", got)
+	if got := layerByName(t, example("../README.md", "## Models"), "s1").Out; got != [3]int{16 + 16, 28, 28} {
+		t.Errorf("README.md: s1: %v", got)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"image/color"
 	"math"
 	"rout/runlog"
-	"slices"
 	"strconv"
 
 	"gonum.org/v1/plot"
@@ -54,11 +53,11 @@ func armColor(i int) color.RGBA { return armColors[i%len(armColors)] }
 
 var failColor = color.RGBA{0xC0, 0x00, 0x00, 0xff}
 
-// Pictures draws the report's three figures: final accuracy per arm, test accuracy per epoch of
-// every run, and re-initialisations per layer over training.
+// Pictures draws the report's figures: final accuracy per arm, the training loss of every run
+// against the plateau, dead filters per layer of every run, and test accuracy per epoch.
 func (r *Report) Pictures() ([]Picture, error) {
 	var pics []Picture
-	for _, f := range []func() (Picture, error){r.accuracyPicture, r.curvesPicture, r.reinitsPicture} {
+	for _, f := range []func() (Picture, error){r.accuracyPicture, r.lossPicture, r.deadPicture, r.curvesPicture} {
 		p, err := f()
 		if err != nil {
 			return nil, err
@@ -124,14 +123,17 @@ func (r *Report) chanceLine(xmin, xmax float64) (*plotter.Line, bool) {
 }
 
 // accuracyPicture: a box per arm (quartiles by definition 7, whiskers to the most extreme values
-// within 1.5 IQR) with every finished run as a jittered point; failures in red.
+// within 1.5 IQR) with every finished run as a jittered point; failures in red, spread evenly
+// across the arm's column and labelled with their seeds, so that runs at the same (chance)
+// accuracy stay apart.
 func (r *Report) accuracyPicture() (Picture, error) {
 	pic := Picture{
 		Name:  "accuracy",
 		Title: "Final test accuracy per arm",
 		Caption: "Box: quartiles and median of the final test accuracy of all finished runs of each arm " +
 			"(whiskers to the furthest runs within 1.5 IQR). Points: every finished run, jittered sideways; " +
-			"red crosses failed to train, red triangles diverged (drawn at chance accuracy, as they count). Dashed line: chance accuracy.",
+			"red crosses failed to train, red triangles diverged (drawn at chance accuracy, as they count), " +
+			"each labelled with its seed. Dashed line: chance accuracy.",
 	}
 	p := plot.New()
 	p.Title.Text = pic.Title
@@ -139,11 +141,14 @@ func (r *Report) accuracyPicture() (Picture, error) {
 	p.Y.Tick.Marker = percentTicks{}
 	p.Y.Min, p.Y.Max = 0, 100
 	p.Add(plotter.NewGrid())
+	leg := plot.NewLegend()
 	var names []string
 	jitter := rng.NewStream(rng.KeyFromSeed(jitterSeed), 0, 0, 0)
 	ok := plotter.XYs{}
 	var okColors []color.Color
 	var failed, diverged plotter.XYs
+	var failLabels plotter.XYLabels
+	var boxLegend *plotter.BoxPlot
 	for i, a := range r.Arms {
 		names = append(names, fmt.Sprintf("%s\nn=%d, %d failed", a.Arm.Name, a.Done, a.Failures))
 		vals := plotter.Values{}
@@ -159,7 +164,11 @@ func (r *Report) accuracyPicture() (Picture, error) {
 			box.GlyphStyle.Radius = 0 // every run is drawn as a point below, outliers included
 			box.FillColor = color.NRGBA{armColor(i).R, armColor(i).G, armColor(i).B, 0x40}
 			p.Add(box)
+			if boxLegend == nil {
+				boxLegend = box
+			}
 		}
+		var fails []Run
 		for _, run := range r.Sweep.Runs {
 			if run.Arm != a.Arm.Name || run.Summary == nil {
 				continue
@@ -168,24 +177,33 @@ func (r *Report) accuracyPicture() (Picture, error) {
 			if !scored {
 				continue
 			}
-			pt := plotter.XY{X: float64(i) + 0.3*(2*float64(jitter.Float32())-1), Y: 100 * acc}
-			switch run.Summary.Status {
-			case runlog.StatusFailed:
-				failed = append(failed, pt)
-			case runlog.StatusDiverged:
-				diverged = append(diverged, pt)
-			default:
-				ok = append(ok, pt)
-				okColors = append(okColors, armColor(i))
+			if run.Summary.Failed() {
+				fails = append(fails, run)
+				continue
 			}
+			ok = append(ok, plotter.XY{X: float64(i) + 0.3*(2*float64(jitter.Float32())-1), Y: 100 * acc})
+			okColors = append(okColors, armColor(i))
+		}
+		for k, run := range fails {
+			acc, _ := Score(run.Summary)
+			pt := plotter.XY{X: float64(i) - 0.3 + 0.6*(float64(k)+0.5)/float64(len(fails)), Y: 100 * acc}
+			if run.Summary.Status == runlog.StatusDiverged {
+				diverged = append(diverged, pt)
+			} else {
+				failed = append(failed, pt)
+			}
+			failLabels.XYs = append(failLabels.XYs, pt)
+			failLabels.Labels = append(failLabels.Labels, strconv.FormatUint(run.Seed, 10))
 		}
 	}
 	p.NominalX(names...)
-	// Leave an empty column on the right for the legend.
-	p.X.Min, p.X.Max = -0.6, float64(len(r.Arms))-0.4+0.9
-	if l, ok := r.chanceLine(p.X.Min, float64(len(r.Arms))-0.4); ok {
+	p.X.Min, p.X.Max = -0.6, float64(len(r.Arms))-0.4
+	if boxLegend != nil {
+		leg.Add("quartiles, median", &plotter.BarChart{Color: color.NRGBA{0x80, 0x80, 0x80, 0x40}, LineStyle: boxLegend.BoxStyle})
+	}
+	if l, ok := r.chanceLine(p.X.Min, p.X.Max); ok {
 		p.Add(l)
-		p.Legend.Add("chance", l)
+		leg.Add("chance", l)
 	}
 	if len(ok) > 0 {
 		s, err := plotter.NewScatter(ok)
@@ -197,13 +215,13 @@ func (r *Report) accuracyPicture() (Picture, error) {
 		}
 		s.GlyphStyle = draw.GlyphStyle{Color: color.Gray{0x40}, Radius: vg.Points(3), Shape: draw.CircleGlyph{}}
 		p.Add(s)
-		p.Legend.Add("trained", s)
+		leg.Add("trained run", s)
 	}
 	for _, g := range []struct {
 		pts   plotter.XYs
 		name  string
 		shape draw.GlyphDrawer
-	}{{failed, "failed", draw.CrossGlyph{}}, {diverged, "diverged", draw.TriangleGlyph{}}} {
+	}{{failed, "failed run (seed)", draw.CrossGlyph{}}, {diverged, "diverged run (seed)", draw.TriangleGlyph{}}} {
 		if len(g.pts) == 0 {
 			continue
 		}
@@ -213,12 +231,23 @@ func (r *Report) accuracyPicture() (Picture, error) {
 		}
 		s.GlyphStyle = draw.GlyphStyle{Color: failColor, Radius: vg.Points(4), Shape: g.shape}
 		p.Add(s)
-		p.Legend.Add(g.name, s)
+		leg.Add(g.name, s)
 	}
-	p.Legend.Top = true
-	p.Legend.XOffs = -vg.Points(8)
-	w := vg.Length(math.Max(6, 2.2+1.6*float64(len(r.Arms)))) * vg.Inch
-	return pic, render(&pic, w, 5*vg.Inch, func(c draw.Canvas) { p.Draw(c) })
+	if len(failLabels.XYs) > 0 {
+		labels, err := plotter.NewLabels(failLabels)
+		if err != nil {
+			return pic, fmt.Errorf("report: accuracy picture: %w", err)
+		}
+		for i := range labels.TextStyle {
+			labels.TextStyle[i].Color = failColor
+			labels.TextStyle[i].Font.Size = vg.Points(8)
+			labels.TextStyle[i].XAlign = draw.XCenter
+		}
+		labels.Offset = vg.Point{Y: vg.Points(6)}
+		p.Add(labels)
+	}
+	w := vg.Length(math.Max(7, 3.4+1.6*float64(len(r.Arms)))) * vg.Inch
+	return pic, render(&pic, w, 5*vg.Inch, func(c draw.Canvas) { drawWithLegend(p, leg, c) })
 }
 
 // setQuartiles makes a gonum box plot (which uses Tukey's hinges) show the quartiles of s, the
@@ -253,17 +282,28 @@ func (r *Report) curvesPicture() (Picture, error) {
 	p.Y.Tick.Marker = percentTicks{}
 	p.Y.Min, p.Y.Max = 0, 100
 	p.Add(plotter.NewGrid())
+	leg := plot.NewLegend()
 	maxEpoch := 1
+	for _, run := range r.Sweep.Runs {
+		for _, pt := range epochAccuracy(run.Metrics) {
+			maxEpoch = max(maxEpoch, int(pt.X))
+		}
+	}
+	p.X.Min, p.X.Max = 0.8, float64(maxEpoch)+0.2
+	p.X.Tick.Marker = integerTicks{last: float64(maxEpoch)}
+	// The chance line goes under the runs, so that the failed runs along it stay in sight.
+	if l, ok := r.chanceLine(p.X.Min, p.X.Max); ok {
+		p.Add(l)
+		leg.Add("chance", l)
+	}
+	styles := map[string]bool{}
 	for i, a := range r.Arms {
-		var first *plotter.Line
+		drawn := false
 		for _, run := range r.Sweep.Runs {
 			if run.Arm != a.Arm.Name {
 				continue
 			}
 			pts := epochAccuracy(run.Metrics)
-			for _, pt := range pts {
-				maxEpoch = max(maxEpoch, int(pt.X))
-			}
 			if len(pts) == 0 {
 				continue
 			}
@@ -278,29 +318,36 @@ func (r *Report) curvesPicture() (Picture, error) {
 			switch {
 			case run.Summary == nil:
 				l.Dashes = []vg.Length{vg.Points(1), vg.Points(2)}
+				styles["running"] = true
 			case run.Summary.Failed():
 				l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+				l.Width = vg.Points(2.2)
+				styles["failed"] = true
+			default:
+				styles["trained"] = true
 			}
 			p.Add(l, s)
-			if first == nil {
-				first = l
-			}
+			drawn = true
 		}
-		if first != nil {
-			swatch := *first
-			swatch.Dashes = nil
-			swatch.Width = vg.Points(3)
-			p.Legend.Add(a.Arm.Name, &swatch)
+		if drawn {
+			leg.Add(a.Arm.Name, swatch(armColor(i), nil))
 		}
 	}
-	p.X.Min, p.X.Max = 0.8, float64(maxEpoch)*1.3+0.2
-	p.X.Tick.Marker = integerTicks{last: float64(maxEpoch)}
-	if l, ok := r.chanceLine(p.X.Min, float64(maxEpoch)+0.2); ok {
-		p.Add(l)
+	for _, st := range []struct {
+		key, name string
+		dashes    []vg.Length
+	}{
+		{"trained", "trained run", nil},
+		{"failed", "failed or diverged run", []vg.Length{vg.Points(5), vg.Points(3)}},
+		{"running", "still running", []vg.Length{vg.Points(1), vg.Points(2)}},
+	} {
+		if styles[st.key] {
+			sw := swatch(color.Gray{0x40}, st.dashes)
+			sw.Width = vg.Points(1.2)
+			leg.Add(st.name, sw)
+		}
 	}
-	p.Legend.Top = true
-	p.Legend.XOffs = -vg.Points(8)
-	return pic, render(&pic, 8*vg.Inch, 5*vg.Inch, func(c draw.Canvas) { p.Draw(c) })
+	return pic, render(&pic, 9*vg.Inch, 5*vg.Inch, func(c draw.Canvas) { drawWithLegend(p, leg, c) })
 }
 
 // epochAccuracy is a run's test accuracy (percent) per epoch, from the last "epoch" line of
@@ -327,8 +374,7 @@ func epochAccuracy(ms []runlog.Record) plotter.XYs {
 	return pts
 }
 
-// integerTicks labels whole numbers (epochs) up to last, at most about ten of them; the axis may
-// run further to leave room for the legend.
+// integerTicks labels whole numbers (epochs) up to last, at most about ten of them.
 type integerTicks struct{ last float64 }
 
 func (t integerTicks) Ticks(min, max float64) []plot.Tick {
@@ -339,84 +385,6 @@ func (t integerTicks) Ticks(min, max float64) []plot.Tick {
 		ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', 0, 64)})
 	}
 	return ticks
-}
-
-// reinitGrid is the mean cumulative re-init count per run of one arm, per layer (rows, in network
-// order from the top) and logged step (columns), on a log scale: log10(1 + count).
-type reinitGrid struct {
-	steps  []float64
-	layers int
-	z      [][]float64 // z[row][col]
-}
-
-func (g *reinitGrid) Dims() (c, r int)   { return len(g.steps), g.layers }
-func (g *reinitGrid) Z(c, r int) float64 { return g.z[r][c] }
-func (g *reinitGrid) X(c int) float64    { return g.steps[c] }
-func (g *reinitGrid) Y(r int) float64    { return float64(g.layers - 1 - r) }
-
-// reinitGridFor averages, at every step logged by the arm's runs, the cumulative re-inits of the
-// runs that got that far (a run's count holds between its log lines).
-func (r *Report) reinitGridFor(arm string) *reinitGrid {
-	g := &reinitGrid{layers: len(r.Layers)}
-	layerIndex := map[string]int{}
-	for i, l := range r.Layers {
-		layerIndex[l] = i
-	}
-	stepSet := map[int]bool{}
-	var runs [][]runlog.Record
-	for _, run := range r.Sweep.Runs {
-		if run.Arm != arm || len(run.Metrics) == 0 {
-			continue
-		}
-		var ms []runlog.Record
-		for _, m := range run.Metrics {
-			if len(m.Reinits.Layers) > 0 {
-				ms = append(ms, m)
-				stepSet[m.Step] = true
-			}
-		}
-		slices.SortStableFunc(ms, func(a, b runlog.Record) int { return a.Step - b.Step })
-		runs = append(runs, ms)
-	}
-	steps := make([]int, 0, len(stepSet))
-	for s := range stepSet {
-		steps = append(steps, s)
-	}
-	slices.Sort(steps)
-	steps = thinSteps(steps, maxHeatColumns)
-	for _, s := range steps {
-		g.steps = append(g.steps, float64(s))
-	}
-	g.z = make([][]float64, g.layers)
-	for l := range g.z {
-		g.z[l] = make([]float64, len(steps))
-	}
-	for c, s := range steps {
-		sums := make([]float64, g.layers)
-		var n int
-		for _, ms := range runs {
-			if len(ms) == 0 || ms[len(ms)-1].Step < s {
-				continue // this run has not got this far
-			}
-			n++
-			k, _ := slices.BinarySearchFunc(ms, s, func(m runlog.Record, s int) int { return m.Step - s })
-			if k == len(ms) || ms[k].Step > s {
-				k-- // the last line at or before s
-			}
-			if k < 0 {
-				continue
-			}
-			for i, l := range ms[k].Reinits.Layers {
-				sums[layerIndex[l]] += float64(ms[k].Reinits.Counts[i])
-			}
-		}
-		for l := range sums {
-			if n > 0 {
-				g.z[l][c] = math.Log10(1 + sums[l]/float64(n))
-			}
-		}
-	}
-	return g
 }
 
 // plainTicks are gonum's default tick positions labelled without trailing zeros (25, not 25.00).
@@ -432,10 +400,6 @@ func (plainTicks) Ticks(min, max float64) []plot.Tick {
 	return ticks
 }
 
-// maxHeatColumns bounds the columns of a re-init heat map: a long run logged often would otherwise
-// make an SVG of hundreds of thousands of cells. Cumulative counts lose nothing visible by it.
-const maxHeatColumns = 120
-
 // thinSteps keeps at most n of the sorted steps, evenly spaced, always with the last one.
 func thinSteps(steps []int, n int) []int {
 	if len(steps) <= n {
@@ -448,102 +412,13 @@ func thinSteps(steps []int, n int) []int {
 	return out
 }
 
-// countTicks labels a log10(1 + count) axis with round counts.
-type countTicks struct{}
-
-func (countTicks) Ticks(min, max float64) []plot.Tick {
-	var ticks []plot.Tick
-	for _, c := range []float64{0, 1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7} {
-		if v := math.Log10(1 + c); v >= min-1e-9 && v <= max+1e-9 {
-			ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(c, 'f', -1, 64)})
-		}
-	}
-	return ticks
-}
-
-// reinitColors is the heat map's colour scale on [0, top]: white for none through yellow and red to
+// heatColors is the heat maps' colour scale on [0, top]: white for none through yellow and red to
 // black, and a palette of it for the cells.
-func reinitColors(top float64) (palette.ColorMap, palette.Palette) {
+func heatColors(top float64) (palette.ColorMap, palette.Palette) {
 	cmap := palette.Reverse(moreland.ExtendedBlackBody())
 	cmap.SetMin(0)
 	cmap.SetMax(top)
 	// An even count: gonum v0.17's palette.Reverse leaves the middle colour of an odd-sized
 	// palette nil, which the heat map would skip (a white cell).
 	return cmap, cmap.Palette(256)
-}
-
-// reinitsPicture: one heat map per arm, layers down, training steps across, colour the mean
-// cumulative number of re-initialised filters per run (log scale), with a shared colour bar.
-func (r *Report) reinitsPicture() (Picture, error) {
-	pic := Picture{
-		Name:  "reinits",
-		Title: "Re-initialised filters per layer over training",
-		Caption: "One panel per arm: rows are the convolutional layers (input at the top), columns the " +
-			"logged training steps; colour is the cumulative number of filters re-initialised so far, " +
-			"averaged over the arm's runs that reached that step (log scale). White: none.",
-	}
-	grids := make([]*reinitGrid, len(r.Arms))
-	top := math.Log10(2) // at least 0..1 re-init on the colour scale
-	for i, a := range r.Arms {
-		grids[i] = r.reinitGridFor(a.Arm.Name)
-		for _, row := range grids[i].z {
-			for _, v := range row {
-				top = math.Max(top, v)
-			}
-		}
-	}
-	cmap, pal := reinitColors(top)
-
-	var panels []*plot.Plot
-	for i, a := range r.Arms {
-		p := plot.New()
-		p.Title.Text = a.Arm.Name
-		if i == 0 {
-			p.Title.Text = pic.Title + ": " + a.Arm.Name
-		}
-		p.X.Label.Text = "training step"
-		p.X.Tick.Marker = plainTicks{}
-		g := grids[i]
-		if len(g.steps) > 0 && g.layers > 0 {
-			hm := plotter.NewHeatMap(g, pal)
-			hm.Min, hm.Max = 0, top
-			p.Add(hm)
-		} else {
-			p.X.Label.Text = "training step (no re-init counts logged)"
-			p.X.Min, p.X.Max = 0, 1
-		}
-		var ticks []plot.Tick
-		for l, name := range r.Layers {
-			ticks = append(ticks, plot.Tick{Value: float64(len(r.Layers) - 1 - l), Label: name})
-		}
-		p.Y.Tick.Marker = plot.ConstantTicks(ticks)
-		p.Y.Min, p.Y.Max = -0.5, float64(len(r.Layers))-0.5
-		panels = append(panels, p)
-	}
-	bar := plot.New()
-	bar.X.Label.Text = "mean cumulative re-inits per run (log scale)"
-	bar.X.Tick.Marker = countTicks{}
-	bar.HideY()
-	bar.Add(&plotter.ColorBar{ColorMap: cmap})
-
-	rowH := vg.Length(math.Max(1.6, 0.16*float64(len(r.Layers))+1.0)) * vg.Inch
-	barH := 1.0 * vg.Inch
-	w := 8 * vg.Inch
-	h := rowH*vg.Length(len(panels)) + barH
-	return pic, render(&pic, w, h, func(c draw.Canvas) {
-		barCanvas := draw.Crop(c, 0, 0, 0, -(h - barH))
-		panelCanvas := draw.Crop(c, 0, 0, barH, 0)
-		rows := make([][]*plot.Plot, len(panels))
-		for i, p := range panels {
-			rows[i] = []*plot.Plot{p}
-		}
-		tiles := draw.Tiles{Rows: len(panels), Cols: 1, PadY: vg.Points(6), PadTop: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(10)}
-		aligned := plot.Align(rows, tiles, panelCanvas)
-		for i, cs := range aligned {
-			panels[i].Draw(cs[0])
-		}
-		// Indent the colour bar to sit under the heat maps (past the layer names).
-		indent := panels[0].DataCanvas(aligned[0][0]).Min.X - c.Min.X
-		bar.Draw(draw.Crop(barCanvas, indent, -vg.Points(10), vg.Points(4), -vg.Points(8)))
-	})
 }

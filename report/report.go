@@ -283,8 +283,9 @@ type Table struct {
 	Notes  []string
 }
 
-// Tables returns the report's tables in reading order: failures, accuracy, paired differences,
-// the arms' revival rules and their cost, re-inits per layer.
+// Tables returns the report's tables after the answer and the per-seed table, in reading order:
+// failures, accuracy, paired differences, escape from the plateau, the arms' revival rules and
+// their cost, re-inits per layer.
 func (r *Report) Tables() []Table {
 	fail := Table{
 		Title:  "Runs and failures (status failed or diverged) over finished runs",
@@ -340,7 +341,6 @@ func (r *Report) Tables() []Table {
 		}
 		tables = append(tables, diff)
 	}
-	tables = append(tables, r.rulesTable())
 	re := Table{
 		Title:  "Re-initialised (RandomOut), revived (ReDo) or replaced (continual backprop) filters per layer (mean per finished run)",
 		Header: []string{"layer"},
@@ -360,7 +360,7 @@ func (r *Report) Tables() []Table {
 		total = append(total, num(a.ReinitsTotal, 1))
 	}
 	re.Rows = append(re.Rows, total)
-	return append(tables, re)
+	return append(tables, r.EscapeTable(), r.rulesTable(), re)
 }
 
 // Progress is the line that says how far the sweep is.

@@ -231,8 +231,8 @@ func TestWriteFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 9 {
-		t.Errorf("wrote %d files, want 9: %v", len(files), files)
+	if len(files) != 11 {
+		t.Errorf("wrote %d files, want 11: %v", len(files), files)
 	}
 	entries, _ := os.ReadDir(out)
 	for _, e := range entries {
@@ -247,7 +247,7 @@ func TestWriteFixture(t *testing.T) {
 		}
 		return b
 	}
-	for _, name := range []string{"accuracy", "curves", "reinits"} {
+	for _, name := range []string{"accuracy", "loss", "dead", "curves"} {
 		img, err := png.Decode(bytes.NewReader(read(name + ".png")))
 		if err != nil {
 			t.Errorf("%s.png: %v", name, err)
@@ -261,8 +261,17 @@ func TestWriteFixture(t *testing.T) {
 	if err != nil {
 		t.Fatalf("runs.csv: %v", err)
 	}
-	if len(rows) != 13 || len(rows[0]) != 12 || rows[0][0] != "arm" {
-		t.Fatalf("runs.csv: %d rows of %d fields, want a header and 12 runs of 12", len(rows), len(rows[0]))
+	if len(rows) != 13 || len(rows[0]) != 13 || rows[0][0] != "arm" || rows[0][11] != "escape_step" {
+		t.Fatalf("runs.csv: %d rows of %d fields, want a header and 12 runs of 13", len(rows), len(rows[0]))
+	}
+	// Escape steps: the first log line below 0.9 ln(10) = 2.0723 (baseline/1: 2.18, 2.08, 1.98);
+	// never for a failed run; an unfinished run's so far.
+	var escapes []string
+	for _, row := range rows[1:] {
+		escapes = append(escapes, row[11])
+	}
+	if got := strings.Join(escapes, ","); got != "30,,20,,30,20,20,20,30,20,20,20" {
+		t.Errorf("runs.csv escape_step column %s", got)
 	}
 	if got := strings.Join(rows[7][:5], ","); got != "randomout,3,diverged,,0.3012" {
 		t.Errorf("runs.csv row 7 = %q", got)
@@ -273,8 +282,16 @@ func TestWriteFixture(t *testing.T) {
 
 	page := string(read("report.html"))
 	imgs := regexp.MustCompile(`src="data:image/png;base64,([A-Za-z0-9+/=]+)"`).FindAllStringSubmatch(page, -1)
-	if len(imgs) != 3 {
-		t.Fatalf("report.html embeds %d PNG pictures, want 3", len(imgs))
+	if len(imgs) != 4 {
+		t.Fatalf("report.html embeds %d PNG pictures, want 4", len(imgs))
+	}
+	// The answer first, the pictures right after it, then the per-seed table and the rest.
+	answer := strings.Index(page, "baseline failed 2 of 4 (seeds 2, 4)")
+	picture := strings.Index(page, "<img")
+	seeds := strings.Index(page, "Every run: final test accuracy")
+	failures := strings.Index(page, "Runs and failures")
+	if !(answer >= 0 && answer < picture && picture < seeds && seeds < failures) {
+		t.Errorf("report.html order: answer at %d, first picture at %d, per-seed table at %d, failures at %d", answer, picture, seeds, failures)
 	}
 	for _, m := range imgs {
 		b, err := base64.StdEncoding.DecodeString(m[1])
@@ -294,7 +311,10 @@ func TestWriteFixture(t *testing.T) {
 		}
 	}
 	md := string(read("report.md"))
-	for _, want := range []string{"**11 of 12 runs done", "| baseline | 4/4 | 2 | 0 | 50.0% | [15.0%, 85.0%] | 70.2 |", "![Final test accuracy per arm](accuracy.png)"} {
+	if !strings.HasPrefix(md, "# Sweep report: "+fixture+"\n\n**baseline failed 2 of 4 (seeds 2, 4);") {
+		t.Errorf("report.md does not open with the answer:\n%.300s", md)
+	}
+	for _, want := range []string{"11 of 12 runs done", "| 2 | 10.00 | failed | 0 | 69.05 | ok | 304 | - | diverged | 91 |", "| baseline | 4/4 | 2 | 0 | 50.0% | [15.0%, 85.0%] | 70.2 |", "![Final test accuracy per arm](accuracy.png)"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report.md lacks %q", want)
 		}
@@ -386,6 +406,8 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 		{"percent not fraction", "runs/baseline/1/summary.json", `{"arm": "baseline", "seed": 1, "status": "ok", "final_test_acc": 60.12}`, "fraction"},
 		{"ok without accuracy", "runs/baseline/1/summary.json", `{"arm": "baseline", "seed": 1, "status": "ok"}`, "no final_test_acc"},
 		{"bad counts", "runs/baseline/1/summary.json", `{"arm": "baseline", "seed": 1, "status": "ok", "final_test_acc": 0.5, "reinits_per_layer": [1]}`, "per-layer counts"},
+		{"bad run config", "runs/baseline/1/config.json", `{"provenance": {"model": {"conv_filters": [8]}}}`, "config.json"},
+		{"zero filters", "runs/baseline/1/config.json", `{"provenance": {"model": {"conv_filters": {"conv1": 0}}}}`, `layer "conv1" has 0 filters`},
 		{"metrics out of order", "runs/baseline/1/metrics.jsonl", "{\"kind\": \"log\", \"step\": 20}\n{\"kind\": \"log\", \"step\": 10}\n", "line 2: step 10 after step 20 on line 1: the lines are out of order"},
 		{"summary a directory", "runs/baseline/1/summary.json/x", "", "summary.json: not a regular file (a directory)"},
 		{"finished run, bad metrics", "runs/baseline/1/metrics.jsonl", "{\"kind\": \"log\", \"step\": 10}\n{\"kind\": \"log\", \"st", "metrics.jsonl: line 2"},
@@ -440,7 +462,7 @@ func TestWriteToUnwritableFolder(t *testing.T) {
 }
 
 func TestReinitColorsHaveNoHoles(t *testing.T) {
-	_, pal := reinitColors(2.5)
+	_, pal := heatColors(2.5)
 	cs := pal.Colors()
 	for i, c := range cs {
 		if c == nil {

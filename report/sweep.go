@@ -17,6 +17,10 @@ type Run struct {
 	Summary *runlog.Summary // nil while the run is unfinished (running, interrupted or not started)
 	Claimed bool            // a worker has claimed the run (its folder has a claim file)
 	Metrics []runlog.Record // metrics.jsonl, possibly partial for an unfinished run
+	// Filters is every conv layer's filter count and Classes the dataset's class count, from
+	// config.json (empty and 0 where it does not say: a run not started, or an older rout).
+	Filters runlog.LayerCounts
+	Classes int
 	// Err says why the run's files could not be read (nil: they could); such a run is left
 	// out of the report, as if unfinished, and listed as damaged.
 	Err error
@@ -89,6 +93,9 @@ func loadRun(dir, arm string, seed uint64) (Run, error) {
 			}
 		}
 		r.Summary = &s
+	}
+	if r.Filters, r.Classes, err = readRunConfig(r.Dir); err != nil {
+		return r, err
 	}
 	if r.Metrics, err = runlog.ReadMetrics(filepath.Join(r.Dir, runlog.MetricsFile), r.Summary == nil); err != nil {
 		return r, fmt.Errorf("report: %w", err)

@@ -79,8 +79,8 @@ type Config struct {
 	Threads         int     `json:"threads" cat:"run" resume:"ok" usage:"CPU backend worker threads (0: every core)"`
 	Deterministic   bool    `json:"gpu-deterministic" cat:"run" resume:"ok" usage:"GPU: deterministic cuDNN algorithms (chosen by cuDNN's heuristics, not by timing, so that reruns agree) and no TF32"`
 	TF32            bool    `json:"tf32" cat:"run" resume:"ok" usage:"GPU: allow TF32 tensor cores (ignored with --gpu-deterministic)"`
-	CuDNNGraph      bool    `json:"cudnn-graph" cat:"run" resume:"ok" usage:"GPU: run the convolutions through cuDNN's graph API instead of its legacy calls (unscaled calls only; with --cuda-graph the fastest setting measured, see the README's Benchmark)"`
-	CUDAGraph       bool    `json:"cuda-graph" cat:"run" resume:"ok" usage:"GPU: capture each training step into a CUDA graph once and replay it (on an H200: steps 3% faster; see the README's Benchmark)"`
+	CuDNNGraph      bool    `json:"cudnn-graph" cat:"run" resume:"ok" usage:"GPU: run the convolutions through cuDNN's graph API instead of its legacy calls (unscaled calls only; with --cuda-graph the fastest setting measured, see docs/gpu-notes.md, Benchmark)"`
+	CUDAGraph       bool    `json:"cuda-graph" cat:"run" resume:"ok" usage:"GPU: capture each training step into a CUDA graph once and replay it (on an H200: steps 3% faster; see docs/gpu-notes.md, Benchmark)"`
 	CuDNNPacked     bool    `json:"cudnn-packed" cat:"run" resume:"ok" usage:"GPU: give cuDNN's convolutions packed tensors only, copying an inception branch's output and gradient (channel slices of its block's concat) through buffers, as PyTorch's cat does (faster algorithms for inception28 on an H200)"`
 }
 
@@ -341,7 +341,7 @@ func PresetNames() []string { return []string{"quick", "paper"} }
 //     gradient norm after every step, re-drawing the weights only.
 //   - quick: the same recipe scaled down to about a minute on two CPU cores: convnet-small (3
 //     conv layers) on the built-in shapes data (10,000 training images, 28x28 centre crops),
-//     batches of 64, 3 epochs (see the README for what it shows).
+//     batches of 64, 3 epochs (see docs/protocol.md for what it shows).
 func Preset(name string) (Config, error) {
 	c := Config{
 		Preset: name, Model: "inception28", Init: "uniform:0.01", Data: "cifar10",

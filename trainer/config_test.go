@@ -137,16 +137,17 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-// TestREADMEDocumentsEverySetting keeps the README's settings table in step with Config.
+// TestREADMEDocumentsEverySetting keeps the settings table of docs/settings.md in step with
+// Config.
 func TestREADMEDocumentsEverySetting(t *testing.T) {
-	b, err := os.ReadFile("../README.md")
+	b, err := os.ReadFile("../docs/settings.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	readme := string(b)
 	for _, k := range append(Keys(), "preset") {
 		if !strings.Contains(readme, "| `--"+k+"`") {
-			t.Errorf("README.md's settings table has no row for --%s", k)
+			t.Errorf("docs/settings.md's table has no row for --%s", k)
 		}
 	}
 }

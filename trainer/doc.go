@@ -1,6 +1,6 @@
 // Package trainer trains one network with one seed, with or without RandomOut, and leaves the
 // record a researcher needs to trust and compare the run: config.json, metrics.jsonl,
-// summary.json and a safetensors checkpoint (README.md, "Training", documents every file and
+// summary.json and a safetensors checkpoint (docs/files.md documents every file and
 // field).
 //
 // A run is a pure function of its Config: the seed keys the initialisation and every re-draw,

@@ -21,6 +21,9 @@ type EvalSettings struct {
 	// Device and Threads choose the backend as in Config (empty device: auto).
 	Device  string
 	Threads int
+	// Logits, when set, is a safetensors file to write the first batch's input (as prepared for
+	// the network) and logits into, for checking another framework's copy of the network.
+	Logits string
 }
 
 // Check refuses settings Evaluate cannot take, before anything is read, so that a command line
@@ -58,7 +61,8 @@ type EvalResult struct {
 
 // Evaluate measures a checkpoint's network on a split of a dataset, preparing images exactly as
 // its training did (crop and the training split's statistics, read from the checkpoint).
-// WithBackend and WithDataset apply; other options are ignored.
+// WithBackend, WithDataset and WithObserver (when it is an EvalObserver, for progress) apply;
+// other options are ignored.
 func Evaluate(path string, s EvalSettings, opts ...Option) (_ EvalResult, err error) {
 	if err := s.Check(); err != nil {
 		return EvalResult{}, err
@@ -167,9 +171,15 @@ func Evaluate(path string, s EvalSettings, opts ...Option) (_ EvalResult, err er
 	if err != nil {
 		return EvalResult{}, err
 	}
+	ev.progress = evalProgress(o.observer)
 	loss, acc, err := ev.evaluate(set, split.N)
 	if err != nil {
 		return EvalResult{}, err
+	}
+	if s.Logits != "" {
+		if err := dumpBatch(b, ev.n, set, split.N, ev.aug, s.Logits); err != nil {
+			return EvalResult{}, err
+		}
 	}
 	return EvalResult{Checkpoint: path, Data: cfg.Data, Split: s.Split, Examples: split.N, Step: ck.state.Step,
 		Loss: Number(loss), Acc: acc}, nil
@@ -184,6 +194,8 @@ type evaluator struct {
 	n   *net.Net
 	aug net.Augment
 	st  *net.Tensor // [loss, correct, count] of the evaluation in progress
+	// progress, when set, hears how far each evaluation has got (an EvalObserver's Evaluating).
+	progress func(done, total int)
 }
 
 // newEvaluator builds spec's network on b for batches of cfg.Batch images of c channels, cropped
@@ -209,9 +221,15 @@ func (e *evaluator) evaluate(set net.ImageSet, count int) (loss, acc float64, er
 	b, n, st := e.b, e.n, e.st
 	b.Fill(st, 0)
 	for start := 0; start < count; start += n.Batch {
+		if e.progress != nil {
+			e.progress(start, count)
+		}
 		b.GatherBatch(set, start, n.Input, n.Labels, e.aug)
 		n.Forward(false)
 		b.SoftmaxCrossEntropy(n.Logits, n.Labels, nil, st, net.ReduceSum)
+	}
+	if e.progress != nil {
+		e.progress(count, count)
 	}
 	s := make([]float32, 3)
 	b.Download(st, s)

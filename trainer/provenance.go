@@ -54,6 +54,9 @@ type provenance struct {
 		Params        int    `json:"params"`
 		Input         [3]int `json:"input"`
 		WatchedLayers int    `json:"watched_layers"`
+		// ConvFilters is every conv layer's filter count, in network order: what a report
+		// divides the dead counts of metrics.jsonl by.
+		ConvFilters LayerCounts `json:"conv_filters"`
 	} `json:"model"`
 	StepsPerEpoch int `json:"steps_per_epoch"`
 	// Pack, when the run trained in a pack, says which (see RunPack); nil for a run alone.
@@ -142,6 +145,12 @@ func newProvenance(r *run, ck *checkpoint) provenance {
 	p.Model.Params = r.n.ParamCount()
 	p.Model.Input = [3]int{r.train.C, r.prep.cropH, r.prep.cropW}
 	p.Model.WatchedLayers = len(r.rev.Layers())
+	if ft, err := r.n.ConvTable(nil); err == nil { // nil asks for every conv layer, which cannot fail
+		for _, g := range ft.Groups {
+			p.Model.ConvFilters.Layers = append(p.Model.ConvFilters.Layers, g.Name)
+			p.Model.ConvFilters.Counts = append(p.Model.ConvFilters.Counts, int64(g.Filters))
+		}
+	}
 	p.StepsPerEpoch = r.perEpoch
 	p.Pack = r.o.pack
 	return p

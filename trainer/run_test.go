@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -421,6 +422,9 @@ func TestOutputFiles(t *testing.T) {
 		if _, ok := cf.Provenance[k]; !ok {
 			t.Errorf("config.json provenance has no %s", k)
 		}
+	}
+	if raw, _ := os.ReadFile(filepath.Join(dir, ConfigFile)); !regexp.MustCompile(`"conv_filters": \{\s*"conv1": 8,\s*"conv2": 16,\s*"conv3": 32\s*\}`).Match(raw) {
+		t.Errorf("config.json's model has no conv_filters in layer order:\n%s", raw)
 	}
 
 	for split, want := range map[string]float64{"test": float64(*epochs[1].TestAcc), "val": float64(*epochs[1].ValAcc)} {

@@ -121,6 +121,7 @@ func (r *run) build() error {
 		return err
 	}
 	r.n = r.eval.n
+	r.eval.progress = evalProgress(r.o.observer)
 	if r.stats, err = r.b.Alloc(1, 3, 1, 1); err != nil {
 		return fmt.Errorf("device %s: %w", r.b.Name(), err)
 	}

@@ -64,7 +64,7 @@ func interspersedFlags(c *cli.Context) ([]string, error) {
 		}
 		isBool, ok := known[name]
 		if !ok {
-			return nil, fmt.Errorf("flag provided but not defined: %s", a)
+			return nil, unknownFlagError(c, fmt.Errorf("flag provided but not defined: %s", a))
 		}
 		if !hasValue {
 			if isBool {

@@ -17,18 +17,25 @@ func infoCommand() *cli.Command {
 		OnUsageError: commandUsageError,
 		Description: "Prints the build, each CUDA library rout loads (file and version), the GPUs the driver\n" +
 			"sees (name, compute capability, memory), and a last line saying whether a GPU is usable\n" +
-			"and if not, exactly why. Exits 0 either way.",
+			"and if not, why (then rout trains on the CPU). --verbose lists every path tried for a library\n" +
+			"that did not load. Exits 0 either way.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "verbose", Usage: "for a library that did not load, list every path tried and why each failed"},
+		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageError{fmt.Errorf("info: unexpected argument %q (it takes none)", c.Args().First())}
 			}
-			writeInfo(c.App.Writer)
+			writeInfo(c.App.Writer, c.Bool("verbose"))
 			return nil
 		},
 	}
 }
 
-func writeInfo(w io.Writer) {
+func writeInfo(w io.Writer, verbose bool) {
 	fmt.Fprintf(w, "rout %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	writeGPUInfo(w)
+	writeGPUInfo(w, verbose)
 }
+
+// cpuFallback ends the line of a machine without a usable GPU.
+const cpuFallback = "; rout trains on the CPU backend (--device auto picks it)"

@@ -12,11 +12,12 @@ import (
 )
 
 // writeGPUInfo reports each library, each device and whether device 0 is usable (a context, a
-// stream and the cuDNN and cuBLAS handles can be created on it).
-func writeGPUInfo(w io.Writer) {
+// stream and the cuDNN and cuBLAS handles can be created on it). A library that did not load
+// gets the first line of why; verbose adds every path tried.
+func writeGPUInfo(w io.Writer, verbose bool) {
 	fmt.Fprintln(w, "build: with GPU support (cgo; CUDA libraries opened at run time)")
 	fmt.Fprintln(w, "libraries:")
-	var why []string
+	var why, missing []string
 	versions := map[string]func() (string, error){
 		"cuda": func() (string, error) {
 			v, err := cudnn.DriverVersion()
@@ -32,8 +33,13 @@ func writeGPUInfo(w io.Writer) {
 	for _, lib := range []string{"cuda", "cudnn", "cublas", "nvrtc"} {
 		path, err := cudnn.LibraryPath(lib)
 		if err != nil {
-			fmt.Fprintf(w, "  %-7s missing: %s\n", lib, indent(err.Error()))
-			why = append(why, "cannot load "+lib+" (see above)")
+			short := firstLine(err.Error())
+			if verbose {
+				fmt.Fprintf(w, "  %-7s missing: %s\n", lib, indent(err.Error()))
+			} else {
+				fmt.Fprintf(w, "  %-7s missing: %s\n", lib, short)
+			}
+			missing = append(missing, strings.TrimPrefix(strings.SplitN(short, " (", 2)[0], "cannot load "))
 			continue
 		}
 		v, err := versions[lib]()
@@ -55,6 +61,9 @@ func writeGPUInfo(w io.Writer) {
 				fmt.Fprintln(w, "          graph API: resolved (for --cudnn-graph)")
 			}
 		}
+	}
+	if len(missing) > 0 {
+		why = append(why, "cannot load "+strings.Join(missing, ", "))
 	}
 	if _, err := cudnn.LibraryPath("cuda"); err == nil {
 		n, err := cudnn.DeviceCount()
@@ -79,7 +88,11 @@ func writeGPUInfo(w io.Writer) {
 		}
 	}
 	if len(why) > 0 {
-		fmt.Fprintln(w, "gpu: not usable: "+strings.Join(why, "; "))
+		line := "gpu: not usable: " + strings.Join(why, "; ") + cpuFallback
+		if !verbose {
+			line += " (`rout info --verbose` lists the paths tried)"
+		}
+		fmt.Fprintln(w, line)
 		return
 	}
 	c, err := cudnn.NewContext(cudnn.Options{KernelCache: "off"})
@@ -91,7 +104,15 @@ func writeGPUInfo(w io.Writer) {
 			return
 		}
 	}
-	fmt.Fprintln(w, "gpu: not usable: device 0: "+indent(err.Error()))
+	fmt.Fprintln(w, "gpu: not usable: device 0: "+indent(err.Error())+cpuFallback)
+}
+
+// firstLine is the error's first line without the list it introduces ("...; tried:") and
+// without the package prefix: what a library's failure is, in one line.
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	s = strings.TrimSuffix(strings.TrimSuffix(s, ":"), "; tried")
+	return strings.TrimPrefix(s, "cudnn: ")
 }
 
 // indent keeps a multi-line error readable under its heading.

@@ -15,8 +15,11 @@ func checkInfoBuild(t *testing.T, text, last string) {
 			t.Errorf("no line for %s:\n%s", lib, text)
 		}
 	}
-	if strings.Contains(text, "missing: ") && !strings.Contains(text, "tried:") {
-		t.Errorf("a missing library without the paths tried:\n%s", text)
+	if strings.Contains(text, "missing: ") && (strings.Contains(text, "tried:") || !strings.Contains(last, "--verbose")) {
+		t.Errorf("a missing library's paths tried listed without --verbose, or --verbose not pointed to:\n%s", text)
+	}
+	if strings.HasPrefix(last, "gpu: not usable") && !strings.Contains(last, "CPU backend") {
+		t.Errorf("no usable GPU but no word of the CPU backend:\n%s", text)
 	}
 	if strings.HasPrefix(last, "gpu: usable") && !strings.Contains(text, "compute capability") {
 		t.Errorf("usable GPU without its description:\n%s", text)

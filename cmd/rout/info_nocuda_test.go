@@ -9,7 +9,7 @@ import (
 
 func checkInfoBuild(t *testing.T, text, last string) {
 	t.Helper()
-	if last != "gpu: not usable: "+errNoGPUBuild || !strings.Contains(text, "without GPU support") {
+	if last != "gpu: not usable: "+errNoGPUBuild+cpuFallback || !strings.Contains(text, "without GPU support") {
 		t.Fatalf("a nocuda build must say it has no GPU support:\n%s", text)
 	}
 }

@@ -14,7 +14,7 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// Exit codes, documented in the README.
+// Exit codes, documented in docs/settings.md.
 const (
 	exitOK       = 0
 	exitError    = 1 // bad input, I/O failure, unusable device
@@ -28,20 +28,19 @@ func newApp() *cli.App {
 		Usage:   "win the filter lottery: train CNNs across seeds, with and without RandomOut",
 		Version: version,
 		Commands: []*cli.Command{
-			// Each command lives in its own file; keep this list in the order of the README.
+			// Each command lives in its own file; keep this list in the order of the README's guide.
 			budgetedSub(modelCommand(), "summary"),
 			budgetedSub(dataCommand(), "inspect"),
 			budgeted(trainCommand()),
 			budgeted(evalCommand()),
+			exportCommand(),
 			budgeted(sweepCommand()),
 			reportCommand(),
 			benchCommand(),
 			infoCommand(),
 		},
-		Action: unknownCommand,
-		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
-			return usageError{err}
-		},
+		Action:       unknownCommand,
+		OnUsageError: commandUsageError,
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"rout/net"
+	"rout/trainer"
 )
 
 // modelCommand is `rout model`: look at a network before training it.
@@ -68,10 +69,15 @@ func modelSummary(c *cli.Context) error {
 		return err
 	}
 	in := spec.Input
+	note := fmt.Sprintf("Planned at the spec's input %s; --input C,H,W plans another (training plans the data's size after --crop).", shape(in))
 	if input != "" {
 		if in, err = parseShape(input); err != nil {
 			return usageError{fmt.Errorf("model summary: --input: %w", err)}
 		}
+		note = ""
+	} else if pin, why, ok := presetInput(args[0], in[0]); ok {
+		in = pin
+		note = fmt.Sprintf("Planned at %s, the input %s; --input C,H,W plans another.", shape(in), why)
 	}
 	sum, err := net.Summarize(spec, in, classes)
 	if err != nil {
@@ -80,7 +86,36 @@ func modelSummary(c *cli.Context) error {
 	if err := sum.Format(c.App.Writer); err != nil {
 		return err
 	}
-	return memorySummary(c, spec, in, classes)
+	if err := memorySummary(c, spec, in, classes); err != nil {
+		return err
+	}
+	if note != "" {
+		fmt.Fprintf(c.App.Writer, "\n%s\n", note)
+	}
+	return nil
+}
+
+func shape(s [3]int) string { return fmt.Sprintf("%dx%dx%d", s[0], s[1], s[2]) }
+
+// presetData says what the presets' datasets hold, for presetInput.
+var presetData = map[string]string{"shapes": "the built-in shapes (3x32x32 images)", "cifar10": "CIFAR-10 (3x32x32 images)"}
+
+// presetInput is the input the first preset that trains model (a built-in name, maybe with a
+// width) gives it, with channels from the spec, and the words that say so.
+func presetInput(model string, channels int) ([3]int, string, bool) {
+	base, _, _ := strings.Cut(model, "@")
+	for _, p := range trainer.PresetNames() {
+		cfg, err := trainer.Preset(p)
+		if err != nil || cfg.Model != base || cfg.Crop == 0 {
+			continue
+		}
+		what := presetData[cfg.Data]
+		if what == "" {
+			what = cfg.Data
+		}
+		return [3]int{channels, cfg.Crop, cfg.Crop}, fmt.Sprintf("the %s preset trains it on: %s, centre-cropped to %dx%d", p, what, cfg.Crop, cfg.Crop), true
+	}
+	return [3]int{}, "", false
 }
 
 // parseShape reads "C,H,W".

@@ -37,8 +37,15 @@ func TestModelSummary(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if n := strings.Count(out, "\n"); n != 2+1+33+3+2 {
-		t.Errorf("%d lines, want a header, 33 layers, the totals and the memory:\n%s", n, out)
+	if n := strings.Count(out, "\n"); n != 2+1+33+3+2+2 {
+		t.Errorf("%d lines, want a header, 33 layers, the totals, the memory and the input's note:\n%s", n, out)
+	}
+	if !strings.HasSuffix(out, "\nPlanned at 3x28x28, the input the paper preset trains it on: CIFAR-10 (3x32x32 images), centre-cropped to 28x28; --input C,H,W plans another.\n") {
+		t.Errorf("no note of the input:\n%s", out)
+	}
+	// convnet-small's spec says 3x32x32, but the quick preset trains it on 28x28 crops.
+	if out, _ := runApp(t, "model", "summary", "convnet-small@0.5"); !strings.HasPrefix(out, "convnet-small@0.5: input 3x28x28") || !strings.Contains(out, "the quick preset trains it on") {
+		t.Errorf("convnet-small is not shown at the quick preset's input:\n%s", out)
 	}
 }
 

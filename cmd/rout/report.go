@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
@@ -19,9 +18,10 @@ func reportCommand() *cli.Command {
 		OnUsageError: commandUsageError,
 		Description: "Reads DIR/sweep.json and DIR/runs/ARM/SEED/{summary.json,metrics.jsonl}, prints the tables, and\n" +
 			"writes report.md, report.html (self-contained), runs.csv and the pictures (PNG and SVG) into --out.\n" +
-			"A sweep still running can be reported at any time: the report says how many runs are done.",
+			"`rout sweep` writes the same files when its runs are done; this rebuilds them, and reports a sweep\n" +
+			"still running at any time: the report says how many runs are done.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "out", Usage: "folder for the report files (default DIR/report)"},
+			&cli.StringFlag{Name: "out", Usage: "folder for the report files (default DIR, where `rout sweep` writes them)"},
 			&cli.IntFlag{Name: "resamples", Value: report.DefaultResamples, Usage: "bootstrap resamples per interval"},
 		},
 		Action: func(c *cli.Context) error {
@@ -38,20 +38,12 @@ func reportCommand() *cli.Command {
 			dir := args[0]
 			out := c.String("out")
 			if out == "" {
-				out = filepath.Join(dir, "report")
+				out = dir
 			}
-			sw, err := report.Load(dir)
+			r, err := writeReport(c.App.Writer, dir, out, c.Int("resamples"))
 			if err != nil {
 				return err
 			}
-			r := report.Compute(sw, c.Int("resamples"))
-			if err := r.WriteText(c.App.Writer); err != nil {
-				return fmt.Errorf("report: printing: %w", err)
-			}
-			if _, err := r.Write(out); err != nil {
-				return err
-			}
-			fmt.Fprintf(c.App.Writer, "\nwrote %s\n", filepath.Join(out, "report.html"))
 			return damagedRuns(c.App.ErrWriter, r)
 		},
 	}

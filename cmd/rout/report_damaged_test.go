@@ -52,7 +52,7 @@ func TestReportListsDamagedRuns(t *testing.T) {
 	if text := strings.Join(strings.Fields(stdout.String()), " "); !strings.Contains(text, "9 of 12 runs done") {
 		t.Errorf("the report of the other runs:\n%s", stdout.String())
 	}
-	if _, err := os.Stat(filepath.Join(dir, "report", "report.html")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "report.html")); err != nil {
 		t.Errorf("report not written: %v", err)
 	}
 }

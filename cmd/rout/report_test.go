@@ -31,12 +31,14 @@ func TestReportCommand(t *testing.T) {
 		"baseline all 4 35.06 35.63 29.61 50.69 10.00 60.69",
 		"randomout 4 +34.52",
 		"wrote " + filepath.Join(out, "report.html"),
+		"wrote " + filepath.Join(out, "dead.png"),
+		"wrote " + filepath.Join(out, "loss.svg"),
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout.String())
 		}
 	}
-	for _, name := range []string{"report.md", "report.html", "runs.csv", "accuracy.svg", "curves.svg", "reinits.svg"} {
+	for _, name := range []string{"report.md", "report.html", "runs.csv", "accuracy.svg", "curves.svg", "dead.svg", "loss.svg"} {
 		if st, err := os.Stat(filepath.Join(out, name)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -51,7 +53,7 @@ func TestReportCommand(t *testing.T) {
 	}
 }
 
-// TestReportCommandDefaultOut writes into DIR/report when --out is not given.
+// TestReportCommandDefaultOut writes into DIR, where `rout sweep` writes, when --out is not given.
 func TestReportCommandDefaultOut(t *testing.T) {
 	dir := t.TempDir()
 	plan := `{"preset": "quick", "arms": [{"name": "baseline"}, {"name": "randomout"}], "seeds": [1, 2]}`
@@ -67,7 +69,7 @@ func TestReportCommandDefaultOut(t *testing.T) {
 	if !strings.Contains(stdout.String(), "0 of 4 runs done") {
 		t.Errorf("output of a sweep not started:\n%s", stdout.String())
 	}
-	if _, err := os.Stat(filepath.Join(dir, "report", "report.html")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "report.html")); err != nil {
 		t.Errorf("default output folder: %v", err)
 	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -49,14 +48,15 @@ func sweepCommand() *cli.Command {
 	)
 	return &cli.Command{
 		Name:  "sweep",
-		Usage: "train every (arm, seed) pair of a plan, resumably, in parallel or sharded, and print the report",
+		Usage: "train every (arm, seed) pair of a plan, resumably, in parallel or sharded, and write the report",
 		Description: "Runs each pair as `rout train` would into DIR/runs/ARM/SEED/ (any `rout train` flag applies to every run;\n" +
 			"an arm's overrides beat the flags, which beat the preset) and records the plan in DIR/sweep.json. Killed\n" +
 			"or interrupted (Ctrl-C checkpoints and exits 130), the same command resumes: finished runs are kept,\n" +
 			"interrupted ones continue from their checkpoints; the same command with more --seeds grows the sweep.\n" +
 			"Workers on several machines share DIR with --shard (or Slurm / Kubernetes variables); a claim file in\n" +
 			"each run folder keeps two from running one pair.\n" +
-			"At the end it prints the report's tables; `rout report DIR` also writes the pictures.",
+			"At the end it prints the report and writes it into DIR (report.html, report.md, runs.csv, the pictures);\n" +
+			"`rout report DIR` rebuilds it, also while a sweep runs.",
 		Flags:        flags,
 		Action:       runSweep,
 		OnUsageError: commandUsageError,
@@ -219,9 +219,10 @@ func runSweep(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	out := &lockedWriter{w: c.App.Writer}
-	errw := &lockedWriter{w: c.App.ErrWriter}
 	total := len(plan.Arms) * len(plan.Seeds)
+	screen := newSweepScreen(c.App.ErrWriter, total, countDone(s.out, &plan))
+	defer screen.close()
+	out, errw := screen.writer(c.App.Writer), screen.writer(c.App.ErrWriter)
 	var armNames []string
 	for _, a := range plan.Arms {
 		armNames = append(armNames, a.String())
@@ -230,12 +231,14 @@ func runSweep(c *cli.Context) error {
 	if s.pack > 1 {
 		at = fmt.Sprintf("%d packs of up to %d runs at once", s.parallel, s.pack)
 	}
-	fmt.Fprintf(errw, "sweep %s: preset %s, arms %s, seeds %s: %d runs; this worker: shard %s, %s, %d CPU threads per run\n",
-		s.out, plan.Preset, strings.Join(armNames, " "), runlog.FormatSeeds(plan.Seeds), total, s.shard, at, s.threads)
+	fmt.Fprintf(errw, "sweep %s: preset %s, arms %s, seeds %s: %s; this worker: shard %s, %s, %s per run\n",
+		s.out, plan.Preset, strings.Join(armNames, " "), runlog.FormatSeeds(plan.Seeds), count(total, "run"), s.shard, at, count(s.threads, "CPU thread"))
 
 	t0 := time.Now()
 	failures := map[string]string{} // error message -> the first run that stopped with it
-	observe := func(j sweep.Job) trainer.Observer { return &epochLines{w: errw, pair: j.Pair.String()} }
+	observe := func(j sweep.Job) trainer.Observer {
+		return screen.observer(j.Pair.String(), &epochLines{w: errw, pair: j.Pair.String()})
+	}
 	// The memory check counts every run that may be on the device at once: --parallel packs of
 	// up to --pack runs, and in a pack each member's own network beside its share of the pack's.
 	sharedBy := s.parallel * s.pack
@@ -247,36 +250,42 @@ func runSweep(c *cli.Context) error {
 		Claimer: claimer, Adopt: c.Bool("adopt"),
 		Run:  sweep.TrainFunc(observe, trainer.WithVersion(version), shared),
 		Pack: s.pack, RunPack: sweep.TrainPackFunc(observe, trainer.WithVersion(version), shared),
-		OnEvent: func(e sweep.Event) { printEvent(out, errw, s.out, &plan, failures, e) }}
+		OnEvent: func(e sweep.Event) {
+			screen.event(e)
+			printEvent(out, errw, s.out, &plan, failures, e)
+			if left := screen.left(); left != "" && e.Kind == sweep.Finished {
+				fmt.Fprintf(errw, "  %s\n", left)
+			}
+		}}
 	res, err := r.Execute(ctx)
+	screen.close()
 	if err != nil {
 		return err
 	}
 	wall := time.Since(t0).Round(time.Second)
-	fmt.Fprintf(out, "sweep %s: %d of %d runs done; this worker (shard %s, %d runs) ran %d (%d ok, %d failed, %d diverged",
-		s.out, countDone(s.out, &plan), total, s.shard, res.Mine, res.Ran, res.OK, res.Failed, res.Diverged)
+	fmt.Fprintf(out, "sweep %s: %d of %s done; this worker (shard %s, %s) ran %d (%d ok, %d failed, %d diverged",
+		s.out, countDone(s.out, &plan), count(total, "run"), s.shard, count(res.Mine, "run"), res.Ran, res.OK, res.Failed, res.Diverged)
 	if res.Adopted > 0 {
 		fmt.Fprintf(out, "; %d taken over from dead workers of other shards", res.Adopted)
 	}
-	fmt.Fprintf(out, "), %d finished before, %d held by other workers, %d interrupted, %d errors, in %s\n",
-		res.Skipped, res.Held, res.Interrupted, len(res.Errors), wall)
+	fmt.Fprintf(out, "), %d finished before, %d held by other workers, %d interrupted, %s, in %s\n",
+		res.Skipped, res.Held, res.Interrupted, count(len(res.Errors), "error"), wall)
 	if ctx.Err() != nil {
-		return cli.Exit(fmt.Sprintf("rout: sweep: interrupted; %d runs checkpointed. Rerun the same command to resume", res.Interrupted), exitCanceled)
+		return cli.Exit(fmt.Sprintf("rout: sweep: interrupted; %s checkpointed. Resume with:\n  %s", count(res.Interrupted, "run"), commandLine(c)), exitCanceled)
 	}
 	for _, line := range groupErrors(res.Errors) {
 		fmt.Fprintln(errw, "error:", line)
 	}
-	sw, rerr := report.Load(s.out)
+	fmt.Fprintln(out)
+	rep, rerr := writeReport(out, s.out, s.out, report.DefaultResamples)
 	if rerr == nil {
-		fmt.Fprintln(out)
-		rerr = report.Compute(sw, report.DefaultResamples).WriteText(out)
-		fmt.Fprintf(out, "\n`rout report %s` writes report.md, report.html, runs.csv and the pictures.\n", s.out)
+		rerr = damagedRuns(errw, rep)
 	}
 	if len(res.Errors) > 0 {
 		if rerr != nil {
 			fmt.Fprintf(errw, "error: %v\n", rerr)
 		}
-		return fmt.Errorf("sweep: %d runs stopped with errors (listed above: fix what they name, then rerun the same command)", len(res.Errors))
+		return fmt.Errorf("sweep: %s stopped with errors (listed above: fix what they name, then rerun the same command:\n  %s)", count(len(res.Errors), "run"), commandLine(c))
 	}
 	return rerr
 }
@@ -388,16 +397,4 @@ func (p *epochLines) Record(r trainer.Record) {
 	}
 	fmt.Fprintf(p.w, "  %s epoch %d (step %d/%d): loss %.4f, test acc %.2f%%, re-inits %d, %.0f img/s\n",
 		p.pair, r.Epoch, r.Step, p.end, float64(r.Loss), 100*float64(*r.TestAcc), r.Reinits.Total(), r.ImagesPerSec)
-}
-
-// lockedWriter serialises writes from the runs running at once, a line at a time.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
 }

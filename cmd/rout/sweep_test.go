@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,12 +48,14 @@ func TestSweepCommand(t *testing.T) {
 	}
 	for _, want := range []string{"baseline seed 1: ", "baseline seed 2: ", "ro seed 1: ", "ro seed 2: ", "[4/4] ",
 		"4 of 4 runs done; this worker (shard 0/1, 4 runs) ran 4 (", "0 finished before",
-		"Runs and failures", "Differences against baseline", "rout report " + dir + "` writes"} {
+		"Runs and failures", "Differences against baseline", "wrote " + filepath.Join(dir, "report.html"),
+		"wrote " + filepath.Join(dir, "dead.png")} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
 	}
-	if !strings.Contains(stderr, "ro seed 2: start") || !strings.Contains(stderr, "ro/2 epoch 1 (step 8/8)") {
+	if !strings.Contains(stderr, "ro seed 2: start") || !strings.Contains(stderr, "ro/2 epoch 1 (step 8/8)") ||
+		!regexp.MustCompile(`\n  about \d+(\.\d+)?(ms|s|m\d+s) left\n`).MatchString(stderr) {
 		t.Errorf("stderr:\n%s", stderr)
 	}
 	// One line per finished run: status, accuracy, re-inits, wall.
@@ -285,7 +288,7 @@ func TestSweepBadFlags(t *testing.T) {
 		{[]string{"--out", dir, "--seeds", "1", "--claim-timeout", "10s", "--heartbeat", "30s"}, "must be at least twice --heartbeat"},
 		{[]string{"--out", dir, "--seeds", "1", "--claim-timeout", "50s", "--heartbeat", "30s"}, "must be at least twice --heartbeat"},
 		{[]string{"--out", dir, "--seeds", "1", "--file", filepath.Join(dir, "none.toml")}, "sweep file"},
-		{[]string{"--out", dir, "--seeds", "1", "--threads", "2"}, "flag provided but not defined: -threads"},
+		{[]string{"--out", dir, "--seeds", "1", "--threads", "2"}, "--threads: unknown flag; did you mean --threads-per-run?"},
 		{[]string{"--out", dir, "--seeds", "1", "extra"}, `unexpected argument "extra"`},
 	} {
 		_, _, _, err := runCtx(context.Background(), append([]string{"sweep"}, tc.args...)...)
@@ -314,7 +317,8 @@ func TestSweepInterrupted(t *testing.T) {
 	}()
 	args := append(tinySweep(dir, 100000), "--seeds", "1", "--arms", "baseline", "--checkpoint-every", "10")
 	stdout, _, exit, err := runCtx(ctx, args...)
-	if exit != exitCanceled || err == nil || !strings.Contains(err.Error(), "interrupted; 1 runs checkpointed") {
+	if exit != exitCanceled || err == nil || !strings.Contains(err.Error(), "interrupted; 1 run checkpointed. Resume with:\n  rout sweep --model=convnet-small@0.25 --init=he --crop=16") ||
+		!strings.Contains(err.Error(), " --out="+dir+" --seeds=1 --arms=baseline") {
 		t.Fatalf("exit %d, err %v, want %d", exit, err, exitCanceled)
 	}
 	if !strings.Contains(stdout, "1 interrupted") {

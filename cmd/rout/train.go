@@ -112,7 +112,7 @@ func runTrain(c *cli.Context) error {
 	s, err := trainer.Run(ctx, cfg, out, opts...)
 	prog.finish()
 	if errors.Is(err, trainer.ErrInterrupted) {
-		return cli.Exit("rout: train: "+err.Error(), exitCanceled)
+		return cli.Exit("rout: train: "+err.Error()+". Resume with:\n  rout train --resume --out="+shellQuote(out), exitCanceled)
 	}
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
@@ -121,8 +121,11 @@ func runTrain(c *cli.Context) error {
 	return nil
 }
 
-// commandUsageError marks a command's flag-parsing errors as usage errors (exit 2).
-func commandUsageError(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+// commandUsageError marks a command's flag-parsing errors as usage errors (exit 2), an unknown
+// flag named with two dashes and the nearest flag suggested.
+func commandUsageError(c *cli.Context, err error, _ bool) error {
+	return usageError{unknownFlagError(c, err)}
+}
 
 // printSummary is the run's one-paragraph result on standard output.
 func printSummary(w io.Writer, s trainer.Summary, out string) {
@@ -132,8 +135,8 @@ func printSummary(w io.Writer, s trainer.Summary, out string) {
 		}
 		return fmt.Sprintf("%.2f%%", 100*float64(*x))
 	}
-	fmt.Fprintf(w, "status %s: final test accuracy %s (best %s, chance %.2f%%), %d steps in %d epochs, %d re-inits, %.1fs\n",
-		s.Status, pct(s.FinalTestAcc), pct(s.BestTestAcc), 100*s.ChanceAcc, s.Steps, s.Epochs, s.ReinitsTotal, s.WallSeconds)
+	fmt.Fprintf(w, "status %s: final test accuracy %s (best %s, chance %.2f%%), %s in %s, %s, %.1fs\n",
+		s.Status, pct(s.FinalTestAcc), pct(s.BestTestAcc), 100*s.ChanceAcc, count(s.Steps, "step"), count(s.Epochs, "epoch"), count(int(s.ReinitsTotal), "re-init"), s.WallSeconds)
 	if s.Message != "" {
 		fmt.Fprintln(w, s.Message)
 	}
@@ -180,22 +183,30 @@ func (p *progress) Step(step int) {
 
 func (p *progress) Record(r trainer.Record) {
 	if p.bar != nil {
-		p.bar.Describe(fmt.Sprintf("epoch %d loss %.4f acc %.3f re-inits %d %.0f img/s",
-			r.Epoch, float64(r.Loss), float64(r.TrainAcc), r.Reinits.Total(), r.ImagesPerSec))
+		p.bar.Describe(fmt.Sprintf("epoch %d loss %.4f acc %.1f%% re-inits %d %.0f img/s",
+			r.Epoch, float64(r.Loss), 100*float64(r.TrainAcc), r.Reinits.Total(), r.ImagesPerSec))
 		if r.Kind == "log" {
 			return
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s step %d/%d epoch %d: loss %.4f train acc %.4f", r.Kind, r.Step, p.end, r.Epoch, float64(r.Loss), float64(r.TrainAcc))
+	fmt.Fprintf(&b, "%s step %d/%d epoch %d: loss %.4f, train acc %.2f%%", r.Kind, r.Step, p.end, r.Epoch, float64(r.Loss), 100*float64(r.TrainAcc))
 	if r.TestAcc != nil {
-		fmt.Fprintf(&b, " test acc %.4f test loss %.4f", float64(*r.TestAcc), float64(*r.TestLoss))
+		fmt.Fprintf(&b, ", test acc %.2f%%, test loss %.4f", 100*float64(*r.TestAcc), float64(*r.TestLoss))
 	}
 	if r.ValAcc != nil {
-		fmt.Fprintf(&b, " val acc %.4f", float64(*r.ValAcc))
+		fmt.Fprintf(&b, ", val acc %.2f%%", 100*float64(*r.ValAcc))
 	}
 	fmt.Fprintf(&b, ", re-inits %d, dead %d, %.0f img/s, %.1fs", r.Reinits.Total(), r.Dead.Total(), r.ImagesPerSec, r.Elapsed)
 	p.println(b.String())
+}
+
+// Evaluating shows an evaluation's progress on the bar (off a terminal the epoch's line follows).
+func (p *progress) Evaluating(done, total int) {
+	if p.bar != nil {
+		p.bar.Describe(fmt.Sprintf("evaluating: %d of %d examples", done, total))
+		p.bar.RenderBlank()
+	}
 }
 
 // finish takes the bar off the screen.

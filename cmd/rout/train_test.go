@@ -113,7 +113,7 @@ func TestTrainInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, _, exit, err := runCtx(ctx, append(tinyTrain, "--out", dir)...)
-	if exit != exitCanceled || err == nil || !strings.Contains(err.Error(), "interrupted") {
+	if exit != exitCanceled || err == nil || !strings.Contains(err.Error(), "interrupted") || !strings.HasSuffix(err.Error(), ". Resume with:\n  rout train --resume --out="+dir) {
 		t.Fatalf("exit %d err %v, want %d and an interruption", exit, err, exitCanceled)
 	}
 	if _, err := os.Stat(filepath.Join(dir, trainer.CheckpointFile)); err != nil {
