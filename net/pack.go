@@ -23,11 +23,9 @@ import (
 // On the CPU backend each member computes bit for bit what its network computes alone: a
 // grouped convolution runs each group exactly as the ungrouped convolution of that group, the
 // shared first convolution's GEMM sums each filter in an order that depends only on its own
-// length, and the dense layers, the loss and the optimiser run per member. One condition comes
-// from the GEMM: gonum's dot-product kernel (used where B is transposed: the dense forward pass
-// and the weight gradients) sums in an order that depends on its operands' 16-byte alignment,
-// so a member's stretches must keep the alignment they have alone; channel counts and parameter
-// segments that are multiples of 4 (inception28, convnet-small) do.
+// length, and the dense layers, the loss and the optimiser run per member. The CPU's GEMM sums
+// each output element in the order of k alone, whatever the operands' offsets and alignment, so
+// a member's stretch of a packed tensor computes what it computes alone.
 type Pack struct {
 	Spec    *Spec
 	K       int

@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
-# bench-cpu.sh: rout's CPU training-step benchmark of convnet-small at batch 128 and the same step
-# written with gorgonia (scripts/gorgonia, its own module), side by side: RUNS rounds, each round
-# one rout run then one gorgonia run (interleaved, so that load from other jobs on a shared machine
-# hits both alike), then each side's median images/s over the rounds (min..max).
+# bench-cpu.sh: rout's CPU training-step benchmark (net/bench_test.go's BenchmarkTrainStep:
+# inception28 at batch 32, convnet-small at batch 128) beside the same step in PyTorch on the CPU
+# (scripts/bench_torch.py --cpu: same models, batches, threads and step) and convnet-small at
+# batch 128 written with gorgonia (scripts/gorgonia, its own module): RUNS rounds, each round one
+# run of every side (interleaved, so that load from other jobs on a shared machine hits all
+# alike), then each side's median images/s over the rounds (min..max) and rout's ratio to PyTorch.
 #
-# Usage: scripts/bench-cpu.sh            (from anywhere; about a minute on 2 idle cores)
+# Usage: scripts/bench-cpu.sh            (from anywhere; a few minutes on 2 idle cores)
 # Environment:
 #   RUNS=5                 rounds
-#   GOMAXPROCS=2           threads for both (the CI machine has 2 cores)
-#   ROUT_BENCH=BenchmarkTrainStep/convnet-small
+#   GOMAXPROCS=2           threads for every side (the CI machine has 2 cores)
+#   ROUT_BENCH=BenchmarkTrainStep
 #                          go test -bench regexp for rout's step (net/bench_test.go: forward, summed
 #                          softmax cross-entropy, backward; no optimiser update)
 #   ROUT_PKG=./net         the package holding that benchmark
 #   BENCHTIME=3x           -test.benchtime of each rout run (the benchmark runs one untimed step
 #                          first, and go test one b.N=1 round before the timed one)
-#   STEPS=5                timed gorgonia steps per run, after 2 untimed ones
+#   STEPS=5                timed gorgonia and PyTorch steps per run, after 2 untimed ones
 #   BATCH=128              gorgonia's batch size, and the one used to turn ns/op into img/s when
 #                          a rout benchmark reports no images/s
 #   OPT=none               gorgonia's update: none (forward + backward, as rout's benchmark), sgd or adam
-#   SKIP_ROUT=1 / SKIP_GORGONIA=1  run only one side
+#   PYTHON=/usr/bin/python3  the python3 with PyTorch (Debian's python3-torch)
+#   TORCH_MODELS="inception28:32 convnet-small:128"  PyTorch's model:batch pairs
+#   SKIP_ROUT=1 / SKIP_GORGONIA=1 / SKIP_TORCH=1  leave a side out
 #
 # On a shared machine the numbers are noisy: compare medians, and look at the min..max spread.
 set -euo pipefail
@@ -26,12 +30,14 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNS=${RUNS:-5}
 export GOMAXPROCS=${GOMAXPROCS:-2}
-ROUT_BENCH=${ROUT_BENCH:-BenchmarkTrainStep/convnet-small}
+ROUT_BENCH=${ROUT_BENCH:-BenchmarkTrainStep}
 ROUT_PKG=${ROUT_PKG:-./net}
 BENCHTIME=${BENCHTIME:-3x}
 STEPS=${STEPS:-5}
 BATCH=${BATCH:-128}
 OPT=${OPT:-none}
+PYTHON=${PYTHON:-/usr/bin/python3}
+TORCH_MODELS=${TORCH_MODELS:-inception28:32 convnet-small:128}
 
 for v in RUNS STEPS BATCH; do
 	if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
@@ -63,6 +69,16 @@ if [[ ${SKIP_GORGONIA:-} != 1 ]]; then
 		fail "gorgonia sanity check failed" "$tmp/log"
 	grep '^gorgonia sanity' "$tmp/log"
 fi
+if [[ ${SKIP_TORCH:-} != 1 ]]; then
+	"$PYTHON" -c 'import torch' >"$tmp/log" 2>&1 ||
+		fail "$PYTHON cannot import torch (install python3-torch, set PYTHON, or SKIP_TORCH=1)" "$tmp/log"
+	for mb in $TORCH_MODELS; do
+		if ! [[ $mb =~ ^(inception28|convnet-small):[1-9][0-9]*$ ]]; then
+			echo "bench-cpu.sh: TORCH_MODELS entry $mb: want inception28:BATCH or convnet-small:BATCH" >&2
+			exit 2
+		fi
+	done
+fi
 
 for ((r = 1; r <= RUNS; r++)); do
 	if [[ ${SKIP_ROUT:-} != 1 ]]; then
@@ -90,6 +106,16 @@ for ((r = 1; r <= RUNS; r++)); do
 		awk -v name="convnet-small bs$BATCH ($OPT)" \
 			'/^gorgonia run 1:/ { print "gorgonia", name, $(NF-1) }' "$tmp/log" >>"$tmp/results"
 	fi
+	if [[ ${SKIP_TORCH:-} != 1 ]]; then
+		for mb in $TORCH_MODELS; do
+			# Named as rout's benchmark of the same model and batch, for the ratio below.
+			"$PYTHON" "$root/scripts/bench_torch.py" --cpu --model "${mb%:*}" --batch "${mb#*:}" \
+				--threads "$GOMAXPROCS" --steps "$STEPS" --warmup 2 --repeats 1 >"$tmp/log" 2>&1 ||
+				fail "PyTorch benchmark of $mb failed" "$tmp/log"
+			awk -v name="BenchmarkTrainStep/${mb%:*}/b${mb#*:}" \
+				'/^torch cpu / { print "torch", name, $5 }' "$tmp/log" >>"$tmp/results"
+		done
+	fi
 done
 
 # Median, min and max per (side, name), in order of first appearance. Names may hold spaces;
@@ -109,5 +135,12 @@ awk '
 			for (i = 2; i <= m; i++) for (j = i; j > 1 && s[j-1] > s[j]; j--) { t = s[j]; s[j] = s[j-1]; s[j-1] = t }
 			med = (m % 2) ? s[(m+1)/2] : (s[m/2] + s[m/2+1]) / 2
 			printf "%s: median %.1f img/s over %d runs (%.1f..%.1f)%s\n", key, med, m, s[1], s[m], notes[key]
+			median[key] = med
+		}
+		for (k = 1; k <= keys; k++) {
+			key = order[k]
+			if (key !~ /^rout /) continue
+			t = key; sub(/^rout /, "torch ", t)
+			if (t in median && median[t] > 0) printf "%s: rout / PyTorch = %.2f\n", substr(key, 6), median[key] / median[t]
 		}
 	}' "$tmp/results"

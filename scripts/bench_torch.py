@@ -23,12 +23,21 @@ Usage (on the GPU machine):
   python3 scripts/bench_torch.py --batch 128 --optimizer adam
   .gpu/rout bench --batch 128 --optimizer adam          # rout's figures, same format
   python3 scripts/bench_torch.py --batch 128 --optimizer adam --pack 4 --no-compile
+
+With --cpu it times instead the step of rout's CPU benchmark (net/bench_test.go's
+BenchmarkTrainStep: forward, summed cross-entropy, backward, no update) on the CPU with --threads
+threads, for inception28 or convnet-small (net/models/convnet-small.toml: three 3x3 pad-1 conv +
+ReLU layers of 32, 64 and 128 filters, 2x2 max pools after the first two, a global average pool
+and a dense layer), on a fixed uniform(0, 1) batch with labels i mod 10, and prints one line:
+  torch cpu <model> bs<batch>: <images/s> img/s (median of --repeats runs of --steps steps)
+scripts/bench-cpu.sh runs it beside rout's benchmark.
 """
 import argparse
 import copy
 import statistics
 import subprocess
 import sys
+import time
 
 try:
     import torch
@@ -92,6 +101,43 @@ class Inception28(nn.Module):
     def forward(self, x):
         x = F.avg_pool2d(self.features(x), 7)
         return self.fc(torch.flatten(x, 1))
+
+
+class ConvNetSmall(nn.Module):
+    def __init__(self, classes=10):
+        super().__init__()
+        self.c1, self.c2, self.c3 = Conv(3, 32, 3, pad=1), Conv(32, 64, 3, pad=1), Conv(64, 128, 3, pad=1)
+        self.fc = nn.Linear(128, classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(self.c1(x), 2)
+        x = F.max_pool2d(self.c2(x), 2)
+        x = self.c3(x).mean(dim=(2, 3))
+        return self.fc(x)
+
+
+def bench_cpu(a):
+    """Times rout's CPU benchmark step (forward, summed cross-entropy, backward) on the CPU."""
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    model, size = (Inception28(), 28) if a.model == "inception28" else (ConvNetSmall(), 32)
+    x = torch.rand(a.batch, 3, size, size)
+    y = torch.arange(a.batch) % 10
+    loss_fn = nn.CrossEntropyLoss(reduction="sum")
+
+    def run(steps):
+        for _ in range(steps):
+            model.zero_grad(set_to_none=True)
+            loss_fn(model(x), y).backward()
+
+    run(a.warmup)
+    rates = []
+    for _ in range(a.repeats):
+        t0 = time.perf_counter()
+        run(a.steps)
+        rates.append(a.batch * a.steps / (time.perf_counter() - t0))
+    print(f"torch cpu {a.model} bs{a.batch}: {statistics.median(rates):.1f} img/s "
+          f"(median of {a.repeats} runs of {a.steps} steps, {a.threads} threads, torch {torch.__version__})")
 
 
 def build(seed, device):
@@ -266,7 +312,10 @@ def main_pack(a, dev, batch_fn):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default="inception28", choices=["inception28"])
+    ap.add_argument("--model", default="inception28", choices=["inception28", "convnet-small"],
+                    help="convnet-small with --cpu only")
+    ap.add_argument("--cpu", action="store_true", help="time rout's CPU benchmark step on the CPU instead")
+    ap.add_argument("--threads", type=int, default=1, help="with --cpu: torch threads")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
     ap.add_argument("--steps", type=int, default=20, help="steps per timed run")
@@ -282,6 +331,13 @@ def main():
     a = ap.parse_args()
     if a.batch < 1 or a.steps < 1 or a.repeats < 1 or a.warmup < 0 or a.pack < 1:
         ap.error("--batch, --steps, --repeats and --pack must be at least 1, --warmup at least 0")
+    if a.cpu:
+        if a.threads < 1:
+            ap.error("--threads must be at least 1")
+        bench_cpu(a)
+        return
+    if a.model != "inception28":
+        ap.error("--model convnet-small needs --cpu")
     if not torch.cuda.is_available():
         sys.exit("bench_torch: no CUDA device is usable by this PyTorch")
     dev = torch.device("cuda")

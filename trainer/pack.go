@@ -19,7 +19,7 @@ import (
 // network of its own that holds its weights between steps; the pack's network holds them while
 // it trains, and the two are synchronised (Scatter, Gather) when a member starts and before it
 // evaluates or checkpoints. On the CPU a member's record is bit for bit the one it writes
-// alone (given the alignment net.Pack's comment asks of the CPU's GEMM).
+// alone.
 
 // packKeys are the settings in which the members of a pack may differ.
 var packKeys = map[string]bool{

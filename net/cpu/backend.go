@@ -1,5 +1,6 @@
 // Package cpu is rout's reference backend: every net.Backend operation in plain Go and float32,
-// parallel over the batch, with convolutions as im2col + GEMM through gonum's pure-Go SGEMM.
+// parallel over the batch, with convolutions as im2col + GEMM (package gemm: AVX+FMA assembly
+// where the CPU has it, Go elsewhere; both give the same bits).
 // The GPU backend is tested against it, and it is tested against float64 references.
 //
 // Results are reproducible bit for bit: every reduction (over the batch for weight gradients,
@@ -13,10 +14,10 @@ package cpu
 import (
 	"fmt"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 
 	"rout/net"
+	"rout/net/cpu/internal/gemm"
 )
 
 // Options configure the CPU backend.
@@ -50,8 +51,10 @@ type Backend struct {
 
 // scratch is one worker's reusable memory; it grows to the largest shape seen and stays.
 type scratch struct {
-	col []float32 // im2col matrix
-	tmp []float32 // a gathered chunk of outputs or output gradients
+	col     []float32 // the gradient of a chunk's im2col matrix
+	tmp     []float32 // a chunk's outputs or gathered output gradients
+	gemm    gemm.Buffers
+	patches patches
 }
 
 var _ net.Backend = (*Backend)(nil)
@@ -80,14 +83,7 @@ func (b *Backend) Provenance() map[string]string {
 		"threads": strconv.Itoa(b.threads),
 		"goarch":  runtime.GOARCH,
 		"go":      runtime.Version(),
-		"gemm":    "gonum.org/v1/gonum/blas/gonum Sgemm (pure Go, float32)",
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == "gonum.org/v1/gonum" {
-				p["gonum"] = d.Version
-			}
-		}
+		"gemm":    "rout/net/cpu/internal/gemm, " + gemm.Kernel + " kernel",
 	}
 	return p
 }

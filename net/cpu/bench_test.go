@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"rout/net"
+	"rout/net/cpu/internal/gemm"
 )
 
 // Convolutions of inception28's shapes at batch 32. Run with
@@ -63,8 +64,9 @@ func BenchmarkConv(b *testing.B) {
 	}
 }
 
-// BenchmarkIm2col times the im2col and col2im passes alone on the same shapes (one thread,
-// the whole batch), to show their share of a convolution's time.
+// BenchmarkIm2col times the im2col passes alone on the same shapes (one thread, the whole
+// batch), to show their share of a convolution's time: packing the patches into the GEMM's
+// panels as the forward pass does, and col2im.
 func BenchmarkIm2col(b *testing.B) {
 	for _, bc := range benchConvs {
 		cc := bc.cc
@@ -75,12 +77,18 @@ func BenchmarkIm2col(b *testing.B) {
 		oh, ow := cc.p.OutSize(cc.h, cc.w, cc.kh, cc.kw)
 		y := randTensor(b, be, r, cc.n, cc.k, oh, ow, false)
 		g := convGeometry("bench", x, w, y, cc.p)
+		const kc = 256 // the GEMM's slab depth
 		col := make([]float32, g.ckk*g.p)
+		pack := make([]float32, kc*(g.p+gemm.Strip))
 		xd := data(x)
-		b.Run("im2col/"+bc.name, func(b *testing.B) {
+		b.Run("pack/"+bc.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				for n := 0; n < cc.n; n++ {
-					im2col(sample(xd, x, n), col, g.p, &g)
+					q := newPatches(&g, xd, x, n, 1, 0, false, nil)
+					for p0 := 0; p0 < g.ckk; p0 += kc {
+						kp := min(kc, g.ckk-p0)
+						q.PackB(pack[:(g.p+gemm.Strip-1)/gemm.Strip*gemm.Strip*kp], p0, kp, 0, g.p)
+					}
 				}
 			}
 		})

@@ -8,11 +8,14 @@ import (
 
 // Convolutions run as im2col + GEMM on chunks of samples. A chunk's im2col matrix holds the
 // C*KH*KW x OH*OW columns of each of its samples side by side, so that small images (7x7 at the
-// end of inception28) still give GEMMs wide enough to run at full speed. Chunks are the parallel
-// tasks; their size depends on the shape alone.
+// end of inception28) still give GEMMs wide enough to run at full speed. The forward pass and
+// the weight gradient never write that matrix out: the GEMM packs its panels straight from the
+// input (patches). The data gradient writes its gradient and folds it back (col2im). Chunks are
+// the parallel tasks; their size depends on the shape alone.
 
-// chunkCols is the least number of GEMM columns a chunk aims for (two of gemm's column tiles).
-const chunkCols = 2 * tileN
+// chunkCols is the least number of GEMM columns a chunk aims for: 24 of the micro-kernel's
+// 16-column strips, so that the packed panels are reused across many tiles.
+const chunkCols = 384
 
 // filterGroups is how many partial sums ConvBackwardFilter keeps: chunk i adds into partial
 // i mod filterGroups, and the partials are summed in order. Fixed, so that the weight gradient
@@ -161,17 +164,11 @@ func (j *convJob) chunk(i int) (n0, s, cols int) {
 	return n0, s, s * j.g.p
 }
 
-// cols returns the im2col matrix of the chunk's group gr (ckk x cols) and its leading dimension.
-func (j *convJob) cols(sc *scratch, n0, s, cols, gr int) ([]float32, int) {
-	g := &j.g
-	if g.direct && s == 1 {
-		return g.xPlanes(sample(j.x, j.xt, n0), gr), g.p
-	}
-	col := grow(&sc.col, g.ckk*cols)
-	for si := 0; si < s; si++ {
-		im2col(g.xPlanes(sample(j.x, j.xt, n0+si), gr), col[si*g.p:], cols, g)
-	}
-	return col, cols
+// patches returns group gr's im2col matrix of the chunk (or with t its transpose) as a
+// gemm.Packer.
+func (j *convJob) patches(sc *scratch, n0, s, gr int, t bool) *patches {
+	sc.patches = newPatches(&j.g, j.x, j.xt, n0, s, gr, t, sc.patches.at)
+	return &sc.patches
 }
 
 // outGrads returns the chunk's output gradients of group gr as a k x cols matrix and its
@@ -195,22 +192,27 @@ func (j *convJob) forward(w, i int) {
 	g, sc := &j.g, &j.b.scratch[w]
 	n0, s, cols := j.chunk(i)
 	for gr := 0; gr < g.groups; gr++ {
-		col, ldc := j.cols(sc, n0, s, cols, gr)
 		wg := g.weights(j.w, gr)
 		var bias []float32
 		if j.bias != nil {
 			bias = j.bias[gr*g.k : (gr+1)*g.k]
 		}
+		out, ldo := g.yPlanes(sample(j.y, j.yt, n0), gr), g.p
+		if s > 1 {
+			out, ldo = grow(&sc.tmp, g.k*cols), cols
+		}
+		if g.direct && s == 1 {
+			sc.gemm.Sgemm(false, false, g.k, g.p, g.ckk, wg, g.ckk, g.xPlanes(sample(j.x, j.xt, n0), gr), g.p, 0, out, ldo)
+		} else {
+			sc.gemm.SgemmPacked(false, g.k, cols, g.ckk, wg, g.ckk, j.patches(sc, n0, s, gr, false), 0, out, ldo)
+		}
 		if s == 1 {
-			out := g.yPlanes(sample(j.y, j.yt, n0), gr)
-			gemm(false, false, g.k, g.p, g.ckk, wg, g.ckk, col, ldc, 0, out, g.p)
 			for k, v := range bias {
 				addConst(out[k*g.p:(k+1)*g.p], v)
 			}
 			continue
 		}
-		t := grow(&sc.tmp, g.k*cols)
-		gemm(false, false, g.k, cols, g.ckk, wg, g.ckk, col, ldc, 0, t, cols)
+		t := out
 		for si := 0; si < s; si++ {
 			ys := g.yPlanes(sample(j.y, j.yt, n0+si), gr)
 			for k := 0; k < g.k; k++ {
@@ -235,11 +237,11 @@ func (j *convJob) backwardData(w, i int) {
 			if j.accumulate {
 				beta = 1
 			}
-			gemm(true, false, g.c, g.p, g.k, wg, g.ckk, dy, ldy, beta, g.xPlanes(sample(j.x, j.xt, n0), gr), g.p)
+			sc.gemm.Sgemm(true, false, g.c, g.p, g.k, wg, g.ckk, dy, ldy, beta, g.xPlanes(sample(j.x, j.xt, n0), gr), g.p)
 			continue
 		}
 		dcol := grow(&sc.col, g.ckk*cols)
-		gemm(true, false, g.ckk, cols, g.k, wg, g.ckk, dy, ldy, 0, dcol, cols)
+		sc.gemm.Sgemm(true, false, g.ckk, cols, g.k, wg, g.ckk, dy, ldy, 0, dcol, cols)
 		for si := 0; si < s; si++ {
 			dx := g.xPlanes(sample(j.x, j.xt, n0+si), gr)
 			if !j.accumulate {
@@ -262,9 +264,13 @@ func (j *convJob) backwardFilter(w, gi, c int, first bool) {
 	size := g.groups * g.k * g.ckk
 	part := j.b.partial[gi*size : (gi+1)*size]
 	for gr := 0; gr < g.groups; gr++ {
-		col, ldc := j.cols(sc, n0, s, cols, gr)
 		dy, ldy := j.outGrads(sc, n0, s, cols, gr)
-		gemm(false, true, g.k, g.ckk, cols, dy, ldy, col, ldc, beta, g.weights(part, gr), g.ckk)
+		dw := g.weights(part, gr)
+		if g.direct && s == 1 {
+			sc.gemm.Sgemm(false, true, g.k, g.ckk, cols, dy, ldy, g.xPlanes(sample(j.x, j.xt, n0), gr), g.p, beta, dw, g.ckk)
+		} else {
+			sc.gemm.SgemmPacked(false, g.k, g.ckk, cols, dy, ldy, j.patches(sc, n0, s, gr, true), beta, dw, g.ckk)
+		}
 		if j.bias != nil {
 			pb := j.b.partialB[gi*g.groups*g.k+gr*g.k : gi*g.groups*g.k+(gr+1)*g.k]
 			for k := range pb {
@@ -299,45 +305,8 @@ func colRange(kj, pad, s, w, ow int) (int, int) {
 	return lo, min(max(hi, lo), ow)
 }
 
-// im2col writes one sample's patches into col (ckk rows of g.p columns, leading dimension ld):
-// row (c, ki, kj), column (oh, ow) holds x[c, oh*sh-ph+ki, ow*sw-pw+kj], or 0 in the padding.
-func im2col(x, col []float32, ld int, g *convGeom) {
-	hw := g.h * g.w
-	for c := 0; c < g.c; c++ {
-		plane := x[c*hw : (c+1)*hw]
-		for ki := 0; ki < g.kh; ki++ {
-			for kj := 0; kj < g.kw; kj++ {
-				row := col[((c*g.kh+ki)*g.kw+kj)*ld:]
-				lo, hi := colRange(kj, g.pw, g.sw, g.w, g.ow)
-				for oh := 0; oh < g.oh; oh++ {
-					seg := row[oh*g.ow : (oh+1)*g.ow]
-					ih := oh*g.sh - g.ph + ki
-					if ih < 0 || ih >= g.h {
-						zero(seg)
-						continue
-					}
-					src := plane[ih*g.w : (ih+1)*g.w]
-					zero(seg[:lo])
-					zero(seg[hi:])
-					if hi == lo {
-						continue
-					}
-					iw := lo*g.sw - g.pw + kj
-					if g.sw == 1 {
-						copy(seg[lo:hi], src[iw:])
-						continue
-					}
-					for ow := lo; ow < hi; ow++ {
-						seg[ow] = src[iw]
-						iw += g.sw
-					}
-				}
-			}
-		}
-	}
-}
-
-// col2im adds the patch gradients in col (laid out as im2col writes them) into one sample's dx.
+// col2im adds the patch gradients in col (one sample's columns of a patches matrix, written
+// out) into the sample's dx.
 func col2im(col []float32, ld int, dx []float32, g *convGeom) {
 	hw := g.h * g.w
 	for c := 0; c < g.c; c++ {

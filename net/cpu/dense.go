@@ -20,6 +20,7 @@ const (
 )
 
 type denseJob struct {
+	b          *Backend
 	mode       int
 	n, d, o    int
 	x, w, y    []float32 // x: input or its gradient; y: output or its gradient
@@ -40,7 +41,7 @@ func denseShape(op string, x, w, y *net.Tensor) (n, d, o int) {
 func (b *Backend) DenseForward(x, w, bias, y *net.Tensor) {
 	n, d, o := denseShape("dense forward", x, w, y)
 	j := &b.dense
-	*j = denseJob{mode: denseForward, n: n, d: d, o: o, x: data(x), w: flat(w, "dense weights"), y: data(y), xt: x, yt: y}
+	*j = denseJob{b: b, mode: denseForward, n: n, d: d, o: o, x: data(x), w: flat(w, "dense weights"), y: data(y), xt: x, yt: y}
 	if bias != nil {
 		j.bias = vec(bias, o, "dense bias")
 	}
@@ -52,7 +53,7 @@ func (b *Backend) DenseForward(x, w, bias, y *net.Tensor) {
 func (b *Backend) DenseBackwardData(dy, w, dx *net.Tensor, accumulate bool) {
 	n, d, o := denseShape("dense backward data", dx, w, dy)
 	j := &b.dense
-	*j = denseJob{mode: denseBackwardData, n: n, d: d, o: o, x: data(dx), w: flat(w, "dense weights"), y: data(dy), xt: dx, yt: dy, accumulate: accumulate}
+	*j = denseJob{b: b, mode: denseBackwardData, n: n, d: d, o: o, x: data(dx), w: flat(w, "dense weights"), y: data(dy), xt: dx, yt: dy, accumulate: accumulate}
 	b.pool.do(j, (n+denseRows-1)/denseRows)
 	*j = denseJob{}
 }
@@ -62,7 +63,7 @@ func (b *Backend) DenseBackwardData(dy, w, dx *net.Tensor, accumulate bool) {
 func (b *Backend) DenseBackwardFilter(x, dy, dw, db *net.Tensor) {
 	n, d, o := denseShape("dense backward filter", x, dw, dy)
 	j := &b.dense
-	*j = denseJob{mode: denseBackwardFilter, n: n, d: d, o: o, x: data(x), w: flat(dw, "dense weight gradient"), y: data(dy), xt: x, yt: dy}
+	*j = denseJob{b: b, mode: denseBackwardFilter, n: n, d: d, o: o, x: data(x), w: flat(dw, "dense weight gradient"), y: data(dy), xt: x, yt: dy}
 	b.pool.do(j, (d+denseCols-1)/denseCols)
 	if db != nil {
 		g := vec(db, o, "dense bias gradient")
@@ -77,13 +78,13 @@ func (b *Backend) DenseBackwardFilter(x, dy, dw, db *net.Tensor) {
 	*j = denseJob{}
 }
 
-func (j *denseJob) run(_, i int) {
-	xs, ys := j.xt.Stride, j.yt.Stride
+func (j *denseJob) run(w, i int) {
+	xs, ys, sc := j.xt.Stride, j.yt.Stride, &j.b.scratch[w]
 	switch j.mode {
 	case denseForward:
 		r0, r := i*denseRows, min(denseRows, j.n-i*denseRows)
 		y := j.y[j.yt.Offset+r0*ys:]
-		gemm(false, true, r, j.o, j.d, j.x[j.xt.Offset+r0*xs:], xs, j.w, j.d, 0, y, ys)
+		sc.gemm.Sgemm(false, true, r, j.o, j.d, j.x[j.xt.Offset+r0*xs:], xs, j.w, j.d, 0, y, ys)
 		if j.bias != nil {
 			for t := 0; t < r; t++ {
 				row := y[t*ys : t*ys+j.o]
@@ -98,9 +99,9 @@ func (j *denseJob) run(_, i int) {
 		if j.accumulate {
 			beta = 1
 		}
-		gemm(false, false, r, j.d, j.o, j.y[j.yt.Offset+r0*ys:], ys, j.w, j.d, beta, j.x[j.xt.Offset+r0*xs:], xs)
+		sc.gemm.Sgemm(false, false, r, j.d, j.o, j.y[j.yt.Offset+r0*ys:], ys, j.w, j.d, beta, j.x[j.xt.Offset+r0*xs:], xs)
 	default:
 		c0, c := i*denseCols, min(denseCols, j.d-i*denseCols)
-		gemm(true, false, j.o, c, j.n, j.y[j.yt.Offset:], ys, j.x[j.xt.Offset+c0:], xs, 0, j.w[c0:], j.d)
+		sc.gemm.Sgemm(true, false, j.o, c, j.n, j.y[j.yt.Offset:], ys, j.x[j.xt.Offset+c0:], xs, 0, j.w[c0:], j.d)
 	}
 }

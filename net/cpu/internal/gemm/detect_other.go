@@ -1,0 +1,9 @@
+//go:build !amd64
+
+package gemm
+
+// haveFMA is false off amd64: the portable kernel runs.
+const haveFMA = false
+
+// kernelFMA is never called where haveFMA is false.
+func kernelFMA(k int, a, b, c *float32, ldc int, load bool) { panic("gemm: no FMA kernel on this CPU") }

@@ -1,0 +1,246 @@
+// Package gemm is the CPU backend's single-precision matrix product: packed panels of A and B
+// fed to a register-blocked 6x16 micro-kernel, in AVX+FMA assembly on amd64 CPUs that have
+// it and in Go elsewhere.
+//
+// Every element of C is one chain of fused multiply-adds in the order of k:
+//
+//	c = beta*c (or 0 when beta is 0); for p = 0..k-1: c = fma(op(A)[i][p], op(B)[p][j], c)
+//
+// with a single rounding per step. Edge tiles run the same chain on zero-padded panels, and
+// the chain does not depend on the blocking (the accumulators go through C between k slabs
+// unchanged), so an element's bits depend on its row of op(A), its column of op(B) and beta
+// alone: never on m, n, where the element sits in a tile, or how callers split the work.
+// The Go kernel computes each float32 fma exactly (see fma32), so both kernels give the same
+// bits.
+package gemm
+
+//go:generate sh -c "cd asm && go run . -pkg gemm -out ../kernel_amd64.s -stubs ../kernel_amd64.go"
+
+import (
+	"fmt"
+	"os"
+)
+
+const (
+	mr = 6  // rows of a micro-tile
+	nr = 16 // columns of a micro-tile
+	// kc is the depth of a packed slab: a kc x nr strip of B (16 KiB) stays in L1 while the
+	// micro-kernel sweeps the strips of A.
+	kc = 256
+	// mc rows of A are packed at a time (120 KiB at full depth: L2).
+	mc = 120
+	// nc columns of B are packed at a time (2 MiB at full depth: L3).
+	nc = 2048
+)
+
+// Kernel names the micro-kernel in use: "fma" (AVX+FMA assembly) or "portable" (Go).
+// ROUT_GEMM=portable forces the Go kernel.
+var Kernel = pickKernel(os.Getenv("ROUT_GEMM"))
+
+func pickKernel(env string) string {
+	switch env {
+	case "", "auto":
+		if haveFMA {
+			return "fma"
+		}
+		return "portable"
+	case "portable":
+		return "portable"
+	}
+	panic(fmt.Sprintf("gemm: ROUT_GEMM=%q: want \"portable\" or \"auto\" (or unset)", env))
+}
+
+// Buffers hold the packed panels of a caller's products, so that once grown they allocate
+// nothing. The zero value is ready; one Buffers serves one goroutine at a time.
+type Buffers struct {
+	a, b []float32
+	mat  matrix
+}
+
+// Strip is the width of the column strips in which PackB lays out op(B).
+const Strip = nr
+
+// A Packer supplies op(B) to SgemmPacked, so that a caller can build B's panels straight from
+// its own data (a convolution's input) without first writing B out.
+type Packer interface {
+	// PackB writes rows p0..p0+kp and columns j0..j0+nj of op(B) into dst: strip s (columns
+	// j0+Strip*s onwards) at dst[s*Strip*kp:], row p of it at Strip*(p-p0) within the strip,
+	// zeros past column j0+nj. dst holds exactly the strips needed.
+	PackB(dst []float32, p0, kp, j0, nj int)
+}
+
+// Sgemm computes C = op(A) op(B) + beta C for row-major C (m x n), op(A) (m x k) and op(B)
+// (k x n), where op transposes when tA or tB is set (A is then stored k x m, B n x k). It runs
+// on the calling goroutine.
+func (buf *Buffers) Sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	check("B", tB, k, n, b, ldb)
+	buf.mat = matrix{tB, b, ldb}
+	buf.SgemmPacked(tA, m, n, k, a, lda, &buf.mat, beta, c, ldc)
+	buf.mat = matrix{}
+}
+
+// SgemmPacked is Sgemm with op(B) (k x n) supplied by b.
+func (buf *Buffers) SgemmPacked(tA bool, m, n, k int, a []float32, lda int, b Packer, beta float32, c []float32, ldc int) {
+	check("A", tA, m, k, a, lda)
+	check("C", false, m, n, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if beta != 0 && beta != 1 || k == 0 {
+		scale(m, n, beta, c, ldc)
+		if k == 0 {
+			return
+		}
+		beta = 1
+	}
+	fma := Kernel == "fma"
+	var edge [mr * nr]float32
+	for j0 := 0; j0 < n; j0 += nc {
+		nj := min(nc, n-j0)
+		for p0 := 0; p0 < k; p0 += kc {
+			kp := min(kc, k-p0)
+			load := beta != 0 || p0 > 0
+			pb := grow(&buf.b, roundUp(nj, nr)*kp)
+			b.PackB(pb, p0, kp, j0, nj)
+			for i0 := 0; i0 < m; i0 += mc {
+				mi := min(mc, m-i0)
+				pa := grow(&buf.a, roundUp(mi, mr)*kp)
+				packA(pa, tA, a, lda, i0, mi, p0, kp)
+				for jr := 0; jr < nj; jr += nr {
+					bs := pb[jr*kp:]
+					cols := min(nr, nj-jr)
+					for ir := 0; ir < mi; ir += mr {
+						as := pa[ir*kp:]
+						rows := min(mr, mi-ir)
+						ct := c[(i0+ir)*ldc+j0+jr:]
+						if rows == mr && cols == nr {
+							micro(fma, kp, as, bs, ct, ldc, load)
+							continue
+						}
+						// An edge tile: the same chain on a copy of C's part of it.
+						if load {
+							for i := 0; i < rows; i++ {
+								copy(edge[i*nr:i*nr+cols], ct[i*ldc:i*ldc+cols])
+							}
+						}
+						micro(fma, kp, as, bs, edge[:], nr, load)
+						for i := 0; i < rows; i++ {
+							copy(ct[i*ldc:i*ldc+cols], edge[i*nr:i*nr+cols])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// micro runs one kernel over an mr x nr tile of c; c must hold (mr-1)*ldc+nr elements.
+func micro(fma bool, k int, a, b, c []float32, ldc int, load bool) {
+	_ = a[k*mr-1]
+	_ = b[k*nr-1]
+	_ = c[(mr-1)*ldc+nr-1]
+	if fma {
+		kernelFMA(k, &a[0], &b[0], &c[0], ldc, load)
+	} else {
+		kernelGo(k, a, b, c, ldc, load)
+	}
+}
+
+// packA copies rows i0..i0+mi of op(A), columns p0..p0+kp, into dst as strips of mr rows,
+// each strip column-major (mr values per step of k), the last strip zero-padded.
+func packA(dst []float32, tA bool, a []float32, lda, i0, mi, p0, kp int) {
+	for ir := 0; ir < mi; ir += mr {
+		s := dst[ir*kp : (ir+mr)*kp]
+		rows := min(mr, mi-ir)
+		if rows < mr {
+			clear(s)
+		}
+		if tA { // op(A)'s columns are A's rows: copy mr-long runs
+			for p := 0; p < kp; p++ {
+				o := (p0+p)*lda + i0 + ir
+				copy(s[p*mr:p*mr+rows], a[o:o+rows])
+			}
+			continue
+		}
+		for i := 0; i < rows; i++ {
+			r := i0 + ir + i
+			row := a[r*lda+p0 : r*lda+p0+kp]
+			for p, v := range row {
+				s[p*mr+i] = v
+			}
+		}
+	}
+}
+
+// matrix is op(B) held as a row-major matrix (B is n x k when t).
+type matrix struct {
+	t  bool
+	b  []float32
+	ld int
+}
+
+func (q *matrix) PackB(dst []float32, p0, kp, j0, nj int) {
+	for jr := 0; jr < nj; jr += nr {
+		s := dst[jr*kp : (jr+nr)*kp]
+		cols := min(nr, nj-jr)
+		if cols < nr {
+			clear(s)
+		}
+		if q.t {
+			for j := 0; j < cols; j++ {
+				o := (j0+jr+j)*q.ld + p0
+				for p, v := range q.b[o : o+kp] {
+					s[p*nr+j] = v
+				}
+			}
+			continue
+		}
+		o := p0*q.ld + j0 + jr
+		if cols == nr { // whole strips by array assignment: vector moves, no memmove calls
+			for p := 0; p < kp; p++ {
+				*(*[nr]float32)(s[p*nr:]) = *(*[nr]float32)(q.b[o+p*q.ld:])
+			}
+			continue
+		}
+		for p := 0; p < kp; p++ {
+			copy(s[p*nr:p*nr+cols], q.b[o+p*q.ld:o+p*q.ld+cols])
+		}
+	}
+}
+
+// scale sets C = beta C (C = 0 when beta is 0, whatever C held).
+func scale(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// check panics unless s holds a rows x cols matrix (cols x rows when t) with leading dimension ld.
+func check(name string, t bool, rows, cols int, s []float32, ld int) {
+	if t {
+		rows, cols = cols, rows
+	}
+	if rows < 0 || cols < 0 || ld < max(1, cols) {
+		panic(fmt.Sprintf("gemm: %s: %dx%d with leading dimension %d", name, rows, cols, ld))
+	}
+	if rows > 0 && cols > 0 && len(s) < (rows-1)*ld+cols {
+		panic(fmt.Sprintf("gemm: %s: %dx%d with leading dimension %d needs %d elements, have %d", name, rows, cols, ld, (rows-1)*ld+cols, len(s)))
+	}
+}
+
+func roundUp(x, m int) int { return (x + m - 1) / m * m }
+
+// grow returns (*s)[:n], reallocating when the capacity is short.
+func grow(s *[]float32, n int) []float32 {
+	if cap(*s) < n {
+		*s = make([]float32, n)
+	}
+	return (*s)[:n]
+}

@@ -1,0 +1,6 @@
+//go:build !unix
+
+package gemm
+
+// cpuSeconds is unknown on this system.
+func cpuSeconds() float64 { return -1 }
