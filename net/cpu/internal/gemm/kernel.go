@@ -18,7 +18,15 @@ func kernelGo(k int, a, b, c []float32, ldc int, load bool) {
 		for i, x := range ap {
 			row := &acc[i]
 			for j, y := range bp {
-				row[j] = fma32(x, y, row[j])
+				// fma32(x, y, row[j]), its common case written out here since Go
+				// does not inline fma32 (it is over the inliner's budget).
+				p := float64(x) * float64(y)
+				s := p + float64(row[j])
+				if b := math.Float64bits(s); b&fmaLow != 1<<28 && b>>52&0x7ff >= 1023-126 {
+					row[j] = float32(s)
+				} else {
+					row[j] = fma32Rare(p, s, row[j])
+				}
 			}
 		}
 	}
@@ -36,14 +44,23 @@ func kernelGo(k int, a, b, c []float32, ldc int, load bool) {
 func fma32(x, y, z float32) float32 {
 	p := float64(x) * float64(y)
 	s := p + float64(z)
-	bits := math.Float64bits(s)
-	const low = 1<<29 - 1 // the float64 mantissa bits float32 drops
-	if bits&low != 1<<28 && math.Abs(s) >= 0x1p-126 {
+	// The common case, small enough to inline: s is not halfway between two float32s and not
+	// below float32's normal range (a biased float64 exponent of 1023-126 or more).
+	if b := math.Float64bits(s); b&fmaLow != 1<<28 && b>>52&0x7ff >= 1023-126 {
 		return float32(s)
 	}
+	return fma32Rare(p, s, z)
+}
+
+// fmaLow masks the float64 mantissa bits that float32 drops.
+const fmaLow = 1<<29 - 1
+
+// fma32Rare finishes fma32 where rounding s to float32 needs its rounding error.
+func fma32Rare(p, s float64, z float32) float32 {
 	if s == 0 || math.IsInf(s, 0) || math.IsNaN(s) {
 		return float32(s)
 	}
+	bits := math.Float64bits(s)
 	bb := s - p
 	e := (p - (s - bb)) + (float64(z) - bb) // s + e == p + z exactly
 	if e != 0 && bits&1 == 0 {
