@@ -28,6 +28,8 @@ extern "C" __device__ double exp(double);
 extern "C" __device__ double log(double);
 extern "C" __device__ double fabs(double);
 extern "C" __device__ double sqrt(double);
+extern "C" __device__ double pow(double, double);
+extern "C" __device__ float floorf(float);
 #endif
 
 // Every launch uses blocks of a multiple of 32 threads and at most 1024 of them.

@@ -48,6 +48,7 @@ var Names = []string{
 	"adam_update", "sgd_update",
 	"pool_fwd", "pool_bwd",
 	"relu_fwd", "relu_bwd",
+	"activation_means", "mark_dormant", "outgoing_means", "reset_outgoing", "cbp_step",
 }
 
 // Options are the NVRTC options the kernels are written for. FMA contraction is off so that the
@@ -93,3 +94,20 @@ func File(name string) (string, error) {
 	}
 	return string(src), nil
 }
+
+// RVWords is the number of int32 words per group in a revive table (revive.cu's ROUT_RV_WORDS),
+// the RV* constants the words' positions, and LinkWords and the L* constants a link's.
+const (
+	RVWords    = 8
+	RVFirst    = 0 // index of the group's first filter in the table's numbering
+	RVFilters  = 1 // filters in the group
+	RVLinks    = 2 // links reading the group's channels
+	RVLink0    = 3 // word index of the group's first link in the table
+	RVGamma    = 4 // offset of the batch-norm scale of filter 0, or -1
+	RVRunMean  = 5 // offset of the running mean of filter 0 in the state tensor, or -1
+	LinkWords  = 4
+	LWeight    = 0
+	LRows      = 1
+	LRowStride = 2
+	LLen       = 3
+)

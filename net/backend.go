@@ -110,6 +110,10 @@ type Backend interface {
 	// multiply. See Redraw for the optional parts.
 	RedrawFilters(ft *FilterTable, mask *Tensor, r Redraw)
 
+	// Reviving holds the operations of the activation-based revival rules (ReDo, continual
+	// backprop).
+	Reviving
+
 	// NewImageSet holds a dataset of n uint8 images (n x c x h x w, sample-major) and their labels
 	// on the device, once, for GatherBatch.
 	NewImageSet(pixels []uint8, labels []int32, n, c, h, w int) (ImageSet, error)

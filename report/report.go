@@ -37,6 +37,7 @@ type ArmStats struct {
 	Reinits          []float64 // mean re-inits per finished run, per layer of Report.Layers (NaN: not watched)
 	ReinitsTotal     float64   // mean re-inits per finished run, all layers
 	MeanWallSeconds  float64   // mean wall time of a finished run
+	meanSteps        float64   // mean steps of a finished run
 	ChanceAcc        float64   // from the runs' summaries (the last one read), 0 if none
 	accBySeed        map[uint64]float64
 	finalAcc, okAcc  []float64
@@ -118,6 +119,7 @@ func (r *Report) armStats(a runlog.Arm) ArmStats {
 		}
 		s.Done++
 		wall += sum.WallSeconds
+		s.meanSteps += float64(sum.Steps)
 		if sum.ChanceAcc > 0 {
 			s.ChanceAcc = sum.ChanceAcc
 		}
@@ -149,6 +151,7 @@ func (r *Report) armStats(a runlog.Arm) ArmStats {
 	if s.Done > 0 {
 		s.FailRate = float64(s.Failures) / float64(s.Done)
 		s.MeanWallSeconds = wall / float64(s.Done)
+		s.meanSteps /= float64(s.Done)
 		for i := range s.Reinits {
 			s.Reinits[i] /= float64(s.Done)
 			if !watched[i] {
@@ -281,7 +284,8 @@ type Table struct {
 }
 
 // Tables returns the report's tables after the answer and the per-seed table, in reading order:
-// failures, accuracy, paired differences, escape from the plateau, re-inits per layer.
+// failures, accuracy, paired differences, escape from the plateau, the arms' revival rules and
+// their cost, re-inits per layer.
 func (r *Report) Tables() []Table {
 	fail := Table{
 		Title:  "Runs and failures (status failed or diverged) over finished runs",
@@ -338,7 +342,7 @@ func (r *Report) Tables() []Table {
 		tables = append(tables, diff)
 	}
 	re := Table{
-		Title:  "Re-initialised filters per layer (mean per finished run)",
+		Title:  "Re-initialised (RandomOut), revived (ReDo) or replaced (continual backprop) filters per layer (mean per finished run)",
 		Header: []string{"layer"},
 	}
 	for _, a := range r.Arms {
@@ -356,7 +360,7 @@ func (r *Report) Tables() []Table {
 		total = append(total, num(a.ReinitsTotal, 1))
 	}
 	re.Rows = append(re.Rows, total)
-	return append(tables, r.EscapeTable(), re)
+	return append(tables, r.EscapeTable(), r.rulesTable(), re)
 }
 
 // Progress is the line that says how far the sweep is.

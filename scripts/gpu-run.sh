@@ -14,7 +14,8 @@
 #
 # Phases, in the order of priority of issue 6 (`all` is all four in this order):
 #   check    scripts/gpu-check.sh --device: declarations against the headers, `rout info`, and
-#            the binding, kernel and backend tests against the CPU.
+#            the binding, kernel and backend tests against the CPU (the revival rules' kernels,
+#            net/gpu's TestRevivalStatistics and TestResetOutgoingAndCBPStep, among them).
 #   parity   trainer's TestGPUMatchesCPU on the JPEG CIFAR-10 archive: 20 steps of the paper
 #            preset on GPU and CPU (TF32 off, deterministic algorithms): in lockstep (every step
 #            from the CPU's state; losses and every filter's re-draw decision compared), run free
@@ -22,8 +23,9 @@
 #            (legacy cuDNN API on channel slices, graph API, packed tensors), and pairs of
 #            deterministic GPU runs that must agree bit for bit (a rerun, and a run whose steps are
 #            CUDA graphs against one made call by call).
-#   speed    `rout bench` and scripts/bench_torch.py, inception28, batch 128, fp32, with and
-#            without RandomOut, side by side: SGD (rout as it is, on packed convolution tensors,
+#   speed    `rout bench` and scripts/bench_torch.py, inception28, batch 128, fp32, without a
+#            revival rule and with each (rout: RandomOut, ReDo and continual backprop checking
+#            every step, each to cost at most 2% of the step; PyTorch: RandomOut), side by side: SGD (rout as it is, on packed convolution tensors,
 #            with --plans; with CUDA graphs; on channel slices; PyTorch eager and --profile,
 #            torch.compile too with GPU_RUN_TORCH_COMPILE=1), Adam (rout, also with CUDA graphs;
 #            PyTorch eager), then SGD
@@ -382,7 +384,7 @@ speed_summary() {
 			echo "| tool | mode | ms/step | images/s | host ms/step (rout) |"
 			echo "|---|---|---:|---:|---:|"
 			grep -hE '^\| (rout|torch)' "${fs[@]}"
-			grep -hE '^RandomOut overhead|^convolutions by|^torch eager profile|^CUDA graphs:|^host time to queue' "${fs[@]}"
+			grep -hE '^(RandomOut|ReDo|Continual backprop) overhead|^convolutions by|^torch eager profile|^CUDA graphs:|^host time to queue' "${fs[@]}"
 			grep -hiE '^(rout|gpu-run):|error|Traceback|no python3' "${fs[@]}" | head -n 6
 			echo
 		} >>"$d/speed.report"

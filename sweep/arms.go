@@ -66,7 +66,7 @@ func normalizeSettings(kv map[string]string) (map[string]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[k] = v
+		out[trainer.CanonicalKey(k)] = v
 	}
 	return out, nil
 }

@@ -44,6 +44,10 @@ func NewPlan(preset string, arms []Arm, seeds []uint64, flags map[string]string,
 	if err := checkArms(arms); err != nil {
 		return Plan{}, err
 	}
+	arms = slices.Clone(arms)
+	for i := range arms {
+		arms[i].Overrides = canonicalKeys(arms[i].Overrides)
+	}
 	if len(seeds) == 0 {
 		return Plan{}, fmt.Errorf("seeds: none given")
 	}
@@ -249,5 +253,23 @@ func ReadPlan(dir string) (Plan, error) {
 	if err != nil {
 		return Plan{}, fmt.Errorf("sweep: %w", err)
 	}
+	// A plan recorded before a setting was renamed names it as it was; the commands that
+	// resume it give its name now.
+	p.Flags = canonicalKeys(p.Flags)
+	for i := range p.Arms {
+		p.Arms[i].Overrides = canonicalKeys(p.Arms[i].Overrides)
+	}
 	return p, nil
+}
+
+// canonicalKeys is kv with every renamed setting under its name now.
+func canonicalKeys(kv map[string]string) map[string]string {
+	if kv == nil {
+		return nil
+	}
+	out := make(map[string]string, len(kv))
+	for k, v := range kv {
+		out[trainer.CanonicalKey(k)] = v
+	}
+	return out
 }

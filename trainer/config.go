@@ -59,10 +59,17 @@ type Config struct {
 	RandomOut       bool    `json:"randomout" cat:"randomout" usage:"re-draw the filters whose gradient norm falls below --tau (dead filters are measured either way)"`
 	Tau             float64 `json:"tau" cat:"randomout" usage:"threshold on a filter's gradient norm"`
 	TauMode         string  `json:"tau-mode" cat:"randomout" choices:"absolute,relative" usage:"tau is absolute, or a fraction of the mean norm of the filter's layer"`
-	RandomOutEvery  int     `json:"randomout-every" cat:"randomout" usage:"check the filters after every Nth update"`
+	RandomOutEvery  int     `json:"revive-every" cat:"randomout" usage:"RandomOut and ReDo check the filters after every Nth update (formerly randomout-every)"`
 	RandomOutNorm   string  `json:"randomout-norm" cat:"randomout" choices:"l1,l2" usage:"per-filter gradient norm: l1 (the paper's CGN) or l2"`
 	RandomOutScope  string  `json:"randomout-scope" cat:"randomout" choices:"weights,weights+bias,weights+bias+optimizer" usage:"what a re-draw resets: the weights (the paper), also zero the bias, also zero the optimiser's moments"`
 	RandomOutLayers string  `json:"randomout-layers" cat:"randomout" usage:"comma-separated conv layers watched (empty: every conv layer)"`
+
+	Revive      string  `json:"revive" cat:"revival rules" choices:"none,randomout,redo,cbp" usage:"filter-revival rule: none (dead filters are only measured), randomout (gradient-based; --randomout is its shorthand), redo (dormant activations, Sokar et al. 2023) or cbp (continual backprop's utility, Dohare et al. 2024)"`
+	ReviveInit  string  `json:"revive-init" cat:"revival rules" choices:",layer,glorot,he,fan-in" usage:"what a revived filter's incoming weights are drawn from: the layer's own initialiser, glorot, he, or fan-in (U(-1/sqrt(fan_in), 1/sqrt(fan_in))); empty: the rule's reference (randomout layer, redo glorot, cbp fan-in)"`
+	RedoTau     float64 `json:"redo-tau" cat:"revival rules" usage:"ReDo: a filter is dormant when its mean |activation| over its layer's mean is at most this"`
+	CBPRate     float64 `json:"cbp-rate" cat:"revival rules" usage:"continual backprop: filters replaced per mature filter per step"`
+	CBPDecay    float64 `json:"cbp-decay" cat:"revival rules" usage:"continual backprop: decay of the running utility"`
+	CBPMaturity int     `json:"cbp-maturity" cat:"revival rules" usage:"continual backprop: steps a filter lives before it may be replaced"`
 
 	FailMargin      float64 `json:"fail-margin" cat:"run" usage:"status failed when the final test accuracy is within this of chance (the test split's most common class's share: 1/classes when balanced)"`
 	LogEvery        int     `json:"log-every" cat:"run" resume:"ok" usage:"steps between log lines (loss, accuracy and counters are read back only then)"`
@@ -86,6 +93,7 @@ type Setting struct {
 	Choices    []string     // the values a string setting accepts (nil: any)
 	Kind       reflect.Kind // Bool, Int, Uint64, Float64 or String
 	RunControl bool         // may differ when a run is resumed
+	Aliases    []string     // former names, still accepted
 }
 
 // field is one Config setting as the table built from the struct tags sees it.
@@ -108,12 +116,14 @@ var configFields = sync.OnceValue(func() []field {
 		if c := sf.Tag.Get("choices"); c != "" {
 			f.Choices = strings.Split(c, ",")
 		}
+		f.Aliases = formerNames(f.Name)
 		fs = append(fs, f)
 	}
 	return fs
 })
 
 func lookupField(key string) (field, error) {
+	key = CanonicalKey(key)
 	for _, f := range configFields() {
 		if f.Name == key {
 			return f, nil
@@ -128,6 +138,7 @@ func Settings() []Setting {
 	for _, f := range configFields() {
 		s := f.Setting
 		s.Choices = slices.Clone(s.Choices)
+		s.Aliases = slices.Clone(s.Aliases)
 		ss = append(ss, s)
 	}
 	return ss
@@ -278,7 +289,7 @@ func (c *Config) Validate() error {
 		{c.LRGamma > 0, "lr-gamma", "a positive number", c.LRGamma},
 		{c.LRMin >= 0 && c.LRMin <= c.LR, "lr-min", "a number in [0, lr]", c.LRMin},
 		{c.Tau == 0 || c.Tau > 0 && float32(c.Tau) > 0 && !math.IsInf(float64(float32(c.Tau)), 0), "tau", "0, or a positive number a float32 holds (1.4e-45 to 3.4e38: the norms are float32)", c.Tau},
-		{c.RandomOutEvery >= 1, "randomout-every", "1 or more", c.RandomOutEvery},
+		{c.RandomOutEvery >= 1, "revive-every", "1 or more", c.RandomOutEvery},
 		{c.FailMargin >= 0 && c.FailMargin <= 1, "fail-margin", "a number in [0, 1]", c.FailMargin},
 		{c.LogEvery >= 1, "log-every", "1 or more", c.LogEvery},
 		{c.CheckpointEvery >= 0, "checkpoint-every", "0 or more", c.CheckpointEvery},
@@ -289,6 +300,9 @@ func (c *Config) Validate() error {
 		if !k.ok {
 			return fmt.Errorf("setting %s: %v, want %s", k.name, k.val, k.want)
 		}
+	}
+	if err := c.checkRevive(); err != nil {
+		return err
 	}
 	return c.checkInit()
 }
@@ -338,6 +352,7 @@ func Preset(name string) (Config, error) {
 		Tau: 1e-30, TauMode: "absolute", RandomOutEvery: 1, RandomOutNorm: "l1", RandomOutScope: "weights",
 		FailMargin: 0.02, LogEvery: 50, Device: "auto", CuDNNPacked: true,
 	}
+	setReviveDefaults(&c)
 	switch name {
 	case "paper":
 	case "quick":

@@ -22,6 +22,7 @@ func TestPaperPreset(t *testing.T) {
 		Schedule: "constant", LRStep: 1, LRGamma: 0.1,
 		RandomOut: false, Tau: 1e-30, TauMode: "absolute", RandomOutEvery: 1, RandomOutNorm: "l1",
 		RandomOutScope: "weights", RandomOutLayers: "",
+		Revive: "none", RedoTau: 0.1, CBPRate: 1e-4, CBPDecay: 0.99, CBPMaturity: 100,
 		FailMargin: 0.02, LogEvery: 50, Device: "auto", CuDNNPacked: true} // packed: GPU speed only, same operations
 	if d := c.Diff(&want); len(d) > 0 {
 		t.Errorf("paper preset differs from the protocol in %v", d)
@@ -38,7 +39,7 @@ func TestPaperPreset(t *testing.T) {
 	}
 	// quick scales the paper's recipe down; the recipe itself stays.
 	for _, k := range []string{"init", "loss-reduction", "optimizer", "lr", "beta1", "beta2", "eps", "mean-image",
-		"tau", "tau-mode", "randomout-every", "randomout-norm", "randomout-scope", "fail-margin"} {
+		"tau", "tau-mode", "revive-every", "randomout-norm", "randomout-scope", "fail-margin"} {
 		a, _ := c.Get(k)
 		b, _ := q.Get(k)
 		if a != b {
@@ -117,7 +118,7 @@ func TestValidate(t *testing.T) {
 		k, v string
 	}{
 		{"epochs", "0"}, {"batch", "0"}, {"lr", "0"}, {"lr", "NaN"}, {"beta2", "1"}, {"eps", "0"},
-		{"tau", "-1"}, {"tau", "1e-46"}, {"tau", "1e39"}, {"randomout-every", "0"}, {"fail-margin", "2"}, {"log-every", "0"},
+		{"tau", "-1"}, {"tau", "1e-46"}, {"tau", "1e39"}, {"revive-every", "0"}, {"fail-margin", "2"}, {"log-every", "0"},
 		{"val-fraction", "1"}, {"init", "normal:0.1"}, {"model", ""}, {"data", ""}, {"scale", "0"},
 		{"lr-min", "1"}, {"threads", "-1"}, {"crop", "-1"},
 	} {

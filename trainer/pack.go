@@ -26,8 +26,8 @@ var packKeys = map[string]bool{
 	"arm": true, "init": true, "seed": true, "fail-margin": true,
 	"lr": true, "beta1": true, "beta2": true, "eps": true, "adam-mxnet-eps": true, "momentum": true,
 	"nesterov": true, "weight-decay": true, "schedule": true, "lr-step-epochs": true, "lr-gamma": true, "lr-min": true,
-	"randomout": true, "tau": true, "tau-mode": true, "randomout-every": true, "randomout-norm": true,
-	"randomout-scope": true, "randomout-layers": true,
+	"randomout": true, "tau": true, "tau-mode": true, "revive-every": true, "randomout-norm": true,
+	"randomout-scope": true, "randomout-layers": true, "revive-init": true,
 }
 
 // PackConflict names the settings that keep two runs out of one pack ("" when they can share
@@ -40,7 +40,17 @@ func PackConflict(a, b *Config) string {
 			bad = append(bad, k)
 		}
 	}
+	if !packRule(a) || !packRule(b) {
+		bad = append(bad, "revive (ReDo and continual backprop train alone)")
+	}
 	return strings.Join(bad, ", ")
+}
+
+// packRule reports whether c's revival rule can run in a pack: RandomOut (or none), which a
+// member runs on its stretch of the pack's parameters; ReDo and continual backprop read a
+// network's activations and consumers, which a pack's members do not have apart.
+func packRule(c *Config) bool {
+	return c.Rule() == RuleNone || c.Rule() == RuleRandomOut
 }
 
 // PackMember is one run of a pack: its config, its output folder and its own options (Resume,
@@ -114,6 +124,9 @@ func RunPack(ctx context.Context, members []PackMember, opts ...Option) []PackRe
 		if err := members[i].Config.Validate(); err != nil {
 			res[i].Err = err
 			continue
+		}
+		if !packRule(&members[i].Config) {
+			return fail(fmt.Errorf("pack: run %s uses revival rule %s, which trains alone, not in a pack", members[i].Out, members[i].Config.Rule()))
 		}
 		if c := PackConflict(&members[0].Config, &members[i].Config); c != "" {
 			return fail(fmt.Errorf("pack: runs %s and %s differ in %s: they cannot train as one pack", members[0].Out, members[i].Out, c))

@@ -215,4 +215,18 @@ func TestPackRefuses(t *testing.T) {
 	if c := PackConflict(&base, &lr); c != "" {
 		t.Errorf("runs differing in lr and seed conflict in %q", c)
 	}
+	// ReDo and continual backprop train alone: two runs of one such rule conflict, and a pack
+	// of them is refused before anything trains.
+	for _, rule := range []string{RuleReDo, RuleCBP} {
+		a, b := base, lr
+		a.Revive, b.Revive = rule, rule
+		if c := PackConflict(&a, &b); !strings.Contains(c, "revive") {
+			t.Errorf("two %s runs conflict in %q, want revive", rule, c)
+		}
+		arms[rule] = a
+		res := runPack(t, context.Background(), arms, []string{rule}, freshDirs(t, 1))
+		if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "trains alone") {
+			t.Errorf("a pack of one %s run: %v, want an error saying it trains alone", rule, res[0].Err)
+		}
+	}
 }

@@ -110,6 +110,34 @@ func TestGPUMatchesCPU(t *testing.T) {
 	// The same with the convolutions run through cuDNN's graph API (gpu.Options.GraphConv), with
 	// packed convolution tensors (gpu.Options.PackedConv, the default of `rout train`), and with
 	// both (with --cuda-graph, the fastest setting measured).
+	// ReDo and continual backprop: free runs on both backends (their activation means, decisions,
+	// re-draws and resets on the device against the CPU's) with settings under which both revive
+	// within the 20 steps, and each as CUDA graphs against call by call, bit for bit (a step with
+	// a rule stays capturable).
+	for _, rule := range []struct {
+		name string
+		set  func(*Config)
+	}{
+		{"redo", func(c *Config) { c.Revive, c.RandomOutEvery, c.RedoTau = RuleReDo, 5, 0.5 }},
+		{"cbp", func(c *Config) { c.Revive, c.CBPMaturity, c.CBPRate = RuleCBP, 5, 0.05 }},
+	} {
+		cfg := redrawsConfig(spec)
+		rule.set(&cfg)
+		t.Run(rule.name+"-free", func(t *testing.T) {
+			cpuRun, gpuRun := runBoth(t, cfg, ds)
+			compareLosses(t, cpuRun, gpuRun)
+			if last := cpuRun.logs[len(cpuRun.logs)-1]; last.Reinits.Total() == 0 {
+				t.Errorf("%s revived nothing in %d steps on the CPU: the comparison does not cover revivals", rule.name, paritySteps)
+			}
+		})
+		t.Run(rule.name+"-cuda-graph", func(t *testing.T) {
+			o := gpu.Options{Deterministic: true, PackedConv: true}
+			graphed := o
+			graphed.StepGraphs = true
+			sameGPURuns(t, cfg, ds, o, graphed)
+		})
+	}
+
 	t.Run("redraws-graph", func(t *testing.T) {
 		lockstepOnGPU(t, redrawsConfig(spec), ds, gpu.Options{Deterministic: true, GraphConv: true})
 	})

@@ -7,10 +7,10 @@ import (
 )
 
 // Reviver is a filter-revival policy: the training loop calls it after every optimiser update,
-// and it decides on the device which filters are dead and what to do about them. RandomOut
-// (gradient-based) is the one rout has; activation-based ReDo or utility-based continual
-// backprop would be peers implementing the same interface (with a hook after the forward pass
-// where they need activations).
+// and it decides on the device which filters are dead and what to do about them: RandomOut
+// (gradient-based, this file), ReDo (activation-based, redo.go) and continual backprop
+// (utility-based, cbp.go). A rule that needs activations also has an AfterForward method, which
+// the loop calls right after the forward pass (activationWatcher).
 //
 // A Reviver runs only backend operations inside a step, so on the GPU it never waits on the
 // host; its counters are read back only when the loop logs.
@@ -22,7 +22,8 @@ type Reviver interface {
 	// Counters downloads, per watched layer, the filters re-initialised so far and the filters
 	// found dead at the last check.
 	Counters() (reinits, dead []int64)
-	// State is the device state a checkpoint must keep (the cumulative counters), by name.
+	// State is the device state a checkpoint must keep (the counters, and a rule's own state
+	// such as continual backprop's utilities and ages), by name.
 	State() map[string]*net.Tensor
 }
 
@@ -44,12 +45,15 @@ type RandomOutOptions struct {
 	// Moments, when set, are the optimiser state tensors whose entries for a re-drawn filter
 	// are zeroed (its bias entries too with ZeroBias).
 	Moments []*net.Tensor
+	// Draw is the table re-draws use, ft with other bounds (--revive-init); nil: ft, each
+	// layer's own initialiser (the paper).
+	Draw *net.FilterTable
 }
 
 // randomOutOptions are the RandomOut settings of a config; moments are the optimiser's state
 // tensors, zeroed for a re-drawn filter when the scope includes the optimiser.
 func randomOutOptions(cfg *Config, moments []*net.Tensor) RandomOutOptions {
-	o := RandomOutOptions{Enabled: cfg.RandomOut, Seed: cfg.Seed, Every: cfg.RandomOutEvery,
+	o := RandomOutOptions{Enabled: cfg.Rule() == RuleRandomOut, Seed: cfg.Seed, Every: cfg.RandomOutEvery,
 		Norm: net.NormL1, Threshold: net.Threshold{Tau: float32(cfg.Tau), Relative: cfg.TauMode == "relative"}}
 	if cfg.RandomOutNorm == "l2" {
 		o.Norm = net.NormL2
@@ -122,7 +126,11 @@ func (r *RandomOut) AfterUpdate(step int) {
 	if !r.o.Enabled {
 		return
 	}
-	r.b.RedrawFilters(r.ft, r.mask, net.Redraw{
+	draw := r.ft
+	if r.o.Draw != nil {
+		draw = r.o.Draw
+	}
+	r.b.RedrawFilters(draw, r.mask, net.Redraw{
 		Seed: r.o.Seed, Purpose: uint32(step + 1), Params: r.params,
 		ZeroBias: r.o.ZeroBias, Moments: r.o.Moments, Counts: r.reinits,
 	})

@@ -245,6 +245,9 @@ func (r *run) step(lr float64) {
 	work := func() {
 		r.b.GatherBatch(r.trainSet, r.st.EpochStep*r.cfg.Batch, r.n.Input, r.n.Labels, r.trainAug)
 		r.n.Forward(true)
+		if aw, ok := r.rev.(activationWatcher); ok {
+			aw.AfterForward(r.st.Step)
+		}
 		r.b.SoftmaxCrossEntropy(r.n.Logits, r.n.Labels, r.n.DLogits, r.stats, red)
 		r.n.Backward()
 		r.opt.Update(r.st.Step, lr)

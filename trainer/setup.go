@@ -140,7 +140,7 @@ func (r *run) build() error {
 	if r.opt, err = newOptimizer(r.b, cfg, r.n.Params, r.n.Grads); err != nil {
 		return err
 	}
-	if r.rev, err = NewRandomOut(r.b, ft, r.n.Params, r.n.Grads, randomOutOptions(cfg, r.opt.Moments())); err != nil {
+	if r.rev, err = newReviver(cfg, r.b, r.n, ft, r.opt.Moments()); err != nil {
 		return err
 	}
 	r.trainSet = r.o.trainSet // a pack's members share one copy

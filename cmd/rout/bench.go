@@ -16,18 +16,21 @@ import (
 	"rout/trainer"
 )
 
-// benchCommand times whole training steps on synthetic data, with and without RandomOut, so the
-// cost of watching every filter every step can be read next to PyTorch's numbers
-// (scripts/bench_torch.py prints the same table).
+// benchCommand times whole training steps on synthetic data, without a revival rule and with each
+// rule checking every step, so the cost of watching every filter every step can be read next to
+// PyTorch's numbers (scripts/bench_torch.py prints the same table for plain and randomout).
 func benchCommand() *cli.Command {
 	return &cli.Command{
 		Name:         "bench",
-		Usage:        "time training steps of a model on synthetic data, with and without RandomOut",
+		Usage:        "time training steps of a model on synthetic data, without and with each revival rule",
 		OnUsageError: commandUsageError,
 		Description: "A step is what `rout train` runs: gather and normalise a batch from a uint8 dataset held\n" +
 			"by the backend, forward, softmax cross-entropy (summed), backward, the optimiser's update,\n" +
 			"and, in the randomout mode, RandomOut after every update (per-filter L1 gradient norms of\n" +
-			"every conv filter, tau 1e-30, re-draw, optimiser state of re-drawn filters zeroed).\n" +
+			"every conv filter, tau 1e-30, re-draw, optimiser state of re-drawn filters zeroed); in the\n" +
+			"redo mode ReDo checking after every update (activation means beside the forward pass, tau\n" +
+			"0.1, glorot re-draws); in the cbp mode continual backprop (utility, rate 1e-4, maturity 100;\n" +
+			"redo and cbp without --pack). Every mode's timed runs start from the same weights.\n" +
 			"After the warm-up (which also picks the convolution algorithms), each repeat times --steps\n" +
 			"steps of each mode (CUDA events on the GPU, the wall clock on the CPU); the table gives the\n" +
 			"median over the repeats.",
@@ -133,7 +136,8 @@ func timeSteps(b net.Backend, f func()) (time.Duration, error) {
 	return time.Since(start), err
 }
 
-// benchRig is a network with its optimiser, RandomOut and a synthetic dataset on one backend.
+// benchRig is a network with its optimiser, the revival rules and a synthetic dataset on one
+// backend.
 type benchRig struct {
 	b        net.Backend
 	model    benchModel
@@ -142,7 +146,9 @@ type benchRig struct {
 	batches  int // batches in the synthetic set
 	stats    *net.Tensor
 	update   func(step int)
-	ro       []*trainer.RandomOut // one per member
+	modes    []string            // plain, then each rule the rig runs
+	rules    [][]trainer.Reviver // per mode, one per member (none for plain)
+	init     func()              // sets the weights and clears the optimiser's state
 	step     int
 	params   int
 	describe string
@@ -176,6 +182,8 @@ func newBenchRig(real net.Backend, o benchOptions) (*benchRig, error) {
 		input, labels, params, grads *net.Tensor
 		logits, dlogits              []*net.Tensor
 		tables                       []*net.FilterTable
+		single                       *net.Net // the network, without --pack
+		initWeights                  func()
 	)
 	if k == 1 {
 		n, err := net.Build(b, spec, o.batch, spec.Input, classes)
@@ -191,7 +199,8 @@ func newBenchRig(real net.Backend, o benchOptions) (*benchRig, error) {
 		}
 		tables = []*net.FilterTable{ft}
 		r.describe = fmt.Sprintf("%s (%d parameters)", spec.Name, n.ParamCount())
-		n.Init(o.seed)
+		single = n
+		initWeights = func() { n.Init(o.seed) }
 	} else {
 		pk, err := net.BuildPack(b, spec, o.batch, spec.Input, classes, k)
 		if err != nil {
@@ -212,7 +221,12 @@ func newBenchRig(real net.Backend, o benchOptions) (*benchRig, error) {
 			l, dl := pk.MemberLogits(m)
 			logits, dlogits = append(logits, l), append(dlogits, dl)
 			tables = append(tables, pk.MemberTable(ft, m))
-			b.RedrawFilters(pk.MemberTable(one.Weights, m), nil, net.Redraw{Seed: o.seed + uint64(m), Params: pk.Params})
+		}
+		initWeights = func() {
+			real.Fill(pk.Params, 0)
+			for m := 0; m < k; m++ {
+				real.RedrawFilters(pk.MemberTable(one.Weights, m), nil, net.Redraw{Seed: o.seed + uint64(m), Params: pk.Params})
+			}
 		}
 		r.describe = fmt.Sprintf("%s (%d parameters), a pack of %d", spec.Name, pk.ParamCount(), k)
 	}
@@ -271,14 +285,35 @@ func newBenchRig(real net.Backend, o benchOptions) (*benchRig, error) {
 		moments = []*net.Tensor{vel}
 		r.update = func(int) { b.SGDUpdate(params, grads, vel, net.SGDParams{LR: 0.01, Momentum: 0.9}) }
 	}
+	var ros []trainer.Reviver
 	for m, ft := range tables {
 		ro, err := trainer.NewRandomOut(b, ft, params, grads, trainer.RandomOutOptions{Enabled: true, Seed: o.seed + uint64(m),
 			Every: 1, Norm: net.NormL1, Threshold: net.Threshold{Tau: 1e-30}, Moments: moments})
 		if err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
-		r.ro = append(r.ro, ro)
+		ros = append(ros, ro)
 	}
+	r.modes, r.rules = []string{"plain", "randomout"}, [][]trainer.Reviver{nil, ros}
+	if single != nil {
+		redo, err := trainer.NewReDo(b, single, tables[0], trainer.ReDoOptions{Seed: o.seed, Every: 1, Tau: 0.1, Init: "glorot", Moments: moments})
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		cbp, err := trainer.NewCBP(b, single, tables[0], trainer.CBPOptions{Seed: o.seed, Rate: 1e-4, Decay: 0.99, Maturity: 100, Init: "fan-in", Moments: moments})
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		r.modes = append(r.modes, "redo", "cbp")
+		r.rules = append(r.rules, []trainer.Reviver{redo}, []trainer.Reviver{cbp})
+	}
+	r.init = func() {
+		initWeights()
+		for _, t := range moments {
+			real.Fill(t, 0)
+		}
+	}
+	r.init()
 	r.gather = func() { b.GatherBatch(r.set, (r.step%r.batches)*o.batch, input, labels, r.aug) }
 	r.loss = func() {
 		for m := range logits {
@@ -312,19 +347,23 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
-// run queues steps training steps, with RandomOut after each update when randomOut is set; a
-// backend that runs whole steps (CUDA graphs) gets each step as one.
-func (r *benchRig) run(steps int, randomOut bool) {
+// run queues steps training steps with the rules of mode (an index into r.modes), as the
+// training loop runs them; a backend that runs whole steps (CUDA graphs) gets each step as one.
+func (r *benchRig) run(steps int, mode int) {
+	rules := r.rules[mode]
 	work := func() {
 		r.gather()
 		r.model.Forward(true)
+		for _, rule := range rules {
+			if aw, ok := rule.(interface{ AfterForward(step int) }); ok {
+				aw.AfterForward(r.step)
+			}
+		}
 		r.loss()
 		r.model.Backward()
 		r.update(r.step)
-		if randomOut {
-			for _, ro := range r.ro {
-				ro.AfterUpdate(r.step)
-			}
+		for _, rule := range rules {
+			rule.AfterUpdate(r.step)
 		}
 	}
 	for i := 0; i < steps; i++ {
@@ -360,30 +399,32 @@ func runBench(w io.Writer, o benchOptions) error {
 	if err != nil {
 		return err
 	}
-	// Warm-up: both modes, so that every algorithm choice, kernel load and (with --cuda-graph)
-	// graph capture happens here.
-	r.run(o.warmup, false)
-	r.run(o.warmup, true)
+	// Warm-up: every mode, so that every algorithm choice, kernel load and (with --cuda-graph)
+	// graph capture happens here. Every mode's runs start from the same weights (set untimed), so
+	// that none times steps of a network that earlier steps drove somewhere else (a diverging one).
+	for m := range r.modes {
+		r.init()
+		r.run(o.warmup, m)
+	}
 	if err := b.Sync(); err != nil {
 		return fmt.Errorf("bench: warm-up on %s: %w", b.Name(), err)
 	}
-	modes := []struct {
-		name      string
-		randomOut bool
-	}{{"plain", false}, {"randomout", true}}
+	b.Fill(r.stats, 0) // the check below is of the timed steps' losses
+	modes := r.modes
 	times := make([][]time.Duration, len(modes))
 	hosts := make([][]time.Duration, len(modes))
-	// The modes alternate within each repeat, so that a slow drift (clocks, other work) hits both.
+	// The modes alternate within each repeat, so that a slow drift (clocks, other work) hits all.
 	for rep := 0; rep < o.repeats; rep++ {
 		for i, m := range modes {
+			r.init()
 			var host time.Duration
 			d, err := timeSteps(b, func() {
 				start := time.Now()
-				r.run(o.steps, m.randomOut)
+				r.run(o.steps, i)
 				host = time.Since(start)
 			})
 			if err != nil {
-				return fmt.Errorf("bench: %s run %d on %s: %w", m.name, rep+1, b.Name(), err)
+				return fmt.Errorf("bench: %s run %d on %s: %w", m, rep+1, b.Name(), err)
 			}
 			times[i] = append(times[i], d/time.Duration(o.steps))
 			hosts[i] = append(hosts[i], host/time.Duration(o.steps))
@@ -403,7 +444,7 @@ func runBench(w io.Writer, o benchOptions) error {
 	}
 	res := make([]benchResult, len(modes))
 	for i, m := range modes {
-		res[i] = benchResult{mode: m.name, median: median(times[i]), host: median(hosts[i])}
+		res[i] = benchResult{mode: m, median: median(times[i]), host: median(hosts[i])}
 	}
 	writeBench(w, o, b, r.describe, res)
 	fmt.Fprintf(w, "tensors allocated: %.1f MiB (network, optimiser state, RandomOut, synthetic data; not the backend's workspaces)\n", float64(r.memory)/(1<<20))
@@ -439,7 +480,7 @@ func idleHostTime(b net.Backend, r *benchRig, repeats int) (time.Duration, error
 			return 0, fmt.Errorf("bench: %s: %w", b.Name(), err)
 		}
 		start := time.Now()
-		r.run(1, false)
+		r.run(1, 0)
 		ds = append(ds, time.Since(start))
 	}
 	if err := b.Sync(); err != nil {
@@ -494,7 +535,23 @@ func writeBench(w io.Writer, o benchOptions, b net.Backend, model string, res []
 		ms := r.median.Seconds() * 1e3
 		fmt.Fprintf(w, "| %s | %s | %.3f | %.0f | %.3f |\n", tool, r.mode, ms, float64(o.members*o.batch)/r.median.Seconds(), r.host.Seconds()*1e3)
 	}
-	if len(res) == 2 && res[0].median > 0 {
-		fmt.Fprintf(w, "\nRandomOut overhead: %+.2f%% step time\n", 100*(res[1].median.Seconds()/res[0].median.Seconds()-1))
+	if len(res) > 1 && res[0].median > 0 {
+		fmt.Fprintln(w)
+		for _, r := range res[1:] {
+			fmt.Fprintf(w, "%s overhead: %+.2f%% step time\n", ruleTitle(r.mode), 100*(r.median.Seconds()/res[0].median.Seconds()-1))
+		}
 	}
+}
+
+// ruleTitle is how the bench names a rule.
+func ruleTitle(mode string) string {
+	switch mode {
+	case "randomout":
+		return "RandomOut"
+	case "redo":
+		return "ReDo"
+	case "cbp":
+		return "Continual backprop"
+	}
+	return mode
 }

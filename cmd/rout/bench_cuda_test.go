@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -38,9 +39,9 @@ func TestBenchCUDAGraphsOnStandIn(t *testing.T) {
 		if err != nil {
 			t.Fatalf("rout %s against the stand-in: %v\n%s", strings.Join(args, " "), err, text)
 		}
-		tool := "rout, CUDA graphs"
-		if len(api) > 1 { // a pack of two runs: grouped convolutions
-			tool = "rout, pack of 2, CUDA graphs"
+		tool, modes := "rout, CUDA graphs", 4
+		if len(api) > 1 { // a pack of two runs: grouped convolutions, RandomOut the only rule
+			tool, modes = "rout, pack of 2, CUDA graphs", 2
 		}
 		if api[0] == "--cudnn-graph" { // packed by default
 			tool = "rout, cuDNN graph, packed, CUDA graphs"
@@ -48,13 +49,13 @@ func TestBenchCUDAGraphsOnStandIn(t *testing.T) {
 				t.Errorf("rout %s: a convolution got a channel slice:\n%s", strings.Join(args, " "), text)
 			}
 		}
-		rows := regexp.MustCompile(`(?m)^\| `+regexp.QuoteMeta(tool)+` \| (plain|randomout) \|`).FindAllString(text, -1)
-		if len(rows) != 2 || !strings.Contains(text, "device: gpu Mock GPU") {
-			t.Fatalf("rout %s: want a plain and a randomout row of %q on the stand-in:\n%s", strings.Join(args, " "), tool, text)
+		rows := regexp.MustCompile(`(?m)^\| `+regexp.QuoteMeta(tool)+` \| (plain|randomout|redo|cbp) \|`).FindAllString(text, -1)
+		if len(rows) != modes || !strings.Contains(text, "device: gpu Mock GPU") {
+			t.Fatalf("rout %s: want %d rows (plain, randomout, and redo and cbp without a pack) of %q on the stand-in:\n%s", strings.Join(args, " "), modes, tool, text)
 		}
-		// 2 modes x 1 replay in the warm-up, 2 repeats x 2 modes x 3 steps timed, 2 plain steps
+		// A mode x 1 replay in the warm-up, 2 repeats x the modes x 3 steps timed, 2 plain steps
 		// queued on an idle stream.
-		if want := "CUDA graphs: 2 captured, 16 steps replayed"; !strings.Contains(text, want) || strings.Contains(text, "turned off") {
+		if want := fmt.Sprintf("CUDA graphs: %d captured, %d steps replayed", modes, modes+2*modes*3+2); !strings.Contains(text, want) || strings.Contains(text, "turned off") {
 			t.Fatalf("rout %s: want %q and graphs on:\n%s", strings.Join(args, " "), want, text)
 		}
 		t.Logf("rout %s:\n%s", strings.Join(args, " "), text)

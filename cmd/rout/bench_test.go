@@ -10,7 +10,7 @@ import (
 )
 
 // TestBenchCPU runs `rout bench` end to end on the CPU backend with a tiny network and checks
-// the table: both modes, positive times, images/s consistent with ms/step and the batch, and a
+// the table: every mode (no rule, then each rule checking every step), positive times, images/s consistent with ms/step and the batch, and a
 // host time (queueing the steps) within the step time.
 func TestBenchCPU(t *testing.T) {
 	app := newApp()
@@ -22,10 +22,14 @@ func TestBenchCPU(t *testing.T) {
 		t.Fatalf("rout bench: %v\n%s", err, out.String())
 	}
 	text := out.String()
-	row := regexp.MustCompile(`(?m)^\| rout \| (plain|randomout) \| ([0-9.]+) \| ([0-9]+) \| ([0-9.]+) \|$`)
+	row := regexp.MustCompile(`(?m)^\| rout \| (plain|randomout|redo|cbp) \| ([0-9.]+) \| ([0-9]+) \| ([0-9.]+) \|$`)
 	rows := row.FindAllStringSubmatch(text, -1)
-	if len(rows) != 2 || rows[0][1] != "plain" || rows[1][1] != "randomout" {
-		t.Fatalf("want a plain and a randomout row, got:\n%s", text)
+	var modes []string
+	for _, r := range rows {
+		modes = append(modes, r[1])
+	}
+	if strings.Join(modes, ",") != "plain,randomout,redo,cbp" {
+		t.Fatalf("want plain, randomout, redo and cbp rows, got:\n%s", text)
 	}
 	for _, r := range rows {
 		ms, _ := strconv.ParseFloat(r[2], 64)
@@ -44,7 +48,12 @@ func TestBenchCPU(t *testing.T) {
 	if !strings.Contains(text, "--plans: the cpu backend has no convolution algorithms to list") {
 		t.Errorf("--plans on the CPU says nothing:\n%s", text)
 	}
-	if !strings.Contains(text, "RandomOut overhead: ") || !strings.Contains(text, "batch 4, sgd, fp32 (TF32 off)") {
+	for _, rule := range []string{"RandomOut", "ReDo", "Continual backprop"} {
+		if !strings.Contains(text, "\n"+rule+" overhead: ") {
+			t.Errorf("no %s overhead line:\n%s", rule, text)
+		}
+	}
+	if !strings.Contains(text, "batch 4, sgd, fp32 (TF32 off)") {
 		t.Fatalf("missing header or overhead line:\n%s", text)
 	}
 }

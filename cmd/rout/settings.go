@@ -45,15 +45,15 @@ func settingFlags() []cli.Flag {
 			if strings.Contains(usage, ": true") {
 				usage += " (--" + f.Name + "=false turns it off)"
 			}
-			fs = append(fs, &cli.BoolFlag{Name: f.Name, Usage: usage, Category: f.Category, DisableDefaultText: true})
+			fs = append(fs, &cli.BoolFlag{Name: f.Name, Aliases: f.Aliases, Usage: usage, Category: f.Category, DisableDefaultText: true})
 		case reflect.Int:
-			fs = append(fs, &cli.IntFlag{Name: f.Name, Usage: usage, Category: f.Category, DefaultText: presets})
+			fs = append(fs, &cli.IntFlag{Name: f.Name, Aliases: f.Aliases, Usage: usage, Category: f.Category, DefaultText: presets})
 		case reflect.Uint64:
-			fs = append(fs, &cli.Uint64Flag{Name: f.Name, Usage: usage, Category: f.Category, DefaultText: presets})
+			fs = append(fs, &cli.Uint64Flag{Name: f.Name, Aliases: f.Aliases, Usage: usage, Category: f.Category, DefaultText: presets})
 		case reflect.Float64:
-			fs = append(fs, &cli.Float64Flag{Name: f.Name, Usage: usage, Category: f.Category, DefaultText: presets})
+			fs = append(fs, &cli.Float64Flag{Name: f.Name, Aliases: f.Aliases, Usage: usage, Category: f.Category, DefaultText: presets})
 		default:
-			fs = append(fs, &cli.StringFlag{Name: f.Name, Usage: usage, Category: f.Category, DefaultText: presets})
+			fs = append(fs, &cli.StringFlag{Name: f.Name, Aliases: f.Aliases, Usage: usage, Category: f.Category, DefaultText: presets})
 		}
 	}
 	return fs

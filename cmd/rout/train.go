@@ -166,12 +166,8 @@ func newProgress(w io.Writer) *progress {
 func (p *progress) Start(pl trainer.Plan) {
 	p.end = pl.TotalSteps
 	c := pl.Config
-	ro := "off (dead filters measured)"
-	if c.RandomOut {
-		ro = fmt.Sprintf("on (tau %g %s, %s, every %d, scope %s)", c.Tau, c.TauMode, c.RandomOutNorm, c.RandomOutEvery, c.RandomOutScope)
-	}
-	p.println(fmt.Sprintf("train: preset %s, model %s (%d params), data %s (%d training examples), %s on %s, seed %d, data seed %d; RandomOut %s; steps %d..%d (%d per epoch)",
-		c.Preset, c.Model, pl.Params, c.Data, pl.TrainExamples, c.Optimizer, pl.Backend, c.Seed, c.DataSeed, ro,
+	p.println(fmt.Sprintf("train: preset %s, model %s (%d params), data %s (%d training examples), %s on %s, seed %d, data seed %d; revival rule %s; steps %d..%d (%d per epoch)",
+		c.Preset, c.Model, pl.Params, c.Data, pl.TrainExamples, c.Optimizer, pl.Backend, c.Seed, c.DataSeed, c.RuleSummary(),
 		pl.StartStep, pl.TotalSteps, pl.StepsPerEpoch))
 	if p.bar != nil {
 		p.bar.ChangeMax(pl.TotalSteps)

@@ -43,6 +43,7 @@ type Backend struct {
 	bn     bnJob
 	optim  optimJob
 	gather gatherJob
+	means  meansJob
 
 	partial  []float32 // per-group partial weight gradients (ConvBackwardFilter)
 	partialB []float64 // per-group partial bias gradients
