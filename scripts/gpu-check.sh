@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gpu-check.sh: verify rout's GPU code on a GPU machine in one prepared run (../shared/DEVICE.md).
 #
-#   scripts/gpu-check.sh            host mode (a development machine with Go): build every GPU test
+#   scripts/gpu-check.sh            host mode (a machine with Go): build every GPU test
 #                                   binary and the CLI into .gpu/bin.tar.gz, copy the declaration check and the
 #                                   CIFAR-10 JPEG archive there. Then copy .gpu/ (with the repository)
 #                                   to the GPU machine.
@@ -107,7 +107,7 @@ run_step() { # name, command (bash)
 }
 
 device() {
-	[[ -f $gpu/packages.txt ]] || { echo "gpu-check: no .gpu/packages.txt: run scripts/gpu-check.sh on a development machine first and copy .gpu/ here" >&2; exit 1; }
+	[[ -f $gpu/packages.txt ]] || { echo "gpu-check: no .gpu/packages.txt: run scripts/gpu-check.sh on a machine with Go first and copy .gpu/ here" >&2; exit 1; }
 	if [[ -f $gpu/bin.tar.gz ]]; then
 		tar -xzf "$gpu/bin.tar.gz" -C "$gpu" || { echo "gpu-check: cannot unpack .gpu/bin.tar.gz" >&2; exit 1; }
 	fi

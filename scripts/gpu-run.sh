@@ -3,7 +3,7 @@
 # ../shared/DEVICE.md, where device time is short: everything is built here, and there each phase
 # runs under its own time limit and leaves its logs even when a later one hangs.
 #
-#   scripts/gpu-run.sh                        host mode (a development machine with Go): build
+#   scripts/gpu-run.sh                        host mode (a machine with Go): build
 #                                             everything into .gpu/ with scripts/gpu-check.sh (the
 #                                             test binaries, trainer's parity test among them, and
 #                                             the CLI, packed in bin.tar.gz; the CIFAR-10 JPEG
@@ -134,7 +134,7 @@ device() {
 	if [[ -f $gpu/bin.tar.gz ]]; then # packed by gpu-check's host mode
 		tar -xzf "$gpu/bin.tar.gz" -C "$gpu" || die "cannot unpack .gpu/bin.tar.gz"
 	fi
-	[[ -x $gpu/bin/rout ]] || die "no .gpu/bin/rout: run scripts/gpu-run.sh on a development machine and carry .gpu here"
+	[[ -x $gpu/bin/rout ]] || die "no .gpu/bin/rout: run scripts/gpu-run.sh on a machine with Go and carry .gpu here"
 	export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib:/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 	export NVIDIA_TF32_OVERRIDE=0 ROUT_REQUIRE_GPU=1
 	export XDG_CACHE_HOME=${XDG_CACHE_HOME:-$gpu/cache} # rout's NVRTC kernel cache, shared by the phases
