@@ -75,7 +75,7 @@ type Packer interface {
 // on the calling goroutine.
 func (buf *Buffers) Sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	check("B", tB, k, n, b, ldb)
-	buf.mat = matrix{tB, b, ldb}
+	buf.mat = matrix{tB, b, ldb, Kernel == "fma"}
 	buf.SgemmPacked(tA, m, n, k, a, lda, &buf.mat, beta, c, ldc)
 	buf.mat = matrix{}
 }
@@ -106,7 +106,7 @@ func (buf *Buffers) SgemmPacked(tA bool, m, n, k int, a []float32, lda int, b Pa
 			for i0 := 0; i0 < m; i0 += mc {
 				mi := min(mc, m-i0)
 				pa := grow(&buf.a, roundUp(mi, mr)*kp)
-				packA(pa, tA, a, lda, i0, mi, p0, kp)
+				packA(pa, tA, a, lda, i0, mi, p0, kp, fma)
 				for jr := 0; jr < nj; jr += nr {
 					bs := pb[jr*kp:]
 					cols := min(nr, nj-jr)
@@ -148,8 +148,9 @@ func micro(fma bool, k int, a, b, c []float32, ldc int, load bool) {
 }
 
 // packA copies rows i0..i0+mi of op(A), columns p0..p0+kp, into dst as strips of mr rows,
-// each strip column-major (mr values per step of k), the last strip zero-padded.
-func packA(dst []float32, tA bool, a []float32, lda, i0, mi, p0, kp int) {
+// each strip column-major (mr values per step of k), the last strip zero-padded. With asm,
+// full strips of an untransposed A move 8 columns at a time through packA6 where it runs.
+func packA(dst []float32, tA bool, a []float32, lda, i0, mi, p0, kp int, asm bool) {
 	for ir := 0; ir < mi; ir += mr {
 		s := dst[ir*kp : (ir+mr)*kp]
 		rows := min(mr, mi-ir)
@@ -163,21 +164,29 @@ func packA(dst []float32, tA bool, a []float32, lda, i0, mi, p0, kp int) {
 			}
 			continue
 		}
+		from := 0
+		if blocks := kp / 8; asm && packAsm && rows == mr && blocks > 0 {
+			src := a[(i0+ir)*lda+p0 : (i0+ir+mr-1)*lda+p0+kp]
+			packA6(&s[0], &src[0], lda, blocks)
+			from = 8 * blocks
+		}
 		for i := 0; i < rows; i++ {
 			r := i0 + ir + i
 			row := a[r*lda+p0 : r*lda+p0+kp]
-			for p, v := range row {
-				s[p*mr+i] = v
+			for p := from; p < kp; p++ {
+				s[p*mr+i] = row[p]
 			}
 		}
 	}
 }
 
-// matrix is op(B) held as a row-major matrix (B is n x k when t).
+// matrix is op(B) held as a row-major matrix (B is n x k when t); asm lets PackB use packB16T
+// where it runs.
 type matrix struct {
-	t  bool
-	b  []float32
-	ld int
+	t   bool
+	b   []float32
+	ld  int
+	asm bool
 }
 
 func (q *matrix) PackB(dst []float32, p0, kp, j0, nj int) {
@@ -188,10 +197,17 @@ func (q *matrix) PackB(dst []float32, p0, kp, j0, nj int) {
 			clear(s)
 		}
 		if q.t {
+			from := 0
+			if blocks := kp / 8; q.asm && packAsm && cols == nr && blocks > 0 {
+				o := (j0+jr)*q.ld + p0
+				src := q.b[o : o+(nr-1)*q.ld+kp]
+				packB16T(&s[0], &src[0], q.ld, blocks)
+				from = 8 * blocks
+			}
 			for j := 0; j < cols; j++ {
 				o := (j0+jr+j)*q.ld + p0
-				for p, v := range q.b[o : o+kp] {
-					s[p*nr+j] = v
+				for p := from; p < kp; p++ {
+					s[p*nr+j] = q.b[o+p]
 				}
 			}
 			continue

@@ -11,3 +11,13 @@ func kernelFMA(k int, a *float32, b *float32, c *float32, ldc int, load bool)
 
 // fmaPeak runs n rounds of 12 independent 8-wide FMAs (192 flops) without memory traffic.
 func fmaPeak(n int)
+
+// packB16T sets dst[p*16+j] = src[j*ld+p] for j < 16 and p < 8*blocks.
+//
+//go:noescape
+func packB16T(dst *float32, src *float32, ld int, blocks int)
+
+// packA6 sets dst[p*6+i] = src[i*ld+p] for i < 6 and p < 8*blocks.
+//
+//go:noescape
+func packA6(dst *float32, src *float32, ld int, blocks int)

@@ -230,3 +230,207 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func packB16T(dst *float32, src *float32, ld int, blocks int)
+// Requires: AVX
+TEXT ·packB16T(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ ld+16(FP), DX
+	SHLQ $0x02, DX
+	MOVQ blocks+24(FP), BX
+
+packB16T_loop:
+	TESTQ      BX, BX
+	JE         packB16T_done
+	MOVQ       CX, SI
+	VMOVUPS    (SI), Y0
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y1
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y2
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y3
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y4
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y5
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y6
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y0
+	VUNPCKLPS  Y3, Y2, Y1
+	VUNPCKHPS  Y3, Y2, Y2
+	VUNPCKLPS  Y5, Y4, Y3
+	VUNPCKHPS  Y5, Y4, Y4
+	VUNPCKLPS  Y7, Y6, Y5
+	VUNPCKHPS  Y7, Y6, Y6
+	VSHUFPS    $0x44, Y1, Y8, Y7
+	VSHUFPS    $0xee, Y1, Y8, Y1
+	VSHUFPS    $0x44, Y2, Y0, Y8
+	VSHUFPS    $0xee, Y2, Y0, Y0
+	VSHUFPS    $0x44, Y5, Y3, Y2
+	VSHUFPS    $0xee, Y5, Y3, Y3
+	VSHUFPS    $0x44, Y6, Y4, Y5
+	VSHUFPS    $0xee, Y6, Y4, Y4
+	VPERM2F128 $0x20, Y2, Y7, Y6
+	VPERM2F128 $0x31, Y2, Y7, Y2
+	VPERM2F128 $0x20, Y3, Y1, Y7
+	VPERM2F128 $0x31, Y3, Y1, Y1
+	VPERM2F128 $0x20, Y5, Y8, Y3
+	VPERM2F128 $0x31, Y5, Y8, Y5
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y0
+	VMOVUPS    Y6, (AX)
+	VMOVUPS    Y7, 64(AX)
+	VMOVUPS    Y3, 128(AX)
+	VMOVUPS    Y8, 192(AX)
+	VMOVUPS    Y2, 256(AX)
+	VMOVUPS    Y1, 320(AX)
+	VMOVUPS    Y5, 384(AX)
+	VMOVUPS    Y0, 448(AX)
+	MOVQ       CX, SI
+	ADDQ       DX, SI
+	ADDQ       DX, SI
+	ADDQ       DX, SI
+	ADDQ       DX, SI
+	ADDQ       DX, SI
+	ADDQ       DX, SI
+	ADDQ       DX, SI
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y0
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y1
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y2
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y3
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y4
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y5
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y6
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y0
+	VUNPCKLPS  Y3, Y2, Y1
+	VUNPCKHPS  Y3, Y2, Y2
+	VUNPCKLPS  Y5, Y4, Y3
+	VUNPCKHPS  Y5, Y4, Y4
+	VUNPCKLPS  Y7, Y6, Y5
+	VUNPCKHPS  Y7, Y6, Y6
+	VSHUFPS    $0x44, Y1, Y8, Y7
+	VSHUFPS    $0xee, Y1, Y8, Y1
+	VSHUFPS    $0x44, Y2, Y0, Y8
+	VSHUFPS    $0xee, Y2, Y0, Y0
+	VSHUFPS    $0x44, Y5, Y3, Y2
+	VSHUFPS    $0xee, Y5, Y3, Y3
+	VSHUFPS    $0x44, Y6, Y4, Y5
+	VSHUFPS    $0xee, Y6, Y4, Y4
+	VPERM2F128 $0x20, Y2, Y7, Y6
+	VPERM2F128 $0x31, Y2, Y7, Y2
+	VPERM2F128 $0x20, Y3, Y1, Y7
+	VPERM2F128 $0x31, Y3, Y1, Y1
+	VPERM2F128 $0x20, Y5, Y8, Y3
+	VPERM2F128 $0x31, Y5, Y8, Y5
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y0
+	VMOVUPS    Y6, 32(AX)
+	VMOVUPS    Y7, 96(AX)
+	VMOVUPS    Y3, 160(AX)
+	VMOVUPS    Y8, 224(AX)
+	VMOVUPS    Y2, 288(AX)
+	VMOVUPS    Y1, 352(AX)
+	VMOVUPS    Y5, 416(AX)
+	VMOVUPS    Y0, 480(AX)
+	ADDQ       $0x20, CX
+	ADDQ       $0x00000200, AX
+	DECQ       BX
+	JMP        packB16T_loop
+
+packB16T_done:
+	VZEROUPPER
+	RET
+
+// func packA6(dst *float32, src *float32, ld int, blocks int)
+// Requires: AVX
+TEXT ·packA6(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ ld+16(FP), DX
+	SHLQ $0x02, DX
+	MOVQ blocks+24(FP), BX
+
+packA6_loop:
+	TESTQ        BX, BX
+	JE           packA6_done
+	MOVQ         CX, SI
+	VMOVUPS      (SI), Y0
+	ADDQ         DX, SI
+	VMOVUPS      (SI), Y1
+	ADDQ         DX, SI
+	VMOVUPS      (SI), Y2
+	ADDQ         DX, SI
+	VMOVUPS      (SI), Y3
+	ADDQ         DX, SI
+	VMOVUPS      (SI), Y4
+	ADDQ         DX, SI
+	VMOVUPS      (SI), Y5
+	VUNPCKLPS    Y1, Y0, Y6
+	VUNPCKHPS    Y1, Y0, Y0
+	VUNPCKLPS    Y3, Y2, Y1
+	VUNPCKHPS    Y3, Y2, Y2
+	VUNPCKLPS    Y5, Y4, Y3
+	VUNPCKHPS    Y5, Y4, Y4
+	VSHUFPS      $0x44, Y1, Y6, Y5
+	VSHUFPS      $0xee, Y1, Y6, Y1
+	VSHUFPS      $0x44, Y2, Y0, Y6
+	VSHUFPS      $0xee, Y2, Y0, Y0
+	VSHUFPS      $0x44, Y3, Y3, Y2
+	VSHUFPS      $0xee, Y3, Y3, Y3
+	VSHUFPS      $0x44, Y4, Y4, Y7
+	VSHUFPS      $0xee, Y4, Y4, Y4
+	VPERM2F128   $0x20, Y2, Y5, Y8
+	VPERM2F128   $0x31, Y2, Y5, Y2
+	VPERM2F128   $0x20, Y3, Y1, Y5
+	VPERM2F128   $0x31, Y3, Y1, Y1
+	VPERM2F128   $0x20, Y7, Y6, Y3
+	VPERM2F128   $0x31, Y7, Y6, Y6
+	VPERM2F128   $0x20, Y4, Y0, Y7
+	VPERM2F128   $0x31, Y4, Y0, Y0
+	VMOVUPS      X8, (AX)
+	VEXTRACTF128 $0x01, Y8, X4
+	VMOVQ        X4, 16(AX)
+	VMOVUPS      X5, 24(AX)
+	VEXTRACTF128 $0x01, Y5, X4
+	VMOVQ        X4, 40(AX)
+	VMOVUPS      X3, 48(AX)
+	VEXTRACTF128 $0x01, Y3, X3
+	VMOVQ        X3, 64(AX)
+	VMOVUPS      X7, 72(AX)
+	VEXTRACTF128 $0x01, Y7, X3
+	VMOVQ        X3, 88(AX)
+	VMOVUPS      X2, 96(AX)
+	VEXTRACTF128 $0x01, Y2, X2
+	VMOVQ        X2, 112(AX)
+	VMOVUPS      X1, 120(AX)
+	VEXTRACTF128 $0x01, Y1, X1
+	VMOVQ        X1, 136(AX)
+	VMOVUPS      X6, 144(AX)
+	VEXTRACTF128 $0x01, Y6, X1
+	VMOVQ        X1, 160(AX)
+	VMOVUPS      X0, 168(AX)
+	VEXTRACTF128 $0x01, Y0, X0
+	VMOVQ        X0, 184(AX)
+	ADDQ         $0x20, CX
+	ADDQ         $0x000000c0, AX
+	DECQ         BX
+	JMP          packA6_loop
+
+packA6_done:
+	VZEROUPPER
+	RET

@@ -22,6 +22,7 @@ func main() {
 	ConstraintExpr("amd64")
 	kernel()
 	peak()
+	packStrips()
 	Generate()
 }
 
@@ -145,4 +146,95 @@ func peak() {
 	Label("done")
 	VZEROUPPER()
 	RET()
+}
+
+// transpose8 transposes the 8x8 block held in r (row i in r[i]) and returns its columns
+// (column i in the result's i), with the usual unpack, shuffle and lane-permute steps. With
+// six it reads rows 0..5 only and leaves lanes 6 and 7 of every column undefined.
+func transpose8(r [8]VecVirtual, six bool) [8]VecVirtual {
+	var t, s, c [8]VecVirtual
+	for i := 0; i < 8; i += 2 {
+		if six && i == 6 {
+			t[6], t[7] = t[4], t[5]
+			break
+		}
+		t[i], t[i+1] = YMM(), YMM()
+		VUNPCKLPS(r[i+1], r[i], t[i])   // r_i0 r_(i+1)0 r_i1 r_(i+1)1, and the same for 4, 5
+		VUNPCKHPS(r[i+1], r[i], t[i+1]) // the same for columns 2, 3 and 6, 7
+	}
+	for q := 0; q < 2; q++ { // rows 0..3, then rows 4..7
+		for h := 0; h < 2; h++ { // columns 0, 1, 4, 5, then 2, 3, 6, 7
+			lo, hi := t[4*q+h], t[4*q+h+2]
+			s[4*q+2*h], s[4*q+2*h+1] = YMM(), YMM()
+			VSHUFPS(U8(0x44), hi, lo, s[4*q+2*h])
+			VSHUFPS(U8(0xee), hi, lo, s[4*q+2*h+1])
+		}
+	}
+	for i := 0; i < 4; i++ {
+		c[i], c[i+4] = YMM(), YMM()
+		VPERM2F128(U8(0x20), s[4+i], s[i], c[i])
+		VPERM2F128(U8(0x31), s[4+i], s[i], c[i+4])
+	}
+	return c
+}
+
+// packStrips generates the two packers of full panels: packB16T lays 16 rows of B (a
+// transposed operand) side by side as a strip of 16 lanes, and packA6 lays 6 rows of A down
+// a strip of 6. Both move blocks of 8 columns; the callers copy the rest in Go.
+func packStrips() {
+	for _, pk := range []struct {
+		name, doc string
+		rows      int // rows read; each column of them becomes one row of the strip
+	}{
+		{"packB16T", "packB16T sets dst[p*16+j] = src[j*ld+p] for j < 16 and p < 8*blocks.", 16},
+		{"packA6", "packA6 sets dst[p*6+i] = src[i*ld+p] for i < 6 and p < 8*blocks.", 6},
+	} {
+		TEXT(pk.name, NOSPLIT, "func(dst, src *float32, ld, blocks int)")
+		Pragma("noescape")
+		Doc(pk.doc)
+		dst := Load(Param("dst"), GP64())
+		src := Load(Param("src"), GP64())
+		ld := Load(Param("ld"), GP64())
+		SHLQ(U8(2), ld) // bytes
+		n := Load(Param("blocks"), GP64())
+		row := GP64()
+		Label(pk.name + "_loop")
+		TESTQ(n, n)
+		JE(LabelRef(pk.name + "_done"))
+		for h := 0; h < pk.rows; h += 8 {
+			MOVQ(src, row)
+			if h > 0 {
+				for i := 0; i < h; i++ {
+					ADDQ(ld, row)
+				}
+			}
+			var r [8]VecVirtual
+			rows := min(8, pk.rows-h)
+			for i := 0; i < rows; i++ {
+				r[i] = YMM()
+				VMOVUPS(Mem{Base: row}, r[i])
+				if i < rows-1 {
+					ADDQ(ld, row)
+				}
+			}
+			c := transpose8(r, rows == 6)
+			for p := range c {
+				if pk.rows == 16 {
+					VMOVUPS(c[p], Mem{Base: dst, Disp: 4 * (p*16 + h)})
+					continue
+				}
+				hi := XMM()
+				VMOVUPS(c[p].AsX(), Mem{Base: dst, Disp: 4 * p * 6})
+				VEXTRACTF128(U8(1), c[p], hi)
+				VMOVQ(hi, Mem{Base: dst, Disp: 4*p*6 + 16})
+			}
+		}
+		ADDQ(U8(32), src)
+		ADDQ(U32(4*8*pk.rows), dst)
+		DECQ(n)
+		JMP(LabelRef(pk.name + "_loop"))
+		Label(pk.name + "_done")
+		VZEROUPPER()
+		RET()
+	}
 }

@@ -1,0 +1,12 @@
+//go:build !amd64
+
+package gemm
+
+// packAsm is false off amd64: the packers are Go loops.
+const packAsm = false
+
+// packB16T is never called where packAsm is false.
+func packB16T(dst, src *float32, ld, blocks int) { panic("gemm: no assembly packer on this CPU") }
+
+// packA6 is never called where packAsm is false.
+func packA6(dst, src *float32, ld, blocks int) { panic("gemm: no assembly packer on this CPU") }
