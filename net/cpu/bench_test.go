@@ -84,7 +84,7 @@ func BenchmarkIm2col(b *testing.B) {
 		b.Run("pack/"+bc.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				for n := 0; n < cc.n; n++ {
-					q := newPatches(&g, xd, x, n, 1, 0, false, nil)
+					q := newPatches(&g, xd, x, n, 1, 0, false, nil, nil)
 					for p0 := 0; p0 < g.ckk; p0 += kc {
 						kp := min(kc, g.ckk-p0)
 						q.PackB(pack[:(g.p+gemm.Strip-1)/gemm.Strip*gemm.Strip*kp], p0, kp, 0, g.p)

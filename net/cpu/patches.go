@@ -19,13 +19,14 @@ type patches struct {
 	// arithmetic of short output rows (7 wide at the end of inception28).
 	at   []int
 	cols int
+	rows []float32 // a strip's rows, gathered for the transposed panels
 }
 
 // newPatches describes the im2col matrix of group gr's channels of samples n0..n0+s of x; at
-// is reused.
-func newPatches(g *convGeom, x []float32, xt *net.Tensor, n0, s, gr int, t bool, at []int) patches {
+// and rows are reused.
+func newPatches(g *convGeom, x []float32, xt *net.Tensor, n0, s, gr int, t bool, at []int, rows []float32) patches {
 	cols := s * g.p
-	q := patches{g: g, x: x, t: t, at: grow(&at, g.kh*g.kw*cols), cols: cols}
+	q := patches{g: g, x: x, t: t, at: grow(&at, g.kh*g.kw*cols), cols: cols, rows: rows}
 	for ki := 0; ki < g.kh; ki++ {
 		for kj := 0; kj < g.kw; kj++ {
 			at := q.at[(ki*g.kw+kj)*cols:]
@@ -55,20 +56,25 @@ func (q *patches) PackB(dst []float32, p0, kp, j0, nj int) {
 	const s = gemm.Strip
 	g := q.g
 	if q.t {
-		// Column j of op(B) is row j of the matrix: lay it down lane j%s of its strip.
-		if r := nj % s; r != 0 {
-			zero(dst[(nj-r)*kp:])
+		// Column j of op(B) is row j of the matrix, laid down lane j%s of its strip: a full
+		// strip's s rows are gathered whole, then interleaved by gemm.PackStrip.
+		full := nj - nj%s
+		rows := grow(&q.rows, s*kp)
+		for jr := 0; jr < full; jr += s {
+			for j := 0; j < s; j++ {
+				q.gather(rows[j*kp:(j+1)*kp], j0+jr+j, p0)
+			}
+			gemm.PackStrip(dst[jr*kp:(jr+s)*kp], rows, kp, kp)
 		}
-		for j := 0; j < nj; j++ {
-			c, kk := (j0+j)/(g.kh*g.kw), (j0+j)%(g.kh*g.kw)
-			x := q.x[c*g.h*g.w:]
-			d := dst[(j-j%s)*kp+j%s:]
-			for p, o := range q.at[kk*q.cols+p0 : kk*q.cols+p0+kp] {
-				v := float32(0)
-				if o >= 0 {
-					v = x[o]
+		if full < nj {
+			d := dst[full*kp : (full+s)*kp]
+			zero(d)
+			for j := full; j < nj; j++ {
+				row := rows[:kp]
+				q.gather(row, j0+j, p0)
+				for p, v := range row {
+					d[p*s+j-full] = v
 				}
-				d[p*s] = v
 			}
 		}
 		return
@@ -89,5 +95,19 @@ func (q *patches) PackB(dst []float32, p0, kp, j0, nj int) {
 			}
 			clear(d[n:])
 		}
+	}
+}
+
+// gather writes columns p0..p0+len(dst) of row r of the matrix into dst.
+func (q *patches) gather(dst []float32, r, p0 int) {
+	g := q.g
+	c, kk := r/(g.kh*g.kw), r%(g.kh*g.kw)
+	x := q.x[c*g.h*g.w:]
+	for p, o := range q.at[kk*q.cols+p0 : kk*q.cols+p0+len(dst)] {
+		v := float32(0)
+		if o >= 0 {
+			v = x[o]
+		}
+		dst[p] = v
 	}
 }

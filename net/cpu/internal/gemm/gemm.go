@@ -70,12 +70,31 @@ type Packer interface {
 	PackB(dst []float32, p0, kp, j0, nj int)
 }
 
+// PackStrip lays kp-long rows j = 0..Strip-1 of a row-major matrix (ld apart in src) down the
+// lanes of one strip, dst[p*Strip+j] = src[j*ld+p], as PackB lays out op(B) when B is stored
+// transposed: with AVX 8x8 transposes where the FMA kernel runs, with a Go loop elsewhere.
+func PackStrip(dst, src []float32, ld, kp int) {
+	_ = dst[nr*kp-1]
+	_ = src[(nr-1)*ld+kp-1]
+	from := 0
+	if blocks := kp / 8; Kernel == "fma" && packAsm && blocks > 0 {
+		packB16T(&dst[0], &src[0], ld, blocks)
+		from = 8 * blocks
+	}
+	for j := 0; j < nr; j++ {
+		row := src[j*ld : j*ld+kp]
+		for p := from; p < kp; p++ {
+			dst[p*nr+j] = row[p]
+		}
+	}
+}
+
 // Sgemm computes C = op(A) op(B) + beta C for row-major C (m x n), op(A) (m x k) and op(B)
 // (k x n), where op transposes when tA or tB is set (A is then stored k x m, B n x k). It runs
 // on the calling goroutine.
 func (buf *Buffers) Sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	check("B", tB, k, n, b, ldb)
-	buf.mat = matrix{tB, b, ldb, Kernel == "fma"}
+	buf.mat = matrix{tB, b, ldb}
 	buf.SgemmPacked(tA, m, n, k, a, lda, &buf.mat, beta, c, ldc)
 	buf.mat = matrix{}
 }
@@ -180,13 +199,11 @@ func packA(dst []float32, tA bool, a []float32, lda, i0, mi, p0, kp int, asm boo
 	}
 }
 
-// matrix is op(B) held as a row-major matrix (B is n x k when t); asm lets PackB use packB16T
-// where it runs.
+// matrix is op(B) held as a row-major matrix (B is n x k when t).
 type matrix struct {
-	t   bool
-	b   []float32
-	ld  int
-	asm bool
+	t  bool
+	b  []float32
+	ld int
 }
 
 func (q *matrix) PackB(dst []float32, p0, kp, j0, nj int) {
@@ -197,17 +214,14 @@ func (q *matrix) PackB(dst []float32, p0, kp, j0, nj int) {
 			clear(s)
 		}
 		if q.t {
-			from := 0
-			if blocks := kp / 8; q.asm && packAsm && cols == nr && blocks > 0 {
-				o := (j0+jr)*q.ld + p0
-				src := q.b[o : o+(nr-1)*q.ld+kp]
-				packB16T(&s[0], &src[0], q.ld, blocks)
-				from = 8 * blocks
+			if cols == nr {
+				PackStrip(s, q.b[(j0+jr)*q.ld+p0:], q.ld, kp)
+				continue
 			}
 			for j := 0; j < cols; j++ {
 				o := (j0+jr+j)*q.ld + p0
-				for p := from; p < kp; p++ {
-					s[p*nr+j] = q.b[o+p]
+				for p, v := range q.b[o : o+kp] {
+					s[p*nr+j] = v
 				}
 			}
 			continue
