@@ -82,9 +82,10 @@ func BenchmarkIm2col(b *testing.B) {
 		pack := make([]float32, kc*(g.p+gemm.Strip))
 		xd := data(x)
 		b.Run("pack/"+bc.name, func(b *testing.B) {
+			var q patches
 			for i := 0; i < b.N; i++ {
 				for n := 0; n < cc.n; n++ {
-					q := newPatches(&g, xd, x, n, 1, 0, false, nil, nil)
+					q.reuse(&g, xd, x, n, 1, 0, false)
 					for p0 := 0; p0 < g.ckk; p0 += kc {
 						kp := min(kc, g.ckk-p0)
 						q.PackB(pack[:(g.p+gemm.Strip-1)/gemm.Strip*gemm.Strip*kp], p0, kp, 0, g.p)

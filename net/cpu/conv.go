@@ -167,7 +167,7 @@ func (j *convJob) chunk(i int) (n0, s, cols int) {
 // patches returns group gr's im2col matrix of the chunk (or with t its transpose) as a
 // gemm.Packer.
 func (j *convJob) patches(sc *scratch, n0, s, gr int, t bool) *patches {
-	sc.patches = newPatches(&j.g, j.x, j.xt, n0, s, gr, t, sc.patches.at, sc.patches.rows)
+	sc.patches.reuse(&j.g, j.x, j.xt, n0, s, gr, t)
 	return &sc.patches
 }
 

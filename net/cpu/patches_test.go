@@ -60,7 +60,8 @@ func TestPatchesPackB(t *testing.T) {
 						}
 						return want[p][j]
 					}
-					q := newPatches(&g, xs, x, n0, s, gr, tr, nil, nil)
+					var q patches
+					q.reuse(&g, xs, x, n0, s, gr, tr)
 					for _, pan := range [][4]int{{0, rows, 0, ncols}, {rows / 3, rows - rows/3, ncols / 2, ncols - ncols/2}, {1, min(rows-1, 5), 3, max(0, min(ncols-3, 19))}} {
 						p0, kp, j0, nj := pan[0], pan[1], pan[2], pan[3]
 						if kp <= 0 || nj <= 0 {

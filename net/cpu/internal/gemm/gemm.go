@@ -89,6 +89,29 @@ func PackStrip(dst, src []float32, ld, kp int) {
 	}
 }
 
+// SpreadRow lays row (one row of op(B), nj = len(row) columns) into row p of a panel of
+// kp-row strips as PackB writes them: dst[(j/Strip)*Strip*kp + p*Strip + j%Strip] = row[j],
+// zeros past nj in the last strip.
+func SpreadRow(dst, row []float32, p, kp int) {
+	nj := len(row)
+	full := nj / nr
+	if full > 0 {
+		_ = dst[(full-1)*nr*kp+p*nr+nr-1]
+		if Kernel == "fma" && packAsm {
+			spreadRow16(&dst[p*nr], &row[0], nr*kp, full)
+		} else {
+			for s := 0; s < full; s++ {
+				copy(dst[s*nr*kp+p*nr:s*nr*kp+p*nr+nr], row[s*nr:])
+			}
+		}
+	}
+	if r := nj - full*nr; r > 0 {
+		d := dst[full*nr*kp+p*nr : full*nr*kp+(p+1)*nr]
+		copy(d, row[full*nr:])
+		clear(d[r:])
+	}
+}
+
 // Sgemm computes C = op(A) op(B) + beta C for row-major C (m x n), op(A) (m x k) and op(B)
 // (k x n), where op transposes when tA or tB is set (A is then stored k x m, B n x k). It runs
 // on the calling goroutine.

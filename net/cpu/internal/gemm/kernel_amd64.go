@@ -21,3 +21,8 @@ func packB16T(dst *float32, src *float32, ld int, blocks int)
 //
 //go:noescape
 func packA6(dst *float32, src *float32, ld int, blocks int)
+
+// spreadRow16 sets dst[s*stride+j] = row[16*s+j] for j < 16 and s < strips.
+//
+//go:noescape
+func spreadRow16(dst *float32, row *float32, stride int, strips int)

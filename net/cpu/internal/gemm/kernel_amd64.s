@@ -434,3 +434,28 @@ packA6_loop:
 packA6_done:
 	VZEROUPPER
 	RET
+
+// func spreadRow16(dst *float32, row *float32, stride int, strips int)
+// Requires: AVX
+TEXT ·spreadRow16(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ row+8(FP), CX
+	MOVQ stride+16(FP), DX
+	SHLQ $0x02, DX
+	MOVQ strips+24(FP), BX
+
+spread_loop:
+	TESTQ   BX, BX
+	JE      spread_done
+	VMOVUPS (CX), Y0
+	VMOVUPS 32(CX), Y1
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    $0x40, CX
+	ADDQ    DX, AX
+	DECQ    BX
+	JMP     spread_loop
+
+spread_done:
+	VZEROUPPER
+	RET

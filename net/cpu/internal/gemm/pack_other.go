@@ -10,3 +10,8 @@ func packB16T(dst, src *float32, ld, blocks int) { panic("gemm: no assembly pack
 
 // packA6 is never called where packAsm is false.
 func packA6(dst, src *float32, ld, blocks int) { panic("gemm: no assembly packer on this CPU") }
+
+// spreadRow16 is never called where packAsm is false.
+func spreadRow16(dst, row *float32, stride, strips int) {
+	panic("gemm: no assembly packer on this CPU")
+}

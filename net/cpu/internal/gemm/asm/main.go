@@ -23,6 +23,7 @@ func main() {
 	kernel()
 	peak()
 	packStrips()
+	spreadRow()
 	Generate()
 }
 
@@ -237,4 +238,32 @@ func packStrips() {
 		VZEROUPPER()
 		RET()
 	}
+}
+
+// spreadRow generates spreadRow16, which puts 16-float pieces of a row into consecutive strips
+// (one row of an untransposed panel): two vector moves a piece, where Go calls memmove.
+func spreadRow() {
+	TEXT("spreadRow16", NOSPLIT, "func(dst, row *float32, stride, strips int)")
+	Pragma("noescape")
+	Doc("spreadRow16 sets dst[s*stride+j] = row[16*s+j] for j < 16 and s < strips.")
+	dst := Load(Param("dst"), GP64())
+	row := Load(Param("row"), GP64())
+	stride := Load(Param("stride"), GP64())
+	SHLQ(U8(2), stride) // bytes
+	n := Load(Param("strips"), GP64())
+	lo, hi := YMM(), YMM()
+	Label("spread_loop")
+	TESTQ(n, n)
+	JE(LabelRef("spread_done"))
+	VMOVUPS(Mem{Base: row}, lo)
+	VMOVUPS(Mem{Base: row, Disp: 32}, hi)
+	VMOVUPS(lo, Mem{Base: dst})
+	VMOVUPS(hi, Mem{Base: dst, Disp: 32})
+	ADDQ(U8(64), row)
+	ADDQ(stride, dst)
+	DECQ(n)
+	JMP(LabelRef("spread_loop"))
+	Label("spread_done")
+	VZEROUPPER()
+	RET()
 }
