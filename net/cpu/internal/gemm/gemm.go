@@ -77,7 +77,7 @@ func PackStrip(dst, src []float32, ld, kp int) {
 	_ = dst[nr*kp-1]
 	_ = src[(nr-1)*ld+kp-1]
 	from := 0
-	if blocks := kp / 8; Kernel == "fma" && packAsm && blocks > 0 {
+	if blocks := kp / 8; Kernel == "fma" && haveAVX && blocks > 0 {
 		packB16T(&dst[0], &src[0], ld, blocks)
 		from = 8 * blocks
 	}
@@ -97,8 +97,8 @@ func SpreadRow(dst, row []float32, p, kp int) {
 	full := nj / nr
 	if full > 0 {
 		_ = dst[(full-1)*nr*kp+p*nr+nr-1]
-		if Kernel == "fma" && packAsm {
-			spreadRow16(&dst[p*nr], &row[0], nr*kp, full)
+		if Kernel == "fma" && haveAVX {
+			move16(&dst[p*nr], &row[0], nr*kp, nr, full)
 		} else {
 			for s := 0; s < full; s++ {
 				copy(dst[s*nr*kp+p*nr:s*nr*kp+p*nr+nr], row[s*nr:])
@@ -202,12 +202,15 @@ func packA(dst []float32, tA bool, a []float32, lda, i0, mi, p0, kp int, asm boo
 		if tA { // op(A)'s columns are A's rows: copy mr-long runs
 			for p := 0; p < kp; p++ {
 				o := (p0+p)*lda + i0 + ir
-				copy(s[p*mr:p*mr+rows], a[o:o+rows])
+				d, src := s[p*mr:p*mr+rows], a[o:o+rows]
+				for i := range d { // short: a loop, not a memmove call
+					d[i] = src[i]
+				}
 			}
 			continue
 		}
 		from := 0
-		if blocks := kp / 8; asm && packAsm && rows == mr && blocks > 0 {
+		if blocks := kp / 8; asm && haveAVX && rows == mr && blocks > 0 {
 			src := a[(i0+ir)*lda+p0 : (i0+ir+mr-1)*lda+p0+kp]
 			packA6(&s[0], &src[0], lda, blocks)
 			from = 8 * blocks
@@ -250,9 +253,14 @@ func (q *matrix) PackB(dst []float32, p0, kp, j0, nj int) {
 			continue
 		}
 		o := p0*q.ld + j0 + jr
-		if cols == nr { // whole strips by array assignment: vector moves, no memmove calls
+		if cols == nr && Kernel == "fma" && haveAVX {
+			_ = q.b[o+(kp-1)*q.ld+nr-1]
+			move16(&s[0], &q.b[o], nr, q.ld, kp)
+			continue
+		}
+		if cols == nr {
 			for p := 0; p < kp; p++ {
-				*(*[nr]float32)(s[p*nr:]) = *(*[nr]float32)(q.b[o+p*q.ld:])
+				copy(s[p*nr:(p+1)*nr], q.b[o+p*q.ld:])
 			}
 			continue
 		}

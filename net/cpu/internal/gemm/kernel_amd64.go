@@ -22,7 +22,7 @@ func packB16T(dst *float32, src *float32, ld int, blocks int)
 //go:noescape
 func packA6(dst *float32, src *float32, ld int, blocks int)
 
-// spreadRow16 sets dst[s*stride+j] = row[16*s+j] for j < 16 and s < strips.
+// move16 sets dst[i*dstStride+j] = src[i*srcStride+j] for j < 16 and i < n.
 //
 //go:noescape
-func spreadRow16(dst *float32, row *float32, stride int, strips int)
+func move16(dst *float32, src *float32, dstStride int, srcStride int, n int)

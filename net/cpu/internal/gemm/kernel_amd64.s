@@ -435,27 +435,29 @@ packA6_done:
 	VZEROUPPER
 	RET
 
-// func spreadRow16(dst *float32, row *float32, stride int, strips int)
+// func move16(dst *float32, src *float32, dstStride int, srcStride int, n int)
 // Requires: AVX
-TEXT ·spreadRow16(SB), NOSPLIT, $0-32
+TEXT ·move16(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), AX
-	MOVQ row+8(FP), CX
-	MOVQ stride+16(FP), DX
+	MOVQ src+8(FP), CX
+	MOVQ dstStride+16(FP), DX
 	SHLQ $0x02, DX
-	MOVQ strips+24(FP), BX
+	MOVQ srcStride+24(FP), BX
+	SHLQ $0x02, BX
+	MOVQ n+32(FP), SI
 
-spread_loop:
-	TESTQ   BX, BX
-	JE      spread_done
+move_loop:
+	TESTQ   SI, SI
+	JE      move_done
 	VMOVUPS (CX), Y0
 	VMOVUPS 32(CX), Y1
 	VMOVUPS Y0, (AX)
 	VMOVUPS Y1, 32(AX)
-	ADDQ    $0x40, CX
+	ADDQ    BX, CX
 	ADDQ    DX, AX
-	DECQ    BX
-	JMP     spread_loop
+	DECQ    SI
+	JMP     move_loop
 
-spread_done:
+move_done:
 	VZEROUPPER
 	RET

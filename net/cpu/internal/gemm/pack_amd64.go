@@ -1,5 +1,5 @@
 package gemm
 
-// packAsm says whether the AVX packers (packB16T, packA6) can run: they need AVX, which the
-// FMA kernel needs too.
-var packAsm = haveFMA
+// haveAVX says whether the AVX moves (packB16T, packA6, move16) can run: they need AVX, which
+// the FMA kernel needs too.
+var haveAVX = haveFMA

@@ -23,7 +23,7 @@ func main() {
 	kernel()
 	peak()
 	packStrips()
-	spreadRow()
+	move16()
 	Generate()
 }
 
@@ -240,30 +240,33 @@ func packStrips() {
 	}
 }
 
-// spreadRow generates spreadRow16, which puts 16-float pieces of a row into consecutive strips
-// (one row of an untransposed panel): two vector moves a piece, where Go calls memmove.
-func spreadRow() {
-	TEXT("spreadRow16", NOSPLIT, "func(dst, row *float32, stride, strips int)")
+// move16 generates move16, which moves n pieces of 16 floats between strided places: the rows
+// of an untransposed panel out of B (strided source) or into strips (strided destination).
+// Two vector moves a piece, where Go calls memmove.
+func move16() {
+	TEXT("move16", NOSPLIT, "func(dst, src *float32, dstStride, srcStride, n int)")
 	Pragma("noescape")
-	Doc("spreadRow16 sets dst[s*stride+j] = row[16*s+j] for j < 16 and s < strips.")
+	Doc("move16 sets dst[i*dstStride+j] = src[i*srcStride+j] for j < 16 and i < n.")
 	dst := Load(Param("dst"), GP64())
-	row := Load(Param("row"), GP64())
-	stride := Load(Param("stride"), GP64())
-	SHLQ(U8(2), stride) // bytes
-	n := Load(Param("strips"), GP64())
+	src := Load(Param("src"), GP64())
+	ds := Load(Param("dstStride"), GP64())
+	SHLQ(U8(2), ds) // bytes
+	ss := Load(Param("srcStride"), GP64())
+	SHLQ(U8(2), ss)
+	n := Load(Param("n"), GP64())
 	lo, hi := YMM(), YMM()
-	Label("spread_loop")
+	Label("move_loop")
 	TESTQ(n, n)
-	JE(LabelRef("spread_done"))
-	VMOVUPS(Mem{Base: row}, lo)
-	VMOVUPS(Mem{Base: row, Disp: 32}, hi)
+	JE(LabelRef("move_done"))
+	VMOVUPS(Mem{Base: src}, lo)
+	VMOVUPS(Mem{Base: src, Disp: 32}, hi)
 	VMOVUPS(lo, Mem{Base: dst})
 	VMOVUPS(hi, Mem{Base: dst, Disp: 32})
-	ADDQ(U8(64), row)
-	ADDQ(stride, dst)
+	ADDQ(ss, src)
+	ADDQ(ds, dst)
 	DECQ(n)
-	JMP(LabelRef("spread_loop"))
-	Label("spread_done")
+	JMP(LabelRef("move_loop"))
+	Label("move_done")
 	VZEROUPPER()
 	RET()
 }
