@@ -13,14 +13,22 @@ import (
 //
 // Rows are built a run at a time: within one output row (sample, oh), a row of the matrix is a
 // run of x (stride sw) between runs of padding zeros, copied whole. (Gathering element by
-// element through a table of input offsets was four times slower.)
+// element through a table of input offsets was four times slower.) The runs of a range of
+// columns depend on the kernel tap (ki, kj) but not on the channel, so plan lists them once
+// per tap for a panel, and every channel's row replays its tap's list.
 type patches struct {
 	g    *convGeom
 	x    []float32
 	t    bool
 	base []int // base[si]: where in x sample n0+si's group-gr planes start
 	rows []float32
+	runs []run // the planned columns' runs, tap by tap
+	tap  []int // tap kk's runs are runs[tap[kk]:tap[kk+1]]
 }
+
+// run is n consecutive columns of a row of the matrix from column o of the planned range on:
+// zeros when src < 0, else x[src + c*h*w + t*sw] for t < n in channel c's row.
+type run struct{ o, n, src int }
 
 // reuse makes q describe the im2col matrix of group gr's channels of samples n0..n0+s of x,
 // keeping q's buffers.
@@ -40,10 +48,11 @@ func (q *patches) PackB(dst []float32, p0, kp, j0, nj int) {
 	if q.t {
 		// Column j of op(B) is row j of the matrix, laid down lane j%s of its strip: a full
 		// strip's s rows are built whole, then interleaved by gemm.PackStrip.
+		q.plan(p0, kp)
 		rows := grow(&q.rows, s*kp)
 		for jr := 0; jr < full; jr += s {
 			for j := 0; j < s; j++ {
-				q.fillRow(rows[j*kp:(j+1)*kp], j0+jr+j, p0)
+				q.fillRow(rows[j*kp:(j+1)*kp], j0+jr+j)
 			}
 			gemm.PackStrip(dst[jr*kp:(jr+s)*kp], rows, kp, kp)
 		}
@@ -52,7 +61,7 @@ func (q *patches) PackB(dst []float32, p0, kp, j0, nj int) {
 			clear(d)
 			row := rows[:kp]
 			for j := full; j < nj; j++ {
-				q.fillRow(row, j0+j, p0)
+				q.fillRow(row, j0+j)
 				for p, v := range row {
 					d[p*s+j-full] = v
 				}
@@ -60,46 +69,76 @@ func (q *patches) PackB(dst []float32, p0, kp, j0, nj int) {
 		}
 		return
 	}
+	q.plan(j0, nj)
 	row := grow(&q.rows, nj)
 	for p := 0; p < kp; p++ {
-		q.fillRow(row, p0+p, j0)
+		q.fillRow(row, p0+p)
 		gemm.SpreadRow(dst, row, p, kp)
 	}
 }
 
-// fillRow writes columns j0..j0+len(out) of row r of the matrix into out, walking the output
-// rows (sample, oh) that they cross.
-func (q *patches) fillRow(out []float32, r, j0 int) {
+// plan lists, for every kernel tap, the runs of columns j0..j0+n, walking the output rows
+// (sample, oh) that they cross.
+func (q *patches) plan(j0, n int) {
 	g := q.g
-	c, kk := r/(g.kh*g.kw), r%(g.kh*g.kw)
-	ki, kj := kk/g.kw, kk%g.kw
-	lo, hi := colRange(kj, g.pw, g.sw, g.w, g.ow) // the output columns that read inside x
-	plane := c*g.h*g.w - g.pw + kj
-	si, pos := j0/g.p, j0%g.p
-	oh, ow := pos/g.ow, pos%g.ow
-	for o := 0; o < len(out); {
-		m := min(g.ow-ow, len(out)-o) // this output row's columns within the range
-		seg := out[o : o+m]
-		ih := oh*g.sh - g.ph + ki
-		a, b := max(lo, ow), min(hi, ow+m) // the part of seg inside x
-		if ih < 0 || ih >= g.h || a >= b {
-			clear(seg)
-		} else {
-			clear(seg[:a-ow])
-			run := seg[a-ow : b-ow]
-			src := q.x[q.base[si]+plane+ih*g.w+a*g.sw:]
-			if g.sw == 1 {
-				copy(run, src)
-			} else {
-				for t := range run {
-					run[t] = src[t*g.sw]
+	q.runs, q.tap = q.runs[:0], q.tap[:0]
+	for ki := 0; ki < g.kh; ki++ {
+		for kj := 0; kj < g.kw; kj++ {
+			q.tap = append(q.tap, len(q.runs))
+			lo, hi := colRange(kj, g.pw, g.sw, g.w, g.ow) // the output columns that read inside x
+			si, pos := j0/g.p, j0%g.p
+			oh, ow := pos/g.ow, pos%g.ow
+			for o := 0; o < n; {
+				m := min(g.ow-ow, n-o) // this output row's columns within the range
+				ih := oh*g.sh - g.ph + ki
+				a, b := max(lo, ow), min(hi, ow+m) // the part inside x
+				if ih < 0 || ih >= g.h || a >= b {
+					a, b = ow+m, ow+m
+				}
+				q.zeros(o, a-ow)
+				if b > a {
+					q.runs = append(q.runs, run{o + a - ow, b - a, q.base[si] + ih*g.w + a*g.sw - g.pw + kj})
+				}
+				q.zeros(o+b-ow, ow+m-b)
+				o += m
+				if ow, oh = 0, oh+1; oh == g.oh {
+					oh, si = 0, si+1
 				}
 			}
-			clear(seg[b-ow:])
 		}
-		o += m
-		if ow, oh = 0, oh+1; oh == g.oh {
-			oh, si = 0, si+1
+	}
+	q.tap = append(q.tap, len(q.runs))
+}
+
+// zeros adds a run of n zeros at column o, merged into the last run when that is zeros too.
+func (q *patches) zeros(o, n int) {
+	if n == 0 {
+		return
+	}
+	if k := len(q.runs) - 1; k >= 0 && q.runs[k].src < 0 && q.runs[k].o+q.runs[k].n == o {
+		q.runs[k].n += n
+		return
+	}
+	q.runs = append(q.runs, run{o, n, -1})
+}
+
+// fillRow writes row r of the matrix, over the planned columns, into out.
+func (q *patches) fillRow(out []float32, r int) {
+	g := q.g
+	c, kk := r/(g.kh*g.kw), r%(g.kh*g.kw)
+	x := q.x[c*g.h*g.w:]
+	for _, rn := range q.runs[q.tap[kk]:q.tap[kk+1]] {
+		seg := out[rn.o : rn.o+rn.n]
+		switch {
+		case rn.src < 0:
+			clear(seg)
+		case g.sw == 1:
+			copy(seg, x[rn.src:])
+		default:
+			src := x[rn.src:]
+			for t := range seg {
+				seg[t] = src[t*g.sw]
+			}
 		}
 	}
 }
