@@ -64,6 +64,7 @@ func (j *poolJob) run(_, n int) {
 	} else {
 		y = sample(j.y, j.yt, n)
 	}
+	max2x2 := p.Mode == net.MaxPool && p.KH == 2 && p.KW == 2
 	for c := 0; c < xt.C; c++ {
 		xp := x[c*h*w : (c+1)*h*w]
 		for i := 0; i < oh; i++ {
@@ -71,6 +72,29 @@ func (j *poolJob) run(_, n int) {
 			for k := 0; k < ow; k++ {
 				w0, w1 := window(k, p.KW, p.StrideW, p.PadW, w)
 				o := (c*oh+i)*ow + k
+				if max2x2 && h1-h0 == 2 && w1-w0 == 2 {
+					// A whole 2x2 window (convnet-small's pools), written out: the same
+					// maximum, and in the backward pass the same first maximal element, as the
+					// loops below find.
+					at := h0*w + w0
+					a, b, cc, d := xp[at], xp[at+1], xp[at+w], xp[at+w+1]
+					if !j.backward {
+						y[o] = max(a, b, cc, d)
+						continue
+					}
+					best := a
+					if b > best {
+						best, at = b, h0*w+w0+1
+					}
+					if cc > best {
+						best, at = cc, (h0+1)*w+w0
+					}
+					if d > best {
+						at = (h0+1)*w + w0 + 1
+					}
+					dx[c*h*w+at] += dy[o]
+					continue
+				}
 				if h1 <= h0 || w1 <= w0 {
 					if !j.backward {
 						y[o] = 0

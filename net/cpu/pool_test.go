@@ -30,6 +30,9 @@ func poolCases(mode net.PoolMode) []poolCase {
 		{2, 3, 7, 7, pp(mode, 3, 2, 1, false), 4, 4},
 		{2, 2, 5, 5, pp(mode, 3, 3, 1, true), 2, 2},  // a third window would start in the padding
 		{3, 2, 7, 7, pp(mode, 7, 1, 0, false), 1, 1}, // global pooling
+		{2, 3, 8, 8, pp(mode, 2, 2, 0, false), 4, 4}, // convnet-small's 2x2 pools
+		{2, 2, 7, 7, pp(mode, 2, 2, 0, true), 4, 4},  // the last 2x2 windows cover one row or column
+		{1, 2, 5, 6, pp(mode, 2, 1, 0, false), 4, 5}, // overlapping 2x2 windows
 		{2, 2, 6, 5, net.PoolParams{Mode: mode, KH: 2, KW: 3, StrideH: 2, StrideW: 1, PadW: 1, Ceil: true}, 3, 5},
 	}
 }
@@ -123,6 +126,32 @@ func TestMaxPoolTies(t *testing.T) {
 	want := []float32{0, 0, 2, 0, 0, 0, 0, 0, 0}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("max pool gradient %v, want %v", got, want)
+	}
+}
+
+// TestMaxPool2x2Ties checks that whole 2x2 windows, which have a path of their own, also send
+// the gradient to the first maximal element, wherever the ties are.
+func TestMaxPool2x2Ties(t *testing.T) {
+	b := newBackend(t, 1)
+	x, _ := b.Alloc(1, 1, 2, 8)
+	y, _ := b.Alloc(1, 1, 1, 4)
+	dy, _ := b.Alloc(1, 1, 1, 4)
+	dx, _ := b.Alloc(1, 1, 2, 8)
+	// Windows {3 3 3 3}, {1 4 4 2}, {0 1 2 2}, {-1 -2 -1 -3}, row-major within each window.
+	b.Upload(x, []float32{3, 3, 1, 4, 0, 1, -1, -2, 3, 3, 4, 2, 2, 2, -1, -3})
+	b.Upload(dy, []float32{1, 2, 3, 4})
+	p := pp(net.MaxPool, 2, 2, 0, false)
+	b.PoolForward(x, y, p)
+	b.PoolBackward(x, y, dy, dx, p, false)
+	gy, gx := make([]float32, 4), make([]float32, 16)
+	b.Download(y, gy)
+	b.Download(dx, gx)
+	if want := []float32{3, 4, 2, -1}; fmt.Sprint(gy) != fmt.Sprint(want) {
+		t.Fatalf("max pool %v, want %v", gy, want)
+	}
+	want := []float32{1, 0, 0, 2, 0, 0, 4, 0, 0, 0, 0, 0, 3, 0, 0, 0}
+	if fmt.Sprint(gx) != fmt.Sprint(want) {
+		t.Fatalf("max pool gradient %v, want %v", gx, want)
 	}
 }
 
