@@ -193,22 +193,28 @@ func micro(fma bool, k int, a, b, c []float32, ldc int, load bool) {
 // each strip column-major (mr values per step of k), the last strip zero-padded. With asm,
 // full strips of an untransposed A move 8 columns at a time through packA6 where it runs.
 func packA(dst []float32, tA bool, a []float32, lda, i0, mi, p0, kp int, asm bool) {
-	for ir := 0; ir < mi; ir += mr {
-		s := dst[ir*kp : (ir+mr)*kp]
-		rows := min(mr, mi-ir)
-		if rows < mr {
-			clear(s)
-		}
-		if tA { // op(A)'s columns are A's rows: copy mr-long runs
-			for p := 0; p < kp; p++ {
-				o := (p0+p)*lda + i0 + ir
-				d, src := s[p*mr:p*mr+rows], a[o:o+rows]
+	if r := mi % mr; r != 0 {
+		clear(dst[(mi-r)*kp : (mi-r+mr)*kp])
+	}
+	if tA {
+		// op(A)'s columns are A's rows: each row of A is read once, in order, and dealt out
+		// mr at a time to the strips (strip by strip it would be read mr floats a row, a
+		// page apart, for every strip).
+		for p := 0; p < kp; p++ {
+			row := a[(p0+p)*lda+i0 : (p0+p)*lda+i0+mi]
+			for ir := 0; ir < mi; ir += mr {
+				src := row[ir:min(ir+mr, mi)]
+				d := dst[ir*kp+p*mr : ir*kp+p*mr+len(src)]
 				for i := range d { // short: a loop, not a memmove call
 					d[i] = src[i]
 				}
 			}
-			continue
 		}
+		return
+	}
+	for ir := 0; ir < mi; ir += mr {
+		s := dst[ir*kp : (ir+mr)*kp]
+		rows := min(mr, mi-ir)
 		from := 0
 		if blocks := kp / 8; asm && haveAVX && rows == mr && blocks > 0 {
 			src := a[(i0+ir)*lda+p0 : (i0+ir+mr-1)*lda+p0+kp]
