@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"rout/net"
+	"rout/net/cpu/internal/gemm"
 )
 
 // Convolutions run as im2col + GEMM on chunks of samples. A chunk's im2col matrix holds the
@@ -292,7 +293,8 @@ func addConst(s []float32, v float32) {
 	}
 }
 
-// colRange is the range [lo, hi) of output columns ow whose input column ow*s-pad+kj lies in [0, w).
+// colRange is the range [lo, hi) of output positions o (columns, or rows) along one axis whose
+// input position o*s-pad+kj lies in [0, w).
 func colRange(kj, pad, s, w, ow int) (int, int) {
 	lo, hi := 0, 0
 	if d := pad - kj; d > 0 {
@@ -306,33 +308,32 @@ func colRange(kj, pad, s, w, ow int) (int, int) {
 }
 
 // col2im adds the patch gradients in col (one sample's columns of a patches matrix, written
-// out) into the sample's dx.
+// out) into the sample's dx, tap by tap. With a column stride of 1 a tap's valid part is a run
+// of hi-lo floats in each valid output row, which gemm.AddRows adds in one call a tap; a dx
+// element receives its taps' contributions in the same order either way.
 func col2im(col []float32, ld int, dx []float32, g *convGeom) {
 	hw := g.h * g.w
 	for c := 0; c < g.c; c++ {
 		plane := dx[c*hw : (c+1)*hw]
 		for ki := 0; ki < g.kh; ki++ {
+			// The output rows oh whose input row oh*sh-ph+ki lies in [0, h).
+			oh0, oh1 := colRange(ki, g.ph, g.sh, g.h, g.oh)
 			for kj := 0; kj < g.kw; kj++ {
 				row := col[((c*g.kh+ki)*g.kw+kj)*ld:]
 				lo, hi := colRange(kj, g.pw, g.sw, g.w, g.ow)
-				for oh := 0; oh < g.oh && hi > lo; oh++ {
-					ih := oh*g.sh - g.ph + ki
-					if ih < 0 || ih >= g.h {
-						continue
-					}
+				if hi <= lo || oh1 <= oh0 {
+					continue
+				}
+				ih, iw := oh0*g.sh-g.ph+ki, lo*g.sw-g.pw+kj
+				if g.sw == 1 {
+					gemm.AddRows(plane[ih*g.w+iw:], row[oh0*g.ow+lo:], hi-lo, oh1-oh0, g.sh*g.w, g.ow)
+					continue
+				}
+				for oh := oh0; oh < oh1; oh++ {
 					seg := row[oh*g.ow : (oh+1)*g.ow]
-					dst := plane[ih*g.w : (ih+1)*g.w]
-					iw := lo*g.sw - g.pw + kj
-					if g.sw == 1 {
-						d := dst[iw : iw+hi-lo]
-						for t, v := range seg[lo:hi] {
-							d[t] += v
-						}
-						continue
-					}
-					for ow := lo; ow < hi; ow++ {
-						dst[iw] += seg[ow]
-						iw += g.sw
+					dst := plane[(ih+(oh-oh0)*g.sh)*g.w:]
+					for ow, at := lo, iw; ow < hi; ow, at = ow+1, at+g.sw {
+						dst[at] += seg[ow]
 					}
 				}
 			}

@@ -1,6 +1,7 @@
 // Package gemm is the CPU backend's single-precision matrix product: packed panels of A and B
 // fed to a register-blocked 6x16 micro-kernel, in AVX+FMA assembly on amd64 CPUs that have
-// it and in Go elsewhere.
+// it and in Go elsewhere; and the moves a convolution makes around it (building panels,
+// folding a product back into an image), with AVX where it runs.
 //
 // Every element of C is one chain of fused multiply-adds in the order of k:
 //
@@ -109,6 +110,27 @@ func SpreadRow(dst, row []float32, p, kp int) {
 		d := dst[full*nr*kp+p*nr : full*nr*kp+(p+1)*nr]
 		copy(d, row[full*nr:])
 		clear(d[r:])
+	}
+}
+
+// AddRows sets dst[r*dstStride+i] += src[r*srcStride+i] for i < n and r < rows: col2im's fold
+// of one kernel tap of a product back into an image plane, with AVX where the FMA kernel runs.
+// Each element gets the one float32 addition of the Go loop, so the bits are the same either way.
+func AddRows(dst, src []float32, n, rows, dstStride, srcStride int) {
+	if n <= 0 || rows <= 0 {
+		return
+	}
+	_ = dst[(rows-1)*dstStride+n-1]
+	_ = src[(rows-1)*srcStride+n-1]
+	if Kernel == "fma" && haveAVX {
+		addRows(&dst[0], &src[0], n, rows, dstStride, srcStride)
+		return
+	}
+	for r := 0; r < rows; r++ {
+		d, s := dst[r*dstStride:r*dstStride+n], src[r*srcStride:r*srcStride+n]
+		for i, v := range s {
+			d[i] += v
+		}
 	}
 }
 

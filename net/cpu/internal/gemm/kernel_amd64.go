@@ -26,3 +26,8 @@ func packA6(dst *float32, src *float32, ld int, blocks int)
 //
 //go:noescape
 func move16(dst *float32, src *float32, dstStride int, srcStride int, n int)
+
+// addRows sets dst[r*dstStride+i] += src[r*srcStride+i] for i < n and r < rows.
+//
+//go:noescape
+func addRows(dst *float32, src *float32, n int, rows int, dstStride int, srcStride int)

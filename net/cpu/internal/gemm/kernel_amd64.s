@@ -461,3 +461,54 @@ move_loop:
 move_done:
 	VZEROUPPER
 	RET
+
+// func addRows(dst *float32, src *float32, n int, rows int, dstStride int, srcStride int)
+// Requires: AVX
+TEXT ·addRows(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ n+16(FP), DX
+	MOVQ rows+24(FP), BX
+	MOVQ dstStride+32(FP), SI
+	SHLQ $0x02, SI
+	MOVQ srcStride+40(FP), DI
+	SHLQ $0x02, DI
+
+rows_loop:
+	TESTQ BX, BX
+	JE    rows_done
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  DX, R10
+
+rows_vec:
+	CMPQ    R10, $0x08
+	JL      rows_tail
+	VMOVUPS (R8), Y0
+	VADDPS  (R9), Y0, Y0
+	VMOVUPS Y0, (R8)
+	ADDQ    $0x20, R8
+	ADDQ    $0x20, R9
+	SUBQ    $0x08, R10
+	JMP     rows_vec
+
+rows_tail:
+	TESTQ  R10, R10
+	JE     rows_next
+	VMOVSS (R8), X0
+	VADDSS (R9), X0, X0
+	VMOVSS X0, (R8)
+	ADDQ   $0x04, R8
+	ADDQ   $0x04, R9
+	DECQ   R10
+	JMP    rows_tail
+
+rows_next:
+	ADDQ SI, AX
+	ADDQ DI, CX
+	DECQ BX
+	JMP  rows_loop
+
+rows_done:
+	VZEROUPPER
+	RET

@@ -13,3 +13,8 @@ func packA6(dst, src *float32, ld, blocks int) { panic("gemm: no AVX moves on th
 
 // move16 is never called where haveAVX is false.
 func move16(dst, src *float32, dstStride, srcStride, n int) { panic("gemm: no AVX moves on this CPU") }
+
+// addRows is never called where haveAVX is false.
+func addRows(dst, src *float32, n, rows, dstStride, srcStride int) {
+	panic("gemm: no AVX moves on this CPU")
+}

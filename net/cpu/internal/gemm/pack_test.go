@@ -2,6 +2,7 @@ package gemm
 
 import (
 	"fmt"
+	"math"
 	"testing"
 )
 
@@ -64,6 +65,38 @@ func TestPackHelpers(t *testing.T) {
 					}
 					if panel[0] != -1 || panel[len(panel)-1] != -1 {
 						t.Fatalf("%s wrote outside its panel", name)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestAddRows holds AddRows to the Go loop's bits with both kernels, for run lengths around its
+// 8-wide steps, and checks that it touches nothing between or after the rows.
+func TestAddRows(t *testing.T) {
+	for _, kern := range kernels() {
+		withKernel(t, kern, func() {
+			for _, n := range []int{1, 5, 7, 8, 9, 16, 28, 31} {
+				const rows, ds, ss = 4, 40, 33
+				dst := make([]float32, rows*ds+1)
+				src := make([]float32, rows*ss)
+				for i := range dst {
+					dst[i] = float32(i)*0.7 + 1/float32(2*i+1)
+				}
+				for i := range src {
+					src[i] = 1/float32(i+3) + 1e-3*float32(i)
+				}
+				want := append([]float32(nil), dst...)
+				for r := 0; r < rows; r++ {
+					for i := 0; i < n; i++ {
+						want[r*ds+i] += src[r*ss+i]
+					}
+				}
+				AddRows(dst, src, n, rows, ds, ss)
+				for i := range want {
+					if math.Float32bits(dst[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s: n %d: dst[%d] = %v, want %v", kern, n, i, dst[i], want[i])
 					}
 				}
 			}
