@@ -64,37 +64,25 @@ func (j *poolJob) run(_, n int) {
 	} else {
 		y = sample(j.y, j.yt, n)
 	}
-	max2x2 := p.Mode == net.MaxPool && p.KH == 2 && p.KW == 2
+	// convnet-small's pools: 2x2 windows at stride 2, every one inside the plane.
+	max2x2 := p.Mode == net.MaxPool && p.KH == 2 && p.KW == 2 && p.StrideH == 2 && p.StrideW == 2 &&
+		p.PadH == 0 && p.PadW == 0 && 2*oh <= h && 2*ow <= w
 	for c := 0; c < xt.C; c++ {
 		xp := x[c*h*w : (c+1)*h*w]
+		if max2x2 {
+			o := c * oh * ow
+			if j.backward {
+				maxPool2x2Backward(xp, w, oh, ow, dy[o:o+oh*ow], dx[c*h*w:(c+1)*h*w])
+			} else {
+				maxPool2x2(xp, w, oh, ow, y[o:o+oh*ow])
+			}
+			continue
+		}
 		for i := 0; i < oh; i++ {
 			h0, h1 := window(i, p.KH, p.StrideH, p.PadH, h)
 			for k := 0; k < ow; k++ {
 				w0, w1 := window(k, p.KW, p.StrideW, p.PadW, w)
 				o := (c*oh+i)*ow + k
-				if max2x2 && h1-h0 == 2 && w1-w0 == 2 {
-					// A whole 2x2 window (convnet-small's pools), written out: the same
-					// maximum, and in the backward pass the same first maximal element, as the
-					// loops below find.
-					at := h0*w + w0
-					a, b, cc, d := xp[at], xp[at+1], xp[at+w], xp[at+w+1]
-					if !j.backward {
-						y[o] = max(a, b, cc, d)
-						continue
-					}
-					best := a
-					if b > best {
-						best, at = b, h0*w+w0+1
-					}
-					if cc > best {
-						best, at = cc, (h0+1)*w+w0
-					}
-					if d > best {
-						at = (h0+1)*w + w0 + 1
-					}
-					dx[c*h*w+at] += dy[o]
-					continue
-				}
 				if h1 <= h0 || w1 <= w0 {
 					if !j.backward {
 						y[o] = 0
@@ -136,6 +124,40 @@ func (j *poolJob) run(_, n int) {
 				}
 				y[o] = s / count
 			}
+		}
+	}
+}
+
+// maxPool2x2 is the forward pass of a 2x2, stride-2 max pool over one plane of width w whose
+// windows all lie inside it: the maxima windowMax finds, without its per-window bounds.
+func maxPool2x2(xp []float32, w, oh, ow int, y []float32) {
+	for i := 0; i < oh; i++ {
+		r0, r1 := xp[2*i*w:2*i*w+2*ow], xp[(2*i+1)*w:(2*i+1)*w+2*ow]
+		yr := y[i*ow : (i+1)*ow]
+		for k := range yr {
+			yr[k] = max(r0[2*k], r0[2*k+1], r1[2*k], r1[2*k+1])
+		}
+	}
+}
+
+// maxPool2x2Backward adds each window's gradient to its first maximal element in row-major
+// order, as the general loop does.
+func maxPool2x2Backward(xp []float32, w, oh, ow int, dy, dx []float32) {
+	for i := 0; i < oh; i++ {
+		top := 2 * i * w
+		r0, r1 := xp[top:top+2*ow], xp[top+w:top+w+2*ow]
+		for k, g := range dy[i*ow : (i+1)*ow] {
+			at, best := top+2*k, r0[2*k]
+			if v := r0[2*k+1]; v > best {
+				at, best = top+2*k+1, v
+			}
+			if v := r1[2*k]; v > best {
+				at, best = top+w+2*k, v
+			}
+			if r1[2*k+1] > best {
+				at = top + w + 2*k + 1
+			}
+			dx[at] += g
 		}
 	}
 }
