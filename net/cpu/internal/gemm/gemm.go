@@ -52,6 +52,10 @@ func pickKernel(env string) string {
 	panic(fmt.Sprintf("gemm: ROUT_GEMM=%q: want \"portable\" or \"auto\" (or unset)", env))
 }
 
+// useAVX says whether the AVX moves run: where the FMA kernel does (ROUT_GEMM=portable turns
+// both off, so that the tests cover the Go moves too).
+func useAVX() bool { return Kernel == "fma" && haveAVX }
+
 // Buffers hold the packed panels of a caller's products, so that once grown they allocate
 // nothing. The zero value is ready; one Buffers serves one goroutine at a time.
 type Buffers struct {
@@ -78,7 +82,7 @@ func PackStrip(dst, src []float32, ld, kp int) {
 	_ = dst[nr*kp-1]
 	_ = src[(nr-1)*ld+kp-1]
 	from := 0
-	if blocks := kp / 8; Kernel == "fma" && haveAVX && blocks > 0 {
+	if blocks := kp / 8; useAVX() && blocks > 0 {
 		packB16T(&dst[0], &src[0], ld, blocks)
 		from = 8 * blocks
 	}
@@ -98,7 +102,7 @@ func SpreadRow(dst, row []float32, p, kp int) {
 	full := nj / nr
 	if full > 0 {
 		_ = dst[(full-1)*nr*kp+p*nr+nr-1]
-		if Kernel == "fma" && haveAVX {
+		if useAVX() {
 			move16(&dst[p*nr], &row[0], nr*kp, nr, full)
 		} else {
 			for s := 0; s < full; s++ {
@@ -122,7 +126,7 @@ func AddRows(dst, src []float32, n, rows, dstStride, srcStride int) {
 	}
 	_ = dst[(rows-1)*dstStride+n-1]
 	_ = src[(rows-1)*srcStride+n-1]
-	if Kernel == "fma" && haveAVX {
+	if useAVX() {
 		addRows(&dst[0], &src[0], n, rows, dstStride, srcStride)
 		return
 	}
@@ -170,7 +174,7 @@ func (buf *Buffers) SgemmPacked(tA bool, m, n, k int, a []float32, lda int, b Pa
 			for i0 := 0; i0 < m; i0 += mc {
 				mi := min(mc, m-i0)
 				pa := grow(&buf.a, roundUp(mi, mr)*kp)
-				packA(pa, tA, a, lda, i0, mi, p0, kp, fma)
+				packA(pa, tA, a, lda, i0, mi, p0, kp)
 				for jr := 0; jr < nj; jr += nr {
 					bs := pb[jr*kp:]
 					cols := min(nr, nj-jr)
@@ -212,9 +216,9 @@ func micro(fma bool, k int, a, b, c []float32, ldc int, load bool) {
 }
 
 // packA copies rows i0..i0+mi of op(A), columns p0..p0+kp, into dst as strips of mr rows,
-// each strip column-major (mr values per step of k), the last strip zero-padded. With asm,
-// full strips of an untransposed A move 8 columns at a time through packA6 where it runs.
-func packA(dst []float32, tA bool, a []float32, lda, i0, mi, p0, kp int, asm bool) {
+// each strip column-major (mr values per step of k), the last strip zero-padded. Full strips
+// of an untransposed A move 8 columns at a time through packA6 where it runs.
+func packA(dst []float32, tA bool, a []float32, lda, i0, mi, p0, kp int) {
 	if r := mi % mr; r != 0 {
 		clear(dst[(mi-r)*kp : (mi-r+mr)*kp])
 	}
@@ -238,7 +242,7 @@ func packA(dst []float32, tA bool, a []float32, lda, i0, mi, p0, kp int, asm boo
 		s := dst[ir*kp : (ir+mr)*kp]
 		rows := min(mr, mi-ir)
 		from := 0
-		if blocks := kp / 8; asm && haveAVX && rows == mr && blocks > 0 {
+		if blocks := kp / 8; useAVX() && rows == mr && blocks > 0 {
 			src := a[(i0+ir)*lda+p0 : (i0+ir+mr-1)*lda+p0+kp]
 			packA6(&s[0], &src[0], lda, blocks)
 			from = 8 * blocks
@@ -281,7 +285,7 @@ func (q *matrix) PackB(dst []float32, p0, kp, j0, nj int) {
 			continue
 		}
 		o := p0*q.ld + j0 + jr
-		if cols == nr && Kernel == "fma" && haveAVX {
+		if cols == nr && useAVX() {
 			_ = q.b[o+(kp-1)*q.ld+nr-1]
 			move16(&s[0], &q.b[o], nr, q.ld, kp)
 			continue
