@@ -293,9 +293,9 @@ func addConst(s []float32, v float32) {
 	}
 }
 
-// colRange is the range [lo, hi) of output positions o (columns, or rows) along one axis whose
+// validRange is the range [lo, hi) of output positions o (columns, or rows) along one axis whose
 // input position o*s-pad+kj lies in [0, w).
-func colRange(kj, pad, s, w, ow int) (int, int) {
+func validRange(kj, pad, s, w, ow int) (int, int) {
 	lo, hi := 0, 0
 	if d := pad - kj; d > 0 {
 		lo = (d + s - 1) / s
@@ -317,10 +317,10 @@ func col2im(col []float32, ld int, dx []float32, g *convGeom) {
 		plane := dx[c*hw : (c+1)*hw]
 		for ki := 0; ki < g.kh; ki++ {
 			// The output rows oh whose input row oh*sh-ph+ki lies in [0, h).
-			oh0, oh1 := colRange(ki, g.ph, g.sh, g.h, g.oh)
+			oh0, oh1 := validRange(ki, g.ph, g.sh, g.h, g.oh)
 			for kj := 0; kj < g.kw; kj++ {
 				row := col[((c*g.kh+ki)*g.kw+kj)*ld:]
-				lo, hi := colRange(kj, g.pw, g.sw, g.w, g.ow)
+				lo, hi := validRange(kj, g.pw, g.sw, g.w, g.ow)
 				if hi <= lo || oh1 <= oh0 {
 					continue
 				}

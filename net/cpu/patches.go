@@ -44,28 +44,20 @@ var _ gemm.Packer = (*patches)(nil)
 
 func (q *patches) PackB(dst []float32, p0, kp, j0, nj int) {
 	const s = gemm.Strip
-	full := nj - nj%s
 	if q.t {
-		// Column j of op(B) is row j of the matrix, laid down lane j%s of its strip: a full
-		// strip's s rows are built whole, then interleaved by gemm.PackStrip.
+		// Column j of op(B) is row j of the matrix, laid down lane j%s of its strip: a strip's
+		// s rows are built whole (zeros past nj), then interleaved by gemm.PackStrip.
 		q.plan(p0, kp)
 		rows := grow(&q.rows, s*kp)
-		for jr := 0; jr < full; jr += s {
+		for jr := 0; jr < nj; jr += s {
 			for j := 0; j < s; j++ {
-				q.fillRow(rows[j*kp:(j+1)*kp], j0+jr+j)
-			}
-			gemm.PackStrip(dst[jr*kp:(jr+s)*kp], rows, kp, kp)
-		}
-		if full < nj {
-			d := dst[full*kp : (full+s)*kp]
-			clear(d)
-			row := rows[:kp]
-			for j := full; j < nj; j++ {
-				q.fillRow(row, j0+j)
-				for p, v := range row {
-					d[p*s+j-full] = v
+				if row := rows[j*kp : (j+1)*kp]; jr+j < nj {
+					q.fillRow(row, j0+jr+j)
+				} else {
+					clear(row)
 				}
 			}
+			gemm.PackStrip(dst[jr*kp:(jr+s)*kp], rows, kp, kp)
 		}
 		return
 	}
@@ -85,7 +77,7 @@ func (q *patches) plan(j0, n int) {
 	for ki := 0; ki < g.kh; ki++ {
 		for kj := 0; kj < g.kw; kj++ {
 			q.tap = append(q.tap, len(q.runs))
-			lo, hi := colRange(kj, g.pw, g.sw, g.w, g.ow) // the output columns that read inside x
+			lo, hi := validRange(kj, g.pw, g.sw, g.w, g.ow) // the output columns that read inside x
 			si, pos := j0/g.p, j0%g.p
 			oh, ow := pos/g.ow, pos%g.ow
 			for o := 0; o < n; {
