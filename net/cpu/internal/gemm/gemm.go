@@ -290,12 +290,6 @@ func (q *matrix) PackB(dst []float32, p0, kp, j0, nj int) {
 			move16(&s[0], &q.b[o], nr, q.ld, kp)
 			continue
 		}
-		if cols == nr {
-			for p := 0; p < kp; p++ {
-				copy(s[p*nr:(p+1)*nr], q.b[o+p*q.ld:])
-			}
-			continue
-		}
 		for p := 0; p < kp; p++ {
 			copy(s[p*nr:p*nr+cols], q.b[o+p*q.ld:o+p*q.ld+cols])
 		}
