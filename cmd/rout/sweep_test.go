@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -109,7 +110,7 @@ func TestSweepCommand(t *testing.T) {
 // own live lines, and config.json names the pack.
 func TestSweepPack(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "sw")
-	args := append(tinySweep(dir, 8), "--seeds", "1-2", "--arms", "baseline,ro:randomout=true,tau=1e-3", "--pack", "4")
+	args := append(tinySweep(dir, 8), "--seeds", "1-2", "--arms", "baseline,ro:randomout=true,tau=1e-3", "--pack", "4", "--parallel", "1")
 	stdout, stderr, _, err := runCtx(context.Background(), args...)
 	if err != nil {
 		t.Fatalf("sweep: %v\n%s", err, stderr)
@@ -162,7 +163,7 @@ func TestSweepPackZero(t *testing.T) {
 	// 7 runs' worth: a pack of 3 takes 6 (twice 3), one of 4 would take 8.
 	budget := 7 * run
 	dir := filepath.Join(tmp, "packed")
-	args := append(append(tinySweep(dir, 8), flags...), "--pack", "0", "--memory-budget", strconv.FormatInt(budget, 10))
+	args := append(append(tinySweep(dir, 8), flags...), "--pack", "0", "--parallel", "1", "--memory-budget", strconv.FormatInt(budget, 10))
 	stdout, stderr, _, err := runCtx(context.Background(), args...)
 	if err != nil {
 		t.Fatalf("sweep --pack 0: %v\n%s", err, stderr)
@@ -367,7 +368,7 @@ func TestSweepBadFlags(t *testing.T) {
 		{[]string{"--out", dir, "--seeds", "1", "--arm", "x"}, "--arm: a sweep names"},
 		{[]string{"--out", dir, "--seeds", "1", "--data-seed", "4", "--vary-data-seed"}, "data-seed and vary-data-seed"},
 		{[]string{"--out", dir, "--seeds", "1", "--epochs", "0"}, "setting epochs"},
-		{[]string{"--out", dir, "--seeds", "1", "--parallel", "0"}, "--parallel 0"},
+		{[]string{"--out", dir, "--seeds", "1", "--parallel", "-1"}, "--parallel -1: want 1 or more, or 0"},
 		{[]string{"--out", dir, "--seeds", "1", "--pack", "-1"}, "--pack -1: want 1 (every run alone) or more, or 0"},
 		{[]string{"--out", dir, "--seeds", "1", "--parallel", "2", "--cuda-graph"}, "--cuda-graph with --parallel 2"},
 		{[]string{"--out", dir, "--seeds", "1", "--shard", "2/2"}, "index 2 of 2"},
@@ -424,7 +425,7 @@ func TestSweepInterrupted(t *testing.T) {
 func TestSweepKillAndResume(t *testing.T) {
 	tmp := t.TempDir()
 	dir := filepath.Join(tmp, "sw")
-	args := append(tinySweep(dir, 400), "--seeds", "1-2", "--arms", "baseline,randomout", "--checkpoint-every", "20", "--log-every", "100")
+	args := append(tinySweep(dir, 400), "--seeds", "1-2", "--arms", "baseline,randomout", "--checkpoint-every", "20", "--log-every", "100", "--parallel", "1")
 	start := func() (*exec.Cmd, *bytes.Buffer) {
 		cmd := exec.Command(os.Args[0], args...)
 		cmd.Env = append(os.Environ(), "ROUT_TEST_AS_CLI=1")
@@ -773,5 +774,34 @@ func TestPrintEventNamesARepeatedError(t *testing.T) {
 		"randomout seed 2: error: device gpu: out of memory\n"
 	if errw.String() != want || out.Len() != 0 {
 		t.Errorf("printed %q to standard error and %q to standard output, want %q and nothing", errw.String(), out.String(), want)
+	}
+}
+
+// TestAutoParallel checks --parallel 0: one run per core on the CPU, no more than the shard's
+// runs, and one on a GPU.
+func TestAutoParallel(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	plan := func(arms, seeds int) sweep.Plan {
+		var p sweep.Plan
+		p.Arms = make([]sweep.Arm, arms)
+		p.Seeds = make([]uint64, seeds)
+		return p
+	}
+	half := sweep.Shard{Index: 1, Count: 2}
+	for _, c := range []struct {
+		device      string
+		arms, seeds int
+		shard       sweep.Shard
+		want        int
+	}{
+		{"cpu", 2, 8, sweep.All, 4},
+		{"cpu", 1, 3, sweep.All, 3},
+		{"cpu", 1, 1, sweep.All, 1},
+		{"cpu", 1, 5, half, 2}, // pairs 1 and 3
+		{"gpu", 2, 8, sweep.All, 1},
+	} {
+		if got := autoParallel(c.device, plan(c.arms, c.seeds), c.shard); got != c.want {
+			t.Errorf("autoParallel(%s, %d arms x %d seeds, shard %s) = %d, want %d", c.device, c.arms, c.seeds, c.shard, got, c.want)
+		}
 	}
 }

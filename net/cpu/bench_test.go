@@ -7,7 +7,7 @@ import (
 	"rout/net/cpu/internal/gemm"
 )
 
-// Convolutions of inception28's shapes at batch 32. Run with
+// Convolutions of inception28's shapes at batch 32, and of convnet-small's at batch 64. Run with
 //
 //	go test -tags nocuda -run XXX -bench Conv -benchtime 3x ./net/cpu
 var benchConvs = []struct {
@@ -20,6 +20,10 @@ var benchConvs = []struct {
 	{"3x3_144to96_14x14", convCase{32, 144, 14, 14, 96, 3, 3, net.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}}},
 	{"1x1_160to176_7x7", convCase{32, 160, 7, 7, 176, 1, 1, net.ConvParams{StrideH: 1, StrideW: 1}}},
 	{"3x3_336to160_7x7", convCase{32, 336, 7, 7, 160, 3, 3, net.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}}},
+	// convnet-small's three layers as the quick preset trains them (28x28 crops, batch 64).
+	{"small_3x3_3to32_28x28", convCase{64, 3, 28, 28, 32, 3, 3, net.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}}},
+	{"small_3x3_32to64_14x14", convCase{64, 32, 14, 14, 64, 3, 3, net.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}}},
+	{"small_3x3_64to128_7x7", convCase{64, 64, 7, 7, 128, 3, 3, net.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}}},
 }
 
 // reportFlops reports GFLOP/s over wall time and, when the process's CPU time is known, GFLOP
