@@ -135,8 +135,8 @@ func flat(t *net.Tensor, what string) []float32 {
 	return d[t.Offset : t.Offset+t.Len() : t.Offset+t.Len()]
 }
 
-// vec is a dense tensor of exactly n elements (a bias or its gradient).
-func vec(t *net.Tensor, n int, what string) []float32 {
+// vector is a dense tensor of exactly n elements (a bias or its gradient).
+func vector(t *net.Tensor, n int, what string) []float32 {
 	if t.Len() != n {
 		panic(fmt.Sprintf("cpu: %s %v should hold %d values", what, t, n))
 	}

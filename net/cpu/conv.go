@@ -5,6 +5,7 @@ import (
 
 	"rout/net"
 	"rout/net/cpu/internal/gemm"
+	"rout/net/cpu/internal/vec"
 )
 
 // Convolutions run as im2col + GEMM on chunks of samples. A chunk's im2col matrix holds the
@@ -99,7 +100,7 @@ func (b *Backend) ConvForward(x, w, bias, y *net.Tensor, p net.ConvParams) {
 	j := &b.conv
 	*j = convJob{b: b, mode: convForward, g: g, x: data(x), w: flat(w, "conv weights"), y: data(y), xt: x, yt: y}
 	if bias != nil {
-		j.bias = vec(bias, g.groups*g.k, "conv bias")
+		j.bias = vector(bias, g.groups*g.k, "conv bias")
 	}
 	b.pool.do(j, g.tasks)
 	*j = convJob{}
@@ -126,7 +127,7 @@ func (b *Backend) ConvBackwardFilter(x, dy, dw, db *net.Tensor, p net.ConvParams
 	grow(&b.partial, groups*size)
 	pb := grow(&b.partialB, groups*k)
 	if db != nil {
-		j.bias = vec(db, k, "conv bias gradient")
+		j.bias = vector(db, k, "conv bias gradient")
 		for i := range pb {
 			pb[i] = 0
 		}
@@ -209,7 +210,7 @@ func (j *convJob) forward(w, i int) {
 		}
 		if s == 1 {
 			for k, v := range bias {
-				addConst(out[k*g.p:(k+1)*g.p], v)
+				vec.AddConst(out[k*g.p:(k+1)*g.p], v)
 			}
 			continue
 		}
@@ -220,7 +221,7 @@ func (j *convJob) forward(w, i int) {
 				dst := ys[k*g.p : (k+1)*g.p]
 				copy(dst, t[k*cols+si*g.p:])
 				if bias != nil {
-					addConst(dst, bias[k])
+					vec.AddConst(dst, bias[k])
 				}
 			}
 		}
@@ -283,13 +284,6 @@ func (j *convJob) backwardFilter(w, gi, c int, first bool) {
 				pb[k] += s
 			}
 		}
-	}
-}
-
-// addConst adds v to every element of s.
-func addConst(s []float32, v float32) {
-	for i := range s {
-		s[i] += v
 	}
 }
 

@@ -43,7 +43,7 @@ func (b *Backend) DenseForward(x, w, bias, y *net.Tensor) {
 	j := &b.dense
 	*j = denseJob{b: b, mode: denseForward, n: n, d: d, o: o, x: data(x), w: flat(w, "dense weights"), y: data(y), xt: x, yt: y}
 	if bias != nil {
-		j.bias = vec(bias, o, "dense bias")
+		j.bias = vector(bias, o, "dense bias")
 	}
 	b.pool.do(j, (n+denseRows-1)/denseRows)
 	*j = denseJob{}
@@ -66,7 +66,7 @@ func (b *Backend) DenseBackwardFilter(x, dy, dw, db *net.Tensor) {
 	*j = denseJob{b: b, mode: denseBackwardFilter, n: n, d: d, o: o, x: data(x), w: flat(dw, "dense weight gradient"), y: data(dy), xt: x, yt: dy}
 	b.pool.do(j, (d+denseCols-1)/denseCols)
 	if db != nil {
-		g := vec(db, o, "dense bias gradient")
+		g := vector(db, o, "dense bias gradient")
 		for k := range g {
 			s := 0.0
 			for i := 0; i < n; i++ {

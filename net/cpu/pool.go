@@ -1,6 +1,9 @@
 package cpu
 
-import "rout/net"
+import (
+	"rout/net"
+	"rout/net/cpu/internal/vec"
+)
 
 // poolJob runs pooling forward or backward on one sample per task.
 type poolJob struct {
@@ -64,20 +67,26 @@ func (j *poolJob) run(_, n int) {
 	} else {
 		y = sample(j.y, j.yt, n)
 	}
-	// convnet-small's pools: 2x2 windows at stride 2, every one inside the plane.
-	max2x2 := p.Mode == net.MaxPool && p.KH == 2 && p.KW == 2 && p.StrideH == 2 && p.StrideW == 2 &&
-		p.PadH == 0 && p.PadW == 0 && 2*oh <= h && 2*ow <= w
+	// convnet-small's pools: 2x2 windows at stride 2, every one inside the plane. Where the
+	// windows cover the plane's rows, the sample's planes are one run of row pairs.
+	if p.Mode == net.MaxPool && p.KH == 2 && p.KW == 2 && p.StrideH == 2 && p.StrideW == 2 &&
+		p.PadH == 0 && p.PadW == 0 && 2*oh <= h && 2*ow <= w {
+		planes, rows := xt.C, oh
+		if 2*oh == h {
+			planes, rows = 1, xt.C*oh
+		}
+		for c := 0; c < planes; c++ {
+			xp, o := x[c*h*w:], c*oh*ow
+			if j.backward {
+				vec.MaxPool2x2Grad(xp, w, rows, ow, dy[o:], dx[c*h*w:])
+			} else {
+				vec.MaxPool2x2(xp, w, rows, ow, y[o:])
+			}
+		}
+		return
+	}
 	for c := 0; c < xt.C; c++ {
 		xp := x[c*h*w : (c+1)*h*w]
-		if max2x2 {
-			o := c * oh * ow
-			if j.backward {
-				maxPool2x2Backward(xp, w, oh, ow, dy[o:o+oh*ow], dx[c*h*w:(c+1)*h*w])
-			} else {
-				maxPool2x2(xp, w, oh, ow, y[o:o+oh*ow])
-			}
-			continue
-		}
 		for i := 0; i < oh; i++ {
 			h0, h1 := window(i, p.KH, p.StrideH, p.PadH, h)
 			for k := 0; k < ow; k++ {
@@ -124,40 +133,6 @@ func (j *poolJob) run(_, n int) {
 				}
 				y[o] = s / count
 			}
-		}
-	}
-}
-
-// maxPool2x2 is the forward pass of a 2x2, stride-2 max pool over one plane of width w whose
-// windows all lie inside it: the maxima windowMax finds, without its per-window bounds.
-func maxPool2x2(xp []float32, w, oh, ow int, y []float32) {
-	for i := 0; i < oh; i++ {
-		r0, r1 := xp[2*i*w:2*i*w+2*ow], xp[(2*i+1)*w:(2*i+1)*w+2*ow]
-		yr := y[i*ow : (i+1)*ow]
-		for k := range yr {
-			yr[k] = max(r0[2*k], r0[2*k+1], r1[2*k], r1[2*k+1])
-		}
-	}
-}
-
-// maxPool2x2Backward adds each window's gradient to its first maximal element in row-major
-// order, as the general loop does.
-func maxPool2x2Backward(xp []float32, w, oh, ow int, dy, dx []float32) {
-	for i := 0; i < oh; i++ {
-		top := 2 * i * w
-		r0, r1 := xp[top:top+2*ow], xp[top+w:top+w+2*ow]
-		for k, g := range dy[i*ow : (i+1)*ow] {
-			at, best := top+2*k, r0[2*k]
-			if v := r0[2*k+1]; v > best {
-				at, best = top+2*k+1, v
-			}
-			if v := r1[2*k]; v > best {
-				at, best = top+w+2*k, v
-			}
-			if r1[2*k+1] > best {
-				at = top + w + 2*k + 1
-			}
-			dx[at] += g
 		}
 	}
 }

@@ -206,22 +206,3 @@ func TestReLU(t *testing.T) {
 		near(t, "relu forward in place", get64(b, x), relu(x64), 0)
 	}
 }
-
-// TestPositiveMask checks the branch-free v > 0 of ReLU's backward pass at the edges of the
-// float32 encoding.
-func TestPositiveMask(t *testing.T) {
-	nan := float32(math.NaN())
-	for _, v := range []float32{
-		0, float32(math.Copysign(0, -1)), math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32,
-		1, -1, math.MaxFloat32, -math.MaxFloat32, float32(math.Inf(1)), float32(math.Inf(-1)),
-		nan, -nan, math.Float32frombits(0x7F800001), math.Float32frombits(0xFFFFFFFF),
-	} {
-		want := uint32(0)
-		if v > 0 {
-			want = 0xFFFFFFFF
-		}
-		if got := positiveMask(v); got != want {
-			t.Errorf("positiveMask(%v, bits %08x) = %08x, want %08x", v, math.Float32bits(v), got, want)
-		}
-	}
-}

@@ -15,7 +15,7 @@
 // bits.
 package gemm
 
-//go:generate sh -c "cd asm && go run . -pkg gemm -out ../kernel_amd64.s -stubs ../kernel_amd64.go"
+//go:generate sh -c "cd ../asm && go run . -set gemm -pkg gemm -out ../gemm/kernel_amd64.s -stubs ../gemm/kernel_amd64.go"
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-module rout/net/cpu/internal/gemm/asm
+module rout/net/cpu/internal/asm
 
 go 1.26.8
 

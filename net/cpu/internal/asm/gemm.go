@@ -1,6 +1,3 @@
-// Command asm generates the AVX+FMA micro-kernel of package gemm (../kernel_amd64.s) with avo.
-// It is its own module so that avo stays out of rout's module graph; run it through
-// `go generate` in package gemm.
 package main
 
 import (
@@ -18,14 +15,13 @@ const (
 	nr = 16
 )
 
-func main() {
-	ConstraintExpr("amd64")
+// gemmSet is package gemm's assembly: the micro-kernel, the peak probe and the moves.
+func gemmSet() {
 	kernel()
 	peak()
 	packStrips()
 	move16()
 	addRows()
-	Generate()
 }
 
 // kernel: for every p < k in order, C[i][j] = fma(A[p][i], B[p][j], C[i][j]), starting from
