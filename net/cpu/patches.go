@@ -3,6 +3,7 @@ package cpu
 import (
 	"rout/net"
 	"rout/net/cpu/internal/gemm"
+	"rout/net/cpu/internal/vec"
 )
 
 // patches is a chunk's im2col matrix: ckk rows (c, ki, kj) by s*p columns (sample, oh, ow),
@@ -22,13 +23,14 @@ type patches struct {
 	t    bool
 	base []int // base[si]: where in x sample n0+si's group-gr planes start
 	rows []float32
-	runs []run // the planned columns' runs, tap by tap
-	tap  []int // tap kk's runs are runs[tap[kk]:tap[kk+1]]
+	runs []vec.Run // the planned columns' runs, tap by tap: in channel c's row, run r is
+	// zeros when r.Src < 0, else x[r.Src + c*h*w + t*sw] for t < r.N, from column r.O on
+	tap []int // tap kk's runs are runs[tap[kk]:tap[kk+1]]
 }
 
-// run is n consecutive columns of a row of the matrix from column o of the planned range on:
-// zeros when src < 0, else x[src + c*h*w + t*sw] for t < n in channel c's row.
-type run struct{ o, n, src int }
+// room is the floats a row buffer needs past its columns: vec.FillRuns may write 7 past the
+// last run.
+const room = 7
 
 // reuse makes q describe the im2col matrix of group gr's channels of samples n0..n0+s of x,
 // keeping q's buffers.
@@ -48,13 +50,13 @@ func (q *patches) PackB(dst []float32, p0, kp, j0, nj int) {
 		// Column j of op(B) is row j of the matrix, laid down lane j%s of its strip: a strip's
 		// s rows are built whole (zeros past nj), then interleaved by gemm.PackStrip.
 		q.plan(p0, kp)
-		rows := grow(&q.rows, s*kp)
+		rows := grow(&q.rows, s*kp+room)
 		for jr := 0; jr < nj; jr += s {
 			for j := 0; j < s; j++ {
-				if row := rows[j*kp : (j+1)*kp]; jr+j < nj {
-					q.fillRow(row, j0+jr+j)
+				if jr+j < nj {
+					q.fillRow(rows[j*kp:], j0+jr+j) // its room is the next row's start
 				} else {
-					clear(row)
+					clear(rows[j*kp : (j+1)*kp])
 				}
 			}
 			gemm.PackStrip(dst[jr*kp:(jr+s)*kp], rows, kp, kp)
@@ -62,10 +64,10 @@ func (q *patches) PackB(dst []float32, p0, kp, j0, nj int) {
 		return
 	}
 	q.plan(j0, nj)
-	row := grow(&q.rows, nj)
+	row := grow(&q.rows, nj+room)
 	for p := 0; p < kp; p++ {
 		q.fillRow(row, p0+p)
-		gemm.SpreadRow(dst, row, p, kp)
+		gemm.SpreadRow(dst, row[:nj], p, kp)
 	}
 }
 
@@ -89,7 +91,7 @@ func (q *patches) plan(j0, n int) {
 				}
 				q.zeros(o, a-ow)
 				if b > a {
-					q.runs = append(q.runs, run{o + a - ow, b - a, q.base[si] + ih*g.w + a*g.sw - g.pw + kj})
+					q.runs = append(q.runs, vec.Run{O: o + a - ow, N: b - a, Src: q.base[si] + ih*g.w + a*g.sw - g.pw + kj})
 				}
 				q.zeros(o+b-ow, ow+m-b)
 				o += m
@@ -107,30 +109,33 @@ func (q *patches) zeros(o, n int) {
 	if n == 0 {
 		return
 	}
-	if k := len(q.runs) - 1; k >= 0 && q.runs[k].src < 0 && q.runs[k].o+q.runs[k].n == o {
-		q.runs[k].n += n
+	if k := len(q.runs) - 1; k >= 0 && q.runs[k].Src < 0 && q.runs[k].O+q.runs[k].N == o {
+		q.runs[k].N += n
 		return
 	}
-	q.runs = append(q.runs, run{o, n, -1})
+	q.runs = append(q.runs, vec.Run{O: o, N: n, Src: -1})
 }
 
-// fillRow writes row r of the matrix, over the planned columns, into out.
+// fillRow writes row r of the matrix, over the planned columns, into out, which has room
+// floats past them that it may overwrite.
 func (q *patches) fillRow(out []float32, r int) {
 	g := q.g
 	c, kk := r/(g.kh*g.kw), r%(g.kh*g.kw)
 	x := q.x[c*g.h*g.w:]
-	for _, rn := range q.runs[q.tap[kk]:q.tap[kk+1]] {
-		seg := out[rn.o : rn.o+rn.n]
-		switch {
-		case rn.src < 0:
+	runs := q.runs[q.tap[kk]:q.tap[kk+1]]
+	if g.sw == 1 {
+		vec.FillRuns(out, x, runs)
+		return
+	}
+	for _, rn := range runs {
+		seg := out[rn.O : rn.O+rn.N]
+		if rn.Src < 0 {
 			clear(seg)
-		case g.sw == 1:
-			copy(seg, x[rn.src:])
-		default:
-			src := x[rn.src:]
-			for t := range seg {
-				seg[t] = src[t*g.sw]
-			}
+			continue
+		}
+		src := x[rn.Src:]
+		for t := range seg {
+			seg[t] = src[t*g.sw]
 		}
 	}
 }

@@ -23,6 +23,7 @@ func vecSet() {
 	masks := maskTable()
 	pool(false, masks)
 	pool(true, masks)
+	fillRuns(masks)
 }
 
 // relu: y = max(x, 0) as Go's max computes it. VMAXPS(x, 0) gives 0 > x ? 0 : x, which is x for
@@ -309,6 +310,97 @@ func pool(grad bool, masks Mem) {
 	DECQ(rows)
 	JMP(LabelRef(name + "_rows"))
 	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// fillRuns generates fillRuns, the im2col rows' builder: runs of copies and zeros laid down in
+// order, eight floats a move. A run's last move loads under a mask (it must not read past x)
+// and stores whole, up to 7 floats past the run's end, which the next run or the room the
+// caller leaves takes. Every run is checked against the lengths first (unsigned compares, so
+// that a negative offset fails too); a bad one stops it, returning false.
+func fillRuns(masks Mem) {
+	TEXT("fillRuns", NOSPLIT, "func(out *float32, outLen int, x *float32, xLen int, runs *int, count int) bool")
+	Pragma("noescape")
+	Doc("fillRuns writes count runs into out, in order: see FillRuns; runs points at the first",
+		"run's O, and each run is three ints, O, N and Src. It returns false, having written the runs",
+		"before it, at the first run that lies outside out (with 7 floats of room) or x.")
+	out := Load(Param("out"), GP64())
+	outLen := Load(Param("outLen"), GP64())
+	x := Load(Param("x"), GP64())
+	xLen := Load(Param("xLen"), GP64())
+	r := Load(Param("runs"), GP64())
+	count := Load(Param("count"), GP64())
+	table := GP64()
+	LEAQ(masks, table)
+	zero, v, m := YMM(), YMM(), YMM()
+	VXORPS(zero, zero, zero)
+	o, n, src, end, d := GP64(), GP64(), GP64(), GP64(), GP64()
+
+	Label("runs_loop")
+	TESTQ(count, count)
+	JE(LabelRef("runs_ok"))
+	MOVQ(Mem{Base: r}, o)
+	MOVQ(Mem{Base: r, Disp: 8}, n)
+	MOVQ(Mem{Base: r, Disp: 16}, src)
+	CMPQ(o, outLen)
+	JA(LabelRef("runs_bad"))
+	CMPQ(n, outLen)
+	JA(LabelRef("runs_bad"))
+	LEAQ(Mem{Base: o, Index: n, Scale: 1, Disp: 7}, end)
+	CMPQ(end, outLen)
+	JA(LabelRef("runs_bad"))
+	LEAQ(Mem{Base: out, Index: o, Scale: 4}, d)
+	TESTQ(src, src)
+	JS(LabelRef("runs_zeros"))
+	CMPQ(src, xLen)
+	JA(LabelRef("runs_bad"))
+	LEAQ(Mem{Base: src, Index: n, Scale: 1}, end)
+	CMPQ(end, xLen)
+	JA(LabelRef("runs_bad"))
+	LEAQ(Mem{Base: x, Index: src, Scale: 4}, src) // src is now an address
+
+	Label("runs_copy")
+	CMPQ(n, U8(8))
+	JL(LabelRef("runs_tail"))
+	VMOVUPS(Mem{Base: src}, v)
+	VMOVUPS(v, Mem{Base: d})
+	ADDQ(U8(32), src)
+	ADDQ(U8(32), d)
+	SUBQ(U8(8), n)
+	JMP(LabelRef("runs_copy"))
+	Label("runs_tail")
+	TESTQ(n, n)
+	JE(LabelRef("runs_next"))
+	NEGQ(n)
+	ADDQ(U8(16), n)
+	SHLQ(U8(2), n) // the byte offset of the mask of the n floats left
+	VMOVUPS(Mem{Base: table, Index: n, Scale: 1}, m)
+	VMASKMOVPS(Mem{Base: src}, m, v)
+	VMOVUPS(v, Mem{Base: d})
+	JMP(LabelRef("runs_next"))
+
+	Label("runs_zeros")
+	TESTQ(n, n)
+	JLE(LabelRef("runs_next"))
+	VMOVUPS(zero, Mem{Base: d})
+	ADDQ(U8(32), d)
+	SUBQ(U8(8), n)
+	JMP(LabelRef("runs_zeros"))
+
+	Label("runs_next")
+	ADDQ(U8(24), r)
+	DECQ(count)
+	JMP(LabelRef("runs_loop"))
+	ok := GP8()
+	Label("runs_ok")
+	MOVB(U8(1), ok)
+	Store(ok, ReturnIndex(0))
+	VZEROUPPER()
+	RET()
+	Label("runs_bad")
+	MOVB(U8(0), ok)
+	Store(ok, ReturnIndex(0))
 	VZEROUPPER()
 	RET()
 }

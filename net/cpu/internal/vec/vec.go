@@ -126,3 +126,41 @@ func MaxPool2x2Grad(x []float32, w, rows, ow int, dy, dx []float32) {
 		}
 	}
 }
+
+// Run is N consecutive floats of a row from position O on: x[Src:Src+N] when Src >= 0, zeros
+// when Src < 0 (an im2col row is runs of its input between runs of padding).
+type Run struct{ O, N, Src int }
+
+// FillRuns writes the runs into out in order. It may write up to 7 floats past a run's end,
+// which a later run rewrites, so out must have 7 floats of room past its last run. A run that
+// lies outside out (room included) or x panics, after the runs before it are written.
+func FillRuns(out, x []float32, runs []Run) {
+	if len(runs) == 0 {
+		return
+	}
+	if useAVX {
+		if !fillRuns(&out[0], len(out), addr(x), len(x), &runs[0].O, len(runs)) {
+			panic(fmt.Sprintf("vec: fill runs: a run of %v lies outside %d floats out (7 of them room) or %d in", runs, len(out), len(x)))
+		}
+		return
+	}
+	for _, r := range runs {
+		if r.O < 0 || r.N < 0 || r.O+r.N+7 > len(out) {
+			panic(fmt.Sprintf("vec: fill runs: run %+v lies outside %d floats out (7 of them room)", r, len(out)))
+		}
+		if r.Src < 0 {
+			clear(out[r.O : r.O+r.N])
+		} else {
+			copy(out[r.O:r.O+r.N], x[r.Src:r.Src+r.N])
+		}
+	}
+}
+
+// addr is the address of x's first element, or nil for an empty x (which only runs of zeros
+// may use; fillRuns checks that).
+func addr(x []float32) *float32 {
+	if len(x) == 0 {
+		return nil
+	}
+	return &x[0]
+}

@@ -31,3 +31,10 @@ func maxPool2x2(x *float32, y *float32, w int, rows int, ow int)
 //
 //go:noescape
 func maxPool2x2Grad(x *float32, dy *float32, dx *float32, w int, rows int, ow int)
+
+// fillRuns writes count runs into out, in order: see FillRuns; runs points at the first
+// run's O, and each run is three ints, O, N and Src. It returns false, having written the runs
+// before it, at the first run that lies outside out (with 7 floats of room) or x.
+//
+//go:noescape
+func fillRuns(out *float32, outLen int, x *float32, xLen int, runs *int, count int) bool

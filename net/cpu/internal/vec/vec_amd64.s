@@ -391,3 +391,84 @@ maxPool2x2Grad_next:
 maxPool2x2Grad_done:
 	VZEROUPPER
 	RET
+
+// func fillRuns(out *float32, outLen int, x *float32, xLen int, runs *int, count int) bool
+// Requires: AVX
+TEXT ·fillRuns(SB), NOSPLIT, $0-49
+	MOVQ   out+0(FP), AX
+	MOVQ   outLen+8(FP), CX
+	MOVQ   x+16(FP), DX
+	MOVQ   xLen+24(FP), BX
+	MOVQ   runs+32(FP), SI
+	MOVQ   count+40(FP), DI
+	LEAQ   vecMasks<>+0(SB), R8
+	VXORPS Y0, Y0, Y0
+
+runs_loop:
+	TESTQ DI, DI
+	JE    runs_ok
+	MOVQ  (SI), R9
+	MOVQ  8(SI), R10
+	MOVQ  16(SI), R11
+	CMPQ  R9, CX
+	JA    runs_bad
+	CMPQ  R10, CX
+	JA    runs_bad
+	LEAQ  7(R9)(R10*1), R12
+	CMPQ  R12, CX
+	JA    runs_bad
+	LEAQ  (AX)(R9*4), R9
+	TESTQ R11, R11
+	JS    runs_zeros
+	CMPQ  R11, BX
+	JA    runs_bad
+	LEAQ  (R11)(R10*1), R12
+	CMPQ  R12, BX
+	JA    runs_bad
+	LEAQ  (DX)(R11*4), R11
+
+runs_copy:
+	CMPQ    R10, $0x08
+	JL      runs_tail
+	VMOVUPS (R11), Y1
+	VMOVUPS Y1, (R9)
+	ADDQ    $0x20, R11
+	ADDQ    $0x20, R9
+	SUBQ    $0x08, R10
+	JMP     runs_copy
+
+runs_tail:
+	TESTQ      R10, R10
+	JE         runs_next
+	NEGQ       R10
+	ADDQ       $0x10, R10
+	SHLQ       $0x02, R10
+	VMOVUPS    (R8)(R10*1), Y1
+	VMASKMOVPS (R11), Y1, Y1
+	VMOVUPS    Y1, (R9)
+	JMP        runs_next
+
+runs_zeros:
+	TESTQ   R10, R10
+	JLE     runs_next
+	VMOVUPS Y0, (R9)
+	ADDQ    $0x20, R9
+	SUBQ    $0x08, R10
+	JMP     runs_zeros
+
+runs_next:
+	ADDQ $0x18, SI
+	DECQ DI
+	JMP  runs_loop
+
+runs_ok:
+	MOVB $0x01, AL
+	MOVB AL, ret+48(FP)
+	VZEROUPPER
+	RET
+
+runs_bad:
+	MOVB $0x00, AL
+	MOVB AL, ret+48(FP)
+	VZEROUPPER
+	RET

@@ -213,3 +213,63 @@ func TestPositiveMask(t *testing.T) {
 		}
 	}
 }
+
+func TestFillRuns(t *testing.T) {
+	paths(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(11, 12))
+		for trial := 0; trial < 300; trial++ {
+			x := values(r, 1+r.IntN(60))
+			var runs []Run
+			total := 0
+			for range r.IntN(8) {
+				n := r.IntN(21)
+				src := -1
+				if r.IntN(3) > 0 && n <= len(x) {
+					src = r.IntN(len(x) - n + 1)
+				}
+				runs = append(runs, Run{total, n, src})
+				total += n
+			}
+			want := make([]float32, total)
+			for _, rn := range runs {
+				if rn.Src >= 0 {
+					copy(want[rn.O:], x[rn.Src:rn.Src+rn.N])
+				}
+			}
+			backing := make([]float32, total+7+8)
+			for i := range backing {
+				backing[i] = guard
+			}
+			FillRuns(backing[:total+7], x, runs)
+			sameBits(t, "runs", backing[:total], want)
+			for i, v := range backing[total+7:] {
+				if v != guard {
+					t.Fatalf("runs %v: wrote %v past the room, at %d", runs, v, total+7+i)
+				}
+			}
+		}
+	})
+}
+
+func TestFillRunsBounds(t *testing.T) {
+	x := make([]float32, 10)
+	for _, c := range []struct {
+		name string
+		out  int
+		run  Run
+	}{
+		{"past x", 20, Run{0, 5, 6}},
+		{"no room", 12, Run{0, 6, 0}},
+		{"negative position", 20, Run{-1, 2, 0}},
+		{"negative length", 20, Run{0, -2, 0}},
+	} {
+		paths(t, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: run %+v into %d floats did not panic", c.name, c.run, c.out)
+				}
+			}()
+			FillRuns(make([]float32, c.out), x, []Run{{0, 1, 0}, c.run})
+		})
+	}
+}
