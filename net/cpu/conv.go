@@ -274,16 +274,39 @@ func (j *convJob) backwardFilter(w, gi, c int, first bool) {
 			sc.gemm.SgemmPacked(false, g.k, g.ckk, cols, dy, ldy, j.patches(sc, n0, s, gr, true), beta, dw, g.ckk)
 		}
 		if j.bias != nil {
-			pb := j.b.partialB[gi*g.groups*g.k+gr*g.k : gi*g.groups*g.k+(gr+1)*g.k]
-			for k := range pb {
-				row := dy[k*ldy : k*ldy+cols]
-				s := 0.0
-				for _, v := range row {
-					s += float64(v)
-				}
-				pb[k] += s
-			}
+			addRowSums(j.b.partialB[gi*g.groups*g.k+gr*g.k:gi*g.groups*g.k+(gr+1)*g.k], dy, ldy, cols)
 		}
+	}
+}
+
+// addRowSums adds to sums[k] the float64 sum, in order, of the first cols floats of row k of m
+// (leading dimension ld). Four rows go at once: each sum is a chain of dependent additions,
+// and four chains keep the adder busy where one waits for each result.
+func addRowSums(sums []float64, m []float32, ld, cols int) {
+	k := 0
+	for ; k+4 <= len(sums); k += 4 {
+		r0 := m[k*ld : k*ld+cols]
+		r1 := m[(k+1)*ld:][:len(r0)]
+		r2 := m[(k+2)*ld:][:len(r0)]
+		r3 := m[(k+3)*ld:][:len(r0)]
+		var s0, s1, s2, s3 float64
+		for i, v := range r0 {
+			s0 += float64(v)
+			s1 += float64(r1[i])
+			s2 += float64(r2[i])
+			s3 += float64(r3[i])
+		}
+		sums[k] += s0
+		sums[k+1] += s1
+		sums[k+2] += s2
+		sums[k+3] += s3
+	}
+	for ; k < len(sums); k++ {
+		s := 0.0
+		for _, v := range m[k*ld : k*ld+cols] {
+			s += float64(v)
+		}
+		sums[k] += s
 	}
 }
 
