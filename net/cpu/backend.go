@@ -45,8 +45,9 @@ type Backend struct {
 	gather gatherJob
 	means  meansJob
 
-	partial  []float32 // per-group partial weight gradients (ConvBackwardFilter)
-	partialB []float64 // per-group partial bias gradients
+	packed   []gemm.PackedA // each group's conv weights, packed once for all chunks
+	partial  []float32      // per-group partial weight gradients (ConvBackwardFilter)
+	partialB []float64      // per-group partial bias gradients
 }
 
 // scratch is one worker's reusable memory; it grows to the largest shape seen and stays.

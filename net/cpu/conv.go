@@ -102,6 +102,7 @@ func (b *Backend) ConvForward(x, w, bias, y *net.Tensor, p net.ConvParams) {
 	if bias != nil {
 		j.bias = vector(bias, g.groups*g.k, "conv bias")
 	}
+	j.packWeights(false)
 	b.pool.do(j, g.tasks)
 	*j = convJob{}
 }
@@ -111,6 +112,7 @@ func (b *Backend) ConvBackwardData(dy, w, dx *net.Tensor, p net.ConvParams, accu
 	g := convGeometry("conv backward data", dx, w, dy, p)
 	j := &b.conv
 	*j = convJob{b: b, mode: convBackwardData, g: g, x: data(dx), w: flat(w, "conv weights"), y: data(dy), xt: dx, yt: dy, accumulate: accumulate}
+	j.packWeights(true)
 	b.pool.do(j, g.tasks)
 	*j = convJob{}
 }
@@ -144,6 +146,25 @@ func (b *Backend) ConvBackwardFilter(x, dy, dw, db *net.Tensor, p net.ConvParams
 		}
 	}
 	*j = convJob{}
+}
+
+// packWeights packs each group's weights (with t, their transpose, for the data gradient) once
+// for all chunks, unless every chunk multiplies a 1x1 convolution's input in place.
+func (j *convJob) packWeights(t bool) {
+	g, b := &j.g, j.b
+	if g.direct && g.per == 1 {
+		return
+	}
+	for len(b.packed) < g.groups {
+		b.packed = append(b.packed, gemm.PackedA{})
+	}
+	for gr := 0; gr < g.groups; gr++ {
+		if t {
+			b.packed[gr].Pack(true, g.ckk, g.k, g.weights(j.w, gr), g.ckk)
+		} else {
+			b.packed[gr].Pack(false, g.k, g.ckk, g.weights(j.w, gr), g.ckk)
+		}
+	}
 }
 
 func (j *convJob) run(w, i int) {
@@ -206,7 +227,7 @@ func (j *convJob) forward(w, i int) {
 		if g.direct && s == 1 {
 			sc.gemm.Sgemm(false, false, g.k, g.p, g.ckk, wg, g.ckk, g.xPlanes(sample(j.x, j.xt, n0), gr), g.p, 0, out, ldo)
 		} else {
-			sc.gemm.SgemmPacked(false, g.k, cols, g.ckk, wg, g.ckk, j.patches(sc, n0, s, gr, false), 0, out, ldo)
+			sc.gemm.SgemmPrepacked(&j.b.packed[gr], cols, j.patches(sc, n0, s, gr, false), 0, out, ldo)
 		}
 		if s == 1 {
 			for k, v := range bias {
@@ -243,7 +264,7 @@ func (j *convJob) backwardData(w, i int) {
 			continue
 		}
 		dcol := grow(&sc.col, g.ckk*cols)
-		sc.gemm.Sgemm(true, false, g.ckk, cols, g.k, wg, g.ckk, dy, ldy, 0, dcol, cols)
+		sc.gemm.SgemmPrepacked(&j.b.packed[gr], cols, sc.gemm.Matrix(false, g.k, cols, dy, ldy), 0, dcol, cols)
 		for si := 0; si < s; si++ {
 			dx := g.xPlanes(sample(j.x, j.xt, n0+si), gr)
 			if !j.accumulate {

@@ -142,15 +142,64 @@ func AddRows(dst, src []float32, n, rows, dstStride, srcStride int) {
 // (k x n), where op transposes when tA or tB is set (A is then stored k x m, B n x k). It runs
 // on the calling goroutine.
 func (buf *Buffers) Sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	check("B", tB, k, n, b, ldb)
-	buf.mat = matrix{tB, b, ldb}
-	buf.SgemmPacked(tA, m, n, k, a, lda, &buf.mat, beta, c, ldc)
+	buf.SgemmPacked(tA, m, n, k, a, lda, buf.Matrix(tB, k, n, b, ldb), beta, c, ldc)
 	buf.mat = matrix{}
 }
 
 // SgemmPacked is Sgemm with op(B) (k x n) supplied by b.
 func (buf *Buffers) SgemmPacked(tA bool, m, n, k int, a []float32, lda int, b Packer, beta float32, c []float32, ldc int) {
 	check("A", tA, m, k, a, lda)
+	buf.product(m, n, k, b, beta, c, ldc, func(i0, mi, p0, kp int) []float32 {
+		pa := grow(&buf.a, roundUp(mi, mr)*kp)
+		packA(pa, tA, a, lda, i0, mi, p0, kp)
+		return pa
+	})
+}
+
+// PackedA is op(A) packed once for products with many B, as SgemmPacked would pack it for each:
+// a convolution's weights, the same for every chunk of the batch. The zero value is ready.
+type PackedA struct {
+	m, k int
+	data []float32
+}
+
+// Pack packs op(A) (m x k; A is stored k x m when tA), reusing pa's memory.
+func (pa *PackedA) Pack(tA bool, m, k int, a []float32, lda int) {
+	check("A", tA, m, k, a, lda)
+	pa.m, pa.k = m, k
+	pa.data = grow(&pa.data, roundUp(m, mr)*k)
+	for p0 := 0; p0 < k; p0 += kc {
+		kp := min(kc, k-p0)
+		for i0 := 0; i0 < m; i0 += mc {
+			mi := min(mc, m-i0)
+			packA(pa.block(i0, mi, p0, kp), tA, a, lda, i0, mi, p0, kp)
+		}
+	}
+}
+
+// block is the panel of rows i0..i0+mi and columns p0..p0+kp: slab after slab of kc columns,
+// each holding its blocks of mc rows (a multiple of mr) in order.
+func (pa *PackedA) block(i0, mi, p0, kp int) []float32 {
+	at := roundUp(pa.m, mr)*p0 + i0*kp
+	return pa.data[at : at+roundUp(mi, mr)*kp]
+}
+
+// SgemmPrepacked is SgemmPacked with op(A) packed beforehand: C = op(A) op(B) + beta C for
+// op(B) (k x n) supplied by b. The products are those of SgemmPacked, bit for bit.
+func (buf *Buffers) SgemmPrepacked(pa *PackedA, n int, b Packer, beta float32, c []float32, ldc int) {
+	buf.product(pa.m, n, pa.k, b, beta, c, ldc, pa.block)
+}
+
+// Matrix returns op(B) (k x n; B stored n x k when tB) as a Packer for SgemmPacked or
+// SgemmPrepacked, valid until buf's next call.
+func (buf *Buffers) Matrix(tB bool, k, n int, b []float32, ldb int) Packer {
+	check("B", tB, k, n, b, ldb)
+	buf.mat = matrix{tB, b, ldb}
+	return &buf.mat
+}
+
+// product runs the blocked product, taking op(A)'s packed panels from packed.
+func (buf *Buffers) product(m, n, k int, b Packer, beta float32, c []float32, ldc int, packed func(i0, mi, p0, kp int) []float32) {
 	check("C", false, m, n, c, ldc)
 	if m == 0 || n == 0 {
 		return
@@ -173,8 +222,7 @@ func (buf *Buffers) SgemmPacked(tA bool, m, n, k int, a []float32, lda int, b Pa
 			b.PackB(pb, p0, kp, j0, nj)
 			for i0 := 0; i0 < m; i0 += mc {
 				mi := min(mc, m-i0)
-				pa := grow(&buf.a, roundUp(mi, mr)*kp)
-				packA(pa, tA, a, lda, i0, mi, p0, kp)
+				pa := packed(i0, mi, p0, kp)
 				for jr := 0; jr < nj; jr += nr {
 					bs := pb[jr*kp:]
 					cols := min(nr, nj-jr)

@@ -232,6 +232,39 @@ func TestSgemmSubproducts(t *testing.T) {
 	}
 }
 
+// TestSgemmPrepacked: a product from an A packed beforehand, reused across several B (and
+// repacked for another shape in the same PackedA), is Sgemm's bit for bit, across kc slabs and
+// mc blocks, with either transpose and beta.
+func TestSgemmPrepacked(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, kern := range kernels() {
+		withKernel(t, kern, func() {
+			var pa PackedA
+			var buf Buffers
+			for _, s := range []shape{
+				{tA: false, tB: false, m: 250, n: 40, k: 600, beta: 0},
+				{tA: true, tB: true, m: 130, n: 33, k: 257, beta: 1},
+				{tA: true, tB: false, m: 7, n: 17, k: 5, beta: 0},
+				{tA: false, tB: true, m: 121, n: 65, k: 256, beta: 1},
+			} {
+				a, _, _ := s.operands(r)
+				pa.Pack(s.tA, s.m, s.k, a.data(), a.ld)
+				for range 2 {
+					_, b, c := s.operands(r)
+					want := clone(c)
+					s.run(a, b, want)
+					buf.SgemmPrepacked(&pa, s.n, buf.Matrix(s.tB, s.k, s.n, b.data(), b.ld), s.beta, c.data(), c.ld)
+					for i := range c.s {
+						if math.Float32bits(c.s[i]) != math.Float32bits(want.s[i]) {
+							t.Fatalf("%s %s: element %d: %g, Sgemm gives %g", kern, s, i, c.s[i], want.s[i])
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestSgemmBetaZeroIgnoresC: with beta 0, C's old values (even NaN) do not leak in.
 func TestSgemmBetaZeroIgnoresC(t *testing.T) {
 	for _, kern := range kernels() {
