@@ -91,7 +91,7 @@ func (q *patches) plan(j0, n int) {
 				}
 				q.zeros(o, a-ow)
 				if b > a {
-					q.runs = append(q.runs, vec.Run{O: o + a - ow, N: b - a, Src: q.base[si] + ih*g.w + a*g.sw - g.pw + kj})
+					q.data(o+a-ow, b-a, q.base[si]+ih*g.w+a*g.sw-g.pw+kj)
 				}
 				q.zeros(o+b-ow, ow+m-b)
 				o += m
@@ -102,6 +102,17 @@ func (q *patches) plan(j0, n int) {
 		}
 	}
 	q.tap = append(q.tap, len(q.runs))
+}
+
+// data adds a run of n columns from src on at column o, merged into the last run when that
+// one's input continues into it: a tap's rows without padding (the middle column of a 3x3
+// kernel) chain into one run over the output rows.
+func (q *patches) data(o, n, src int) {
+	if k := len(q.runs) - 1; k >= 0 && q.runs[k].Src >= 0 && q.runs[k].O+q.runs[k].N == o && q.runs[k].Src+q.runs[k].N*q.g.sw == src {
+		q.runs[k].N += n
+		return
+	}
+	q.runs = append(q.runs, vec.Run{O: o, N: n, Src: src})
 }
 
 // zeros adds a run of n zeros at column o, merged into the last run when that is zeros too.
