@@ -58,19 +58,22 @@ func (j *poolJob) run(_, n int) {
 	h, w := xt.H, xt.W
 	oh, ow := p.OutSize(h, w)
 	x := sample(j.x, xt, n)
+	// convnet-small's pools: 2x2 windows at stride 2, every one inside the plane. Where the
+	// windows cover the plane's rows, the sample's planes are one run of row pairs; where they
+	// tile it, the gradient sets dx without clearing it first.
+	max2x2 := p.Mode == net.MaxPool && p.KH == 2 && p.KW == 2 && p.StrideH == 2 && p.StrideW == 2 &&
+		p.PadH == 0 && p.PadW == 0 && 2*oh <= h && 2*ow <= w
+	set := max2x2 && !j.accumulate && 2*oh == h && 2*ow == w
 	var y, dy, dx []float32
 	if j.backward {
 		dy, dx = sample(j.dy, j.dyt, n), sample(j.dx, j.dxt, n)
-		if !j.accumulate {
+		if !j.accumulate && !set {
 			zero(dx)
 		}
 	} else {
 		y = sample(j.y, j.yt, n)
 	}
-	// convnet-small's pools: 2x2 windows at stride 2, every one inside the plane. Where the
-	// windows cover the plane's rows, the sample's planes are one run of row pairs.
-	if p.Mode == net.MaxPool && p.KH == 2 && p.KW == 2 && p.StrideH == 2 && p.StrideW == 2 &&
-		p.PadH == 0 && p.PadW == 0 && 2*oh <= h && 2*ow <= w {
+	if max2x2 {
 		planes, rows := xt.C, oh
 		if 2*oh == h {
 			planes, rows = 1, xt.C*oh
@@ -78,7 +81,7 @@ func (j *poolJob) run(_, n int) {
 		for c := 0; c < planes; c++ {
 			xp, o := x[c*h*w:], c*oh*ow
 			if j.backward {
-				vec.MaxPool2x2Grad(xp, w, rows, ow, dy[o:], dx[c*h*w:])
+				vec.MaxPool2x2Grad(xp, w, rows, ow, dy[o:], dx[c*h*w:], set)
 			} else {
 				vec.MaxPool2x2(xp, w, rows, ow, y[o:])
 			}

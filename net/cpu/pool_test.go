@@ -32,6 +32,8 @@ func poolCases(mode net.PoolMode) []poolCase {
 		{3, 2, 7, 7, pp(mode, 7, 1, 0, false), 1, 1}, // global pooling
 		{2, 3, 8, 8, pp(mode, 2, 2, 0, false), 4, 4}, // convnet-small's 2x2 pools
 		{2, 2, 7, 7, pp(mode, 2, 2, 0, true), 4, 4},  // the last 2x2 windows cover one row or column
+		{2, 2, 8, 9, pp(mode, 2, 2, 0, false), 4, 4}, // 2x2 windows over every row, not every column
+		{2, 2, 9, 8, pp(mode, 2, 2, 0, false), 4, 4}, // and over every column, not every row
 		{1, 2, 5, 6, pp(mode, 2, 1, 0, false), 4, 5}, // overlapping 2x2 windows
 		{2, 2, 6, 5, net.PoolParams{Mode: mode, KH: 2, KW: 3, StrideH: 2, StrideW: 1, PadW: 1, Ceil: true}, 3, 5},
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -194,11 +196,11 @@ func pool(grad bool, masks Mem) {
 	name := "maxPool2x2"
 	if grad {
 		name += "Grad"
-		TEXT(name, NOSPLIT, "func(x, dy, dx *float32, w, rows, ow int)")
+		TEXT(name, NOSPLIT, "func(x, dy, dx *float32, w, rows, ow int, set bool)")
 		Pragma("noescape")
 		Doc(name+" adds dy[r*ow+k] to the first largest of window k of row pair r (in the order",
-			"top left, top right, bottom left, bottom right, as maxPool2x2Grad's Go loop takes them) in dx,",
-			"laid out as x, for k < ow and r < rows.")
+			"top left, top right, bottom left, bottom right, as MaxPool2x2Grad's Go loop takes them) in dx,",
+			"laid out as x, for k < ow and r < rows; with set, to +0 in place of the window's values.")
 	} else {
 		TEXT(name, NOSPLIT, "func(x, y *float32, w, rows, ow int)")
 		Pragma("noescape")
@@ -221,8 +223,15 @@ func pool(grad bool, masks Mem) {
 	table := GP64()
 	LEAQ(masks, table)
 	top, bottom, left, off := GP64(), GP64(), GP64(), GP64()
+	var set GPVirtual
+	if grad {
+		set = GP8()
+		Load(Param("set"), set)
+	}
+	blocks := 0
 
 	block := func(m *poolMasks) {
+		blocks++
 		var win, lo, hi VecVirtual
 		if m != nil {
 			win, lo, hi = m.win, m.lo, m.hi
@@ -258,7 +267,19 @@ func pool(grad bool, masks Mem) {
 			mlo, mhi := interleave(sel[0], sel[1])
 			for h, pair := range [2][3]VecVirtual{{mlo, glo, lo}, {mhi, ghi, hi}} {
 				at := Mem{Base: row, Index: delta, Scale: 1, Disp: 32 * h}
-				v := load(at, pair[2])
+				v := YMM()
+				fresh, loaded := fmt.Sprintf("%s_fresh%d_%d_%d", name, blocks, r, h), fmt.Sprintf("%s_loaded%d_%d_%d", name, blocks, r, h)
+				CMPB(set, U8(0))
+				JNE(LabelRef(fresh))
+				if pair[2] == nil {
+					VMOVUPS(at, v)
+				} else {
+					VMASKMOVPS(at, pair[2], v)
+				}
+				JMP(LabelRef(loaded))
+				Label(fresh)
+				VXORPS(v, v, v)
+				Label(loaded)
 				s := YMM()
 				VADDPS(pair[1], v, s)
 				VBLENDVPS(pair[0], s, v, v)

@@ -97,19 +97,25 @@ func MaxPool2x2(x []float32, w, rows, ow int, y []float32) {
 
 // MaxPool2x2Grad adds dy[r*ow+k] into dx (laid out as x) at the first largest element of window k
 // of row pair r, in the order top left, top right, bottom left, bottom right (a later one must be
-// strictly larger), for r < rows and k < ow. dx's other elements are left as they are.
-func MaxPool2x2Grad(x []float32, w, rows, ow int, dy, dx []float32) {
+// strictly larger), for r < rows and k < ow. With set, the windows' elements of dx are first set
+// to +0 (as if cleared: one pass less where the windows tile dx). dx's other elements are left
+// as they are.
+func MaxPool2x2Grad(x []float32, w, rows, ow int, dy, dx []float32, set bool) {
 	checkPool("max pool 2x2 gradient", x, dy, w, rows, ow)
 	checkPool("max pool 2x2 gradient", dx, dy, w, rows, ow)
 	if rows == 0 || ow == 0 {
 		return
 	}
 	if useAVX {
-		maxPool2x2Grad(&x[0], &dy[0], &dx[0], w, rows, ow)
+		maxPool2x2Grad(&x[0], &dy[0], &dx[0], w, rows, ow, set)
 		return
 	}
 	for r := 0; r < rows; r++ {
 		top := 2 * r * w
+		if set {
+			clear(dx[top : top+2*ow])
+			clear(dx[top+w : top+w+2*ow])
+		}
 		r0, r1 := x[top:top+2*ow], x[top+w:top+w+2*ow]
 		for k, g := range dy[r*ow : (r+1)*ow] {
 			at, best := top+2*k, r0[2*k]

@@ -26,11 +26,11 @@ func addConst(s *float32, v float32, blocks int)
 func maxPool2x2(x *float32, y *float32, w int, rows int, ow int)
 
 // maxPool2x2Grad adds dy[r*ow+k] to the first largest of window k of row pair r (in the order
-// top left, top right, bottom left, bottom right, as maxPool2x2Grad's Go loop takes them) in dx,
-// laid out as x, for k < ow and r < rows.
+// top left, top right, bottom left, bottom right, as MaxPool2x2Grad's Go loop takes them) in dx,
+// laid out as x, for k < ow and r < rows; with set, to +0 in place of the window's values.
 //
 //go:noescape
-func maxPool2x2Grad(x *float32, dy *float32, dx *float32, w int, rows int, ow int)
+func maxPool2x2Grad(x *float32, dy *float32, dx *float32, w int, rows int, ow int, set bool)
 
 // fillRuns writes count runs into out, in order: see FillRuns; runs points at the first
 // run's O, and each run is three ints, O, N and Src. It returns false, having written the runs

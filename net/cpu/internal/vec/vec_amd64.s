@@ -230,9 +230,9 @@ maxPool2x2_done:
 	VZEROUPPER
 	RET
 
-// func maxPool2x2Grad(x *float32, dy *float32, dx *float32, w int, rows int, ow int)
+// func maxPool2x2Grad(x *float32, dy *float32, dx *float32, w int, rows int, ow int, set bool)
 // Requires: AVX
-TEXT ·maxPool2x2Grad(SB), NOSPLIT, $0-48
+TEXT ·maxPool2x2Grad(SB), NOSPLIT, $0-49
 	MOVQ x+0(FP), AX
 	MOVQ dy+8(FP), CX
 	MOVQ dx+16(FP), DX
@@ -242,6 +242,7 @@ TEXT ·maxPool2x2Grad(SB), NOSPLIT, $0-48
 	MOVQ rows+32(FP), SI
 	MOVQ ow+40(FP), DI
 	LEAQ vecMasks<>+0(SB), R8
+	MOVB set+48(FP), R13
 
 maxPool2x2Grad_rows:
 	TESTQ SI, SI
@@ -287,11 +288,27 @@ maxPool2x2Grad_block:
 	VUNPCKHPS  Y0, Y4, Y0
 	VPERM2F128 $0x20, Y0, Y5, Y4
 	VPERM2F128 $0x31, Y0, Y5, Y0
+	CMPB       R13, $0x00
+	JNE        maxPool2x2Grad_fresh1_0_0
 	VMOVUPS    (R9)(DX*1), Y5
-	VADDPS     Y6, Y5, Y7
-	VBLENDVPS  Y4, Y7, Y5, Y5
-	VMOVUPS    Y5, (R9)(DX*1)
-	VMOVUPS    32(R9)(DX*1), Y4
+	JMP        maxPool2x2Grad_loaded1_0_0
+
+maxPool2x2Grad_fresh1_0_0:
+	VXORPS Y5, Y5, Y5
+
+maxPool2x2Grad_loaded1_0_0:
+	VADDPS    Y6, Y5, Y7
+	VBLENDVPS Y4, Y7, Y5, Y5
+	VMOVUPS   Y5, (R9)(DX*1)
+	CMPB      R13, $0x00
+	JNE       maxPool2x2Grad_fresh1_0_1
+	VMOVUPS   32(R9)(DX*1), Y4
+	JMP       maxPool2x2Grad_loaded1_0_1
+
+maxPool2x2Grad_fresh1_0_1:
+	VXORPS Y4, Y4, Y4
+
+maxPool2x2Grad_loaded1_0_1:
 	VADDPS     Y3, Y4, Y5
 	VBLENDVPS  Y0, Y5, Y4, Y4
 	VMOVUPS    Y4, 32(R9)(DX*1)
@@ -299,19 +316,35 @@ maxPool2x2Grad_block:
 	VUNPCKHPS  Y1, Y2, Y1
 	VPERM2F128 $0x20, Y1, Y0, Y2
 	VPERM2F128 $0x31, Y1, Y0, Y0
+	CMPB       R13, $0x00
+	JNE        maxPool2x2Grad_fresh1_1_0
 	VMOVUPS    (R10)(DX*1), Y1
-	VADDPS     Y6, Y1, Y4
-	VBLENDVPS  Y2, Y4, Y1, Y1
-	VMOVUPS    Y1, (R10)(DX*1)
-	VMOVUPS    32(R10)(DX*1), Y1
-	VADDPS     Y3, Y1, Y2
-	VBLENDVPS  Y0, Y2, Y1, Y1
-	VMOVUPS    Y1, 32(R10)(DX*1)
-	ADDQ       $0x40, R9
-	ADDQ       $0x40, R10
-	ADDQ       $0x20, CX
-	SUBQ       $0x08, R11
-	JMP        maxPool2x2Grad_block
+	JMP        maxPool2x2Grad_loaded1_1_0
+
+maxPool2x2Grad_fresh1_1_0:
+	VXORPS Y1, Y1, Y1
+
+maxPool2x2Grad_loaded1_1_0:
+	VADDPS    Y6, Y1, Y4
+	VBLENDVPS Y2, Y4, Y1, Y1
+	VMOVUPS   Y1, (R10)(DX*1)
+	CMPB      R13, $0x00
+	JNE       maxPool2x2Grad_fresh1_1_1
+	VMOVUPS   32(R10)(DX*1), Y1
+	JMP       maxPool2x2Grad_loaded1_1_1
+
+maxPool2x2Grad_fresh1_1_1:
+	VXORPS Y1, Y1, Y1
+
+maxPool2x2Grad_loaded1_1_1:
+	VADDPS    Y3, Y1, Y2
+	VBLENDVPS Y0, Y2, Y1, Y1
+	VMOVUPS   Y1, 32(R10)(DX*1)
+	ADDQ      $0x40, R9
+	ADDQ      $0x40, R10
+	ADDQ      $0x20, CX
+	SUBQ      $0x08, R11
+	JMP       maxPool2x2Grad_block
 
 maxPool2x2Grad_tail:
 	TESTQ      R11, R11
@@ -359,11 +392,27 @@ maxPool2x2Grad_tail:
 	VUNPCKHPS  Y3, Y7, Y3
 	VPERM2F128 $0x20, Y3, Y6, Y7
 	VPERM2F128 $0x31, Y3, Y6, Y3
+	CMPB       R13, $0x00
+	JNE        maxPool2x2Grad_fresh2_0_0
 	VMASKMOVPS (R9)(DX*1), Y1, Y6
+	JMP        maxPool2x2Grad_loaded2_0_0
+
+maxPool2x2Grad_fresh2_0_0:
+	VXORPS Y6, Y6, Y6
+
+maxPool2x2Grad_loaded2_0_0:
 	VADDPS     Y8, Y6, Y9
 	VBLENDVPS  Y7, Y9, Y6, Y6
 	VMASKMOVPS Y6, Y1, (R9)(DX*1)
+	CMPB       R13, $0x00
+	JNE        maxPool2x2Grad_fresh2_0_1
 	VMASKMOVPS 32(R9)(DX*1), Y2, Y6
+	JMP        maxPool2x2Grad_loaded2_0_1
+
+maxPool2x2Grad_fresh2_0_1:
+	VXORPS Y6, Y6, Y6
+
+maxPool2x2Grad_loaded2_0_1:
 	VADDPS     Y0, Y6, Y7
 	VBLENDVPS  Y3, Y7, Y6, Y6
 	VMASKMOVPS Y6, Y2, 32(R9)(DX*1)
@@ -371,11 +420,27 @@ maxPool2x2Grad_tail:
 	VUNPCKHPS  Y4, Y5, Y4
 	VPERM2F128 $0x20, Y4, Y3, Y5
 	VPERM2F128 $0x31, Y4, Y3, Y3
+	CMPB       R13, $0x00
+	JNE        maxPool2x2Grad_fresh2_1_0
 	VMASKMOVPS (R10)(DX*1), Y1, Y4
+	JMP        maxPool2x2Grad_loaded2_1_0
+
+maxPool2x2Grad_fresh2_1_0:
+	VXORPS Y4, Y4, Y4
+
+maxPool2x2Grad_loaded2_1_0:
 	VADDPS     Y8, Y4, Y6
 	VBLENDVPS  Y5, Y6, Y4, Y4
 	VMASKMOVPS Y4, Y1, (R10)(DX*1)
+	CMPB       R13, $0x00
+	JNE        maxPool2x2Grad_fresh2_1_1
 	VMASKMOVPS 32(R10)(DX*1), Y2, Y1
+	JMP        maxPool2x2Grad_loaded2_1_1
+
+maxPool2x2Grad_fresh2_1_1:
+	VXORPS Y1, Y1, Y1
+
+maxPool2x2Grad_loaded2_1_1:
 	VADDPS     Y0, Y1, Y0
 	VBLENDVPS  Y3, Y0, Y1, Y1
 	VMASKMOVPS Y1, Y2, 32(R10)(DX*1)

@@ -1,6 +1,7 @@
 package vec
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -160,29 +161,44 @@ func TestMaxPool2x2(t *testing.T) {
 
 func TestMaxPool2x2Grad(t *testing.T) {
 	paths(t, func(t *testing.T) {
-		r := rand.New(rand.NewPCG(9, 10))
-		poolShapes(func(w, rows, ow int) {
-			n := (2*rows-1)*w + 2*ow
-			x, dy, dx := values(r, n), values(r, rows*ow), values(r, n+8)
-			for i := n; i < len(dx); i++ {
-				dx[i] = guard
-			}
-			want := append([]float32(nil), dx...)
+		for _, set := range []bool{false, true} {
+			testMaxPool2x2Grad(t, set)
+		}
+	})
+}
+
+// testMaxPool2x2Grad checks MaxPool2x2Grad against its definition: with set, the windows'
+// elements cleared first, the other elements (in the rows past the windows, or below the last
+// pair) kept either way.
+func testMaxPool2x2Grad(t *testing.T, set bool) {
+	r := rand.New(rand.NewPCG(9, 10))
+	poolShapes(func(w, rows, ow int) {
+		n := (2*rows-1)*w + 2*ow
+		x, dy, dx := values(r, n), values(r, rows*ow), values(r, n+8)
+		for i := n; i < len(dx); i++ {
+			dx[i] = guard
+		}
+		want := append([]float32(nil), dx...)
+		if set {
 			for i := 0; i < rows; i++ {
-				for k := 0; k < ow; k++ {
-					taps := []int{2*i*w + 2*k, 2*i*w + 2*k + 1, (2*i+1)*w + 2*k, (2*i+1)*w + 2*k + 1}
-					at := taps[0]
-					for _, q := range taps[1:] {
-						if x[q] > x[at] {
-							at = q
-						}
-					}
-					want[at] += dy[i*ow+k]
-				}
+				clear(want[2*i*w : 2*i*w+2*ow])
+				clear(want[(2*i+1)*w : (2*i+1)*w+2*ow])
 			}
-			MaxPool2x2Grad(x, w, rows, ow, dy, dx[:n])
-			sameBits(t, "max pool gradient", dx, want)
-		})
+		}
+		for i := 0; i < rows; i++ {
+			for k := 0; k < ow; k++ {
+				taps := []int{2*i*w + 2*k, 2*i*w + 2*k + 1, (2*i+1)*w + 2*k, (2*i+1)*w + 2*k + 1}
+				at := taps[0]
+				for _, q := range taps[1:] {
+					if x[q] > x[at] {
+						at = q
+					}
+				}
+				want[at] += dy[i*ow+k]
+			}
+		}
+		MaxPool2x2Grad(x, w, rows, ow, dy, dx[:n], set)
+		sameBits(t, fmt.Sprintf("max pool gradient (set %v, w %d, rows %d, ow %d)", set, w, rows, ow), dx, want)
 	})
 }
 
