@@ -60,6 +60,13 @@ func convGeometry(op string, x, w, y *net.Tensor, p net.ConvParams) convGeom {
 	return g
 }
 
+// outputAsInput is the geometry of a 1x1 convolution whose input is this one's output (per
+// group, k channels of oh x ow): its patches are the output's samples side by side.
+func (g *convGeom) outputAsInput() convGeom {
+	return convGeom{n: g.n, c: g.k, h: g.oh, w: g.ow, k: g.k, kh: 1, kw: 1, oh: g.oh, ow: g.ow, sh: 1, sw: 1,
+		groups: g.groups, ckk: g.k, p: g.p, direct: true, per: g.per, tasks: g.tasks}
+}
+
 // xPlanes is group gr's input channels of one sample (c planes of h*w).
 func (g *convGeom) xPlanes(s []float32, gr int) []float32 {
 	hw := g.h * g.w
@@ -87,6 +94,7 @@ type convJob struct {
 	b          *Backend
 	mode       int
 	g          convGeom
+	gy         convGeom  // backward data: the output gradient as the input of a 1x1 convolution
 	x, w, y    []float32 // x: input (or its gradient), y: output (or its gradient)
 	xt, yt     *net.Tensor
 	bias       []float32 // forward: the bias or nil; backward filter: non-nil when db is wanted
@@ -111,7 +119,7 @@ func (b *Backend) ConvForward(x, w, bias, y *net.Tensor, p net.ConvParams) {
 func (b *Backend) ConvBackwardData(dy, w, dx *net.Tensor, p net.ConvParams, accumulate bool) {
 	g := convGeometry("conv backward data", dx, w, dy, p)
 	j := &b.conv
-	*j = convJob{b: b, mode: convBackwardData, g: g, x: data(dx), w: flat(w, "conv weights"), y: data(dy), xt: dx, yt: dy, accumulate: accumulate}
+	*j = convJob{b: b, mode: convBackwardData, g: g, gy: g.outputAsInput(), x: data(dx), w: flat(w, "conv weights"), y: data(dy), xt: dx, yt: dy, accumulate: accumulate}
 	j.packWeights(true)
 	b.pool.do(j, g.tasks)
 	*j = convJob{}
@@ -253,18 +261,26 @@ func (j *convJob) backwardData(w, i int) {
 	g, sc := &j.g, &j.b.scratch[w]
 	n0, s, cols := j.chunk(i)
 	for gr := 0; gr < g.groups; gr++ {
-		dy, ldy := j.outGrads(sc, n0, s, cols, gr)
-		wg := g.weights(j.w, gr)
 		if g.direct && s == 1 {
 			beta := float32(0)
 			if j.accumulate {
 				beta = 1
 			}
-			sc.gemm.Sgemm(true, false, g.c, g.p, g.k, wg, g.ckk, dy, ldy, beta, g.xPlanes(sample(j.x, j.xt, n0), gr), g.p)
+			dy := g.yPlanes(sample(j.y, j.yt, n0), gr)
+			sc.gemm.Sgemm(true, false, g.c, g.p, g.k, g.weights(j.w, gr), g.ckk, dy, g.p, beta, g.xPlanes(sample(j.x, j.xt, n0), gr), g.p)
 			continue
 		}
+		// The chunk's output gradients, k x cols: one sample's planes as they lie; several side
+		// by side, packed as the patches of a 1x1 convolution of them, which they are.
+		var dy gemm.Packer
+		if s == 1 {
+			dy = sc.gemm.Matrix(false, g.k, cols, g.yPlanes(sample(j.y, j.yt, n0), gr), g.p)
+		} else {
+			sc.patches.reuse(&j.gy, j.y, j.yt, n0, s, gr, false)
+			dy = &sc.patches
+		}
 		dcol := grow(&sc.col, g.ckk*cols)
-		sc.gemm.SgemmPrepacked(&j.b.packed[gr], cols, sc.gemm.Matrix(false, g.k, cols, dy, ldy), 0, dcol, cols)
+		sc.gemm.SgemmPrepacked(&j.b.packed[gr], cols, dy, 0, dcol, cols)
 		for si := 0; si < s; si++ {
 			dx := g.xPlanes(sample(j.x, j.xt, n0+si), gr)
 			if !j.accumulate {
