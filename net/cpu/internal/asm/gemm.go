@@ -29,16 +29,19 @@ func gemmSet() {
 // op(A), b k rows of nr values of op(B) (the packed panels); c is the tile, row-major with
 // leading dimension ldc.
 func kernel() {
-	TEXT("kernelFMA", NOSPLIT, "func(k int, a, b, c *float32, ldc int, load bool)")
+	TEXT("kernelFMA", NOSPLIT, "func(k int, a, b, c *float32, ldc int, load bool, tiles int)")
 	Pragma("noescape")
-	Doc("kernelFMA runs the 6x16 micro-kernel: see kernelGo for its definition.")
-	k := Load(Param("k"), GP64())
+	Doc("kernelFMA runs the 6x16 micro-kernel on tiles tiles down C, one B strip against",
+		"consecutive A strips: see kernelGo for its definition.")
+	k0 := Load(Param("k"), GP64())
 	a := Load(Param("a"), GP64())
-	b := Load(Param("b"), GP64())
+	b0 := Load(Param("b"), GP64())
 	c := Load(Param("c"), GP64())
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(U8(2), ldc) // bytes
 	load := Load(Param("load"), GP8())
+	tiles := Load(Param("tiles"), GP64())
+	k, b := GP64(), GP64()
 
 	var acc [mr][nr / 8]VecVirtual
 	for i := range acc {
@@ -48,6 +51,10 @@ func kernel() {
 	}
 	row := GP64()
 
+	Comment("A tile: A's next strip (where the last one's k steps ended) against the B strip.")
+	Label("tile")
+	MOVQ(k0, k)
+	MOVQ(b0, b)
 	Comment("Accumulators: C's tile, or zero.")
 	CMPB(load, U8(0))
 	JEQ(LabelRef("zero"))
@@ -111,10 +118,10 @@ func kernel() {
 		for j := range acc[i] {
 			VMOVUPS(acc[i][j], Mem{Base: c, Disp: 32 * j})
 		}
-		if i < mr-1 {
-			ADDQ(ldc, c)
-		}
+		ADDQ(ldc, c) // the last time, to the next tile's first row
 	}
+	DECQ(tiles)
+	JNE(LabelRef("tile"))
 	VZEROUPPER()
 	RET()
 }

@@ -82,7 +82,7 @@ func TestFMA32MatchesHardware(t *testing.T) {
 			c[i] = math.Float32frombits(r.Uint32())
 			want[i] = c[i]
 		}
-		kernelFMA(1, &a[0], &b[0], &c[0], nr, true)
+		kernelFMA(1, &a[0], &b[0], &c[0], nr, true, 1)
 		kernelGo(1, a, b, want, nr, true)
 		for i := range c {
 			g, w := c[i], want[i]

@@ -226,21 +226,23 @@ func (buf *Buffers) product(m, n, k int, b Packer, beta float32, c []float32, ld
 				for jr := 0; jr < nj; jr += nr {
 					bs := pb[jr*kp:]
 					cols := min(nr, nj-jr)
-					for ir := 0; ir < mi; ir += mr {
+					// The full tiles of a full strip in one call, then the edge tiles.
+					ir := 0
+					if full := mi / mr; cols == nr && full > 0 {
+						micro(fma, kp, pa, bs, c[i0*ldc+j0+jr:], ldc, load, full)
+						ir = full * mr
+					}
+					for ; ir < mi; ir += mr {
 						as := pa[ir*kp:]
 						rows := min(mr, mi-ir)
 						ct := c[(i0+ir)*ldc+j0+jr:]
-						if rows == mr && cols == nr {
-							micro(fma, kp, as, bs, ct, ldc, load)
-							continue
-						}
 						// An edge tile: the same chain on a copy of C's part of it.
 						if load {
 							for i := 0; i < rows; i++ {
 								copy(edge[i*nr:i*nr+cols], ct[i*ldc:i*ldc+cols])
 							}
 						}
-						micro(fma, kp, as, bs, edge[:], nr, load)
+						micro(fma, kp, as, bs, edge[:], nr, load, 1)
 						for i := 0; i < rows; i++ {
 							copy(ct[i*ldc:i*ldc+cols], edge[i*nr:i*nr+cols])
 						}
@@ -251,15 +253,18 @@ func (buf *Buffers) product(m, n, k int, b Packer, beta float32, c []float32, ld
 	}
 }
 
-// micro runs one kernel over an mr x nr tile of c; c must hold (mr-1)*ldc+nr elements.
-func micro(fma bool, k int, a, b, c []float32, ldc int, load bool) {
-	_ = a[k*mr-1]
+// micro runs the kernel over tiles mr x nr tiles down c, op(A)'s consecutive strips in a
+// against one strip of b; c must hold (tiles*mr-1)*ldc+nr elements.
+func micro(fma bool, k int, a, b, c []float32, ldc int, load bool, tiles int) {
+	_ = a[tiles*k*mr-1]
 	_ = b[k*nr-1]
-	_ = c[(mr-1)*ldc+nr-1]
+	_ = c[(tiles*mr-1)*ldc+nr-1]
 	if fma {
-		kernelFMA(k, &a[0], &b[0], &c[0], ldc, load)
-	} else {
-		kernelGo(k, a, b, c, ldc, load)
+		kernelFMA(k, &a[0], &b[0], &c[0], ldc, load, tiles)
+		return
+	}
+	for t := 0; t < tiles; t++ {
+		kernelGo(k, a[t*k*mr:], b, c[t*mr*ldc:], ldc, load)
 	}
 }
 

@@ -4,10 +4,11 @@
 
 package gemm
 
-// kernelFMA runs the 6x16 micro-kernel: see kernelGo for its definition.
+// kernelFMA runs the 6x16 micro-kernel on tiles tiles down C, one B strip against
+// consecutive A strips: see kernelGo for its definition.
 //
 //go:noescape
-func kernelFMA(k int, a *float32, b *float32, c *float32, ldc int, load bool)
+func kernelFMA(k int, a *float32, b *float32, c *float32, ldc int, load bool, tiles int)
 
 // fmaPeak runs n rounds of 12 independent 8-wide FMAs (192 flops) without memory traffic.
 func fmaPeak(n int)

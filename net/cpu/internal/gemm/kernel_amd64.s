@@ -4,9 +4,9 @@
 
 #include "textflag.h"
 
-// func kernelFMA(k int, a *float32, b *float32, c *float32, ldc int, load bool)
+// func kernelFMA(k int, a *float32, b *float32, c *float32, ldc int, load bool, tiles int)
 // Requires: AVX, FMA3
-TEXT ·kernelFMA(SB), NOSPLIT, $0-41
+TEXT ·kernelFMA(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), AX
 	MOVQ a+8(FP), CX
 	MOVQ b+16(FP), DX
@@ -14,28 +14,34 @@ TEXT ·kernelFMA(SB), NOSPLIT, $0-41
 	MOVQ ldc+32(FP), SI
 	SHLQ $0x02, SI
 	MOVB load+40(FP), DI
+	MOVQ tiles+48(FP), R8
+
+	// A tile: A's next strip (where the last one's k steps ended) against the B strip.
+tile:
+	MOVQ AX, R9
+	MOVQ DX, R10
 
 	// Accumulators: C's tile, or zero.
 	CMPB    DI, $0x00
 	JEQ     zero
-	MOVQ    BX, DI
-	VMOVUPS (DI), Y0
-	VMOVUPS 32(DI), Y1
-	ADDQ    SI, DI
-	VMOVUPS (DI), Y2
-	VMOVUPS 32(DI), Y3
-	ADDQ    SI, DI
-	VMOVUPS (DI), Y4
-	VMOVUPS 32(DI), Y5
-	ADDQ    SI, DI
-	VMOVUPS (DI), Y6
-	VMOVUPS 32(DI), Y7
-	ADDQ    SI, DI
-	VMOVUPS (DI), Y8
-	VMOVUPS 32(DI), Y9
-	ADDQ    SI, DI
-	VMOVUPS (DI), Y10
-	VMOVUPS 32(DI), Y11
+	MOVQ    BX, R11
+	VMOVUPS (R11), Y0
+	VMOVUPS 32(R11), Y1
+	ADDQ    SI, R11
+	VMOVUPS (R11), Y2
+	VMOVUPS 32(R11), Y3
+	ADDQ    SI, R11
+	VMOVUPS (R11), Y4
+	VMOVUPS 32(R11), Y5
+	ADDQ    SI, R11
+	VMOVUPS (R11), Y6
+	VMOVUPS 32(R11), Y7
+	ADDQ    SI, R11
+	VMOVUPS (R11), Y8
+	VMOVUPS 32(R11), Y9
+	ADDQ    SI, R11
+	VMOVUPS (R11), Y10
+	VMOVUPS 32(R11), Y11
 	JMP     loop
 
 zero:
@@ -54,10 +60,10 @@ zero:
 
 	// k steps, 4 at a time, then one at a time: the FMA order is the same.
 loop:
-	CMPQ         AX, $0x04
+	CMPQ         R9, $0x04
 	JL           tail
-	VMOVUPS      (DX), Y12
-	VMOVUPS      32(DX), Y13
+	VMOVUPS      (R10), Y12
+	VMOVUPS      32(R10), Y13
 	VBROADCASTSS (CX), Y14
 	VFMADD231PS  Y12, Y14, Y0
 	VFMADD231PS  Y13, Y14, Y1
@@ -76,8 +82,8 @@ loop:
 	VBROADCASTSS 20(CX), Y14
 	VFMADD231PS  Y12, Y14, Y10
 	VFMADD231PS  Y13, Y14, Y11
-	VMOVUPS      64(DX), Y12
-	VMOVUPS      96(DX), Y13
+	VMOVUPS      64(R10), Y12
+	VMOVUPS      96(R10), Y13
 	VBROADCASTSS 24(CX), Y14
 	VFMADD231PS  Y12, Y14, Y0
 	VFMADD231PS  Y13, Y14, Y1
@@ -96,8 +102,8 @@ loop:
 	VBROADCASTSS 44(CX), Y14
 	VFMADD231PS  Y12, Y14, Y10
 	VFMADD231PS  Y13, Y14, Y11
-	VMOVUPS      128(DX), Y12
-	VMOVUPS      160(DX), Y13
+	VMOVUPS      128(R10), Y12
+	VMOVUPS      160(R10), Y13
 	VBROADCASTSS 48(CX), Y14
 	VFMADD231PS  Y12, Y14, Y0
 	VFMADD231PS  Y13, Y14, Y1
@@ -116,8 +122,8 @@ loop:
 	VBROADCASTSS 68(CX), Y14
 	VFMADD231PS  Y12, Y14, Y10
 	VFMADD231PS  Y13, Y14, Y11
-	VMOVUPS      192(DX), Y12
-	VMOVUPS      224(DX), Y13
+	VMOVUPS      192(R10), Y12
+	VMOVUPS      224(R10), Y13
 	VBROADCASTSS 72(CX), Y14
 	VFMADD231PS  Y12, Y14, Y0
 	VFMADD231PS  Y13, Y14, Y1
@@ -137,15 +143,15 @@ loop:
 	VFMADD231PS  Y12, Y14, Y10
 	VFMADD231PS  Y13, Y14, Y11
 	ADDQ         $0x00000060, CX
-	ADDQ         $0x00000100, DX
-	SUBQ         $0x04, AX
+	ADDQ         $0x00000100, R10
+	SUBQ         $0x04, R9
 	JMP          loop
 
 tail:
-	TESTQ        AX, AX
+	TESTQ        R9, R9
 	JE           store
-	VMOVUPS      (DX), Y12
-	VMOVUPS      32(DX), Y13
+	VMOVUPS      (R10), Y12
+	VMOVUPS      32(R10), Y13
 	VBROADCASTSS (CX), Y14
 	VFMADD231PS  Y12, Y14, Y0
 	VFMADD231PS  Y13, Y14, Y1
@@ -165,8 +171,8 @@ tail:
 	VFMADD231PS  Y12, Y14, Y10
 	VFMADD231PS  Y13, Y14, Y11
 	ADDQ         $0x00000018, CX
-	ADDQ         $0x00000040, DX
-	DECQ         AX
+	ADDQ         $0x00000040, R10
+	DECQ         R9
 	JMP          tail
 
 store:
@@ -187,6 +193,9 @@ store:
 	ADDQ    SI, BX
 	VMOVUPS Y10, (BX)
 	VMOVUPS Y11, 32(BX)
+	ADDQ    SI, BX
+	DECQ    R8
+	JNE     tile
 	VZEROUPPER
 	RET
 

@@ -7,12 +7,20 @@ import "unsafe"
 // micro-kernel at the instruction's speed and with its single rounding.
 const haveFMA = true
 
-// kernelFMA runs the 6x16 micro-kernel with fused multiply-adds: see kernelGo for its
-// definition, which the tests hold it to bit for bit.
-func kernelFMA(k int, a, b, c *float32, ldc int, load bool) {
-	as := unsafe.Slice(a, k*mr)
+// kernelFMA runs the 6x16 micro-kernel with fused multiply-adds on tiles tiles down C, one B
+// strip against consecutive A strips: see kernelGo for its definition, which the tests hold it
+// to bit for bit.
+func kernelFMA(k int, a, b, c *float32, ldc int, load bool, tiles int) {
+	as := unsafe.Slice(a, tiles*k*mr)
 	bs := unsafe.Slice(b, k*nr)
-	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
+	cs := unsafe.Slice(c, (tiles*mr-1)*ldc+nr)
+	for t := 0; t < tiles; t++ {
+		tile(k, as[t*k*mr:], bs, cs[t*mr*ldc:], ldc, load)
+	}
+}
+
+// tile is one tile of kernelFMA.
+func tile(k int, as, bs, cs []float32, ldc int, load bool) {
 	var acc [mr][nr]float32
 	if load {
 		for i := range acc {
