@@ -380,7 +380,11 @@ func col2im(col []float32, ld int, dx []float32, g *convGeom) {
 				}
 				ih, iw := oh0*g.sh-g.ph+ki, lo*g.sw-g.pw+kj
 				if g.sw == 1 {
-					gemm.AddRows(plane[ih*g.w+iw:], row[oh0*g.ow+lo:], hi-lo, oh1-oh0, g.sh*g.w, g.ow)
+					n, rows := hi-lo, oh1-oh0
+					if n == g.w && g.sh == 1 && g.ow == g.w { // rows end to end in both: one run
+						n, rows = n*rows, 1
+					}
+					gemm.AddRows(plane[ih*g.w+iw:], row[oh0*g.ow+lo:], n, rows, g.sh*g.w, g.ow)
 					continue
 				}
 				for oh := oh0; oh < oh1; oh++ {

@@ -276,7 +276,7 @@ func move16() {
 }
 
 // addRows generates addRows, col2im's fold of one kernel tap: rows runs of n floats added into
-// rows of dst, eight at a time, then one at a time. Each element gets the one float32 addition
+// rows of dst, eight at a time, then four, then one at a time. Each element gets the one float32 addition
 // Go would give it; one call covers a whole plane, so short rows (7 floats) pay no call each.
 func addRows() {
 	TEXT("addRows", NOSPLIT, "func(dst, src *float32, n, rows, dstStride, srcStride int)")
@@ -309,6 +309,15 @@ func addRows() {
 	SUBQ(U8(8), left)
 	JMP(LabelRef("rows_vec"))
 	Label("rows_tail")
+	CMPQ(left, U8(4))
+	JL(LabelRef("rows_one"))
+	VMOVUPS(Mem{Base: d}, x.AsX())
+	VADDPS(Mem{Base: s}, x.AsX(), x.AsX())
+	VMOVUPS(x.AsX(), Mem{Base: d})
+	ADDQ(U8(16), d)
+	ADDQ(U8(16), s)
+	SUBQ(U8(4), left)
+	Label("rows_one")
 	TESTQ(left, left)
 	JE(LabelRef("rows_next"))
 	VMOVSS(Mem{Base: d}, y.AsX())
@@ -317,7 +326,7 @@ func addRows() {
 	ADDQ(U8(4), d)
 	ADDQ(U8(4), s)
 	DECQ(left)
-	JMP(LabelRef("rows_tail"))
+	JMP(LabelRef("rows_one"))
 	Label("rows_next")
 	ADDQ(ds, dst)
 	ADDQ(ss, src)

@@ -502,6 +502,16 @@ rows_vec:
 	JMP     rows_vec
 
 rows_tail:
+	CMPQ    R10, $0x04
+	JL      rows_one
+	VMOVUPS (R8), X0
+	VADDPS  (R9), X0, X0
+	VMOVUPS X0, (R8)
+	ADDQ    $0x10, R8
+	ADDQ    $0x10, R9
+	SUBQ    $0x04, R10
+
+rows_one:
 	TESTQ  R10, R10
 	JE     rows_next
 	VMOVSS (R8), X0
@@ -510,7 +520,7 @@ rows_tail:
 	ADDQ   $0x04, R8
 	ADDQ   $0x04, R9
 	DECQ   R10
-	JMP    rows_tail
+	JMP    rows_one
 
 rows_next:
 	ADDQ SI, AX
