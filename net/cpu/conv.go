@@ -247,10 +247,11 @@ func (j *convJob) forward(w, i int) {
 		for si := 0; si < s; si++ {
 			ys := g.yPlanes(sample(j.y, j.yt, n0+si), gr)
 			for k := 0; k < g.k; k++ {
-				dst := ys[k*g.p : (k+1)*g.p]
-				copy(dst, t[k*cols+si*g.p:])
+				dst, src := ys[k*g.p:(k+1)*g.p], t[k*cols+si*g.p:k*cols+(si+1)*g.p]
 				if bias != nil {
-					vec.AddConst(dst, bias[k])
+					vec.AddConstTo(dst, src, bias[k])
+				} else {
+					copy(dst, src)
 				}
 			}
 		}

@@ -83,12 +83,14 @@ func reluGrad() {
 	RET()
 }
 
-// addConst: s += v, one float32 addition an element (s the first operand, as Go's s[i] += v).
+// addConst: dst = src + v, one float32 addition an element (src the first operand, as Go's
+// s[i] += v); dst may be src.
 func addConst() {
-	TEXT("addConst", NOSPLIT, "func(s *float32, v float32, blocks int)")
+	TEXT("addConst", NOSPLIT, "func(dst, src *float32, v float32, blocks int)")
 	Pragma("noescape")
-	Doc("addConst sets s[i] += v for i < 8*blocks.")
-	s := Load(Param("s"), GP64())
+	Doc("addConst sets dst[i] = src[i] + v for i < 8*blocks.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
 	n := Load(Param("blocks"), GP64())
 	c, t := YMM(), YMM()
 	v, err := Param("v").Resolve()
@@ -99,10 +101,11 @@ func addConst() {
 	Label("add_loop")
 	TESTQ(n, n)
 	JE(LabelRef("add_done"))
-	VMOVUPS(Mem{Base: s}, t)
+	VMOVUPS(Mem{Base: src}, t)
 	VADDPS(c, t, t)
-	VMOVUPS(t, Mem{Base: s})
-	ADDQ(U8(32), s)
+	VMOVUPS(t, Mem{Base: dst})
+	ADDQ(U8(32), src)
+	ADDQ(U8(32), dst)
 	DECQ(n)
 	JMP(LabelRef("add_loop"))
 	Label("add_done")

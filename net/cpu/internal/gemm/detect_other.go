@@ -6,4 +6,6 @@ package gemm
 const haveFMA = false
 
 // kernelFMA is never called where haveFMA is false.
-func kernelFMA(k int, a, b, c *float32, ldc int, load bool, tiles int) { panic("gemm: no FMA kernel on this CPU") }
+func kernelFMA(k int, a, b, c *float32, ldc int, load bool, tiles int) {
+	panic("gemm: no FMA kernel on this CPU")
+}

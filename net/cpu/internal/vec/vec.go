@@ -54,14 +54,18 @@ func positiveMask(v float32) uint32 {
 }
 
 // AddConst adds v to every element of s.
-func AddConst(s []float32, v float32) {
+func AddConst(s []float32, v float32) { AddConstTo(s, s, v) }
+
+// AddConstTo sets dst[i] = src[i] + v for every i of src: a copy and AddConst in one pass.
+func AddConstTo(dst, src []float32, v float32) {
+	dst = dst[:len(src)]
 	n := 0
-	if useAVX && len(s) >= 8 {
-		n = len(s) &^ 7
-		addConst(&s[0], v, n/8)
+	if useAVX && len(src) >= 8 {
+		n = len(src) &^ 7
+		addConst(&dst[0], &src[0], v, n/8)
 	}
-	for i := range s[n:] {
-		s[n+i] += v
+	for i, x := range src[n:] {
+		dst[n+i] = x + v
 	}
 }
 

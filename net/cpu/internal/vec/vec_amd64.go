@@ -14,10 +14,10 @@ func relu(x *float32, y *float32, blocks int)
 //go:noescape
 func reluGrad(y *float32, dy *float32, dx *float32, blocks int)
 
-// addConst sets s[i] += v for i < 8*blocks.
+// addConst sets dst[i] = src[i] + v for i < 8*blocks.
 //
 //go:noescape
-func addConst(s *float32, v float32, blocks int)
+func addConst(dst *float32, src *float32, v float32, blocks int)
 
 // maxPool2x2 sets y[r*ow+k] to the largest of the 2x2 window k of row pair r, as Go's max
 // computes it, for k < ow and r < rows: the pairs' top rows start 2w floats apart at x.

@@ -53,21 +53,23 @@ grad_done:
 	VZEROUPPER
 	RET
 
-// func addConst(s *float32, v float32, blocks int)
+// func addConst(dst *float32, src *float32, v float32, blocks int)
 // Requires: AVX
-TEXT ·addConst(SB), NOSPLIT, $0-24
-	MOVQ         s+0(FP), AX
-	MOVQ         blocks+16(FP), CX
-	VBROADCASTSS v+8(FP), Y0
+TEXT ·addConst(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         blocks+24(FP), DX
+	VBROADCASTSS v+16(FP), Y0
 
 add_loop:
-	TESTQ   CX, CX
+	TESTQ   DX, DX
 	JE      add_done
-	VMOVUPS (AX), Y1
+	VMOVUPS (CX), Y1
 	VADDPS  Y0, Y1, Y1
 	VMOVUPS Y1, (AX)
+	ADDQ    $0x20, CX
 	ADDQ    $0x20, AX
-	DECQ    CX
+	DECQ    DX
 	JMP     add_loop
 
 add_done:

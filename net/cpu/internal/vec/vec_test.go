@@ -112,6 +112,9 @@ func TestAddConst(t *testing.T) {
 			for i := range s {
 				want[i] = s[i] + v
 			}
+			dst := values(r, n+3)
+			AddConstTo(dst, s, v)
+			sameBits(t, "add to", dst, append(want, dst[n:]...))
 			AddConst(s, v)
 			sameBits(t, "add", s, want)
 		}
