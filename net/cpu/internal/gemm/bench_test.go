@@ -11,7 +11,8 @@ import (
 
 // The GEMMs of a training step of inception28 (batch 32) and convnet-small (batch 128), the
 // largest by FLOPs: forward (A = weights), backward data (A transposed) and backward filter
-// (B transposed). Run single-threaded, beside gonum's Sgemm and one core's FMA peak:
+// (B transposed). Run single-threaded, beside gonum's Sgemm and one core's FMA peak (and, for the
+// products with the weights, with them packed beforehand as convolutions do):
 //
 //	go test -run '^$' -bench . -cpu 1 ./net/cpu/internal/gemm
 var benchShapes = []struct {
@@ -82,6 +83,21 @@ func BenchmarkSgemm(b *testing.B) {
 				report(b, 2*float64(s.m*s.n*s.k)*float64(b.N), cpuSeconds()-cpu0, cpu0 >= 0)
 			})
 		}
+		if s.tB || Kernel != "fma" {
+			continue
+		}
+		// The forward and data-gradient products (B untransposed) multiply the weights, which a
+		// convolution packs once for all the chunks of its batch (PackedA): timed here with
+		// A packed before the loop, so that only B's panels are packed in it.
+		b.Run(s.name+"/fma-prepacked", func(b *testing.B) {
+			var pa PackedA
+			pa.Pack(s.tA, s.m, s.k, a, lda)
+			cpu0 := cpuSeconds()
+			for b.Loop() {
+				bufs.SgemmPrepacked(&pa, s.n, bufs.Matrix(false, s.k, s.n, bm, ldb), 0, c, s.n)
+			}
+			report(b, 2*float64(s.m*s.n*s.k)*float64(b.N), cpuSeconds()-cpu0, cpu0 >= 0)
+		})
 	}
 }
 
