@@ -40,19 +40,11 @@ func relu() {
 	n := Load(Param("blocks"), GP64())
 	zero, v := YMM(), YMM()
 	VXORPS(zero, zero, zero)
-	Label("relu_loop")
-	TESTQ(n, n)
-	JE(LabelRef("relu_done"))
-	VMAXPS(Mem{Base: x}, zero, v)
-	VADDPS(zero, v, v)
-	VMOVUPS(v, Mem{Base: y})
-	ADDQ(U8(32), x)
-	ADDQ(U8(32), y)
-	DECQ(n)
-	JMP(LabelRef("relu_loop"))
-	Label("relu_done")
-	VZEROUPPER()
-	RET()
+	blocks("relu", n, []Register{x, y}, func() {
+		VMAXPS(Mem{Base: x}, zero, v)
+		VADDPS(zero, v, v)
+		VMOVUPS(v, Mem{Base: y})
+	})
 }
 
 // reluGrad: dx = dy where y > 0, else +0, as a bit mask (y > 0 is false for a NaN).
@@ -66,21 +58,12 @@ func reluGrad() {
 	n := Load(Param("blocks"), GP64())
 	zero, m, v := YMM(), YMM(), YMM()
 	VXORPS(zero, zero, zero)
-	Label("grad_loop")
-	TESTQ(n, n)
-	JE(LabelRef("grad_done"))
-	VMOVUPS(Mem{Base: y}, v)
-	VCMPPS(U8(cmpGT), zero, v, m)
-	VANDPS(Mem{Base: dy}, m, v)
-	VMOVUPS(v, Mem{Base: dx})
-	ADDQ(U8(32), y)
-	ADDQ(U8(32), dy)
-	ADDQ(U8(32), dx)
-	DECQ(n)
-	JMP(LabelRef("grad_loop"))
-	Label("grad_done")
-	VZEROUPPER()
-	RET()
+	blocks("grad", n, []Register{y, dy, dx}, func() {
+		VMOVUPS(Mem{Base: y}, v)
+		VCMPPS(U8(cmpGT), zero, v, m)
+		VANDPS(Mem{Base: dy}, m, v)
+		VMOVUPS(v, Mem{Base: dx})
+	})
 }
 
 // addConst: dst = src + v, one float32 addition an element (src the first operand, as Go's
@@ -98,17 +81,26 @@ func addConst() {
 		panic(err)
 	}
 	VBROADCASTSS(v.Addr, c)
-	Label("add_loop")
+	blocks("add", n, []Register{src, dst}, func() {
+		VMOVUPS(Mem{Base: src}, t)
+		VADDPS(c, t, t)
+		VMOVUPS(t, Mem{Base: dst})
+	})
+}
+
+// blocks ends an elementwise function: body n times, each pointer 8 floats further on after
+// each, then the return.
+func blocks(name string, n Register, ptrs []Register, body func()) {
+	Label(name + "_loop")
 	TESTQ(n, n)
-	JE(LabelRef("add_done"))
-	VMOVUPS(Mem{Base: src}, t)
-	VADDPS(c, t, t)
-	VMOVUPS(t, Mem{Base: dst})
-	ADDQ(U8(32), src)
-	ADDQ(U8(32), dst)
+	JE(LabelRef(name + "_done"))
+	body()
+	for _, p := range ptrs {
+		ADDQ(U8(32), p)
+	}
 	DECQ(n)
-	JMP(LabelRef("add_loop"))
-	Label("add_done")
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
 	VZEROUPPER()
 	RET()
 }
