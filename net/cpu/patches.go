@@ -23,9 +23,10 @@ type patches struct {
 	t    bool
 	base []int // base[si]: where in x sample n0+si's group-gr planes start
 	rows []float32
-	runs []vec.Run // the planned columns' runs, tap by tap: in channel c's row, run r is
-	// zeros when r.Src < 0, else x[r.Src + c*h*w + t*sw] for t < r.N, from column r.O on
-	tap []int // tap kk's runs are runs[tap[kk]:tap[kk+1]]
+	// runs are the planned columns' runs, tap by tap: in channel c's row, run r is zeros when
+	// r.Src < 0, else x[r.Src + c*h*w + t*sw] for t < r.N, from column r.O on.
+	runs []vec.Run
+	tap  []int // tap kk's runs are runs[tap[kk]:tap[kk+1]]
 }
 
 // room is the floats a row buffer needs past its columns: vec.FillRuns may write 7 past the
