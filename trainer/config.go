@@ -339,9 +339,9 @@ func PresetNames() []string { return []string{"quick", "paper"} }
 //     and no augmentation, Adam 1e-3 (0.9, 0.999, 1e-8) on the loss summed over batches of 128,
 //     20 epochs, a data order fixed by the data seed; with --randomout, tau 1e-30 on the L1
 //     gradient norm after every step, re-drawing the weights only.
-//   - quick: the same recipe scaled down to about a minute on two CPU cores: convnet-small (3
-//     conv layers) on the built-in shapes data (10,000 training images, 28x28 centre crops),
-//     batches of 64, 3 epochs (see docs/protocol.md for what it shows).
+//   - quick: the same recipe scaled down to about half a minute on two CPU cores:
+//     convnet-small (3 conv layers) on the built-in shapes data (10,000 training images, 28x28
+//     centre crops), batches of 64, 3 epochs (see docs/protocol.md for what it shows).
 func Preset(name string) (Config, error) {
 	c := Config{
 		Preset: name, Model: "inception28", Init: "uniform:0.01", Data: "cifar10",

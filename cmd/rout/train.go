@@ -29,7 +29,7 @@ func trainCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "train",
 		Usage: "train one network with one seed, with or without RandomOut",
-		Description: "Trains the network a preset describes (quick: a minute on two CPU cores on the built-in shapes data;\n" +
+		Description: "Trains the network a preset describes (quick: half a minute on two CPU cores on the built-in shapes data;\n" +
 			"paper: the RandomOut paper's CIFAR-10 protocol), any flag overriding the preset. A run that completes\n" +
 			"exits 0 whatever its status (ok, failed, diverged); see summary.json. Ctrl-C checkpoints and exits 130;\n" +
 			"--resume continues to the same final weights.",
