@@ -116,12 +116,20 @@ func (q *patches) data(o, n, src int) {
 	q.runs = append(q.runs, vec.Run{O: o, N: n, Src: src})
 }
 
-// zeros adds a run of n zeros at column o, merged into the last run when that is zeros too.
+// zeros adds a run of n zeros at column o, merged into the last run when that is zeros too, and
+// left out when vec.FillRuns writes them anyway after the last run of data (the padding column
+// after each output row of a 3x3 kernel's left tap, say).
 func (q *patches) zeros(o, n int) {
 	if n == 0 {
 		return
 	}
-	if k := len(q.runs) - 1; k >= 0 && q.runs[k].Src < 0 && q.runs[k].O+q.runs[k].N == o {
+	k := len(q.runs) - 1
+	if k >= 0 && q.g.sw == 1 && q.runs[k].Src >= 0 {
+		if end := q.runs[k].O + q.runs[k].N; o >= end && o+n <= end+vec.ZerosAfter(q.runs[k].N) {
+			return
+		}
+	}
+	if k >= 0 && q.runs[k].Src < 0 && q.runs[k].O+q.runs[k].N == o {
 		q.runs[k].N += n
 		return
 	}

@@ -141,9 +141,10 @@ func MaxPool2x2Grad(x []float32, w, rows, ow int, dy, dx []float32, set bool) {
 // when Src < 0 (an im2col row is runs of its input between runs of padding).
 type Run struct{ O, N, Src int }
 
-// FillRuns writes the runs into out in order. It may write up to 7 floats past a run's end,
-// which a later run rewrites, so out must have 7 floats of room past its last run. A run that
-// lies outside out (room included) or x panics, after the runs before it are written.
+// FillRuns writes the runs into out in order. A run of data is followed by ZerosAfter(N) zeros
+// (the rest of its last 8-float move), and a run of zeros may write up to 7 more; a later run
+// rewrites what it covers, and out must have 7 floats of room past its last run. A run that lies
+// outside out (room included) or x panics, after the runs before it are written.
 func FillRuns(out, x []float32, runs []Run) {
 	if len(runs) == 0 {
 		return
@@ -162,9 +163,14 @@ func FillRuns(out, x []float32, runs []Run) {
 			clear(out[r.O : r.O+r.N])
 		} else {
 			copy(out[r.O:r.O+r.N], x[r.Src:r.Src+r.N])
+			clear(out[r.O+r.N : r.O+r.N+ZerosAfter(r.N)])
 		}
 	}
 }
+
+// ZerosAfter is how many zeros FillRuns leaves after a run of n floats of data: the lanes of
+// its last move past the run. A plan may count on them instead of a run of zeros of its own.
+func ZerosAfter(n int) int { return (8 - n%8) % 8 }
 
 // addr is the address of x's first element, or nil for an empty x (which only runs of zeros
 // may use; fillRuns checks that).

@@ -249,10 +249,21 @@ func TestFillRuns(t *testing.T) {
 				runs = append(runs, Run{total, n, src})
 				total += n
 			}
-			want := make([]float32, total)
+			// want: the runs and the zeros after each run of data, in order; past the runs,
+			// only those zeros are promised (a run of zeros may write more).
+			want := make([]float32, total+7)
+			known := make([]bool, total+7)
 			for _, rn := range runs {
+				for i := range rn.N {
+					want[rn.O+i], known[rn.O+i] = 0, true
+					if rn.Src >= 0 {
+						want[rn.O+i] = x[rn.Src+i]
+					}
+				}
 				if rn.Src >= 0 {
-					copy(want[rn.O:], x[rn.Src:rn.Src+rn.N])
+					for i := range ZerosAfter(rn.N) {
+						want[rn.O+rn.N+i], known[rn.O+rn.N+i] = 0, true
+					}
 				}
 			}
 			backing := make([]float32, total+7+8)
@@ -260,7 +271,12 @@ func TestFillRuns(t *testing.T) {
 				backing[i] = guard
 			}
 			FillRuns(backing[:total+7], x, runs)
-			sameBits(t, "runs", backing[:total], want)
+			for i, k := range known {
+				if !k {
+					want[i] = backing[i]
+				}
+			}
+			sameBits(t, "runs", backing[:total+7], want)
 			for i, v := range backing[total+7:] {
 				if v != guard {
 					t.Fatalf("runs %v: wrote %v past the room, at %d", runs, v, total+7+i)
