@@ -15,9 +15,9 @@ const (
 )
 
 // vecSet is package vec's assembly: ReLU and its gradient, adding a constant, 2x2 max pooling
-// and its gradient. Each computes, element by element, exactly what the package's Go loop
-// does: the same float32 operations with the same signed-zero results, and a NaN where Go
-// gives one.
+// and its gradient, and the im2col rows' runs. Each computes, element by element, exactly what
+// the package's Go loop does: the same float32 operations with the same signed-zero results,
+// and a NaN where Go gives one.
 func vecSet() {
 	relu()
 	reluGrad()
