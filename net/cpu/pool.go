@@ -88,11 +88,9 @@ func (j *poolJob) run(_, n int) {
 		}
 		return
 	}
-	if h0, h1 := window(0, p.KH, p.StrideH, p.PadH, h); p.Mode != net.MaxPool && !j.backward && oh == 1 && ow == 1 && h0 == 0 && h1 == h {
-		if w0, w1 := window(0, p.KW, p.StrideW, p.PadW, w); w0 == 0 && w1 == w {
-			planeMeans(x, h*w, y[:xt.C])
-			return
-		}
+	if p.Mode == net.AvgPool && !j.backward && oh == 1 && ow == 1 && wholePlane(p, h, w) {
+		planeMeans(x, h*w, y[:xt.C])
+		return
 	}
 	for c := 0; c < xt.C; c++ {
 		xp := x[c*h*w : (c+1)*h*w]
@@ -141,6 +139,14 @@ func (j *poolJob) run(_, n int) {
 			}
 		}
 	}
+}
+
+// wholePlane reports whether the first window covers all of an h x w plane (a global pool's
+// one window).
+func wholePlane(p *net.PoolParams, h, w int) bool {
+	h0, h1 := window(0, p.KH, p.StrideH, p.PadH, h)
+	w0, w1 := window(0, p.KW, p.StrideW, p.PadW, w)
+	return h0 == 0 && h1 == h && w0 == 0 && w1 == w
 }
 
 // planeMeans sets means[c] to the mean of plane c (hw floats) of x: a global average pool's

@@ -18,12 +18,20 @@ import (
 // micro-kernel, turns it off too, so that one setting runs the CPU backend in Go alone.
 var useAVX = haveAVX && os.Getenv("ROUT_GEMM") != "portable"
 
+// avxPart is how many of n leading elements the assembly takes (whole blocks of 8; none where it
+// does not run); a Go loop does the rest.
+func avxPart(n int) int {
+	if !useAVX {
+		return 0
+	}
+	return n &^ 7
+}
+
 // ReLU sets y[i] = max(x[i], 0) for every i of x (y may be x).
 func ReLU(x, y []float32) {
 	y = y[:len(x)]
-	n := 0
-	if useAVX && len(x) >= 8 {
-		n = len(x) &^ 7
+	n := avxPart(len(x))
+	if n > 0 {
 		relu(&x[0], &y[0], n/8)
 	}
 	for i, v := range x[n:] {
@@ -34,9 +42,8 @@ func ReLU(x, y []float32) {
 // ReLUGrad sets dx[i] = dy[i] where y[i] > 0 and +0 elsewhere, for every i of y (dx may be dy).
 func ReLUGrad(y, dy, dx []float32) {
 	dy, dx = dy[:len(y)], dx[:len(y)]
-	n := 0
-	if useAVX && len(y) >= 8 {
-		n = len(y) &^ 7
+	n := avxPart(len(y))
+	if n > 0 {
 		reluGrad(&y[0], &dy[0], &dx[0], n/8)
 	}
 	for i, v := range y[n:] {
@@ -60,9 +67,8 @@ func AddConst(s []float32, v float32) { AddConstTo(s, s, v) }
 // AddConstTo sets dst[i] = src[i] + v for every i of src: a copy and AddConst in one pass.
 func AddConstTo(dst, src []float32, v float32) {
 	dst = dst[:len(src)]
-	n := 0
-	if useAVX && len(src) >= 8 {
-		n = len(src) &^ 7
+	n := avxPart(len(src))
+	if n > 0 {
 		addConst(&dst[0], &src[0], v, n/8)
 	}
 	for i, x := range src[n:] {
